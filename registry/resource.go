@@ -1,0 +1,105 @@
+package registry
+
+import (
+	"context"
+	"time"
+)
+
+// Resource types the registry serves.
+const (
+	TypePatient      = "Patient"
+	TypePractitioner = "Practitioner"
+	TypeLocation     = "Location"
+	TypePerson       = "Person"
+	TypeLinkage      = "Linkage"
+)
+
+// Types lists every resource type with a REST endpoint, in CapabilityStatement order.
+var Types = []string{TypePatient, TypePractitioner, TypeLocation, TypePerson, TypeLinkage}
+
+// IsType reports whether typ is a resource type the registry serves.
+func IsType(typ string) bool {
+	for _, t := range Types {
+		if t == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// Resource is one version of a stored resource. Body is the resource's JSON
+// as stored (id and meta set by the registry); it is nil for a deletion.
+type Resource struct {
+	Type        string
+	ID          string
+	VersionID   int64
+	LastUpdated time.Time
+	Deleted     bool
+	Body        []byte
+}
+
+// Put is one new version to store. PrevVersion is the version it replaces
+// (0: the id must not exist yet); the store refuses the write with a
+// retryable conflict when the current version is no longer PrevVersion.
+type Put struct {
+	Resource    *Resource
+	PrevVersion int64
+	Index       *Index // search-index rows of the new version; nil for a deletion
+}
+
+// Tx is the view of the store inside one write transaction. Everything done
+// through one Tx commits or rolls back together.
+type Tx interface {
+	// Read returns the current version of typ/id, including a deletion
+	// marker (Deleted set), or an ENotFound error.
+	Read(ctx context.Context, typ, id string) (*Resource, error)
+	// Match returns up to limit current resources that satisfy q's clauses
+	// (sort, paging and includes ignored); used by conditional interactions.
+	Match(ctx context.Context, q *Query, limit int) ([]*Resource, error)
+	// Put stores a new version with its index rows.
+	Put(ctx context.Context, p *Put) error
+	// ClaimKey records that the conditional create identified by key produced
+	// typ/id; a concurrent claim of the same key fails with a retryable error.
+	// Claims are released when the resource is updated or deleted.
+	ClaimKey(ctx context.Context, typ, key, id string) error
+}
+
+// Store persists resources. Reads see committed data; Write runs fn in one
+// transaction and retries it when it loses a race with another writer
+// (fn must therefore have no effects outside tx).
+type Store interface {
+	Read(ctx context.Context, typ, id string) (*Resource, error)
+	VRead(ctx context.Context, typ, id string, version int64) (*Resource, error)
+	Write(ctx context.Context, fn func(tx Tx) error) error
+	Search(ctx context.Context, q *Query) (*SearchResult, error)
+	History(ctx context.Context, q *HistoryQuery) (*HistoryResult, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// SearchResult is one page of a search.
+type SearchResult struct {
+	Total    int         // number of matches; -1 when not counted
+	Matches  []*Resource // this page, in order
+	Included []*Resource // _include / _revinclude results
+	Next     string      // opaque cursor of the next page, "" on the last
+	Prev     string      // opaque cursor of the previous page, "" on the first
+	Self     string      // opaque cursor of this page, "" on the first
+}
+
+// HistoryQuery selects versions for instance, type or system history.
+type HistoryQuery struct {
+	Type  string    // "" for system history
+	ID    string    // "" for type history
+	Since time.Time // zero: all
+	Count int
+	Page  string // opaque cursor from a previous result
+}
+
+// HistoryResult is one page of history, newest first.
+type HistoryResult struct {
+	Total    int
+	Versions []*Resource
+	Next     string
+	Prev     string
+}
