@@ -53,7 +53,6 @@ func init() {
 	add(TypePatient, "birthdate", KindDate, []int16{codeBirthdate}, "Patient.birthDate", "The patient's date of birth")
 	add(TypePatient, "email", KindToken, []int16{codeEmail}, "Patient.telecom.where(system='email')", "A value in an email contact")
 	add(TypePatient, "phone", KindToken, []int16{codePhone}, "Patient.telecom.where(system='phone')", "A value in a phone contact")
-	add(TypePatient, "address-country", KindString, []int16{codeAddressCtry}, "Patient.address.country", "A country specified in an address")
 
 	L := TypeLocation
 	add(L, "identifier", KindToken, []int16{codeIdentifier}, "Location.identifier", "An identifier for the location")
@@ -88,7 +87,6 @@ func addPersonLike(t string) {
 	if t == TypePractitioner {
 		add(t, "phone", KindToken, []int16{codePhone}, t+".telecom.where(system='phone')", "A value in a phone contact")
 		add(t, "email", KindToken, []int16{codeEmail}, t+".telecom.where(system='email')", "A value in an email contact")
-		add(t, "address-country", KindString, []int16{codeAddressCtry}, t+".address.country", "A country specified in an address")
 	}
 	addAddress(t, t+".address")
 }
@@ -97,6 +95,7 @@ func addAddress(t, path string) {
 	add(t, "address", KindString, []int16{codeAddressLine, codeAddressCity, codeAddressPost, codeAddressState, codeAddressCtry}, path,
 		"A server defined search that may match any of the string fields in the Address")
 	add(t, "address-city", KindString, []int16{codeAddressCity}, path+".city", "A city specified in an address")
+	add(t, "address-country", KindString, []int16{codeAddressCtry}, path+".country", "A country specified in an address")
 	add(t, "address-postalcode", KindString, []int16{codeAddressPost}, path+".postalCode", "A postal code specified in an address")
 	add(t, "address-state", KindString, []int16{codeAddressState}, path+".state", "A state specified in an address")
 }

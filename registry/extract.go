@@ -1,0 +1,322 @@
+package registry
+
+import "strings"
+
+// Token systems the registry puts on coded values that carry none in the
+// resource, so that "gender=http://hl7.org/fhir/administrative-gender|male"
+// matches as well as "gender=male".
+const (
+	systemGender         = "http://hl7.org/fhir/administrative-gender"
+	systemLocationStatus = "http://hl7.org/fhir/location-status"
+)
+
+// Extract returns the search-index rows and sort keys of res, a decoded
+// resource of type typ (numbers as json.Number). Every element group is
+// indexed whether or not a search parameter uses it yet, so that adding a
+// parameter needs no re-index. Extraction never fails: values that are not
+// valid (validation reports them elsewhere) are skipped, as are identical
+// rows. An unknown type gives an empty Index.
+func Extract(typ string, res map[string]any) *Index {
+	base, ok := typeBase[typ]
+	if !ok {
+		return &Index{}
+	}
+	x := extractor{base: base, ix: &Index{
+		Strings: make([]StringKey, 0, 16),
+		Tokens:  make([]TokenKey, 0, 8),
+	}}
+	x.identifiers(res["identifier"])
+	x.telecoms(res["telecom"])
+	x.addresses(res["address"])
+	switch typ {
+	case TypeLocation:
+		x.location(res)
+	case TypeLinkage:
+		x.linkageItems(res["item"])
+	case TypePerson:
+		x.humanNames(res["name"])
+		x.personLinks(res["link"])
+	default: // Patient, Practitioner
+		x.humanNames(res["name"])
+	}
+	x.token(codeGender, systemGender, asString(res["gender"]))
+	x.active(res["active"])
+	x.birthDate(asString(res["birthDate"]))
+	return x.ix
+}
+
+// extractor appends the rows of one resource; base is its type's code offset.
+type extractor struct {
+	base int16
+	ix   *Index
+}
+
+func (x *extractor) identifiers(v any) {
+	for _, e := range asList(v) {
+		id := asObject(e)
+		x.token(codeIdentifier, asString(id["system"]), asString(id["value"]))
+	}
+}
+
+// humanNames indexes every HumanName and takes the sort keys from the first
+// official name, else the first name.
+func (x *extractor) humanNames(v any) {
+	var family, given string
+	sorted, official := false, false
+	for _, e := range asList(v) {
+		n := asObject(e)
+		f, g := x.humanName(n)
+		if !sorted || !official && asString(n["use"]) == "official" {
+			family, given = f, g
+			sorted, official = true, asString(n["use"]) == "official"
+		}
+	}
+	x.ix.Sort.Family, x.ix.Sort.Given = family, given
+	x.ix.Sort.Name = joinSpace(family, given)
+}
+
+// humanName indexes one HumanName and returns its folded family and first given.
+func (x *extractor) humanName(n map[string]any) (family, given string) {
+	family = x.addString(codeFamily, asString(n["family"]))
+	for i, g := range asList(n["given"]) {
+		if fg := x.addString(codeGiven, asString(g)); i == 0 {
+			given = fg
+		}
+	}
+	x.addStrings(codeNameOther, n["prefix"])
+	x.addStrings(codeNameOther, n["suffix"])
+	x.addString(codeNameOther, asString(n["text"]))
+	return family, given
+}
+
+// addresses indexes an Address list, or the single Address of a Location.
+func (x *extractor) addresses(v any) {
+	if a, ok := v.(map[string]any); ok {
+		x.address(a)
+		return
+	}
+	for _, e := range asList(v) {
+		x.address(asObject(e))
+	}
+}
+
+func (x *extractor) address(a map[string]any) {
+	x.addStrings(codeAddressLine, a["line"])
+	x.addString(codeAddressLine, asString(a["text"]))
+	x.addString(codeAddressCity, asString(a["city"]))
+	x.addString(codeAddressPost, asString(a["postalCode"]))
+	x.addString(codeAddressState, asString(a["state"]))
+	x.addString(codeAddressCtry, asString(a["country"]))
+}
+
+// telecoms indexes ContactPoint values; token search on a ContactPoint
+// matches its value only, so the system is always "".
+func (x *extractor) telecoms(v any) {
+	for _, e := range asList(v) {
+		cp := asObject(e)
+		code := int16(codeTelecomOther)
+		switch asString(cp["system"]) {
+		case "phone":
+			code = codePhone
+		case "email":
+			code = codeEmail
+		}
+		x.token(code, "", asString(cp["value"]))
+	}
+}
+
+func (x *extractor) active(v any) {
+	if b, ok := v.(bool); ok {
+		x.token(codeActive, "", boolText(b))
+	}
+}
+
+func (x *extractor) birthDate(s string) {
+	if lo, hi, err := DateRange(s); err == nil {
+		x.date(codeBirthdate, lo, hi)
+		x.ix.Sort.Birthdate = s
+	}
+}
+
+// location indexes the Location-only elements; its name is also its sort name.
+func (x *extractor) location(res map[string]any) {
+	x.ix.Sort.Name = x.addString(codeLocName, asString(res["name"]))
+	x.addStrings(codeLocName, res["alias"])
+	for _, cc := range asList(res["type"]) {
+		for _, c := range asList(asObject(cc)["coding"]) {
+			coding := asObject(c)
+			x.token(codeLocType, asString(coding["system"]), asString(coding["code"]))
+		}
+	}
+	x.token(codeLocStatus, systemLocationStatus, asString(res["status"]))
+	x.ref(codeLocPartOf, res["partOf"])
+}
+
+func (x *extractor) personLinks(v any) {
+	for _, e := range asList(v) {
+		x.ref(codePersonLink, asObject(e)["target"])
+	}
+}
+
+// linkageItems indexes every item's resource, and the "source" items again
+// under their own code.
+func (x *extractor) linkageItems(v any) {
+	for _, e := range asList(v) {
+		item := asObject(e)
+		x.ref(codeLinkageItem, item["resource"])
+		if asString(item["type"]) == "source" {
+			x.ref(codeLinkageSrc, item["resource"])
+		}
+	}
+}
+
+// addString adds a string row unless s is blank or already indexed under local, and
+// returns its folded form.
+func (x *extractor) addString(local int16, s string) string {
+	if s == "" {
+		return ""
+	}
+	p := x.base + local
+	for _, k := range x.ix.Strings {
+		if k.Param == p && k.Exact == s {
+			return k.Norm
+		}
+	}
+	norm := Fold(s)
+	if norm != "" {
+		x.ix.Strings = append(x.ix.Strings, StringKey{Param: p, Norm: norm, Exact: s})
+	}
+	return norm
+}
+
+// addStrings adds a string row for each string of a list.
+func (x *extractor) addStrings(local int16, v any) {
+	for _, s := range asList(v) {
+		x.addString(local, asString(s))
+	}
+}
+
+// token adds a token row unless code is empty or the row exists.
+func (x *extractor) token(local int16, system, code string) {
+	if code == "" {
+		return
+	}
+	k := TokenKey{Param: x.base + local, System: system, Code: code}
+	for _, t := range x.ix.Tokens {
+		if t == k {
+			return
+		}
+	}
+	x.ix.Tokens = append(x.ix.Tokens, k)
+}
+
+func (x *extractor) date(local int16, lo, hi int64) {
+	k := DateKey{Param: x.base + local, Lo: lo, Hi: hi}
+	for _, d := range x.ix.Dates {
+		if d == k {
+			return
+		}
+	}
+	x.ix.Dates = append(x.ix.Dates, k)
+}
+
+// ref adds a reference row for a Reference element that points to a
+// resource on this server.
+func (x *extractor) ref(local int16, v any) {
+	target, ok := relativeRef(asString(asObject(v)["reference"]))
+	if !ok {
+		return
+	}
+	k := RefKey{Param: x.base + local, Target: target}
+	for _, r := range x.ix.Refs {
+		if r == k {
+			return
+		}
+	}
+	x.ix.Refs = append(x.ix.Refs, k)
+}
+
+// relativeRef returns the "Type/id" a literal reference points to: a base URL
+// before it and a "/_history/n" after it are removed. Contained ("#x"),
+// "urn:" and malformed references are not resolvable here (ok false).
+func relativeRef(s string) (target string, ok bool) {
+	if s == "" || s[0] == '#' || strings.HasPrefix(s, "urn:") {
+		return "", false
+	}
+	if i := strings.Index(s, "/_history/"); i >= 0 {
+		s = s[:i]
+	}
+	slash := strings.LastIndexByte(s, '/')
+	if slash < 0 || !isResourceID(s[slash+1:]) {
+		return "", false
+	}
+	start := strings.LastIndexByte(s[:slash], '/') + 1
+	if !looksLikeType(s[start:slash]) {
+		return "", false
+	}
+	return s[start:], true
+}
+
+// isResourceID reports whether s is a valid FHIR id: 1 to 64 of [A-Za-z0-9-.].
+func isResourceID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !isASCIIDigit(c) && !isASCIILetter(c) && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// looksLikeType reports whether s is shaped like a FHIR resource type name.
+func looksLikeType(s string) bool {
+	if s == "" || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isASCIILetter(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+func boolText(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// joinSpace joins the non-empty parts of a sort name with one space.
+func joinSpace(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + " " + b
+}
+
+// asString, asList and asObject read decoded JSON, giving the zero value for a missing
+// element or one of another JSON type.
+func asString(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+func asObject(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
