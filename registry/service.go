@@ -1,0 +1,302 @@
+package registry
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Service carries out the FHIR REST interactions over a Store: it assigns
+// ids and versions, sets meta, extracts index rows, and applies the
+// conditional and versioning rules of FHIR R4 http.html.
+type Service struct {
+	Store Store
+	Now   func() time.Time // injectable clock; time.Now when nil
+	NewID func() string    // id generator; UUIDv7 (time-ordered, index friendly) when nil
+}
+
+// Outcome is the result of a write interaction.
+type Outcome struct {
+	Resource *Resource
+	Created  bool // a new resource (201), not a new version of an existing one
+	Existing bool // conditional create matched an existing resource (200)
+	NoChange bool // delete of an already deleted resource
+}
+
+// Status returns the HTTP status for a write outcome.
+func (o *Outcome) Status() int {
+	switch {
+	case o.Created:
+		return 201
+	default:
+		return 200
+	}
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+func (s *Service) newID() string {
+	if s.NewID != nil {
+		return s.NewID()
+	}
+	return uuid.Must(uuid.NewV7()).String()
+}
+
+// Read returns the current version of typ/id: ENotFound if unknown, EGone if deleted.
+func (s *Service) Read(ctx context.Context, typ, id string) (*Resource, error) {
+	r, err := s.Store.Read(ctx, typ, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Deleted {
+		return r, Errorf(EGone, "%s/%s was deleted", typ, id)
+	}
+	return r, nil
+}
+
+// VRead returns one version of typ/id; a deletion version is EGone.
+func (s *Service) VRead(ctx context.Context, typ, id string, version int64) (*Resource, error) {
+	r, err := s.Store.VRead(ctx, typ, id, version)
+	if err != nil {
+		return nil, err
+	}
+	if r.Deleted {
+		return r, Errorf(EGone, "%s/%s version %d is a deletion", typ, id, version)
+	}
+	return r, nil
+}
+
+// Create stores res as a new resource with a server-assigned id. With
+// ifNoneExist (a query string) it is a conditional create: an existing single
+// match is returned instead (Existing), several matches are EPrecondition.
+func (s *Service) Create(ctx context.Context, typ string, res map[string]any, ifNoneExist string) (*Outcome, error) {
+	var out *Outcome
+	id := s.newID()
+	err := s.Store.Write(ctx, func(tx Tx) (err error) {
+		out, err = s.CreateTx(ctx, tx, typ, id, res, ifNoneExist)
+		return err
+	})
+	return out, err
+}
+
+// CreateTx is Create inside an open transaction, with the id to use.
+func (s *Service) CreateTx(ctx context.Context, tx Tx, typ, id string, res map[string]any, ifNoneExist string) (*Outcome, error) {
+	if ifNoneExist != "" {
+		criteria, err := parseCriteria(typ, ifNoneExist, "If-None-Exist")
+		if err != nil {
+			return nil, err
+		}
+		found, err := s.match(ctx, tx, typ, criteria, "If-None-Exist")
+		if err != nil || found != nil {
+			return &Outcome{Resource: found, Existing: true}, err
+		}
+		out, err := s.put(ctx, tx, typ, id, res, 0)
+		if err != nil {
+			return nil, err
+		}
+		return out, tx.ClaimKey(ctx, typ, CanonicalQuery(typ, criteria), id)
+	}
+	return s.put(ctx, tx, typ, id, res, 0)
+}
+
+// match returns the single current resource matching criteria, nil for none,
+// and EPrecondition for several.
+func (s *Service) match(ctx context.Context, tx Tx, typ string, criteria url.Values, what string) (*Resource, error) {
+	q, err := ParseQuery(typ, criteria, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(q.Clauses) == 0 {
+		return nil, Invalid(EInvalid, "invalid", what, "%s has no search criteria", what)
+	}
+	found, err := tx.Match(ctx, q, 2)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(found) > 1:
+		return nil, Errorf(EPrecondition, "%s criteria match more than one %s", what, typ)
+	case len(found) == 1:
+		return found[0], nil
+	}
+	return nil, nil
+}
+
+func parseCriteria(typ, query, what string) (url.Values, error) {
+	v, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, Invalid(EInvalid, "invalid", what, "%s is not a valid query string: %v", what, err)
+	}
+	return v, nil
+}
+
+// Update stores res as the new version of typ/id, creating it when unknown
+// (update as create). ifMatch > 0 requires that version to be current.
+func (s *Service) Update(ctx context.Context, typ, id string, res map[string]any, ifMatch int64) (*Outcome, error) {
+	if err := checkBodyID(typ, id, res); err != nil {
+		return nil, err
+	}
+	var out *Outcome
+	err := s.Store.Write(ctx, func(tx Tx) (err error) {
+		out, err = s.UpdateTx(ctx, tx, typ, id, res, ifMatch)
+		return err
+	})
+	return out, err
+}
+
+// UpdateTx is Update inside an open transaction.
+func (s *Service) UpdateTx(ctx context.Context, tx Tx, typ, id string, res map[string]any, ifMatch int64) (*Outcome, error) {
+	cur, err := tx.Read(ctx, typ, id)
+	var prev int64
+	switch {
+	case ErrorCode(err) == ENotFound:
+	case err != nil:
+		return nil, err
+	default:
+		prev = cur.VersionID
+	}
+	if ifMatch > 0 && (prev != ifMatch || cur.Deleted) {
+		return nil, Errorf(EPrecondition, "If-Match version %d is not the current version of %s/%s (current: %d)", ifMatch, typ, id, prev)
+	}
+	out, err := s.put(ctx, tx, typ, id, res, prev)
+	if err == nil && cur != nil && cur.Deleted {
+		out.Created = true
+	}
+	return out, err
+}
+
+// ConditionalUpdate updates the one resource matching criteria, creates one
+// when none matches, and fails with EPrecondition when several match.
+func (s *Service) ConditionalUpdate(ctx context.Context, typ string, criteria url.Values, res map[string]any, ifMatch int64) (*Outcome, error) {
+	var out *Outcome
+	newID := s.newID()
+	err := s.Store.Write(ctx, func(tx Tx) (err error) {
+		out, err = s.ConditionalUpdateTx(ctx, tx, typ, criteria, res, ifMatch, newID)
+		return err
+	})
+	return out, err
+}
+
+// ConditionalUpdateTx is ConditionalUpdate inside an open transaction;
+// newID is used when nothing matches and the body carries no id.
+func (s *Service) ConditionalUpdateTx(ctx context.Context, tx Tx, typ string, criteria url.Values, res map[string]any, ifMatch int64, newID string) (*Outcome, error) {
+	found, err := s.match(ctx, tx, typ, criteria, "conditional update")
+	if err != nil {
+		return nil, err
+	}
+	bodyID, _ := res["id"].(string)
+	switch {
+	case found != nil && bodyID != "" && bodyID != found.ID:
+		return nil, Invalid(EInvalid, "invalid", typ+".id", "resource id %q does not match the resource %s/%s found by the criteria", bodyID, typ, found.ID)
+	case found != nil:
+		return s.UpdateTx(ctx, tx, typ, found.ID, res, ifMatch)
+	case bodyID != "":
+		return s.UpdateTx(ctx, tx, typ, bodyID, res, ifMatch)
+	}
+	return s.put(ctx, tx, typ, newID, res, 0)
+}
+
+// Delete marks typ/id deleted (a new, empty version). Deleting a deleted
+// resource changes nothing; an unknown one is ENotFound.
+func (s *Service) Delete(ctx context.Context, typ, id string) (*Outcome, error) {
+	var out *Outcome
+	err := s.Store.Write(ctx, func(tx Tx) (err error) {
+		out, err = s.DeleteTx(ctx, tx, typ, id)
+		return err
+	})
+	return out, err
+}
+
+// DeleteTx is Delete inside an open transaction.
+func (s *Service) DeleteTx(ctx context.Context, tx Tx, typ, id string) (*Outcome, error) {
+	cur, err := tx.Read(ctx, typ, id)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Deleted {
+		return &Outcome{Resource: cur, NoChange: true}, nil
+	}
+	r := &Resource{Type: typ, ID: id, VersionID: cur.VersionID + 1, LastUpdated: s.now(), Deleted: true}
+	return &Outcome{Resource: r}, tx.Put(ctx, &Put{Resource: r, PrevVersion: cur.VersionID})
+}
+
+// ConditionalDelete deletes the one resource matching criteria; none is
+// ENotFound, several EPrecondition.
+func (s *Service) ConditionalDelete(ctx context.Context, typ string, criteria url.Values) (*Outcome, error) {
+	var out *Outcome
+	err := s.Store.Write(ctx, func(tx Tx) error {
+		found, err := s.match(ctx, tx, typ, criteria, "conditional delete")
+		if err != nil {
+			return err
+		}
+		if found == nil {
+			return Errorf(ENotFound, "no %s matches the conditional delete criteria", typ)
+		}
+		out, err = s.DeleteTx(ctx, tx, typ, found.ID)
+		return err
+	})
+	return out, err
+}
+
+// put stores res as version prev+1 of typ/id.
+func (s *Service) put(ctx context.Context, tx Tx, typ, id string, res map[string]any, prev int64) (*Outcome, error) {
+	r := &Resource{Type: typ, ID: id, VersionID: prev + 1, LastUpdated: s.now()}
+	setMeta(res, id, r.VersionID, r.LastUpdated)
+	r.Body = MarshalResource(res)
+	if err := tx.Put(ctx, &Put{Resource: r, PrevVersion: prev, Index: Extract(typ, res)}); err != nil {
+		return nil, err
+	}
+	return &Outcome{Resource: r, Created: prev == 0}, nil
+}
+
+// setMeta sets the server-managed id, meta.versionId and meta.lastUpdated,
+// keeping the client's other meta elements (profile, tag, security, source).
+func setMeta(res map[string]any, id string, version int64, at time.Time) {
+	res["id"] = id
+	meta, _ := res["meta"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	meta["versionId"] = strconv.FormatInt(version, 10)
+	meta["lastUpdated"] = FormatInstant(at)
+	res["meta"] = meta
+}
+
+// FormatInstant formats t as a FHIR instant in UTC with microsecond precision at most.
+func FormatInstant(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.999999Z07:00")
+}
+
+// checkBodyID enforces http.html#update: the body's id must equal the URL's.
+func checkBodyID(typ, id string, res map[string]any) error {
+	bodyID, ok := res["id"].(string)
+	if !ok {
+		return Invalid(EInvalid, "required", typ+".id", "the resource in an update must carry id %q", id)
+	}
+	if bodyID != id {
+		return Invalid(EInvalid, "invalid", typ+".id", "resource id %q does not match the URL id %q", bodyID, id)
+	}
+	return nil
+}
+
+// Search parses params for typ (strict: unknown parameters are errors) and runs the search.
+func (s *Service) Search(ctx context.Context, typ string, params url.Values, strict bool) (*Query, *SearchResult, error) {
+	q, err := ParseQuery(typ, params, strict)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := s.Store.Search(ctx, q)
+	return q, res, err
+}
+
+// History returns a page of instance (id set) or type history.
+func (s *Service) History(ctx context.Context, q *HistoryQuery) (*HistoryResult, error) {
+	return s.Store.History(ctx, q)
+}
