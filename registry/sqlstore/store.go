@@ -1,0 +1,196 @@
+// Package sqlstore implements registry.Store on SQLite (embedded, the default)
+// and PostgreSQL (several idem instances on one database) through GORM.
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"idem/registry"
+)
+
+// Store is a registry.Store over a SQL database.
+type Store struct {
+	read     *gorm.DB // reads: a pool of connections
+	write    *gorm.DB // writes: on SQLite a single connection driven by writer
+	writer   *writer  // nil on PostgreSQL
+	stmts    *stmtCache
+	postgres bool
+}
+
+var _ registry.Store = (*Store)(nil)
+
+// IsPostgres reports whether dsn names a PostgreSQL database rather than a
+// SQLite file.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open opens (creating and migrating if needed) the database dsn: a
+// postgres:// URL, or a SQLite file path.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	if IsPostgres(dsn) {
+		return openPostgres(ctx, dsn)
+	}
+	return openSQLite(ctx, dsn)
+}
+
+func gormConfig() *gorm.Config {
+	return &gorm.Config{
+		Logger:                 logger.Default.LogMode(logger.Silent),
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+	}
+}
+
+// SQLite allows one writer at a time, and a deferred transaction cannot
+// upgrade its read lock ("database is locked" under concurrency). So all
+// writes go through one connection, owned by one goroutine that commits many
+// requests together (group commit: one fsync for a batch). Reads use a pool of
+// their own connections; WAL lets them run beside the writer.
+func openSQLite(ctx context.Context, path string) (*Store, error) {
+	base := "file:" + path
+	if strings.HasPrefix(path, "file:") {
+		base = path
+	}
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	common := "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_cache_size=-65536"
+	wdb, err := gorm.Open(sqlite.Open(base+sep+common+"&_synchronous=FULL&_txlock=immediate"), gormConfig())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	wsql, err := wdb.DB()
+	if err != nil {
+		return nil, err
+	}
+	wsql.SetMaxOpenConns(1)
+	wsql.SetConnMaxLifetime(0)
+	if err := migrate(ctx, wdb, false); err != nil {
+		wsql.Close()
+		return nil, err
+	}
+	rdb, err := gorm.Open(sqlite.Open(base+sep+common+"&mode=ro&_query_only=1"), gormConfig())
+	if err != nil {
+		wsql.Close()
+		return nil, err
+	}
+	rsql, _ := rdb.DB()
+	rsql.SetMaxOpenConns(4 * runtime.GOMAXPROCS(0))
+	rsql.SetMaxIdleConns(4 * runtime.GOMAXPROCS(0))
+	stmts, err := newStmtCache(ctx, wsql, false)
+	if err != nil {
+		wsql.Close()
+		rsql.Close()
+		return nil, err
+	}
+	s := &Store{read: rdb, write: wdb, stmts: stmts}
+	s.writer = newWriter(wdb, s)
+	return s, nil
+}
+
+func openPostgres(ctx context.Context, dsn string) (*Store, error) {
+	if _, err := url.Parse(dsn); err != nil {
+		return nil, fmt.Errorf("bad postgres DSN: %w", err)
+	}
+	db, err := gorm.Open(postgres.Open(dsn), gormConfig())
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	sqldb, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqldb.SetMaxOpenConns(32)
+	sqldb.SetMaxIdleConns(32)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	if err := migrate(ctx, db, true); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	stmts, err := newStmtCache(ctx, sqldb, true)
+	if err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	return &Store{read: db, write: db, postgres: true, stmts: stmts}, nil
+}
+
+// Close stops the writer and closes the connections.
+func (s *Store) Close() error {
+	if s.writer != nil {
+		s.writer.stop()
+	}
+	s.stmts.close()
+	var errs []error
+	for _, db := range []*gorm.DB{s.read, s.write} {
+		if sqldb, err := db.DB(); err == nil {
+			errs = append(errs, sqldb.Close())
+		}
+		if s.read == s.write {
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqldb, err := s.read.DB()
+	if err != nil {
+		return err
+	}
+	return sqldb.PingContext(ctx)
+}
+
+// Write runs fn in one transaction. On SQLite it joins the writer's next
+// group commit; on PostgreSQL it runs in its own transaction and is retried
+// when it loses a race with another writer (possibly in another instance).
+func (s *Store) Write(ctx context.Context, fn func(tx registry.Tx) error) error {
+	if s.writer != nil {
+		return s.writer.do(ctx, fn)
+	}
+	var err error
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		err = s.write.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
+			c := newConn(gtx, true, s.stmts)
+			defer c.close()
+			t := &tx{db: gtx, conn: c, store: s}
+			if err := fn(t); err != nil {
+				return err
+			}
+			return t.flush(ctx)
+		})
+		if !retryable(err) {
+			return err
+		}
+		if werr := backoff(ctx, attempt); werr != nil {
+			return werr
+		}
+	}
+	return registry.Errorf(registry.EConflict, "write conflict persisted after %d attempts; try again", maxAttempts)
+}
+
+const maxAttempts = 12
+
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(1<<min(attempt, 6)) * time.Millisecond
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
