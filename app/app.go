@@ -1,0 +1,150 @@
+// Package app wires idem together: configuration, the store, the registry
+// service and the web server, and the command-line subcommands. It is the only
+// package that imports all the others.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"idem/registry"
+	"idem/registry/sqlstore"
+	"idem/web"
+)
+
+// Version is the software version, set at build time with -ldflags.
+var Version = "dev"
+
+// Main runs the idem command line with args (without the program name) and
+// returns the process exit code. It stops serving when ctx is cancelled.
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	cfg := DefaultConfig()
+	if err := cfg.fromEnv(getenv); err != nil {
+		fmt.Fprintln(stderr, "idem:", err)
+		return 2
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serveCommand(ctx, cfg, args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "idem", Version)
+	case "help", "-h", "--help":
+		usage(stdout)
+	default:
+		fmt.Fprintf(stderr, "idem: unknown command %q\n", cmd)
+		usage(stderr)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "idem:", err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: idem [command] [flags]
+
+commands:
+  serve     run the registry (default)
+  version   print the version
+  help      show this help
+
+Run "idem serve -h" for the flags; each flag has an IDEM_* environment variable.
+`)
+}
+
+func serveCommand(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFlags(fs, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	inst, err := Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "idem %s listening on %s (FHIR base %s)\n", Version, inst.URL(), inst.URL()+"/fhir")
+	<-ctx.Done()
+	return inst.Close()
+}
+
+// Instance is a running idem server.
+type Instance struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *sqlstore.Store
+	server   *web.Server
+	listener net.Listener
+	done     chan error
+}
+
+// Start opens the database and starts serving on cfg.Addr (":0" picks a free
+// port; see URL).
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error) {
+	store, err := sqlstore.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	svc := &registry.Service{Store: store}
+	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: Version, Started: time.Now()}, svc, log, store.Ping)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	inst := &Instance{cfg: cfg, log: log, store: store, server: srv, listener: ln, done: make(chan error, 1)}
+	go func() { inst.done <- srv.App().Listener(ln) }()
+	log.Info("serving", "addr", ln.Addr().String(), "db", describeDB(cfg.DB))
+	return inst, nil
+}
+
+// URL returns the server's root URL, e.g. http://127.0.0.1:8080.
+func (i *Instance) URL() string {
+	addr := i.listener.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
+}
+
+// Close stops accepting requests, waits for those in flight (up to the
+// shutdown timeout), then closes the database.
+func (i *Instance) Close() error {
+	i.log.Info("shutting down")
+	err := i.server.App().ShutdownWithTimeout(i.cfg.ShutdownFor)
+	<-i.done
+	return errors.Join(err, i.store.Close())
+}
+
+// describeDB names the database for logs without leaking a password.
+func describeDB(dsn string) string {
+	if !sqlstore.IsPostgres(dsn) {
+		return "sqlite:" + dsn
+	}
+	if at := strings.LastIndex(dsn, "@"); at >= 0 {
+		return "postgres://…@" + dsn[at+1:]
+	}
+	return "postgres"
+}

@@ -1,0 +1,91 @@
+package app
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is idem's configuration: defaults, overridden by IDEM_* environment
+// variables, overridden by flags.
+type Config struct {
+	Addr        string        // IDEM_ADDR, --addr
+	DB          string        // IDEM_DB, --db: SQLite file path or postgres:// DSN
+	BaseURL     string        // IDEM_BASE_URL, --base-url: public FHIR base URL
+	MaxBody     int           // IDEM_MAX_BODY, --max-body: request body limit in bytes
+	LogLevel    string        // IDEM_LOG_LEVEL, --log-level: debug, info, warn, error
+	LogFormat   string        // IDEM_LOG_FORMAT, --log-format: text or json
+	ShutdownFor time.Duration // IDEM_SHUTDOWN_TIMEOUT, --shutdown-timeout
+}
+
+// DefaultConfig returns the built-in defaults.
+func DefaultConfig() Config {
+	return Config{
+		Addr:        ":8080",
+		DB:          "idem.db",
+		MaxBody:     32 << 20,
+		LogLevel:    "info",
+		LogFormat:   "text",
+		ShutdownFor: 30 * time.Second,
+	}
+}
+
+// configFlags registers the configuration flags on fs, with defaults taken
+// from cfg (already merged with the environment).
+func configFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (IDEM_ADDR)")
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "SQLite file or postgres:// DSN (IDEM_DB)")
+	fs.StringVar(&cfg.BaseURL, "base-url", cfg.BaseURL, "public FHIR base URL, e.g. https://idem.example.org/fhir (IDEM_BASE_URL)")
+	fs.IntVar(&cfg.MaxBody, "max-body", cfg.MaxBody, "request body limit in bytes (IDEM_MAX_BODY)")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (IDEM_LOG_LEVEL)")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json (IDEM_LOG_FORMAT)")
+	fs.DurationVar(&cfg.ShutdownFor, "shutdown-timeout", cfg.ShutdownFor, "how long to wait for requests in flight on shutdown (IDEM_SHUTDOWN_TIMEOUT)")
+}
+
+// fromEnv overrides cfg with the IDEM_* variables that are set.
+func (cfg *Config) fromEnv(getenv func(string) string) error {
+	str := map[string]*string{
+		"IDEM_ADDR": &cfg.Addr, "IDEM_DB": &cfg.DB, "IDEM_BASE_URL": &cfg.BaseURL,
+		"IDEM_LOG_LEVEL": &cfg.LogLevel, "IDEM_LOG_FORMAT": &cfg.LogFormat,
+	}
+	for k, p := range str {
+		if v := getenv(k); v != "" {
+			*p = v
+		}
+	}
+	if v := getenv("IDEM_MAX_BODY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("IDEM_MAX_BODY: %q is not a positive number of bytes", v)
+		}
+		cfg.MaxBody = n
+	}
+	if v := getenv("IDEM_SHUTDOWN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("IDEM_SHUTDOWN_TIMEOUT: %w", err)
+		}
+		cfg.ShutdownFor = d
+	}
+	return nil
+}
+
+// logger builds the slog logger the configuration asks for.
+func (cfg *Config) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", cfg.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(cfg.LogFormat) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use text or json", cfg.LogFormat)
+}

@@ -1,0 +1,33 @@
+package app
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The dependency direction of docs/style: the domain imports nothing of the
+// project, the web layer never reaches the store or GORM, and only app wires
+// everything together.
+func TestDependencyDirection(t *testing.T) {
+	forbidden := map[string][]string{
+		"idem/registry": {"idem/"},
+		"idem/web":      {"idem/registry/sqlstore", "gorm.io/"},
+	}
+	for pkg, bans := range forbidden {
+		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if dep == pkg {
+				continue
+			}
+			for _, ban := range bans {
+				if strings.HasPrefix(dep, ban) {
+					t.Errorf("%s depends on %s", pkg, dep)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package web
+
+import (
+	"slices"
+
+	"github.com/gofiber/fiber/v2"
+
+	"idem/registry"
+)
+
+// handleMetadata answers the CapabilityStatement, which lists exactly the
+// interactions, search parameters and includes this server implements.
+func (s *Server) handleMetadata(c *fiber.Ctx) error {
+	return s.sendJSON(c, fiber.StatusOK, s.capabilityStatement(c))
+}
+
+func (s *Server) capabilityStatement(c *fiber.Ctx) map[string]any {
+	resources := make([]any, 0, len(registry.Types))
+	for _, typ := range registry.Types {
+		resources = append(resources, capabilityResource(typ))
+	}
+	return map[string]any{
+		"resourceType": "CapabilityStatement",
+		"status":       "active",
+		"date":         registry.FormatInstant(s.cfg.Started),
+		"publisher":    "idem",
+		"kind":         "instance",
+		"software":     map[string]any{"name": "idem", "version": s.cfg.Version},
+		"implementation": map[string]any{
+			"description": "idem FHIR R4 master data registry",
+			"url":         s.base(c),
+		},
+		"fhirVersion": "4.0.1",
+		"format":      []any{"application/fhir+json", "json"},
+		"rest": []any{map[string]any{
+			"mode":        "server",
+			"resource":    resources,
+			"interaction": []any{code("transaction"), code("batch")},
+		}},
+	}
+}
+
+func code(c string) map[string]any { return map[string]any{"code": c} }
+
+func capabilityResource(typ string) map[string]any {
+	var params, includes, revIncludes []any
+	for _, p := range registry.SearchParams(typ) {
+		sp := map[string]any{"name": p.Name, "type": string(p.Kind), "documentation": p.Description}
+		params = append(params, sp)
+		if p.Kind == registry.KindReference {
+			includes = append(includes, typ+":"+p.Name)
+		}
+	}
+	for _, src := range registry.Types {
+		for _, p := range registry.SearchParams(src) {
+			if p.Kind == registry.KindReference && slices.Contains(p.Targets, typ) {
+				revIncludes = append(revIncludes, src+":"+p.Name)
+			}
+		}
+	}
+	r := map[string]any{
+		"type":    typ,
+		"profile": "http://hl7.org/fhir/StructureDefinition/" + typ,
+		"interaction": []any{code("read"), code("vread"), code("update"), code("delete"),
+			code("history-instance"), code("history-type"), code("create"), code("search-type")},
+		"versioning":        "versioned-update",
+		"readHistory":       true,
+		"updateCreate":      true,
+		"conditionalCreate": true,
+		"conditionalRead":   "not-supported",
+		"conditionalUpdate": true,
+		"conditionalDelete": "single",
+		"searchParam":       params,
+	}
+	if len(includes) > 0 {
+		r["searchInclude"] = includes
+	}
+	if len(revIncludes) > 0 {
+		r["searchRevInclude"] = revIncludes
+	}
+	return r
+}

@@ -1,0 +1,181 @@
+// Package web serves idem over HTTP with Fiber: the FHIR REST API under
+// /fhir, health endpoints, and (later) the admin UI. Handlers are thin: they
+// translate HTTP to calls on the registry and back, and report every error
+// through one error handler.
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+
+	"idem/registry"
+)
+
+// Config holds what the web layer needs to know about its deployment.
+type Config struct {
+	BaseURL  string // public FHIR base (e.g. https://idem.example.org/fhir); derived from each request when empty
+	MaxBody  int    // request body limit in bytes
+	Version  string // software version for the CapabilityStatement
+	Started  time.Time
+	ReadTime time.Duration // per-request read timeout
+}
+
+// Server holds the web layer's dependencies.
+type Server struct {
+	cfg      Config
+	registry *registry.Service
+	log      *slog.Logger
+	ready    func(ctx context.Context) error
+	app      *fiber.App
+}
+
+// New builds the Fiber app with every route. ready reports whether the
+// server can take traffic (database reachable).
+func New(cfg Config, svc *registry.Service, log *slog.Logger, ready func(context.Context) error) *Server {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 16 << 20
+	}
+	if cfg.ReadTime <= 0 {
+		cfg.ReadTime = 60 * time.Second
+	}
+	s := &Server{cfg: cfg, registry: svc, log: log, ready: ready}
+	s.app = fiber.New(fiber.Config{
+		ErrorHandler: s.handleError,
+		// fasthttp drops the connection on a body over its limit, which a
+		// client still uploading sees as a reset. So it reads up to four
+		// times the limit and limitBody answers those with a clean 413.
+		BodyLimit:             4 * cfg.MaxBody,
+		Immutable:             true, // strings from the request outlive handlers (goroutines in bundles)
+		DisableStartupMessage: true,
+		ReadTimeout:           cfg.ReadTime,
+		WriteTimeout:          cfg.ReadTime,
+		IdleTimeout:           2 * time.Minute,
+		StrictRouting:         false,
+		CaseSensitive:         true,
+	})
+	s.app.Use(requestid.New())
+	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
+	s.app.Use(s.logRequest)
+	s.app.Use(s.limitBody)
+	s.routes()
+	return s
+}
+
+// App returns the Fiber app (for Listen, Shutdown and tests).
+func (s *Server) App() *fiber.App { return s.app }
+
+func (s *Server) routes() {
+	s.app.Get("/healthz", s.handleHealth)
+	s.app.Get("/readyz", s.handleReady)
+	f := s.app.Group("/fhir", s.negotiate)
+	f.Get("/metadata", s.handleMetadata)
+	f.Post("/", s.handleBundle)
+	f.Get("/:type/_history", s.handleTypeHistory)
+	f.Post("/:type/_search", s.handleSearch)
+	f.Get("/:type", s.handleSearch)
+	f.Post("/:type", s.handleCreate)
+	f.Put("/:type", s.handleConditionalUpdate)
+	f.Delete("/:type", s.handleConditionalDelete)
+	f.Get("/:type/:id", s.handleRead)
+	f.Put("/:type/:id", s.handleUpdate)
+	f.Delete("/:type/:id", s.handleDelete)
+	f.Get("/:type/:id/_history", s.handleInstanceHistory)
+	f.Get("/:type/:id/_history/:vid", s.handleVRead)
+	f.Use(s.handleNoRoute)
+}
+
+func (s *Server) limitBody(c *fiber.Ctx) error {
+	if len(c.Body()) > s.cfg.MaxBody {
+		return registry.Errorf(registry.ETooLarge, "request body of %d bytes exceeds the limit of %d bytes", len(c.Body()), s.cfg.MaxBody)
+	}
+	return c.Next()
+}
+
+func (s *Server) handleHealth(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+func (s *Server) handleReady(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable"})
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+func (s *Server) handleNoRoute(c *fiber.Ctx) error {
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut, fiber.MethodDelete:
+	default:
+		return registry.Errorf(registry.EMethod, "%s is not supported (this server has no %s interaction)", c.Method(), c.Method())
+	}
+	return registry.Errorf(registry.ENotFound, "no FHIR interaction at %s %s", c.Method(), c.Path())
+}
+
+// handleError is the one place errors become responses: an OperationOutcome
+// with the status of the error's code. Internal errors are logged with the
+// request id and reported without detail.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		err = fromFiber(fe)
+	}
+	status := registry.Status(err)
+	if status >= 500 {
+		s.log.Error("request failed", "id", requestID(c), "method", c.Method(), "path", c.Path(), "err", err)
+	}
+	if !strings.HasPrefix(c.Path(), "/fhir") && status == 404 {
+		return c.Status(status).SendString("not found")
+	}
+	return s.sendOutcome(c, status, registry.ErrorOutcome(err))
+}
+
+// fromFiber maps Fiber's own errors (body too large, method not allowed,
+// timeouts) to registry errors.
+func fromFiber(fe *fiber.Error) error {
+	switch fe.Code {
+	case fiber.StatusRequestEntityTooLarge:
+		return registry.Errorf(registry.ETooLarge, "request body exceeds the size limit")
+	case fiber.StatusMethodNotAllowed:
+		return registry.Errorf(registry.EMethod, "method not allowed here")
+	case fiber.StatusNotFound:
+		return registry.Errorf(registry.ENotFound, "not found")
+	case fiber.StatusRequestTimeout:
+		return registry.Errorf(registry.EInvalid, "request timed out")
+	}
+	if fe.Code >= 400 && fe.Code < 500 {
+		return registry.Errorf(registry.EInvalid, "%s", fe.Message)
+	}
+	return registry.Internal(fe)
+}
+
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals("requestid").(string)
+	return id
+}
+
+func (s *Server) logRequest(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		if herr := s.app.ErrorHandler(c, err); herr != nil {
+			s.log.Error("error handler failed", "err", herr)
+		}
+	}
+	s.log.Debug("request", "id", requestID(c), "method", c.Method(), "path", c.Path(),
+		"status", c.Response().StatusCode(), "ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+func (s *Server) logPanic(c *fiber.Ctx, e any) {
+	s.log.Error("panic", "id", requestID(c), "method", c.Method(), "path", c.Path(), "panic", e)
+}
