@@ -29,11 +29,16 @@ type entry struct {
 
 func (e *entry) path() string { return fmt.Sprintf("Bundle.entry[%d]", e.index) }
 
+// BundleOptions are the request settings a Bundle is processed with.
+type BundleOptions struct {
+	Return string // Prefer return: "minimal" (default), "representation", "OperationOutcome"
+	Base   string // this server's FHIR base URL, for fullUrl in the response
+}
+
 // Bundle processes a transaction or batch Bundle, already validated, and
-// returns the response Bundle. ret is the Prefer return value for entries
-// ("minimal" default, "representation", "OperationOutcome"). A transaction
-// fails as a whole with the first entry's error; a batch reports each entry.
-func (s *Service) Bundle(ctx context.Context, b map[string]any, ret string) (map[string]any, error) {
+// returns the response Bundle. A transaction fails as a whole with the first
+// entry's error; a batch reports each entry.
+func (s *Service) Bundle(ctx context.Context, b map[string]any, opts BundleOptions) (map[string]any, error) {
 	typ, _ := b["type"].(string)
 	if typ != "transaction" && typ != "batch" {
 		return nil, Invalid(EInvalid, "invalid", "Bundle.type", "only transaction and batch Bundles can be processed (got %q)", typ)
@@ -49,13 +54,13 @@ func (s *Service) Bundle(ctx context.Context, b map[string]any, ret string) (map
 		entries[i] = e
 	}
 	if typ == "transaction" {
-		if err := s.transaction(ctx, entries); err != nil {
+		if err := s.transaction(ctx, entries, opts.Base); err != nil {
 			return nil, err
 		}
 	} else {
-		s.batch(ctx, entries)
+		s.batch(ctx, entries, opts.Base)
 	}
-	return responseBundle(typ+"-response", entries, ret), nil
+	return responseBundle(typ+"-response", entries, opts), nil
 }
 
 func parseEntry(i int, raw any) (*entry, error) {
@@ -149,7 +154,7 @@ func ParseETag(s string) (int64, error) {
 
 // transaction runs all entries in one store transaction, in the order of
 // transaction.html: DELETE, POST, PUT, then GET after the writes.
-func (s *Service) transaction(ctx context.Context, entries []*entry) error {
+func (s *Service) transaction(ctx context.Context, entries []*entry, base string) error {
 	ids, err := s.assignIDs(entries)
 	if err != nil {
 		return err
@@ -182,7 +187,7 @@ func (s *Service) transaction(ctx context.Context, entries []*entry) error {
 	}
 	for _, e := range entries {
 		if e.method == "GET" {
-			if e.result, e.err = s.get(ctx, e); e.err != nil {
+			if e.result, e.err = s.get(ctx, e, base); e.err != nil {
 				return entryError(e, e.err)
 			}
 		}
@@ -354,7 +359,7 @@ func (s *Service) write(ctx context.Context, tx Tx, e *entry, resolved map[strin
 }
 
 // get carries out a GET entry: read, vread or search.
-func (s *Service) get(ctx context.Context, e *entry) (map[string]any, error) {
+func (s *Service) get(ctx context.Context, e *entry, base string) (map[string]any, error) {
 	var r *Resource
 	var err error
 	switch {
@@ -363,7 +368,7 @@ func (s *Service) get(ctx context.Context, e *entry) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"resourceType": "Bundle", "type": "searchset", "total": res.Total, "entry": searchEntries(res)}, nil
+		return map[string]any{"resourceType": "Bundle", "type": "searchset", "total": res.Total, "entry": searchEntries(res, base)}, nil
 	case e.version > 0:
 		r, err = s.VRead(ctx, e.typ, e.id, e.version)
 	default:
@@ -375,11 +380,11 @@ func (s *Service) get(ctx context.Context, e *entry) (map[string]any, error) {
 	return DecodeStored(r)
 }
 
-func searchEntries(res *SearchResult) []any {
+func searchEntries(res *SearchResult, base string) []any {
 	var out []any
 	for _, r := range res.Matches {
 		if m, err := DecodeStored(r); err == nil {
-			out = append(out, map[string]any{"fullUrl": r.Type + "/" + r.ID, "resource": m, "search": map[string]any{"mode": "match"}})
+			out = append(out, map[string]any{"fullUrl": base + "/" + r.Type + "/" + r.ID, "resource": m, "search": map[string]any{"mode": "match"}})
 		}
 	}
 	return out
@@ -402,7 +407,7 @@ func DecodeStored(r *Resource) (map[string]any, error) {
 const batchWorkers = 8
 
 // batch runs every entry on its own; failures become entry outcomes.
-func (s *Service) batch(ctx context.Context, entries []*entry) {
+func (s *Service) batch(ctx context.Context, entries []*entry, base string) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, batchWorkers)
 	for _, e := range entries {
@@ -413,15 +418,15 @@ func (s *Service) batch(ctx context.Context, entries []*entry) {
 		sem <- struct{}{}
 		go func(e *entry) {
 			defer func() { <-sem; wg.Done() }()
-			e.out, e.err, e.result = s.batchOne(ctx, e)
+			e.out, e.err, e.result = s.batchOne(ctx, e, base)
 		}(e)
 	}
 	wg.Wait()
 }
 
-func (s *Service) batchOne(ctx context.Context, e *entry) (*Outcome, error, map[string]any) {
+func (s *Service) batchOne(ctx context.Context, e *entry, base string) (*Outcome, error, map[string]any) {
 	if e.method == "GET" {
-		m, err := s.get(ctx, e)
+		m, err := s.get(ctx, e, base)
 		return nil, err, m
 	}
 	if e.method == "POST" {

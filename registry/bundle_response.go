@@ -8,10 +8,10 @@ import (
 
 // responseBundle builds the transaction-response or batch-response Bundle,
 // one entry per request entry, in request order.
-func responseBundle(typ string, entries []*entry, ret string) map[string]any {
+func responseBundle(typ string, entries []*entry, opts BundleOptions) map[string]any {
 	list := make([]any, len(entries))
 	for i, e := range entries {
-		list[i] = responseEntry(e, ret)
+		list[i] = responseEntry(e, opts)
 	}
 	b := map[string]any{"resourceType": "Bundle", "type": typ}
 	if len(list) > 0 {
@@ -22,7 +22,7 @@ func responseBundle(typ string, entries []*entry, ret string) map[string]any {
 
 func statusText(code int) string { return fmt.Sprintf("%d %s", code, http.StatusText(code)) }
 
-func responseEntry(e *entry, ret string) map[string]any {
+func responseEntry(e *entry, opts BundleOptions) map[string]any {
 	resp := map[string]any{}
 	out := map[string]any{"response": resp}
 	switch {
@@ -44,14 +44,14 @@ func responseEntry(e *entry, ret string) map[string]any {
 		resp["lastModified"] = FormatInstant(r.LastUpdated)
 		if !r.Deleted {
 			resp["location"] = r.Type + "/" + r.ID + "/_history/" + strconv.FormatInt(r.VersionID, 10)
-			out["fullUrl"] = r.Type + "/" + r.ID
+			out["fullUrl"] = opts.Base + "/" + r.Type + "/" + r.ID
 		}
-		if ret == "representation" && !r.Deleted {
+		if opts.Return == "representation" && !r.Deleted {
 			if m, err := DecodeStored(r); err == nil {
 				out["resource"] = m
 			}
 		}
-		if ret == "OperationOutcome" {
+		if opts.Return == "OperationOutcome" {
 			resp["outcome"] = Information(fmt.Sprintf("%s %s/%s version %d", e.method, r.Type, r.ID, r.VersionID))
 		}
 	}

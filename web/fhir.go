@@ -194,8 +194,8 @@ func (s *Server) handleBundle(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ret := preferReturn(c)
-	out, err := s.registry.Bundle(c.UserContext(), b, ret)
+	opts := registry.BundleOptions{Return: preferReturn(c), Base: s.base(c)}
+	out, err := s.registry.Bundle(c.UserContext(), b, opts)
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,7 @@ func BenchmarkTransactionIngest(b *testing.B) {
 	load := func(svc *registry.Service, i int) {
 		bd, err := registry.ParseResource(bundles[i%len(bundles)], "Bundle")
 		if err == nil {
-			_, err = svc.Bundle(context.Background(), bd, "")
+			_, err = svc.Bundle(context.Background(), bd, registry.BundleOptions{})
 		}
 		if err != nil {
 			b.Error(err)
@@ -158,7 +158,7 @@ func loadedStore(b *testing.B) *registry.Service {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := svc.Bundle(context.Background(), bd, ""); err != nil {
+			if _, err := svc.Bundle(context.Background(), bd, registry.BundleOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		}

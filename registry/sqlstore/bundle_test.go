@@ -15,7 +15,7 @@ func bundle(t *testing.T, svc *registry.Service, js string) (map[string]any, err
 	if err != nil {
 		t.Fatalf("parse bundle: %v", err)
 	}
-	return svc.Bundle(context.Background(), b, "representation")
+	return svc.Bundle(context.Background(), b, registry.BundleOptions{Return: "representation", Base: "http://test/fhir"})
 }
 
 func responses(t *testing.T, out map[string]any) []map[string]any {
