@@ -30,6 +30,12 @@ func (b *builder) add(cond string, args ...any) {
 // with correlated EXISTS over the (rid, param) index.
 func (b *builder) where(clauses []registry.Clause) error {
 	drive := driver(clauses)
+	if drive >= 0 {
+		// With an index lookup to drive the query, the type test must not
+		// be usable as an index: SQLite would otherwise walk every resource
+		// of the type and probe the lookup's result for each.
+		b.conds[0] = "r.type || '' = ?"
+	}
 	for i := range clauses {
 		if err := b.clause(&clauses[i], i == drive); err != nil {
 			return err
@@ -172,11 +178,13 @@ func tokenCond(v *registry.Value) (string, []any, error) {
 }
 
 // dateCond compares a stored range [lo, hi) with the search range [vlo, vhi)
-// per the FHIR prefix semantics (search.html#prefix).
+// per the FHIR prefix semantics (search.html#prefix). Where the condition
+// implies a bound on lo that it does not state (lo < hi), the bound is added,
+// so the (param, lo, ...) index scans a closed range.
 func dateCond(lo, hi, prefix string, vlo, vhi int64) (string, []any, error) {
 	switch prefix {
 	case "", "eq":
-		return "(" + lo + " >= ? AND " + hi + " <= ?)", []any{vlo, vhi}, nil
+		return "(" + lo + " >= ? AND " + lo + " < ? AND " + hi + " <= ?)", []any{vlo, vhi, vhi}, nil
 	case "ne":
 		return "NOT (" + lo + " >= ? AND " + hi + " <= ?)", []any{vlo, vhi}, nil
 	case "gt":
@@ -190,7 +198,7 @@ func dateCond(lo, hi, prefix string, vlo, vhi int64) (string, []any, error) {
 	case "sa":
 		return lo + " >= ?", []any{vhi}, nil
 	case "eb":
-		return hi + " <= ?", []any{vlo}, nil
+		return "(" + lo + " < ? AND " + hi + " <= ?)", []any{vlo, vlo}, nil
 	}
 	return "", nil, registry.Errorf(registry.EInvalid, "date prefix %q is not supported", prefix)
 }

@@ -4,13 +4,16 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -26,6 +29,8 @@ type Store struct {
 	writer   *writer  // nil on PostgreSQL
 	stmts    *stmtCache
 	postgres bool
+	closed   sync.Once
+	closeErr error
 }
 
 var _ registry.Store = (*Store)(nil)
@@ -67,8 +72,8 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	common := "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_cache_size=-65536"
-	wdb, err := gorm.Open(sqlite.Open(base+sep+common+"&_synchronous=FULL&_txlock=immediate"), gormConfig())
+	common := "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on"
+	wdb, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: sqliteDriver, DSN: base + sep + common + "&_synchronous=FULL&_txlock=immediate"}), gormConfig())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -82,7 +87,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		wsql.Close()
 		return nil, err
 	}
-	rdb, err := gorm.Open(sqlite.Open(base+sep+common+"&mode=ro&_query_only=1"), gormConfig())
+	rdb, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: sqliteDriver, DSN: base + sep + common + "&mode=ro&_query_only=1"}), gormConfig())
 	if err != nil {
 		wsql.Close()
 		return nil, err
@@ -99,6 +104,24 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	s := &Store{read: rdb, write: wdb, stmts: stmts}
 	s.writer = newWriter(wdb, s)
 	return s, nil
+}
+
+// sqliteDriver is mattn's driver with the connection settings the DSN cannot
+// carry: a 256 MB page cache and memory-mapped reads per connection, and WAL
+// checkpoints every 16 MB rather than 4 MB (each checkpoint is an fsync of
+// the database file under synchronous=FULL).
+const sqliteDriver = "sqlite3_idem"
+
+func init() {
+	sql.Register(sqliteDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		for _, p := range []string{"PRAGMA cache_size = -262144", "PRAGMA mmap_size = 1073741824",
+			"PRAGMA wal_autocheckpoint = 4096", "PRAGMA temp_store = MEMORY"} {
+			if _, err := c.Exec(p, nil); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+		}
+		return nil
+	}})
 }
 
 func openPostgres(ctx context.Context, dsn string) (*Store, error) {
@@ -128,8 +151,13 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	return &Store{read: db, write: db, postgres: true, stmts: stmts}, nil
 }
 
-// Close stops the writer and closes the connections.
+// Close stops the writer and closes the connections. Later calls do nothing.
 func (s *Store) Close() error {
+	s.closed.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Store) close() error {
 	if s.writer != nil {
 		s.writer.stop()
 	}

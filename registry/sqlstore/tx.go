@@ -21,10 +21,34 @@ type tx struct {
 	buf   pending
 }
 
-// pending holds rows not yet written, one slice of flattened values per table.
+// pending holds rows not yet written: resources and version rows as
+// flattened values, index rows typed so that flush can sort them.
 type pending struct {
-	heads, versions, strings, tokens, dates, refs []any
+	heads, versions []any
+	strings         []stringRow
+	tokens          []tokenRow
+	dates           []dateRow
+	refs            []refRow
 }
+
+type (
+	stringRow struct {
+		rid int64
+		registry.StringKey
+	}
+	tokenRow struct {
+		rid int64
+		registry.TokenKey
+	}
+	dateRow struct {
+		rid int64
+		registry.DateKey
+	}
+	refRow struct {
+		rid int64
+		registry.RefKey
+	}
+)
 
 func (p *pending) empty() bool {
 	return len(p.heads)+len(p.versions)+len(p.strings)+len(p.tokens)+len(p.dates)+len(p.refs) == 0
@@ -113,16 +137,16 @@ const flushAt = 1 << 18
 
 func (t *tx) buffer(rid int64, ix *registry.Index) {
 	for _, k := range ix.Strings {
-		t.buf.strings = append(t.buf.strings, rid, k.Param, k.Norm, k.Exact)
+		t.buf.strings = append(t.buf.strings, stringRow{rid, k})
 	}
 	for _, k := range ix.Tokens {
-		t.buf.tokens = append(t.buf.tokens, rid, k.Param, k.System, k.Code)
+		t.buf.tokens = append(t.buf.tokens, tokenRow{rid, k})
 	}
 	for _, k := range ix.Dates {
-		t.buf.dates = append(t.buf.dates, rid, k.Param, k.Lo, k.Hi)
+		t.buf.dates = append(t.buf.dates, dateRow{rid, k})
 	}
 	for _, k := range ix.Refs {
-		t.buf.refs = append(t.buf.refs, rid, k.Param, k.Target)
+		t.buf.refs = append(t.buf.refs, refRow{rid, k})
 	}
 }
 
@@ -187,7 +211,7 @@ func (t *tx) flush(ctx context.Context) error {
 	}
 	b := t.buf
 	t.buf = pending{}
-	for i, vals := range [][]any{b.heads, b.versions, b.strings, b.tokens, b.dates, b.refs} {
+	for i, vals := range [][]any{b.heads, b.versions, b.stringValues(), b.tokenValues(), b.dateValues(), b.refValues()} {
 		w := bufferTables[i]
 		if err := t.insertRows(ctx, w.into, w.width, vals, w.dedupe); err != nil {
 			if isUniqueViolation(err) {
