@@ -8,6 +8,9 @@ type Index struct {
 	Dates   []DateKey
 	Refs    []RefKey
 	Sort    SortKeys
+	// MatchKeys are the matcher's blocking keys: records that share a key
+	// are compared when one of them is matched.
+	MatchKeys []string
 }
 
 // StringKey is a string search value. Norm is folded (lower case, no

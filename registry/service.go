@@ -16,6 +16,9 @@ type Service struct {
 	Store Store
 	Now   func() time.Time // injectable clock; time.Now when nil
 	NewID func() string    // id generator; UUIDv7 (time-ordered, index friendly) when nil
+	// MatchKeys, when set, returns the blocking keys of a resource; they are
+	// stored with its index rows so the matcher finds candidates by index.
+	MatchKeys func(typ string, res map[string]any) []string
 }
 
 // Outcome is the result of a write interaction.
@@ -250,7 +253,11 @@ func (s *Service) put(ctx context.Context, tx Tx, typ, id string, res map[string
 	r := &Resource{Type: typ, ID: id, VersionID: prev + 1, LastUpdated: s.now()}
 	setMeta(res, id, r.VersionID, r.LastUpdated)
 	r.Body = MarshalResource(res)
-	if err := tx.Put(ctx, &Put{Resource: r, PrevVersion: prev, Index: Extract(typ, res)}); err != nil {
+	ix := Extract(typ, res)
+	if s.MatchKeys != nil {
+		ix.MatchKeys = s.MatchKeys(typ, res)
+	}
+	if err := tx.Put(ctx, &Put{Resource: r, PrevVersion: prev, Index: ix}); err != nil {
 		return nil, err
 	}
 	return &Outcome{Resource: r, Created: prev == 0}, nil

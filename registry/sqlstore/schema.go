@@ -95,9 +95,24 @@ var commonIndexes = []string{
 	`CREATE INDEX cond_keys_rid ON cond_keys (rid)`,
 }
 
+// Migration 2: the matcher's blocking keys and its trained models.
+var matchMigration = migration{
+	sqlite: []string{
+		`CREATE TABLE idx_match (key TEXT NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY (key, rid)) WITHOUT ROWID`,
+		`CREATE INDEX idx_match_rid ON idx_match (rid)`,
+		`CREATE TABLE match_models (version INTEGER PRIMARY KEY, created INTEGER NOT NULL, note TEXT NOT NULL, body BLOB NOT NULL)`,
+	},
+	postgres: []string{
+		`CREATE TABLE idx_match (key TEXT COLLATE "C" NOT NULL, rid BIGINT NOT NULL, PRIMARY KEY (key, rid))`,
+		`CREATE INDEX idx_match_rid ON idx_match (rid)`,
+		`CREATE TABLE match_models (version BIGSERIAL PRIMARY KEY, created BIGINT NOT NULL, note TEXT NOT NULL, body BYTEA NOT NULL)`,
+	},
+}
+
 func init() {
 	migrations[0].sqlite = append(migrations[0].sqlite, commonIndexes...)
 	migrations[0].postgres = append(migrations[0].postgres, commonIndexes...)
+	migrations = append(migrations, matchMigration)
 }
 
 // migrate applies the missing migrations in one transaction. On PostgreSQL an

@@ -53,3 +53,12 @@ func (p *pending) refValues() []any {
 	}
 	return out
 }
+
+func (p *pending) keyValues() []any {
+	slices.SortFunc(p.keys, func(a, b keyRow) int { return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.rid, b.rid)) })
+	out := make([]any, 0, 2*len(p.keys))
+	for _, r := range p.keys {
+		out = append(out, r.rid, r.key)
+	}
+	return out
+}

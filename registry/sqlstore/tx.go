@@ -29,6 +29,7 @@ type pending struct {
 	tokens          []tokenRow
 	dates           []dateRow
 	refs            []refRow
+	keys            []keyRow
 }
 
 type (
@@ -48,10 +49,14 @@ type (
 		rid int64
 		registry.RefKey
 	}
+	keyRow struct {
+		rid int64
+		key string
+	}
 )
 
 func (p *pending) empty() bool {
-	return len(p.heads)+len(p.versions)+len(p.strings)+len(p.tokens)+len(p.dates)+len(p.refs) == 0
+	return len(p.heads)+len(p.versions)+len(p.strings)+len(p.tokens)+len(p.dates)+len(p.refs)+len(p.keys) == 0
 }
 
 const selectCurrent = `SELECT r.pk, r.type, r.id, r.version, r.updated, r.deleted, v.body
@@ -148,6 +153,9 @@ func (t *tx) buffer(rid int64, ix *registry.Index) {
 	for _, k := range ix.Refs {
 		t.buf.refs = append(t.buf.refs, refRow{rid, k})
 	}
+	for _, k := range ix.MatchKeys {
+		t.buf.keys = append(t.buf.keys, keyRow{rid, k})
+	}
 }
 
 const (
@@ -211,7 +219,7 @@ func (t *tx) flush(ctx context.Context) error {
 	}
 	b := t.buf
 	t.buf = pending{}
-	for i, vals := range [][]any{b.heads, b.versions, b.stringValues(), b.tokenValues(), b.dateValues(), b.refValues()} {
+	for i, vals := range [][]any{b.heads, b.versions, b.stringValues(), b.tokenValues(), b.dateValues(), b.refValues(), b.keyValues()} {
 		w := bufferTables[i]
 		if err := t.insertRows(ctx, w.into, w.width, vals, w.dedupe); err != nil {
 			if isUniqueViolation(err) {
@@ -235,9 +243,10 @@ var bufferTables = []struct {
 	{"idx_token (rid, param, system, code)", 4, true},
 	{"idx_date (rid, param, lo, hi)", 4, true},
 	{"idx_ref (rid, param, target)", 3, true},
+	{"idx_match (rid, key)", 2, true},
 }
 
-var clearTables = []string{"idx_string", "idx_token", "idx_date", "idx_ref", "cond_keys"}
+var clearTables = []string{"idx_string", "idx_token", "idx_date", "idx_ref", "idx_match", "cond_keys"}
 
 func deleteByRID(table string) string { return `DELETE FROM ` + table + ` WHERE rid = ?` }
 

@@ -1,0 +1,92 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"idem/registry"
+)
+
+var _ registry.MatchStore = (*Store)(nil)
+
+// Candidates returns the current resources of typ sharing a blocking key
+// with the record being matched. Each key is first counted up to limit+1
+// rows, so an over-shared key (a placeholder name, 1900-01-01) costs at most
+// limit index entries and is reported rather than silently used or dropped.
+func (s *Store) Candidates(ctx context.Context, typ string, keys []string, limit int) ([]*registry.Resource, []string, error) {
+	db := s.read.WithContext(ctx)
+	var usable, capped []string
+	for _, k := range keys {
+		var n int
+		if err := db.Raw(`SELECT COUNT(*) FROM (SELECT 1 FROM idx_match WHERE key = ? LIMIT ?) t`, k, limit+1).Scan(&n).Error; err != nil {
+			return nil, nil, err
+		}
+		if n > limit {
+			capped = append(capped, k)
+		} else if n > 0 {
+			usable = append(usable, k)
+		}
+	}
+	if len(usable) == 0 {
+		return nil, capped, nil
+	}
+	rows, err := scanResources(db.Raw(selectCurrent+` WHERE r.pk IN (SELECT rid FROM idx_match WHERE key IN ?)
+		AND r.type || '' = ? AND r.deleted = ?`, usable, typ, false))
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]*registry.Resource, len(rows))
+	for i, r := range rows {
+		out[i] = r.res
+	}
+	return out, capped, nil
+}
+
+// CountValues counts resources per folded value of a string parameter.
+func (s *Store) CountValues(ctx context.Context, param *registry.SearchParam, values []string) (map[string]int, int, error) {
+	db := s.read.WithContext(ctx)
+	counts := make(map[string]int, len(values))
+	for _, v := range values {
+		var n int
+		if err := db.Raw(`SELECT COUNT(DISTINCT rid) FROM idx_string WHERE param IN ? AND norm = ?`, param.Codes, v).Scan(&n).Error; err != nil {
+			return nil, 0, err
+		}
+		counts[v] = n
+	}
+	var total int
+	err := db.Raw(`SELECT COUNT(*) FROM resources WHERE type = ? AND deleted = ?`, param.Type, false).Scan(&total).Error
+	return counts, total, err
+}
+
+// SaveModel stores a new model version.
+func (s *Store) SaveModel(ctx context.Context, m *registry.StoredModel) (int64, error) {
+	var version int64
+	err := s.Write(ctx, func(rtx registry.Tx) error {
+		t := rtx.(*tx)
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
+		return t.db.WithContext(ctx).Raw(`INSERT INTO match_models (created, note, body) VALUES (?, ?, ?) RETURNING version`,
+			m.Created.UnixMicro(), m.Note, m.Body).Scan(&version).Error
+	})
+	return version, err
+}
+
+// LatestModel returns the newest stored model.
+func (s *Store) LatestModel(ctx context.Context) (*registry.StoredModel, error) {
+	var rows []struct {
+		Version int64
+		Created int64
+		Note    string
+		Body    []byte
+	}
+	err := s.read.WithContext(ctx).Raw(`SELECT version, created, note, body FROM match_models ORDER BY version DESC LIMIT 1`).Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, registry.Errorf(registry.ENotFound, "no trained model is stored")
+	}
+	r := rows[0]
+	return &registry.StoredModel{Version: r.Version, Created: time.UnixMicro(r.Created).UTC(), Note: r.Note, Body: r.Body}, nil
+}

@@ -1,0 +1,78 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"idem/registry"
+	"idem/registry/sqlstore"
+	"idem/registry/sqlstore/sqltest"
+)
+
+// familyKeys is a stand-in blocking function: one key per family name.
+func familyKeys(typ string, res map[string]any) []string {
+	var keys []string
+	for _, n := range res["name"].([]any) {
+		keys = append(keys, "fam:"+registry.Fold(n.(map[string]any)["family"].(string)))
+	}
+	return keys
+}
+
+func TestCandidatesAndCaps(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		ctx := context.Background()
+		svc := &registry.Service{Store: s, MatchKeys: familyKeys}
+		a := mustCreate(t, svc, patientJSON("Zbigniew", "A", "1990-01-01", "1")).ID
+		for i := 0; i < 5; i++ {
+			mustCreate(t, svc, patientJSON("Smith", "S", "1990-01-01", fmt.Sprint(10+i)))
+		}
+		found, capped, err := s.Candidates(ctx, "Patient", []string{"fam:zbigniew", "fam:smith", "fam:none"}, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(found); !slices.Equal(got, []string{a}) || !slices.Equal(capped, []string{"fam:smith"}) {
+			t.Fatalf("candidates %v capped %v", got, capped)
+		}
+		// Keys follow updates and deletes.
+		r, _ := svc.Read(ctx, "Patient", a)
+		m := mustDecode(t, string(r.Body))
+		m["name"] = []any{map[string]any{"family": "Quux"}}
+		if _, err := svc.Update(ctx, "Patient", a, m, 0); err != nil {
+			t.Fatal(err)
+		}
+		if found, _, _ := s.Candidates(ctx, "Patient", []string{"fam:zbigniew"}, 3); len(found) != 0 {
+			t.Fatalf("stale key still finds %v", ids(found))
+		}
+		if _, err := svc.Delete(ctx, "Patient", a); err != nil {
+			t.Fatal(err)
+		}
+		if found, _, _ := s.Candidates(ctx, "Patient", []string{"fam:quux"}, 3); len(found) != 0 {
+			t.Fatalf("deleted resource is a candidate")
+		}
+		counts, total, err := s.CountValues(ctx, registry.LookupParam("Patient", "family"), []string{"smith", "nobody"})
+		if err != nil || counts["smith"] != 5 || counts["nobody"] != 0 || total != 5 {
+			t.Fatalf("counts %v total %d err %v", counts, total, err)
+		}
+	})
+}
+
+func TestModelVersions(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		ctx := context.Background()
+		_, err := s.LatestModel(ctx)
+		wantCode(t, err, registry.ENotFound)
+		for i := 1; i <= 2; i++ {
+			v, err := s.SaveModel(ctx, &registry.StoredModel{Created: time.Now(), Note: fmt.Sprint("run ", i), Body: []byte(fmt.Sprintf(`{"n":%d}`, i))})
+			if err != nil || v != int64(i) {
+				t.Fatalf("save %d: version %d err %v", i, v, err)
+			}
+		}
+		m, err := s.LatestModel(ctx)
+		if err != nil || m.Version != 2 || string(m.Body) != `{"n":2}` || m.Note != "run 2" {
+			t.Fatalf("latest: %+v %v", m, err)
+		}
+	})
+}
