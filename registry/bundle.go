@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ type entry struct {
 	ifNoneExist string
 	ifMatch     int64
 	res         map[string]any
+	keys        []string // blocking keys, computed before the transaction
 	// results
 	out    *Outcome
 	err    error
@@ -53,6 +55,7 @@ func (s *Service) Bundle(ctx context.Context, b map[string]any, opts BundleOptio
 		e.err = err
 		entries[i] = e
 	}
+	s.prepareKeys(entries)
 	if typ == "transaction" {
 		if err := s.transaction(ctx, entries, opts.Base); err != nil {
 			return nil, err
@@ -350,11 +353,11 @@ func (s *Service) write(ctx context.Context, tx Tx, e *entry, resolved map[strin
 		}
 		return s.DeleteTx(ctx, tx, e.typ, found.ID)
 	case e.method == "POST":
-		return s.CreateTx(ctx, tx, e.typ, e.id, e.res, e.ifNoneExist)
+		return s.createTx(ctx, tx, e.typ, e.id, e.res, e.ifNoneExist, e.keys)
 	case e.id != "":
-		return s.UpdateTx(ctx, tx, e.typ, e.id, e.res, e.ifMatch)
+		return s.updateTx(ctx, tx, e.typ, e.id, e.res, e.ifMatch, e.keys)
 	default:
-		return s.ConditionalUpdateTx(ctx, tx, e.typ, e.query, e.res, e.ifMatch, s.newID())
+		return s.conditionalUpdateTx(ctx, tx, e.typ, e.query, e.res, e.ifMatch, s.newID(), e.keys)
 	}
 }
 
@@ -438,4 +441,26 @@ func (s *Service) batchOne(ctx context.Context, e *entry, base string) (*Outcome
 		return err
 	})
 	return out, err, nil
+}
+
+// prepareKeys computes the blocking keys of every POST and PUT entry on all
+// cores before the transaction starts.
+func (s *Service) prepareKeys(entries []*entry) {
+	if s.MatchKeys == nil {
+		return
+	}
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(entries); i += workers {
+				if e := entries[i]; e.err == nil && e.res != nil {
+					e.keys = s.MatchKeys(e.typ, e.res)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
 }

@@ -83,8 +83,9 @@ func (s *Service) VRead(ctx context.Context, typ, id string, version int64) (*Re
 func (s *Service) Create(ctx context.Context, typ string, res map[string]any, ifNoneExist string) (*Outcome, error) {
 	var out *Outcome
 	id := s.newID()
+	keys := s.matchKeys(typ, res)
 	err := s.Store.Write(ctx, func(tx Tx) (err error) {
-		out, err = s.CreateTx(ctx, tx, typ, id, res, ifNoneExist)
+		out, err = s.createTx(ctx, tx, typ, id, res, ifNoneExist, keys)
 		return err
 	})
 	return out, err
@@ -92,6 +93,19 @@ func (s *Service) Create(ctx context.Context, typ string, res map[string]any, if
 
 // CreateTx is Create inside an open transaction, with the id to use.
 func (s *Service) CreateTx(ctx context.Context, tx Tx, typ, id string, res map[string]any, ifNoneExist string) (*Outcome, error) {
+	return s.createTx(ctx, tx, typ, id, res, ifNoneExist, s.matchKeys(typ, res))
+}
+
+// matchKeys computes blocking keys; callers do it before entering the
+// transaction, so the work stays off SQLite's single writer.
+func (s *Service) matchKeys(typ string, res map[string]any) []string {
+	if s.MatchKeys == nil {
+		return nil
+	}
+	return s.MatchKeys(typ, res)
+}
+
+func (s *Service) createTx(ctx context.Context, tx Tx, typ, id string, res map[string]any, ifNoneExist string, keys []string) (*Outcome, error) {
 	if ifNoneExist != "" {
 		criteria, err := parseCriteria(typ, ifNoneExist, "If-None-Exist")
 		if err != nil {
@@ -101,13 +115,13 @@ func (s *Service) CreateTx(ctx context.Context, tx Tx, typ, id string, res map[s
 		if err != nil || found != nil {
 			return &Outcome{Resource: found, Existing: true}, err
 		}
-		out, err := s.put(ctx, tx, typ, id, res, 0)
+		out, err := s.put(ctx, tx, typ, id, res, 0, keys)
 		if err != nil {
 			return nil, err
 		}
 		return out, tx.ClaimKey(ctx, typ, CanonicalQuery(typ, criteria), id)
 	}
-	return s.put(ctx, tx, typ, id, res, 0)
+	return s.put(ctx, tx, typ, id, res, 0, keys)
 }
 
 // match returns the single current resource matching criteria, nil for none,
@@ -147,8 +161,9 @@ func (s *Service) Update(ctx context.Context, typ, id string, res map[string]any
 		return nil, err
 	}
 	var out *Outcome
+	keys := s.matchKeys(typ, res)
 	err := s.Store.Write(ctx, func(tx Tx) (err error) {
-		out, err = s.UpdateTx(ctx, tx, typ, id, res, ifMatch)
+		out, err = s.updateTx(ctx, tx, typ, id, res, ifMatch, keys)
 		return err
 	})
 	return out, err
@@ -156,6 +171,10 @@ func (s *Service) Update(ctx context.Context, typ, id string, res map[string]any
 
 // UpdateTx is Update inside an open transaction.
 func (s *Service) UpdateTx(ctx context.Context, tx Tx, typ, id string, res map[string]any, ifMatch int64) (*Outcome, error) {
+	return s.updateTx(ctx, tx, typ, id, res, ifMatch, s.matchKeys(typ, res))
+}
+
+func (s *Service) updateTx(ctx context.Context, tx Tx, typ, id string, res map[string]any, ifMatch int64, keys []string) (*Outcome, error) {
 	cur, err := tx.Read(ctx, typ, id)
 	var prev int64
 	switch {
@@ -168,7 +187,7 @@ func (s *Service) UpdateTx(ctx context.Context, tx Tx, typ, id string, res map[s
 	if ifMatch > 0 && (prev != ifMatch || cur.Deleted) {
 		return nil, Errorf(EPrecondition, "If-Match version %d is not the current version of %s/%s (current: %d)", ifMatch, typ, id, prev)
 	}
-	out, err := s.put(ctx, tx, typ, id, res, prev)
+	out, err := s.put(ctx, tx, typ, id, res, prev, keys)
 	if err == nil && cur != nil && cur.Deleted {
 		out.Created = true
 	}
@@ -180,8 +199,9 @@ func (s *Service) UpdateTx(ctx context.Context, tx Tx, typ, id string, res map[s
 func (s *Service) ConditionalUpdate(ctx context.Context, typ string, criteria url.Values, res map[string]any, ifMatch int64) (*Outcome, error) {
 	var out *Outcome
 	newID := s.newID()
+	keys := s.matchKeys(typ, res)
 	err := s.Store.Write(ctx, func(tx Tx) (err error) {
-		out, err = s.ConditionalUpdateTx(ctx, tx, typ, criteria, res, ifMatch, newID)
+		out, err = s.conditionalUpdateTx(ctx, tx, typ, criteria, res, ifMatch, newID, keys)
 		return err
 	})
 	return out, err
@@ -190,6 +210,10 @@ func (s *Service) ConditionalUpdate(ctx context.Context, typ string, criteria ur
 // ConditionalUpdateTx is ConditionalUpdate inside an open transaction;
 // newID is used when nothing matches and the body carries no id.
 func (s *Service) ConditionalUpdateTx(ctx context.Context, tx Tx, typ string, criteria url.Values, res map[string]any, ifMatch int64, newID string) (*Outcome, error) {
+	return s.conditionalUpdateTx(ctx, tx, typ, criteria, res, ifMatch, newID, s.matchKeys(typ, res))
+}
+
+func (s *Service) conditionalUpdateTx(ctx context.Context, tx Tx, typ string, criteria url.Values, res map[string]any, ifMatch int64, newID string, keys []string) (*Outcome, error) {
 	found, err := s.match(ctx, tx, typ, criteria, "conditional update")
 	if err != nil {
 		return nil, err
@@ -199,11 +223,11 @@ func (s *Service) ConditionalUpdateTx(ctx context.Context, tx Tx, typ string, cr
 	case found != nil && bodyID != "" && bodyID != found.ID:
 		return nil, Invalid(EInvalid, "invalid", typ+".id", "resource id %q does not match the resource %s/%s found by the criteria", bodyID, typ, found.ID)
 	case found != nil:
-		return s.UpdateTx(ctx, tx, typ, found.ID, res, ifMatch)
+		return s.updateTx(ctx, tx, typ, found.ID, res, ifMatch, keys)
 	case bodyID != "":
-		return s.UpdateTx(ctx, tx, typ, bodyID, res, ifMatch)
+		return s.updateTx(ctx, tx, typ, bodyID, res, ifMatch, keys)
 	}
-	return s.put(ctx, tx, typ, newID, res, 0)
+	return s.put(ctx, tx, typ, newID, res, 0, keys)
 }
 
 // Delete marks typ/id deleted (a new, empty version). Deleting a deleted
@@ -248,15 +272,13 @@ func (s *Service) ConditionalDelete(ctx context.Context, typ string, criteria ur
 	return out, err
 }
 
-// put stores res as version prev+1 of typ/id.
-func (s *Service) put(ctx context.Context, tx Tx, typ, id string, res map[string]any, prev int64) (*Outcome, error) {
+// put stores res as version prev+1 of typ/id with its blocking keys.
+func (s *Service) put(ctx context.Context, tx Tx, typ, id string, res map[string]any, prev int64, keys []string) (*Outcome, error) {
 	r := &Resource{Type: typ, ID: id, VersionID: prev + 1, LastUpdated: s.now()}
 	setMeta(res, id, r.VersionID, r.LastUpdated)
 	r.Body = MarshalResource(res)
 	ix := Extract(typ, res)
-	if s.MatchKeys != nil {
-		ix.MatchKeys = s.MatchKeys(typ, res)
-	}
+	ix.MatchKeys = keys
 	if err := tx.Put(ctx, &Put{Resource: r, PrevVersion: prev, Index: ix}); err != nil {
 		return nil, err
 	}

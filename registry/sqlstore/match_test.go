@@ -76,3 +76,20 @@ func TestModelVersions(t *testing.T) {
 		}
 	})
 }
+
+// Keys are written for Bundle entries too (computed before the transaction).
+func TestBundleEntriesGetKeys(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		svc := &registry.Service{Store: s, MatchKeys: familyKeys}
+		b := mustDecode(t, `{"resourceType":"Bundle","type":"transaction","entry":[
+			{"resource":`+patientJSON("Keyed", "A", "1990-01-01", "k1")+`,"request":{"method":"POST","url":"Patient"}},
+			{"resource":{"resourceType":"Patient","id":"p2","name":[{"family":"Keyed"}]},"request":{"method":"PUT","url":"Patient/p2"}}]}`)
+		if _, err := svc.Bundle(context.Background(), b, registry.BundleOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		found, _, err := s.Candidates(context.Background(), "Patient", []string{"fam:keyed"}, 10)
+		if err != nil || len(found) != 2 {
+			t.Fatalf("found %d candidates, err %v", len(found), err)
+		}
+	})
+}
