@@ -1,0 +1,283 @@
+package matching
+
+import "strings"
+
+// maxFields bounds the fields of one type, so that a comparison's outcomes
+// fit in a fixed array on the stack.
+const maxFields = 24
+
+// cmpKind names a comparator.
+type cmpKind uint8
+
+const (
+	cmpName cmpKind = iota
+	cmpText
+	cmpExact
+	cmpDate
+	cmpPostcode
+	cmpPhone
+	cmpEmail
+	cmpIdentifier
+	cmpDistance
+)
+
+// comparatorInfo describes one comparator: which features it takes, which
+// levels it gives, and whether it reads the close/similar thresholds.
+type comparatorInfo struct {
+	kind       cmpKind
+	levels     []Level
+	thresholds bool
+	accepts    func(feature) bool
+}
+
+var (
+	allLevels  = []Level{Exact, Close, Similar, Different}
+	twoLevels  = []Level{Exact, Different}
+	typoLevels = []Level{Exact, Close, Different}
+)
+
+func only(f feature) func(feature) bool { return func(g feature) bool { return g == f } }
+
+// comparators are the comparators a rules file may name.
+var comparators = map[string]comparatorInfo{
+	"name":       {cmpName, allLevels, true, feature.phonetic},
+	"text":       {cmpText, allLevels, true, feature.stringValued},
+	"exact":      {cmpExact, twoLevels, false, feature.stringValued},
+	"date":       {cmpDate, allLevels, false, only(fBirthDate)},
+	"postcode":   {cmpPostcode, allLevels, false, only(fPostalCode)},
+	"phone":      {cmpPhone, typoLevels, false, only(fPhone)},
+	"email":      {cmpEmail, allLevels, false, only(fEmail)},
+	"identifier": {cmpIdentifier, typoLevels, false, only(fIdentifier)},
+	"distance":   {cmpDistance, allLevels, false, only(fPosition)},
+}
+
+// idKind is how an identifier system's values are read.
+type idKind uint8
+
+const (
+	kindLocal idKind = iota
+	kindNational
+	kindEnterprise
+)
+
+// idKinds are the identifier kinds a rules file may name.
+var idKinds = map[string]idKind{"local": kindLocal, "national": kindNational, "enterprise": kindEnterprise}
+
+func kindList() string { return strings.Join(sortedKeys(idKinds), ", ") }
+
+// outcome is the result of comparing one field of two records: the level,
+// the rule that decided it, the indexes of the two values compared (-1 for
+// none) and, after a given/family swap, that the values came crosswise.
+type outcome struct {
+	level   Level
+	rule    rule
+	swapped bool
+	ai, bj  int16
+	weight  float64
+}
+
+// best keeps the better of two outcomes (the first on a tie).
+func best(o, p outcome) outcome {
+	if p.level > o.level {
+		return p
+	}
+	return o
+}
+
+// compareNames compares every pair of names and keeps the best level:
+// exact, then nickname or Jaro-Winkler ≥ close or the same letters without
+// spaces (close), then a shared phonetic code, Jaro-Winkler ≥ similar or an
+// initial against a name starting with it (similar).
+func compareNames(a, b []value, f *fieldModel) outcome {
+	o := outcome{level: Missing, ai: -1, bj: -1}
+	for i := range a {
+		for j := range b {
+			l, rule := nameLevel(&a[i], &b[j], f)
+			o = best(o, outcome{level: l, rule: rule, ai: int16(i), bj: int16(j)})
+			if o.level == Exact {
+				return o
+			}
+		}
+	}
+	return o
+}
+
+func nameLevel(x, y *value, f *fieldModel) (Level, rule) {
+	if x.norm == y.norm {
+		return Exact, rSameName
+	}
+	if f.nicknames && shareGroup(x.nick, y.nick) {
+		return Close, rNickname
+	}
+	if (x.spaced || y.spaced) && x.coarse == y.coarse {
+		return Close, rSpacing
+	}
+	jw := 0.0
+	if jaroWinklerBound(x.runes, y.runes, &x.hist, &y.hist) >= f.similar {
+		jw = jaroWinkler(x.runes, y.runes)
+	}
+	switch {
+	case jw >= f.close:
+		return Close, rJWClose
+	case x.phh.agree(&y.phh):
+		return Similar, rPhonetic
+	case jw >= f.similar:
+		return Similar, rJWSimilar
+	case isInitialOf(x.runes, y.runes) || isInitialOf(y.runes, x.runes):
+		return Similar, rInitial
+	}
+	return Different, rDifferentNames
+}
+
+// isInitialOf reports whether a is a single letter that starts b.
+func isInitialOf(a, b []rune) bool {
+	return len(a) == 1 && len(b) > 1 && b[0] == a[0]
+}
+
+// compareTexts compares texts by their bigram profiles (Dice or Jaccard).
+func compareTexts(a, b []value, f *fieldModel) outcome {
+	o := outcome{level: Missing, ai: -1, bj: -1}
+	for i := range a {
+		for j := range b {
+			l, rule := textLevel(&a[i], &b[j], f)
+			o = best(o, outcome{level: l, rule: rule, ai: int16(i), bj: int16(j)})
+			if o.level == Exact {
+				return o
+			}
+		}
+	}
+	return o
+}
+
+func textLevel(x, y *value, f *fieldModel) (Level, rule) {
+	if x.norm == y.norm {
+		return Exact, rSameText
+	}
+	s := dice(x.grams, y.grams)
+	if f.jaccard {
+		s = jaccard(x.grams, y.grams)
+	}
+	switch {
+	case s >= f.close:
+		return Close, rGramsClose
+	case s >= f.similar:
+		return Similar, rGramsSimilar
+	}
+	return Different, rDifferentText
+}
+
+// compareExact gives exact when any two values are equal, else different.
+func compareExact(a, b []value) outcome {
+	if len(a) == 0 || len(b) == 0 {
+		return outcome{level: Missing, ai: -1, bj: -1}
+	}
+	for i := range a {
+		for j := range b {
+			if a[i].norm == b[j].norm {
+				return outcome{level: Exact, rule: rSameValue, ai: int16(i), bj: int16(j)}
+			}
+		}
+	}
+	return outcome{level: Different, rule: rDifferentValues, ai: 0, bj: 0}
+}
+
+// compareCodes levels postal codes, phone numbers and e-mail addresses:
+// exact, one typo apart (close), the same district or mailbox name
+// (similar), different.
+func compareCodes(a, b []value, kind cmpKind) outcome {
+	o := outcome{level: Missing, ai: -1, bj: -1}
+	for i := range a {
+		for j := range b {
+			l, rule := codeLevel(&a[i], &b[j], kind)
+			o = best(o, outcome{level: l, rule: rule, ai: int16(i), bj: int16(j)})
+			if o.level == Exact {
+				return o
+			}
+		}
+	}
+	return o
+}
+
+func codeLevel(x, y *value, kind cmpKind) (Level, rule) {
+	xn, yn := x.norm, y.norm
+	if kind == cmpPhone {
+		// country and trunk prefixes vary: the subscriber's last nine digits decide
+		xn, yn = lastDigits(xn), lastDigits(yn)
+	}
+	switch {
+	case xn == yn:
+		return Exact, rSameValue
+	case oneTypo(xn, yn):
+		return Close, rOneTypo
+	case kind == cmpPostcode && x.coarse != "" && x.coarse == y.coarse:
+		return Similar, rDistrict
+	case kind == cmpEmail && sameMailbox(xn, yn):
+		return Similar, rMailbox
+	}
+	return Different, rDifferentValues
+}
+
+// lastDigits returns the last nine digits of a phone number.
+func lastDigits(s string) string {
+	return s[max(0, len(s)-9):]
+}
+
+// sameMailbox reports whether two addresses have the same part before '@'
+// (at other providers), when that part is long enough to mean something.
+func sameMailbox(x, y string) bool {
+	i, j := strings.LastIndexByte(x, '@'), strings.LastIndexByte(y, '@')
+	return i >= 4 && x[:i] == y[:j]
+}
+
+// compareIdentifiers compares identifiers of the same system. Same value is
+// exact for every kind. For enterprise and national identifiers one typo
+// apart is close and another value is different (strong disagreement);
+// for local record numbers those say nothing (missing), since duplicates
+// inside one system have different record numbers.
+func compareIdentifiers(a, b []identifier, m *Model) outcome {
+	o := outcome{level: Missing, ai: -1, bj: -1}
+	for i := range a {
+		for j := range b {
+			if a[i].system != b[j].system {
+				continue
+			}
+			l, rule := identifierLevel(&a[i], &b[j], m)
+			o = best(o, outcome{level: l, rule: rule, ai: int16(i), bj: int16(j)})
+			if o.level == Exact {
+				return o
+			}
+		}
+	}
+	return o
+}
+
+func identifierLevel(x, y *identifier, m *Model) (Level, rule) {
+	switch {
+	case x.value == y.value:
+		return Exact, rSameID
+	case m.kindOf(x.system) == kindLocal: // looked up only now: hashing a URL costs
+		return Missing, rLocalIDs
+	case oneTypo(x.value, y.value):
+		return Close, rOneTypo
+	}
+	return Different, rDifferentID
+}
+
+// compareDistance levels the distance between two positions by the field's
+// maximum metres for exact, close and similar.
+func compareDistance(a, b point, f *fieldModel) outcome {
+	if !a.ok || !b.ok {
+		return outcome{level: Missing, ai: -1, bj: -1}
+	}
+	d := metres(a, b)
+	o := outcome{level: Different, rule: rFar, ai: 0, bj: 0}
+	switch {
+	case d <= f.metres[0]:
+		o.level, o.rule = Exact, rNear
+	case d <= f.metres[1]:
+		o.level, o.rule = Close, rCloseBy
+	case d <= f.metres[2]:
+		o.level, o.rule = Similar, rSameArea
+	}
+	return o
+}

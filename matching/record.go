@@ -1,0 +1,332 @@
+package matching
+
+import (
+	"strings"
+
+	"idem/registry"
+)
+
+// Record is the comparable form of one Patient, Practitioner or Location:
+// normalised values (case, diacritics, punctuation and white space folded;
+// every repetition kept) with their phonetic codes, q-grams and other
+// derived forms computed once by Extract, so that comparing two Records
+// allocates nothing.
+type Record struct {
+	// Type is the resource type, ID the resource's logical id.
+	Type, ID string
+
+	vals  [numFeatures][]value     // the text features, indexed by feature
+	codes [numFeatures][]phonetics // phonetic codes of vals (name features), for blocking keys
+	birth date
+	ids   []identifier
+	pos   point
+}
+
+// value is one normalised text value and its derived forms.
+type value struct {
+	display string     // as written, trimmed: what evidence shows
+	norm    string     // Normalize'd (NormalizeLine, NormalizeCode, ... per feature)
+	coarse  string     // names: norm without spaces; postal codes: the district
+	runes   []rune     // norm as runes, for the edit and Jaro-Winkler metrics
+	grams   []uint32   // bigrams of norm, for Dice and Jaccard
+	phh     codeHashes // phonetic codes, hashed (name features only)
+	spaced  bool       // norm holds a space, so coarse differs from it
+	hist    runeHist   // rune counts (name features only), to skip hopeless Jaro-Winkler
+	nick    []uint16   // nickname groups (given names only)
+}
+
+// identifier is one business identifier: its system and normalised value.
+type identifier struct {
+	system, value, display string
+}
+
+// point is a WGS84 position.
+type point struct {
+	lat, lon float64
+	ok       bool
+}
+
+// Values returns the normalised values of a feature (by its rules name, such
+// as "family" or "postalCode"), for display and index maintenance; dates,
+// identifiers ("system|value") and positions are rendered as text.
+func (r *Record) Values(field string) []string {
+	f, ok := featureByName(field)
+	if !ok {
+		return nil
+	}
+	switch f {
+	case fBirthDate:
+		if r.birth.prec == 0 {
+			return nil
+		}
+		return []string{r.birth.display}
+	case fIdentifier:
+		out := make([]string, len(r.ids))
+		for i, id := range r.ids {
+			out[i] = id.system + "|" + id.value
+		}
+		return out
+	case fPosition:
+		if !r.pos.ok {
+			return nil
+		}
+		return []string{r.pos.String()}
+	}
+	out := make([]string, len(r.vals[f]))
+	for i, v := range r.vals[f] {
+		out[i] = v.norm
+	}
+	return out
+}
+
+// Extract builds the Record of a decoded FHIR resource of type typ (numbers
+// as json.Number or float64, as registry decodes them). Unknown elements,
+// wrong JSON types and blank values are skipped: extraction never fails. The
+// ID is res["id"].
+func Extract(typ string, res map[string]any) *Record {
+	r := &Record{Type: typ, ID: asString(res["id"])}
+	r.identifiers(res["identifier"])
+	r.telecoms(res["telecom"])
+	r.addresses(res["address"])
+	switch typ {
+	case registry.TypeLocation:
+		r.add(fName, asString(res["name"]))
+		for _, a := range asList(res["alias"]) {
+			r.add(fName, asString(a))
+		}
+		r.locationTypes(res["type"])
+		r.add(fOrganization, asString(asObject(res["managingOrganization"])["reference"]))
+		r.pos = parsePoint(asObject(res["position"]))
+	default: // Patient, Practitioner
+		for _, n := range asList(res["name"]) {
+			r.humanName(asObject(n))
+		}
+		r.birth = parseDate(asString(res["birthDate"]))
+		if g := asString(res["gender"]); g != "unknown" {
+			r.add(fGender, g)
+		}
+		r.qualifications(res["qualification"])
+	}
+	r.pack()
+	return r
+}
+
+// humanName adds the family name (whole, and each word of a multi-word name,
+// so that "Garcia Lopez" meets "Garcia") and every given-name word, or
+// parses the text when the name has no parts.
+func (r *Record) humanName(n map[string]any) {
+	family, given := asString(n["family"]), asList(n["given"])
+	if family == "" && len(given) == 0 {
+		words := strings.Fields(asString(n["text"]))
+		if len(words) == 0 {
+			return
+		}
+		family = words[len(words)-1]
+		for _, w := range words[:len(words)-1] {
+			given = append(given, w)
+		}
+	}
+	r.addWords(fFamily, family)
+	for _, g := range given {
+		r.addWords(fGiven, asString(g))
+	}
+}
+
+// addWords adds s and, when it has several words, each word but the
+// particles ("van", "de"), which alone say nothing about a family.
+func (r *Record) addWords(f feature, s string) {
+	r.add(f, s)
+	if words := strings.Fields(Normalize(s)); len(words) > 1 {
+		for _, w := range words {
+			if !particles[w] {
+				r.add(f, w)
+			}
+		}
+	}
+}
+
+// particles are the name particles of European, Arabic and Hebrew names.
+var particles = map[string]bool{
+	"van": true, "von": true, "der": true, "den": true, "de": true, "del": true,
+	"della": true, "la": true, "le": true, "da": true, "di": true, "du": true,
+	"dos": true, "das": true, "y": true, "bin": true, "ibn": true, "al": true,
+	"el": true, "ben": true, "bat": true, "ter": true, "ten": true, "op": true,
+}
+
+func (r *Record) addresses(v any) {
+	list := asList(v)
+	if a, ok := v.(map[string]any); ok { // Location.address is a single Address
+		list = []any{a}
+	}
+	for _, e := range list {
+		a := asObject(e)
+		var line []string
+		for _, l := range asList(a["line"]) {
+			line = append(line, asString(l))
+		}
+		r.add(fLine, strings.Join(line, " "))
+		r.add(fCity, asString(a["city"]))
+		r.add(fPostalCode, asString(a["postalCode"]))
+		r.add(fState, asString(a["state"]))
+		r.add(fCountry, asString(a["country"]))
+	}
+}
+
+func (r *Record) telecoms(v any) {
+	for _, e := range asList(v) {
+		cp := asObject(e)
+		switch asString(cp["system"]) {
+		case "phone", "sms":
+			r.add(fPhone, asString(cp["value"]))
+		case "email":
+			r.add(fEmail, asString(cp["value"]))
+		}
+	}
+}
+
+func (r *Record) identifiers(v any) {
+	for _, e := range asList(v) {
+		id := asObject(e)
+		raw := asString(id["value"])
+		val := NormalizeCode(raw)
+		if val == "" {
+			continue
+		}
+		x := identifier{system: strings.TrimSpace(asString(id["system"])), value: val, display: strings.TrimSpace(raw)}
+		if !containsID(r.ids, x) && len(r.ids) < maxValues {
+			r.ids = append(r.ids, x)
+		}
+	}
+}
+
+func containsID(ids []identifier, x identifier) bool {
+	for _, id := range ids {
+		if id.system == x.system && id.value == x.value {
+			return true
+		}
+	}
+	return false
+}
+
+// qualifications adds each coded qualification as "system|code", and its
+// text when there is no code.
+func (r *Record) qualifications(v any) {
+	for _, e := range asList(v) {
+		r.codeable(fQualification, asObject(asObject(e)["code"]))
+	}
+}
+
+func (r *Record) locationTypes(v any) {
+	for _, e := range asList(v) {
+		r.codeable(fType, asObject(e))
+	}
+}
+
+// codeable adds the codings of a CodeableConcept, or its text.
+func (r *Record) codeable(f feature, cc map[string]any) {
+	added := false
+	for _, c := range asList(cc["coding"]) {
+		coding := asObject(c)
+		if code := asString(coding["code"]); code != "" {
+			r.add(f, asString(coding["system"])+"|"+code)
+			added = true
+		}
+	}
+	if !added {
+		r.add(f, asString(cc["text"]))
+	}
+}
+
+// maxValues bounds the values kept per feature: comparing is quadratic in
+// them, and no real resource has more.
+const maxValues = 32
+
+// add appends one value of a text feature unless it is blank or already
+// there, computing the derived forms the feature's comparators use.
+func (r *Record) add(f feature, s string) {
+	if len(r.vals[f]) == maxValues {
+		return
+	}
+	v, ph := newValue(f, s)
+	if v.norm == "" {
+		return
+	}
+	for _, w := range r.vals[f] {
+		if w.norm == v.norm {
+			return
+		}
+	}
+	r.vals[f] = append(r.vals[f], v)
+	if f.phonetic() {
+		r.codes[f] = append(r.codes[f], ph)
+	}
+}
+
+// newValue normalises s for feature f, and returns its phonetic codes for
+// a name feature; norm is empty when nothing is left.
+func newValue(f feature, s string) (v value, ph phonetics) {
+	v.display = strings.TrimSpace(s)
+	switch f {
+	case fLine:
+		v.norm = NormalizeLine(s)
+	case fPostalCode:
+		v.norm = NormalizeCode(s)
+		v.coarse = postalDistrict(s, v.norm)
+	case fPhone:
+		if v.norm = NormalizeDigits(s); len(v.norm) < 6 {
+			v.norm = "" // too short to be a number: an extension, a typo
+		}
+	case fEmail:
+		v.norm = NormalizeEmail(s)
+	case fQualification, fType, fOrganization:
+		v.norm = strings.TrimSpace(s) // codes and references compare as written
+	default:
+		v.norm = Normalize(s)
+	}
+	if v.norm == "" {
+		return v, ph
+	}
+	v.runes = []rune(v.norm)
+	v.grams = bigrams(v.runes)
+	if f.phonetic() {
+		v.coarse = strings.ReplaceAll(v.norm, " ", "")
+		ph = encodePhonetics(v.norm)
+		v.phh = ph.hashes()
+		v.spaced = v.coarse != v.norm
+		v.hist = newRuneHist(v.runes)
+	}
+	if f == fGiven {
+		v.nick = nicknameGroups(v.norm)
+	}
+	return v, ph
+}
+
+// postalDistrict returns the coarse part of a postal code: the outward code
+// of a code written with a space ("SW1A 1AA" → "sw1a"), else the first three
+// characters of a code of four or more ("2602" → "260").
+func postalDistrict(raw, norm string) string {
+	if words := strings.Fields(Normalize(raw)); len(words) > 1 {
+		return words[0]
+	}
+	if len(norm) >= 4 {
+		return norm[:3]
+	}
+	return ""
+}
+
+// asString, asList and asObject read decoded JSON, giving the zero value for
+// a missing element or one of another JSON type.
+func asString(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+func asObject(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}

@@ -1,0 +1,192 @@
+package matching
+
+import "math"
+
+// Match is a scored and explained comparison of two records.
+type Match struct {
+	// Probability is the posterior probability that the records are the
+	// same entity; Weight its log2 odds (the prior's plus every field's).
+	Probability, Weight float64
+	// Grade is the FHIR match grade ("certain", "probable", "possible", or
+	// "" below possible).
+	Grade        string
+	ModelVersion string
+	// Fields holds one Evidence per field of the rules, in rules order.
+	Fields []Evidence
+}
+
+// Evidence is what one field contributed: the two values compared (display
+// form; for a missing field whichever side has one), the level, the rule
+// that decided the level and the weight (log2 m/u; 0 when missing).
+type Evidence struct {
+	Field, Left, Right, Level string
+	Rule                      string `json:",omitempty"`
+	Weight                    float64
+}
+
+// Frequencies gives term frequencies for the term-frequency adjustment of
+// exact agreement: agreeing on "smith" is worth less than on "zbigniew".
+type Frequencies interface {
+	// Frequency returns the share of the type's records that hold value
+	// (normalised) in field (a rules field name such as "family"); 0 when
+	// unknown.
+	Frequency(typ, field, value string) float64
+}
+
+// Score returns the match probability of two records of one type (0 for
+// records of different or unknown types). tf may be nil (no term-frequency
+// adjustment). Score does not allocate.
+func (m *Model) Score(a, b *Record, tf Frequencies) float64 {
+	t := m.pairType(a, b)
+	if t == nil {
+		return 0
+	}
+	var out [maxFields]outcome
+	return probability(m.compare(t, a, b, tf, &out))
+}
+
+// Explain scores two records like Score (the same probability) and returns
+// the evidence field by field. Nil for records of different or unknown types.
+func (m *Model) Explain(a, b *Record, tf Frequencies) *Match {
+	t := m.pairType(a, b)
+	if t == nil {
+		return nil
+	}
+	var out [maxFields]outcome
+	w := m.compare(t, a, b, tf, &out)
+	p := probability(w)
+	res := &Match{Probability: p, Weight: w, Grade: m.Grade(t.typ, p), ModelVersion: m.Version}
+	for i := range t.fields {
+		res.Fields = append(res.Fields, t.fields[i].evidence(a, b, &out[i]))
+	}
+	return res
+}
+
+func (m *Model) pairType(a, b *Record) *typeModel {
+	if a == nil || b == nil || a.Type != b.Type {
+		return nil
+	}
+	for _, t := range m.list {
+		if t.typ == a.Type {
+			return t
+		}
+	}
+	return nil
+}
+
+// probability turns log2 odds into a probability.
+func probability(w float64) float64 {
+	return 1 / (1 + math.Exp2(-w))
+}
+
+// compare fills out with each field's outcome and returns the total log2
+// odds: the prior's weight plus every field's.
+func (m *Model) compare(t *typeModel, a, b *Record, tf Frequencies, out *[maxFields]outcome) float64 {
+	for i := range t.fields {
+		out[i] = m.compareField(&t.fields[i], a, b)
+	}
+	if t.given >= 0 {
+		t.swap(a, b, out)
+	}
+	w := t.priorWeight
+	for i := range t.fields {
+		f, o := &t.fields[i], &out[i]
+		o.weight = f.weight[o.level]
+		if o.level == Exact && f.tf && tf != nil && !o.swapped {
+			o.weight = t.tfWeight(f, a.vals[f.feat][o.ai].norm, tf, o.weight)
+		}
+		w += o.weight
+	}
+	return w
+}
+
+// compareField runs the field's comparator.
+func (m *Model) compareField(f *fieldModel, a, b *Record) outcome {
+	switch f.cmp {
+	case cmpName:
+		return compareNames(a.vals[f.feat], b.vals[f.feat], f)
+	case cmpText:
+		return compareTexts(a.vals[f.feat], b.vals[f.feat], f)
+	case cmpExact:
+		return compareExact(a.vals[f.feat], b.vals[f.feat])
+	case cmpDate:
+		l, rule := compareDates(&a.birth, &b.birth)
+		return outcome{level: l, rule: rule}
+	case cmpIdentifier:
+		return compareIdentifiers(a.ids, b.ids, m)
+	case cmpDistance:
+		return compareDistance(a.pos, b.pos, f)
+	}
+	return compareCodes(a.vals[f.feat], b.vals[f.feat], f.cmp)
+}
+
+// swap recognises given and family names entered the wrong way round: when
+// neither agrees closely but each agrees closely with the other crosswise,
+// both count as close.
+func (t *typeModel) swap(a, b *Record, out *[maxFields]outcome) {
+	g, f := &out[t.given], &out[t.family]
+	if g.level == Missing || f.level == Missing || g.level >= Close || f.level >= Close {
+		return
+	}
+	gf := compareNames(a.vals[fGiven], b.vals[fFamily], &t.fields[t.given])
+	if gf.level < Close {
+		return
+	}
+	fg := compareNames(a.vals[fFamily], b.vals[fGiven], &t.fields[t.family])
+	if fg.level < Close {
+		return
+	}
+	*g = outcome{level: Close, rule: rSwapped, ai: gf.ai, bj: gf.bj, swapped: true}
+	*f = outcome{level: Close, rule: rSwapped, ai: fg.ai, bj: fg.bj, swapped: true}
+}
+
+// tfWeight returns the weight of exact agreement on value with u replaced by
+// the value's frequency, bounded below by the type's tfMinimumU and above by
+// half of m, so that exact agreement always counts for at least one bit.
+func (t *typeModel) tfWeight(f *fieldModel, value string, tf Frequencies, w float64) float64 {
+	u := tf.Frequency(t.typ, f.name, value)
+	if u <= 0 {
+		return w
+	}
+	u = min(max(u, t.tfMinU), f.mExact/2)
+	return math.Log2(f.mExact / u)
+}
+
+// evidence renders one field's outcome.
+func (f *fieldModel) evidence(a, b *Record, o *outcome) Evidence {
+	e := Evidence{Field: f.name, Level: o.level.String(), Rule: o.rule.String(), Weight: o.weight}
+	e.Left, e.Right = f.display(a, int(o.ai), o.swapped, true), f.display(b, int(o.bj), o.swapped, false)
+	return e
+}
+
+// display returns the display form of value i of the field in r (the first
+// value when i < 0, for a missing comparison); after a swap the left given
+// name is compared with the right family name and the other way round.
+func (f *fieldModel) display(r *Record, i int, swapped, left bool) string {
+	i = max(i, 0)
+	switch f.feat {
+	case fBirthDate:
+		return r.birth.display
+	case fIdentifier:
+		if i < len(r.ids) {
+			return r.ids[i].system + "|" + r.ids[i].display
+		}
+		return ""
+	case fPosition:
+		if r.pos.ok {
+			return r.pos.String()
+		}
+		return ""
+	}
+	feat := f.feat
+	switch {
+	case swapped && !left && feat == fGiven:
+		feat = fFamily
+	case swapped && !left && feat == fFamily:
+		feat = fGiven
+	}
+	if vals := r.vals[feat]; i < len(vals) {
+		return vals[i].display
+	}
+	return ""
+}

@@ -1,0 +1,310 @@
+package matching
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+)
+
+// TrainOptions tune Train; the zero value gives the defaults.
+type TrainOptions struct {
+	// Seed makes the random pairs reproducible (default 1).
+	Seed uint64
+	// RandomPairs is the number of random pairs u is estimated from
+	// (default 500,000; every pair when there are fewer).
+	RandomPairs int
+	// MaxIterations bounds expectation-maximisation (default 100).
+	MaxIterations int
+	// Tolerance ends EM when no m changes by more than it and the prior by
+	// no more than it relatively (default 1e-5).
+	Tolerance float64
+}
+
+func (o *TrainOptions) defaults() {
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.RandomPairs <= 0 {
+		o.RandomPairs = 500_000
+	}
+	if o.MaxIterations <= 0 {
+		o.MaxIterations = 100
+	}
+	if o.Tolerance <= 0 {
+		o.Tolerance = 1e-5
+	}
+}
+
+// minCount is the number of random pairs at a level below which the sample
+// cannot estimate that level's u: the rules' u is kept unless the sample
+// shows it must be smaller.
+const minCount = 5
+
+// TrainReport tells how training went.
+type TrainReport struct {
+	Type                                 string
+	Records, RandomPairs, CandidatePairs int
+	CappedKeys                           []CappedKey
+	// Iterations of EM, and whether it converged within MaxIterations;
+	// Changes holds the largest parameter change of each iteration.
+	Iterations int
+	Converged  bool
+	Changes    []float64
+	// Prior is the estimated probability that two random records match,
+	// ExpectedMatches the expected number of matching candidate pairs.
+	Prior, ExpectedMatches float64
+	Fields                 []FieldReport
+	ModelVersion           string
+}
+
+// FieldReport holds one field's trained probabilities.
+type FieldReport struct {
+	Field string
+	M, U  Levels
+}
+
+// Train estimates a model for type typ from unlabelled records, starting
+// from base: u from random record pairs (a seeded sample), then m and the
+// prior by expectation-maximisation over the candidate pairs blocking finds,
+// with u fixed (as Splink does). The E-step uses the random-pair prior and
+// u, which is exact for candidate pairs because blocking is a function of
+// the compared values; the prior is re-estimated as the expected number of
+// matches over all pairs. Records of other types are ignored.
+func Train(base *Model, typ string, recs []*Record, opt TrainOptions) (*Model, *TrainReport, error) {
+	t := base.types[typ]
+	if t == nil {
+		return nil, nil, fmt.Errorf("match train: the rules have no type %q", typ)
+	}
+	opt.defaults()
+	var rs []*Record
+	for _, r := range recs {
+		if r.Type == typ {
+			rs = append(rs, r)
+		}
+	}
+	if len(rs) < 10 {
+		return nil, nil, fmt.Errorf("match train: %d %s records, want at least 10", len(rs), typ)
+	}
+	rules := base.rules.clone()
+	tr := rules.Types[typ]
+	rep := &TrainReport{Type: typ, Records: len(rs)}
+	counts, sampled := countLevels(base, t, rs, opt)
+	rep.RandomPairs = sampled
+	setU(tr, counts, 0)
+	pairs, capped := base.candidates(typ, rs)
+	rep.CandidatePairs, rep.CappedKeys = len(pairs), capped
+	if len(pairs) == 0 {
+		return nil, nil, errors.New("match train: blocking found no candidate pairs")
+	}
+	em := newEM(base, t, tr, rs, pairs)
+	em.run(opt, rep)
+	// The random pairs hold some true matches (many, in a small registry
+	// with many duplicates); take out the share EM expects and fit again.
+	setU(tr, counts, tr.Prior)
+	em.run(opt, rep)
+	rules.Trained = append(rules.Trained, TrainingNote{
+		Type: typ, Records: rep.Records, RandomPairs: rep.RandomPairs, CandidatePairs: rep.CandidatePairs,
+		Iterations: rep.Iterations, Converged: rep.Converged, Prior: tr.Prior,
+	})
+	m := NewModel(rules)
+	rep.ModelVersion = m.Version
+	for _, f := range tr.Fields {
+		rep.Fields = append(rep.Fields, FieldReport{Field: f.Field, M: f.M, U: f.U})
+	}
+	return m, rep, nil
+}
+
+// countLevels counts each field's levels over random pairs (every pair when
+// there are few) and returns the counts and the number of pairs.
+func countLevels(base *Model, t *typeModel, rs []*Record, opt TrainOptions) ([][numLevels]int, int) {
+	n := len(rs)
+	counts := make([][numLevels]int, len(t.fields))
+	var out [maxFields]outcome
+	count := func(i, j int) {
+		base.compare(t, rs[i], rs[j], nil, &out)
+		for f := range t.fields {
+			counts[f][out[f].level]++
+		}
+	}
+	total := n * (n - 1) / 2
+	if total <= opt.RandomPairs {
+		for i := range n {
+			for j := i + 1; j < n; j++ {
+				count(i, j)
+			}
+		}
+	} else {
+		rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
+		for range opt.RandomPairs {
+			i, j := rng.IntN(n), rng.IntN(n-1)
+			if j >= i {
+				j++ // uniform over pairs of distinct records
+			}
+			count(i, j)
+		}
+		total = opt.RandomPairs
+	}
+	return counts, total
+}
+
+// setU sets every field's u from the random-pair counts, less the matches
+// expected among them (prior × pairs × m) once EM has estimated those.
+func setU(tr *TypeRules, counts [][numLevels]int, prior float64) {
+	for f, fr := range tr.Fields {
+		fr.U = estimateU(fr.U, fr.M, counts[f], comparators[fr.Compare].levels, prior)
+	}
+}
+
+// estimateU turns level counts into u: a level seen at least minCount times
+// (after taking out expected matches) takes its share; a rarer one keeps
+// the previous u unless the sample bounds it lower. The result sums to 1
+// over the comparator's levels; a field never present keeps its u.
+func estimateU(prev, m Levels, counts [numLevels]int, levels []Level, prior float64) Levels {
+	present := 0
+	for _, l := range levels {
+		present += counts[l]
+	}
+	if present == 0 {
+		return prev
+	}
+	var u Levels
+	sum := 0.0
+	for _, l := range levels {
+		c := max(float64(counts[l])-prior*float64(present)*m.get(l), 0)
+		v := c / float64(present)
+		if c < minCount {
+			v = min(prev.get(l), (c+1)/float64(present))
+		}
+		u.set(l, v)
+		sum += v
+	}
+	for _, l := range levels {
+		u.set(l, u.get(l)/sum)
+	}
+	return u
+}
+
+// em holds the level of every field of every candidate pair, computed once.
+type em struct {
+	tr     *TypeRules
+	levels []Level // pair-major: levels[p*fields+f]
+	fields int
+	total  float64 // all pairs of the records, for the prior
+	prior  []Levels
+}
+
+func newEM(base *Model, t *typeModel, tr *TypeRules, rs []*Record, pairs []pair) *em {
+	e := &em{tr: tr, fields: len(t.fields), total: float64(len(rs)) * float64(len(rs)-1) / 2}
+	e.levels = make([]Level, 0, len(pairs)*e.fields)
+	var out [maxFields]outcome
+	for _, p := range pairs {
+		base.compare(t, rs[p.i], rs[p.j], nil, &out)
+		for f := range e.fields {
+			e.levels = append(e.levels, out[f].level)
+		}
+	}
+	for _, f := range tr.Fields {
+		e.prior = append(e.prior, f.M)
+	}
+	return e
+}
+
+// run iterates EM until convergence, updating tr's m and prior.
+func (e *em) run(opt TrainOptions, rep *TrainReport) {
+	rep.Converged = false
+	for i := 0; i < opt.MaxIterations; i++ {
+		rep.Iterations++
+		sums, matches := e.expect()
+		change := e.maximise(sums, matches)
+		rep.Changes = append(rep.Changes, change)
+		if change < opt.Tolerance {
+			rep.Converged = true
+			break
+		}
+	}
+	rep.Prior = e.tr.Prior
+	_, rep.ExpectedMatches = e.expect()
+}
+
+// expect computes each pair's match probability under the current
+// parameters and sums them per field and level.
+func (e *em) expect() ([][numLevels]float64, float64) {
+	w := make([][numLevels]float64, e.fields)
+	for f, fr := range e.tr.Fields {
+		for l := Different; l <= Exact; l++ {
+			if m, u := fr.M.get(l), fr.U.get(l); m > 0 && u > 0 {
+				w[f][l] = math.Log2(m / u)
+			}
+		}
+	}
+	prior := math.Log2(e.tr.Prior / (1 - e.tr.Prior))
+	sums := make([][numLevels]float64, e.fields)
+	matches := 0.0
+	for p := 0; p < len(e.levels); p += e.fields {
+		lv := e.levels[p : p+e.fields]
+		s := prior
+		for f, l := range lv {
+			s += w[f][l]
+		}
+		pm := probability(s)
+		matches += pm
+		for f, l := range lv {
+			sums[f][l] += pm
+		}
+	}
+	return sums, matches
+}
+
+// maximise sets m from the expected level counts among matches (with one
+// pseudo-pair at the rules' m, so that a level never seen keeps a small
+// probability) and the prior from the expected matches; it returns the
+// largest change.
+func (e *em) maximise(sums [][numLevels]float64, matches float64) float64 {
+	change := 0.0
+	for f, fr := range e.tr.Fields {
+		levels := comparators[fr.Compare].levels
+		present := 0.0
+		for _, l := range levels {
+			present += sums[f][l]
+		}
+		for _, l := range levels {
+			v := (sums[f][l] + e.prior[f].get(l)) / (present + 1)
+			change = max(change, math.Abs(v-fr.M.get(l)))
+			fr.M.set(l, v)
+		}
+	}
+	prior := min(max(matches/e.total, 1e-12), 0.5)
+	change = max(change, math.Abs(prior-e.tr.Prior)/e.tr.Prior)
+	e.tr.Prior = prior
+	return change
+}
+
+// String renders the report as a table.
+func (r *TrainReport) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s training: %d records, %d random pairs, %d candidate pairs, %d capped keys\n",
+		r.Type, r.Records, r.RandomPairs, r.CandidatePairs, len(r.CappedKeys))
+	fmt.Fprintf(&b, "  EM: %d iterations, converged %v, last change %.2g; prior %.3g, expected matches %.1f\n",
+		r.Iterations, r.Converged, lastOr(r.Changes), r.Prior, r.ExpectedMatches)
+	fmt.Fprintf(&b, "  %-14s %-9s %10s %10s %10s %10s\n", "field", "", "exact", "close", "similar", "different")
+	for _, f := range r.Fields {
+		for _, row := range []struct {
+			name string
+			p    Levels
+		}{{"m", f.M}, {"u", f.U}} {
+			fmt.Fprintf(&b, "  %-14s %-9s %10.4g %10.4g %10.4g %10.4g\n", f.Field, row.name,
+				row.p.Exact, row.p.Close, row.p.Similar, row.p.Different)
+		}
+	}
+	fmt.Fprintf(&b, "  model %s\n", r.ModelVersion)
+	return b.String()
+}
+
+func lastOr(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	return xs[len(xs)-1]
+}
