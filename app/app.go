@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"idem/registry"
 	"idem/registry/sqlstore"
 	"idem/web"
 )
@@ -38,6 +37,12 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	switch cmd {
 	case "serve":
 		err = serveCommand(ctx, cfg, args, stdout, stderr)
+	case "seed":
+		err = seedCommand(ctx, cfg, args, stdout, stderr)
+	case "match":
+		err = matchCommand(ctx, cfg, args, stdout, stderr)
+	case "eval":
+		err = evalCommand(ctx, cfg, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "idem", Version)
 	case "help", "-h", "--help":
@@ -62,6 +67,10 @@ func usage(w io.Writer) {
 
 commands:
   serve     run the registry (default)
+  seed      generate a synthetic multi-system network (--out DIR as NDJSON, or --load into the database)
+  match     match train: fit the matching model to the stored records, without labels;
+            match reindex: recompute blocking keys after a rules change
+  eval      evaluate the matcher on FEBRL files (--febrl) and generated data (--generated N)
   version   print the version
   help      show this help
 
@@ -89,6 +98,9 @@ func serveCommand(ctx context.Context, cfg Config, args []string, stdout, stderr
 	return inst.Close()
 }
 
+// modelRefresh is how often an instance looks for a newer trained model.
+const modelRefresh = 30 * time.Second
+
 // Instance is a running idem server.
 type Instance struct {
 	cfg      Config
@@ -102,12 +114,12 @@ type Instance struct {
 // Start opens the database and starts serving on cfg.Addr (":0" picks a free
 // port; see URL).
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error) {
-	store, err := sqlstore.Open(ctx, cfg.DB)
+	o, err := open(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	svc := &registry.Service{Store: store}
-	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: Version, Started: time.Now()}, svc, log, store.Ping)
+	store := o.store
+	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: Version, Started: time.Now()}, o.svc, o.matcher, log, store.Ping)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		store.Close()

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"idem/matching"
 )
 
 // Config is idem's configuration: defaults, overridden by IDEM_* environment
@@ -20,6 +23,7 @@ type Config struct {
 	LogLevel    string        // IDEM_LOG_LEVEL, --log-level: debug, info, warn, error
 	LogFormat   string        // IDEM_LOG_FORMAT, --log-format: text or json
 	ShutdownFor time.Duration // IDEM_SHUTDOWN_TIMEOUT, --shutdown-timeout
+	MatchRules  string        // IDEM_MATCH_RULES, --match-rules: a match rules JSON file replacing the embedded default
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -43,6 +47,7 @@ func configFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.MaxBody, "max-body", cfg.MaxBody, "request body limit in bytes (IDEM_MAX_BODY)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (IDEM_LOG_LEVEL)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json (IDEM_LOG_FORMAT)")
+	fs.StringVar(&cfg.MatchRules, "match-rules", cfg.MatchRules, "match rules JSON file replacing the built-in rules (IDEM_MATCH_RULES)")
 	fs.DurationVar(&cfg.ShutdownFor, "shutdown-timeout", cfg.ShutdownFor, "how long to wait for requests in flight on shutdown (IDEM_SHUTDOWN_TIMEOUT)")
 }
 
@@ -50,7 +55,7 @@ func configFlags(fs *flag.FlagSet, cfg *Config) {
 func (cfg *Config) fromEnv(getenv func(string) string) error {
 	str := map[string]*string{
 		"IDEM_ADDR": &cfg.Addr, "IDEM_DB": &cfg.DB, "IDEM_BASE_URL": &cfg.BaseURL,
-		"IDEM_LOG_LEVEL": &cfg.LogLevel, "IDEM_LOG_FORMAT": &cfg.LogFormat,
+		"IDEM_LOG_LEVEL": &cfg.LogLevel, "IDEM_LOG_FORMAT": &cfg.LogFormat, "IDEM_MATCH_RULES": &cfg.MatchRules,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {
@@ -88,4 +93,20 @@ func (cfg *Config) logger(w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log format %q: use text or json", cfg.LogFormat)
+}
+
+// rules loads the match rules: the file named by MatchRules, or the built-in default.
+func (cfg *Config) rules() (*matching.Rules, error) {
+	if cfg.MatchRules == "" {
+		return matching.DefaultRules(), nil
+	}
+	data, err := os.ReadFile(cfg.MatchRules)
+	if err != nil {
+		return nil, fmt.Errorf("match rules: %w", err)
+	}
+	r, err := matching.ParseRules(data)
+	if err != nil {
+		return nil, fmt.Errorf("match rules %s: %w", cfg.MatchRules, err)
+	}
+	return r, nil
 }

@@ -17,6 +17,9 @@ type MatchStore interface {
 	// in the string index rows of param, and how many resources of the
 	// parameter's type exist.
 	CountValues(ctx context.Context, param *SearchParam, values []string) (counts map[string]int, total int, err error)
+	// SetMatchKeys replaces the blocking keys of the given current resources
+	// of typ (by id), in one transaction; used to re-key after a rules change.
+	SetMatchKeys(ctx context.Context, typ string, keys map[string][]string) error
 	// SaveModel stores a new model version and returns its number.
 	SaveModel(ctx context.Context, m *StoredModel) (int64, error)
 	// LatestModel returns the newest stored model, or ENotFound.

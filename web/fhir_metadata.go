@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"idem/linkage"
 	"idem/registry"
 )
 
@@ -17,7 +18,11 @@ func (s *Server) handleMetadata(c *fiber.Ctx) error {
 func (s *Server) capabilityStatement(c *fiber.Ctx) map[string]any {
 	resources := make([]any, 0, len(registry.Types))
 	for _, typ := range registry.Types {
-		resources = append(resources, capabilityResource(typ))
+		r := capabilityResource(typ)
+		if s.matcher != nil && linkage.Matchable(typ) {
+			r["operation"] = []any{map[string]any{"name": "match", "definition": matchDefinition(typ)}}
+		}
+		resources = append(resources, r)
 	}
 	return map[string]any{
 		"resourceType": "CapabilityStatement",
@@ -38,6 +43,15 @@ func (s *Server) capabilityStatement(c *fiber.Ctx) map[string]any {
 			"interaction": []any{code("transaction"), code("batch")},
 		}},
 	}
+}
+
+// matchDefinition names the OperationDefinition of $match: FHIR's own for
+// Patient, idem's (same parameters) for Practitioner and Location.
+func matchDefinition(typ string) string {
+	if typ == registry.TypePatient {
+		return "http://hl7.org/fhir/OperationDefinition/Patient-match"
+	}
+	return "https://idem.dev/fhir/OperationDefinition/" + typ + "-match"
 }
 
 func code(c string) map[string]any { return map[string]any{"code": c} }

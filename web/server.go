@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
+	"idem/linkage"
 	"idem/registry"
 )
 
@@ -31,6 +32,7 @@ type Config struct {
 type Server struct {
 	cfg      Config
 	registry *registry.Service
+	matcher  *linkage.Matcher // nil: $match not offered
 	log      *slog.Logger
 	ready    func(ctx context.Context) error
 	app      *fiber.App
@@ -38,14 +40,14 @@ type Server struct {
 
 // New builds the Fiber app with every route. ready reports whether the
 // server can take traffic (database reachable).
-func New(cfg Config, svc *registry.Service, log *slog.Logger, ready func(context.Context) error) *Server {
+func New(cfg Config, svc *registry.Service, matcher *linkage.Matcher, log *slog.Logger, ready func(context.Context) error) *Server {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 16 << 20
 	}
 	if cfg.ReadTime <= 0 {
 		cfg.ReadTime = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, registry: svc, log: log, ready: ready}
+	s := &Server{cfg: cfg, registry: svc, matcher: matcher, log: log, ready: ready}
 	s.app = fiber.New(fiber.Config{
 		ErrorHandler: s.handleError,
 		// fasthttp drops the connection on a body over its limit, which a
@@ -79,6 +81,7 @@ func (s *Server) routes() {
 	f.Post("/", s.handleBundle)
 	f.Get("/:type/_history", s.handleTypeHistory)
 	f.Post("/:type/_search", s.handleSearch)
+	f.Post("/:type/$match", s.handleMatch)
 	f.Get("/:type", s.handleSearch)
 	f.Post("/:type", s.handleCreate)
 	f.Put("/:type", s.handleConditionalUpdate)

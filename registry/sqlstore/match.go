@@ -90,3 +90,26 @@ func (s *Store) LatestModel(ctx context.Context) (*registry.StoredModel, error) 
 	r := rows[0]
 	return &registry.StoredModel{Version: r.Version, Created: time.UnixMicro(r.Created).UTC(), Note: r.Note, Body: r.Body}, nil
 }
+
+// SetMatchKeys replaces the blocking keys of current resources of typ.
+func (s *Store) SetMatchKeys(ctx context.Context, typ string, keys map[string][]string) error {
+	return s.Write(ctx, func(rtx registry.Tx) error {
+		t := rtx.(*tx)
+		for id, ks := range keys {
+			var rids []int64
+			if err := t.db.WithContext(ctx).Raw(`SELECT pk FROM resources WHERE type = ? AND id = ?`, typ, id).Scan(&rids).Error; err != nil {
+				return err
+			}
+			if len(rids) == 0 {
+				continue // deleted meanwhile: nothing to key
+			}
+			if err := t.conn.execPrepared(ctx, deleteByRID("idx_match"), rids[0]); err != nil {
+				return err
+			}
+			for _, k := range ks {
+				t.buf.keys = append(t.buf.keys, keyRow{rids[0], k})
+			}
+		}
+		return t.flush(ctx)
+	})
+}

@@ -52,6 +52,12 @@ func TestCandidatesAndCaps(t *testing.T) {
 		if found, _, _ := s.Candidates(ctx, "Patient", []string{"fam:quux"}, 3); len(found) != 0 {
 			t.Fatalf("deleted resource is a candidate")
 		}
+		if err := s.SetMatchKeys(ctx, "Patient", map[string][]string{mustSmith(t, svc): {"fam:rekeyed"}, "gone": {"x"}}); err != nil {
+			t.Fatal(err)
+		}
+		if found, _, _ := s.Candidates(ctx, "Patient", []string{"fam:rekeyed"}, 3); len(found) != 1 {
+			t.Fatalf("re-keyed resource not found: %v", ids(found))
+		}
 		counts, total, err := s.CountValues(ctx, registry.LookupParam("Patient", "family"), []string{"smith", "nobody"})
 		if err != nil || counts["smith"] != 5 || counts["nobody"] != 0 || total != 5 {
 			t.Fatalf("counts %v total %d err %v", counts, total, err)
@@ -92,4 +98,12 @@ func TestBundleEntriesGetKeys(t *testing.T) {
 			t.Fatalf("found %d candidates, err %v", len(found), err)
 		}
 	})
+}
+
+func mustSmith(t *testing.T, svc *registry.Service) string {
+	res := search(t, svc, "Patient", "family=smith&_count=1")
+	if len(res.Matches) != 1 {
+		t.Fatal("no Smith")
+	}
+	return res.Matches[0].ID
 }

@@ -1,0 +1,292 @@
+package app
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"idem/linkage"
+	"idem/matching"
+	"idem/registry"
+	"idem/registry/sqlstore"
+	"idem/seed"
+)
+
+// opened is a store with the registry and matcher wired as serve wires them.
+type opened struct {
+	store   *sqlstore.Store
+	svc     *registry.Service
+	models  *linkage.Models
+	matcher *linkage.Matcher
+}
+
+func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
+	rules, err := cfg.rules()
+	if err != nil {
+		return nil, err
+	}
+	store, err := sqlstore.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	models := linkage.NewModels(store, rules, modelRefresh, log)
+	matcher := linkage.NewMatcher(store, models, log)
+	return &opened{store: store, models: models, matcher: matcher,
+		svc: &registry.Service{Store: store, MatchKeys: matcher.Keys}}, nil
+}
+
+// commandFlags parses the configuration flags plus extra ones for a subcommand.
+func commandFlags(name string, cfg *Config, args []string, stderr io.Writer, extra func(fs *flag.FlagSet)) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFlags(fs, cfg)
+	if extra != nil {
+		extra(fs)
+	}
+	return fs.Parse(args)
+}
+
+// seedCommand writes a synthetic network as NDJSON, or loads it into the database.
+func seedCommand(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
+	sc := seed.Config{Seed: 1}
+	var out string
+	var load bool
+	err := commandFlags("seed", &cfg, args, stderr, func(fs *flag.FlagSet) {
+		fs.IntVar(&sc.Persons, "persons", 1000, "distinct people")
+		fs.IntVar(&sc.Practitioners, "practitioners", 100, "distinct practitioners")
+		fs.IntVar(&sc.Locations, "locations", 50, "distinct locations")
+		fs.Uint64Var(&sc.Seed, "seed", sc.Seed, "random seed (same seed, same data)")
+		fs.StringVar(&out, "out", "", "write Patient/Practitioner/Location NDJSON and truth.csv to this directory")
+		fs.BoolVar(&load, "load", false, "load into the database (IDEM_DB) through the normal write path")
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case out != "" && !load:
+		sum, err := seed.WriteNDJSON(out, sc)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s: %+v\n", out, sum)
+		return nil
+	case load && out == "":
+		log, err := cfg.logger(stderr)
+		if err != nil {
+			return err
+		}
+		o, err := open(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer o.store.Close()
+		n, err := loadNetwork(ctx, o.svc, sc)
+		fmt.Fprintf(stdout, "loaded %d resources into %s\n", n, describeDB(cfg.DB))
+		return err
+	}
+	return fmt.Errorf("seed: give exactly one of --out DIR or --load")
+}
+
+// loadBatch is the number of resources per transaction when loading.
+const loadBatch = 500
+
+// loadNetwork generates a network and stores it with transaction Bundles.
+func loadNetwork(ctx context.Context, svc *registry.Service, sc seed.Config) (int, error) {
+	var batch []any
+	n := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		b := map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": batch}
+		batch = nil
+		_, err := svc.Bundle(ctx, b, registry.BundleOptions{})
+		return err
+	}
+	err := seed.Generate(sc, func(r seed.Record) error {
+		n++
+		batch = append(batch, map[string]any{"resource": r.Resource, "request": map[string]any{"method": "POST", "url": r.Type}})
+		if len(batch) >= loadBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	return n, err
+}
+
+// matchCommand runs "idem match train" and "idem match reindex".
+func matchCommand(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "reindex" {
+		return reindexCommand(ctx, cfg, args[1:], stdout, stderr)
+	}
+	if len(args) == 0 || args[0] != "train" {
+		return fmt.Errorf("usage: idem match train [--type Patient|Practitioner|Location] [--sample N] | idem match reindex")
+	}
+	typ, sample := "Patient", 200_000
+	err := commandFlags("match train", &cfg, args[1:], stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&typ, "type", typ, "resource type to train for")
+		fs.IntVar(&sample, "sample", sample, "at most this many records are read for training")
+	})
+	if err != nil {
+		return err
+	}
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	o, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer o.store.Close()
+	recs, err := readRecords(ctx, o.store, typ, sample)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	model, report, err := matching.Train(o.models.Current(ctx), typ, recs, matching.TrainOptions{})
+	if err != nil {
+		return err
+	}
+	v, err := o.models.Save(ctx, model, fmt.Sprintf("idem match train: %d %s records", len(recs), typ))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "trained on %d %s records in %v; stored as model version %d\n%+v\n", len(recs), typ, time.Since(start).Round(time.Millisecond), v, report)
+	return nil
+}
+
+// reindexCommand recomputes every record's blocking keys with the current
+// rules (needed after a rules file changes its blocking keys).
+func reindexCommand(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
+	if err := commandFlags("match reindex", &cfg, args, stderr, nil); err != nil {
+		return err
+	}
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	o, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer o.store.Close()
+	for _, typ := range []string{registry.TypePatient, registry.TypePractitioner, registry.TypeLocation} {
+		n, err := linkage.Reindex(ctx, o.store, o.matcher, typ)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "re-keyed %d %s records\n", n, typ)
+	}
+	return nil
+}
+
+// readRecords pages through the current resources of typ.
+func readRecords(ctx context.Context, store registry.Store, typ string, limit int) ([]*matching.Record, error) {
+	var recs []*matching.Record
+	q := &registry.Query{Type: typ, Count: 1000, NoTotal: true}
+	for len(recs) < limit {
+		res, err := store.Search(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range res.Matches {
+			body, err := registry.DecodeStored(r)
+			if err != nil {
+				return nil, err
+			}
+			recs = append(recs, matching.Extract(typ, body))
+		}
+		if res.Next == "" {
+			break
+		}
+		q.Page = res.Next
+	}
+	return recs[:min(len(recs), limit)], nil
+}
+
+// evalCommand evaluates the matcher on FEBRL files and on generated data.
+func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
+	var febrl string
+	generated := 5000
+	err := commandFlags("eval", &cfg, args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&febrl, "febrl", "", "comma-separated FEBRL CSV files (e.g. ../shared/data/febrl/dataset1.csv)")
+		fs.IntVar(&generated, "generated", generated, "persons of generated data to evaluate on (0: none)")
+	})
+	if err != nil {
+		return err
+	}
+	rules, err := cfg.rules()
+	if err != nil {
+		return err
+	}
+	base := matching.NewModel(rules)
+	for _, path := range strings.Split(febrl, ",") {
+		if path == "" {
+			continue
+		}
+		recs, truth, err := febrlRecords(path)
+		if err != nil {
+			return err
+		}
+		evaluate(stdout, path, base, recs, truth)
+	}
+	if generated > 0 {
+		recs, truth, err := generatedRecords(seed.Config{Seed: 7, Persons: generated})
+		if err != nil {
+			return err
+		}
+		evaluate(stdout, fmt.Sprintf("generated (%d persons)", generated), base, recs, truth)
+	}
+	return nil
+}
+
+// evaluate prints the default model's report and the report after unsupervised training.
+func evaluate(w io.Writer, name string, base *matching.Model, recs []*matching.Record, truth []string) {
+	tf := matching.NewFrequencyTable(recs)
+	fmt.Fprintf(w, "== %s, default model\n%s\n", name, matching.Evaluate(base, "Patient", recs, truth, tf))
+	trained, _, err := matching.Train(base, "Patient", recs, matching.TrainOptions{})
+	if err != nil {
+		fmt.Fprintf(w, "== %s: training failed: %v\n", name, err)
+		return
+	}
+	fmt.Fprintf(w, "== %s, trained without labels\n%s\n", name, matching.Evaluate(trained, "Patient", recs, truth, tf))
+}
+
+func febrlRecords(path string) ([]*matching.Record, []string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	patients, truth, err := seed.ReadFEBRL(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	recs := make([]*matching.Record, len(patients))
+	for i, p := range patients {
+		recs[i] = matching.Extract("Patient", p)
+	}
+	return recs, truth, nil
+}
+
+func generatedRecords(sc seed.Config) ([]*matching.Record, []string, error) {
+	var recs []*matching.Record
+	var truth []string
+	err := seed.Generate(sc, func(r seed.Record) error {
+		if r.Type == registry.TypePatient {
+			recs = append(recs, matching.Extract(r.Type, r.Resource))
+			truth = append(truth, r.Entity)
+		}
+		return nil
+	})
+	return recs, truth, err
+}

@@ -1,0 +1,90 @@
+package linkage
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"idem/registry"
+)
+
+// Frequencies answers term-frequency questions ("what share of Patients have
+// family name smith?") from the registry's own index, with a cache: counts
+// change slowly, and a $match asks about a handful of values.
+type Frequencies struct {
+	store registry.MatchStore
+	ttl   time.Duration
+
+	mu      sync.Mutex
+	entries map[string]freqEntry
+}
+
+type freqEntry struct {
+	share float64
+	at    time.Time
+}
+
+// maxFreqEntries bounds the cache; it is emptied when full.
+const maxFreqEntries = 200_000
+
+// NewFrequencies returns a cache over store.
+func NewFrequencies(store registry.MatchStore) *Frequencies {
+	return &Frequencies{store: store, ttl: 10 * time.Minute, entries: map[string]freqEntry{}}
+}
+
+// For returns the matching.Frequencies view for one request.
+func (f *Frequencies) For(ctx context.Context) requestFrequencies {
+	return requestFrequencies{f: f, ctx: ctx}
+}
+
+type requestFrequencies struct {
+	f   *Frequencies
+	ctx context.Context
+}
+
+// Frequency returns the share of records of typ whose field has value, or 0
+// when unknown (no term-frequency adjustment then).
+func (r requestFrequencies) Frequency(typ, field, value string) float64 {
+	return r.f.lookup(r.ctx, typ, field, value)
+}
+
+// paramFor maps a matcher field to the string search parameter whose index
+// rows hold the same values.
+func paramFor(typ, field string) *registry.SearchParam {
+	switch {
+	case strings.Contains(field, "family"):
+		return registry.LookupParam(typ, "family")
+	case strings.Contains(field, "given"):
+		return registry.LookupParam(typ, "given")
+	case typ == registry.TypeLocation && strings.Contains(field, "name"):
+		return registry.LookupParam(typ, "name")
+	}
+	return nil
+}
+
+func (f *Frequencies) lookup(ctx context.Context, typ, field, value string) float64 {
+	key := typ + "|" + field + "|" + value
+	f.mu.Lock()
+	e, ok := f.entries[key]
+	f.mu.Unlock()
+	if ok && time.Since(e.at) < f.ttl {
+		return e.share
+	}
+	param := paramFor(typ, field)
+	if param == nil || value == "" {
+		return 0
+	}
+	counts, total, err := f.store.CountValues(ctx, param, []string{value})
+	if err != nil || total == 0 {
+		return 0
+	}
+	share := float64(counts[value]) / float64(total)
+	f.mu.Lock()
+	if len(f.entries) >= maxFreqEntries {
+		f.entries = map[string]freqEntry{}
+	}
+	f.entries[key] = freqEntry{share: share, at: time.Now()}
+	f.mu.Unlock()
+	return share
+}

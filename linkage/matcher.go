@@ -1,0 +1,133 @@
+// Package linkage connects the matcher to the registry: it finds candidate
+// records by blocking key, scores them with the current model, and (as the
+// registry grows) links records to Person and Linkage resources.
+package linkage
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+
+	"idem/matching"
+	"idem/registry"
+)
+
+// Matcher finds and scores the stored records that match a resource.
+type Matcher struct {
+	store  registry.MatchStore
+	models *Models
+	tf     *Frequencies
+	log    *slog.Logger
+}
+
+// NewMatcher returns a Matcher over store using models for the current model.
+func NewMatcher(store registry.MatchStore, models *Models, log *slog.Logger) *Matcher {
+	return &Matcher{store: store, models: models, tf: NewFrequencies(store), log: log}
+}
+
+// MatchOptions are the $match parameters (FHIR Patient-match, IHE ITI-119).
+type MatchOptions struct {
+	Count       int  // maximum results; 0 for the default
+	OnlyCertain bool // only certain matches, and none when they cannot be confirmed to be one entity
+}
+
+// DefaultCount and MaxCount bound the results of one $match.
+const (
+	DefaultCount = 10
+	MaxCount     = 100
+)
+
+// Candidate is one scored match.
+type Candidate struct {
+	Resource *registry.Resource
+	Match    *matching.Match
+}
+
+// MatchResult is the answer to one $match.
+type MatchResult struct {
+	Candidates   []Candidate
+	Capped       []string // blocking keys too common to use (reported as a warning)
+	Ambiguous    bool     // OnlyCertain found several certain matches it could not confirm as one entity
+	ModelVersion string
+}
+
+// Keys returns the blocking keys of a resource with the current model; it is
+// the registry's Service.MatchKeys hook, so keys are written with every version.
+func (m *Matcher) Keys(typ string, res map[string]any) []string {
+	if !Matchable(typ) {
+		return nil
+	}
+	return m.models.Current(context.Background()).Keys(matching.Extract(typ, res))
+}
+
+// Matchable reports whether records of typ are matched (Patient, Practitioner, Location).
+func Matchable(typ string) bool {
+	return typ == registry.TypePatient || typ == registry.TypePractitioner || typ == registry.TypeLocation
+}
+
+// Match scores the stored records of typ against res: blocking keys →
+// candidates → Fellegi-Sunter score → grade, best first.
+func (m *Matcher) Match(ctx context.Context, typ string, res map[string]any, opts MatchOptions) (*MatchResult, error) {
+	if !Matchable(typ) {
+		return nil, registry.Errorf(registry.ENotFound, "$match is not defined for %s", typ)
+	}
+	model := m.models.Current(ctx)
+	rec := matching.Extract(typ, res)
+	found, capped, err := m.store.Candidates(ctx, typ, model.Keys(rec), model.KeyCap(typ))
+	if err != nil {
+		return nil, err
+	}
+	tf := m.tf.For(ctx)
+	out := &MatchResult{Capped: capped, ModelVersion: model.Version}
+	for _, r := range found {
+		body, err := registry.DecodeStored(r)
+		if err != nil {
+			return nil, err
+		}
+		cand := matching.Extract(typ, body)
+		p := model.Score(rec, cand, tf)
+		if g := model.Grade(typ, p); g != "" {
+			out.Candidates = append(out.Candidates, Candidate{Resource: r, Match: &matching.Match{Probability: p, Grade: g}})
+		}
+	}
+	sort.SliceStable(out.Candidates, func(i, j int) bool {
+		return out.Candidates[i].Match.Probability > out.Candidates[j].Match.Probability
+	})
+	out.Candidates = selectResults(out, opts)
+	for i, c := range out.Candidates {
+		body, _ := registry.DecodeStored(c.Resource)
+		out.Candidates[i].Match = model.Explain(rec, matching.Extract(typ, body), tf)
+	}
+	return out, nil
+}
+
+// selectResults applies onlyCertainMatches and count as ITI-119 describes:
+// with onlyCertainMatches a single certain match is returned, and several
+// certain matches only when they are known to be the same entity (cases 3-5);
+// count keeps the best results (case 6).
+func selectResults(r *MatchResult, opts MatchOptions) []Candidate {
+	list := r.Candidates
+	if opts.OnlyCertain {
+		var certain []Candidate
+		for _, c := range list {
+			if c.Match.Grade == "certain" {
+				certain = append(certain, c)
+			}
+		}
+		list = certain
+		if len(list) > 1 {
+			// Until records are linked to Persons, nothing confirms that
+			// several certain matches are one person: answer none (case 5).
+			r.Ambiguous = true
+			list = nil
+		}
+	}
+	limit := opts.Count
+	if limit <= 0 {
+		limit = DefaultCount
+	}
+	if len(list) > min(limit, MaxCount) {
+		list = list[:min(limit, MaxCount)]
+	}
+	return list
+}
