@@ -18,6 +18,7 @@ type Frequencies struct {
 
 	mu      sync.Mutex
 	entries map[string]freqEntry
+	totals  map[string]freqEntry // resources per type (share holds the count)
 }
 
 type freqEntry struct {
@@ -30,7 +31,7 @@ const maxFreqEntries = 200_000
 
 // NewFrequencies returns a cache over store.
 func NewFrequencies(store registry.MatchStore) *Frequencies {
-	return &Frequencies{store: store, ttl: 10 * time.Minute, entries: map[string]freqEntry{}}
+	return &Frequencies{store: store, ttl: 10 * time.Minute, entries: map[string]freqEntry{}, totals: map[string]freqEntry{}}
 }
 
 // For returns the matching.Frequencies view for one request.
@@ -75,7 +76,8 @@ func (f *Frequencies) lookup(ctx context.Context, typ, field, value string) floa
 	if param == nil || value == "" {
 		return 0
 	}
-	counts, total, err := f.store.CountValues(ctx, param, []string{value})
+	total := f.total(ctx, typ)
+	counts, err := f.store.CountValues(ctx, param, []string{value})
 	if err != nil || total == 0 {
 		return 0
 	}
@@ -87,4 +89,22 @@ func (f *Frequencies) lookup(ctx context.Context, typ, field, value string) floa
 	f.entries[key] = freqEntry{share: share, at: time.Now()}
 	f.mu.Unlock()
 	return share
+}
+
+// total returns the cached number of records of typ.
+func (f *Frequencies) total(ctx context.Context, typ string) int {
+	f.mu.Lock()
+	e, ok := f.totals[typ]
+	f.mu.Unlock()
+	if ok && time.Since(e.at) < f.ttl {
+		return int(e.share)
+	}
+	n, err := f.store.CountResources(ctx, typ)
+	if err != nil {
+		return 0
+	}
+	f.mu.Lock()
+	f.totals[typ] = freqEntry{share: float64(n), at: time.Now()}
+	f.mu.Unlock()
+	return n
 }

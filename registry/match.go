@@ -14,9 +14,10 @@ type MatchStore interface {
 	// is returned in capped instead, so callers can report it.
 	Candidates(ctx context.Context, typ string, keys []string, limit int) (found []*Resource, capped []string, err error)
 	// CountValues returns how many current resources have each folded value
-	// in the string index rows of param, and how many resources of the
-	// parameter's type exist.
-	CountValues(ctx context.Context, param *SearchParam, values []string) (counts map[string]int, total int, err error)
+	// in the string index rows of param.
+	CountValues(ctx context.Context, param *SearchParam, values []string) (counts map[string]int, err error)
+	// CountResources returns how many current resources of typ exist.
+	CountResources(ctx context.Context, typ string) (int, error)
 	// SetMatchKeys replaces the blocking keys of the given current resources
 	// of typ (by id), in one transaction; used to re-key after a rules change.
 	SetMatchKeys(ctx context.Context, typ string, keys map[string][]string) error

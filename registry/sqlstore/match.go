@@ -43,19 +43,25 @@ func (s *Store) Candidates(ctx context.Context, typ string, keys []string, limit
 }
 
 // CountValues counts resources per folded value of a string parameter.
-func (s *Store) CountValues(ctx context.Context, param *registry.SearchParam, values []string) (map[string]int, int, error) {
+func (s *Store) CountValues(ctx context.Context, param *registry.SearchParam, values []string) (map[string]int, error) {
 	db := s.read.WithContext(ctx)
 	counts := make(map[string]int, len(values))
 	for _, v := range values {
 		var n int
 		if err := db.Raw(`SELECT COUNT(DISTINCT rid) FROM idx_string WHERE param IN ? AND norm = ?`, param.Codes, v).Scan(&n).Error; err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		counts[v] = n
 	}
+	return counts, nil
+}
+
+// CountResources counts the current resources of typ. It reads the whole
+// type's index range, so callers cache it.
+func (s *Store) CountResources(ctx context.Context, typ string) (int, error) {
 	var total int
-	err := db.Raw(`SELECT COUNT(*) FROM resources WHERE type = ? AND deleted = ?`, param.Type, false).Scan(&total).Error
-	return counts, total, err
+	err := s.read.WithContext(ctx).Raw(`SELECT COUNT(*) FROM resources WHERE type = ? AND deleted = ?`, typ, false).Scan(&total).Error
+	return total, err
 }
 
 // SaveModel stores a new model version.

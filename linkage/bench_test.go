@@ -1,0 +1,70 @@
+package linkage
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"idem/matching"
+	"idem/registry"
+	"idem/registry/sqlstore"
+)
+
+// BenchmarkMatch runs Patient $match against a loaded database named by
+// IDEM_BENCH_DB (e.g. the 1,000,000-Patient file the sqlstore benchmarks
+// build, re-keyed with "idem match reindex"). Each query is a stored Patient
+// with a typo in its family name.
+func BenchmarkMatch(b *testing.B) {
+	path := os.Getenv("IDEM_BENCH_DB")
+	if path == "" {
+		b.Skip("IDEM_BENCH_DB is not set")
+	}
+	ctx := context.Background()
+	s, err := sqlstore.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	m := NewMatcher(s, NewModels(s, matching.DefaultRules(), time.Hour, quiet), quiet)
+	_, res, err := (&registry.Service{Store: s}).Search(ctx, "Patient", url.Values{"_count": {"1000"}, "_sort": {"-_lastUpdated"}}, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	queries := make([]map[string]any, len(res.Matches))
+	for i, r := range res.Matches {
+		q, _ := registry.DecodeStored(r)
+		name := q["name"].([]any)[0].(map[string]any)
+		fam := []byte(name["family"].(string))
+		fam[1], fam[2] = fam[2], fam[1] // transposition
+		name["family"] = string(fam)
+		delete(q, "id")
+		queries[i] = q
+	}
+	lat := make([]time.Duration, b.N)
+	var next, found atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(next.Add(1) - 1)
+			t0 := time.Now()
+			out, err := m.Match(ctx, "Patient", queries[i%len(queries)], MatchOptions{})
+			lat[i] = time.Since(t0)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if len(out.Candidates) > 0 {
+				found.Add(1)
+			}
+		}
+	})
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(found.Load())/float64(b.N), "found")
+}
