@@ -40,6 +40,20 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 		svc: &registry.Service{Store: store, MatchKeys: matcher.Keys}}, nil
 }
 
+// withStore opens the database as serve does, runs fn, and closes it.
+func withStore(ctx context.Context, cfg Config, stderr io.Writer, fn func(o *opened) error) error {
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	o, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer o.store.Close()
+	return fn(o)
+}
+
 // commandFlags parses the configuration flags plus extra ones for a subcommand.
 func commandFlags(name string, cfg *Config, args []string, stderr io.Writer, extra func(fs *flag.FlagSet)) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -76,18 +90,11 @@ func seedCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 		fmt.Fprintf(stdout, "wrote %s: %+v\n", out, sum)
 		return nil
 	case load && out == "":
-		log, err := cfg.logger(stderr)
-		if err != nil {
+		return withStore(ctx, cfg, stderr, func(o *opened) error {
+			n, err := loadNetwork(ctx, o.svc, sc)
+			fmt.Fprintf(stdout, "loaded %d resources into %s\n", n, describeDB(cfg.DB))
 			return err
-		}
-		o, err := open(ctx, cfg, log)
-		if err != nil {
-			return err
-		}
-		defer o.store.Close()
-		n, err := loadNetwork(ctx, o.svc, sc)
-		fmt.Fprintf(stdout, "loaded %d resources into %s\n", n, describeDB(cfg.DB))
-		return err
+		})
 	}
 	return fmt.Errorf("seed: give exactly one of --out DIR or --load")
 }
@@ -138,30 +145,23 @@ func matchCommand(ctx context.Context, cfg Config, args []string, stdout, stderr
 	if err != nil {
 		return err
 	}
-	log, err := cfg.logger(stderr)
-	if err != nil {
-		return err
-	}
-	o, err := open(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer o.store.Close()
-	recs, err := readRecords(ctx, o.store, typ, sample)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	model, report, err := matching.Train(o.models.Current(ctx), typ, recs, matching.TrainOptions{})
-	if err != nil {
-		return err
-	}
-	v, err := o.models.Save(ctx, model, fmt.Sprintf("idem match train: %d %s records", len(recs), typ))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "trained on %d %s records in %v; stored as model version %d\n%+v\n", len(recs), typ, time.Since(start).Round(time.Millisecond), v, report)
-	return nil
+	return withStore(ctx, cfg, stderr, func(o *opened) error {
+		recs, err := readRecords(ctx, o.store, typ, sample)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		model, report, err := matching.Train(o.models.Current(ctx), typ, recs, matching.TrainOptions{})
+		if err != nil {
+			return err
+		}
+		v, err := o.models.Save(ctx, model, fmt.Sprintf("idem match train: %d %s records", len(recs), typ))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "trained on %d %s records in %v; stored as model version %d\n%s\n", len(recs), typ, time.Since(start).Round(time.Millisecond), v, report)
+		return nil
+	})
 }
 
 // reindexCommand recomputes every record's blocking keys with the current
@@ -170,23 +170,16 @@ func reindexCommand(ctx context.Context, cfg Config, args []string, stdout, stde
 	if err := commandFlags("match reindex", &cfg, args, stderr, nil); err != nil {
 		return err
 	}
-	log, err := cfg.logger(stderr)
-	if err != nil {
-		return err
-	}
-	o, err := open(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer o.store.Close()
-	for _, typ := range []string{registry.TypePatient, registry.TypePractitioner, registry.TypeLocation} {
-		n, err := linkage.Reindex(ctx, o.store, o.matcher, typ)
-		if err != nil {
-			return err
+	return withStore(ctx, cfg, stderr, func(o *opened) error {
+		for _, typ := range []string{registry.TypePatient, registry.TypePractitioner, registry.TypeLocation} {
+			n, err := linkage.Reindex(ctx, o.store, o.matcher, typ)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "re-keyed %d %s records\n", n, typ)
 		}
-		fmt.Fprintf(stdout, "re-keyed %d %s records\n", n, typ)
-	}
-	return nil
+		return nil
+	})
 }
 
 // readRecords pages through the current resources of typ.

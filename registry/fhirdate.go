@@ -81,7 +81,7 @@ func (p *dateParser) parse() (lo, hi int64, ok bool) {
 	if p.done() {
 		return utcMillis(y, m, 1), utcMillis(y, m+1, 1), true
 	}
-	d, ok := p.next('-', 2, 1, daysIn(y, m), "day")
+	d, ok := p.next('-', 2, 1, DaysIn(y, m), "day")
 	if !ok {
 		return 0, 0, false
 	}
@@ -226,8 +226,9 @@ func utcMillis(y, m, d int) int64 {
 	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).UnixMilli()
 }
 
-// daysIn returns the number of days of month m of year y (Gregorian).
-func daysIn(y, m int) int {
+// DaysIn returns the number of days of month m (1-12) of year y in the
+// Gregorian calendar; the one place the project knows month lengths.
+func DaysIn(y, m int) int {
 	switch m {
 	case 2:
 		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {

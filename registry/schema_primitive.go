@@ -256,7 +256,7 @@ func scanDate(s string) (n int, full bool) {
 		return 7, false
 	}
 	day, ok := parseDigits(s, 8, 2)
-	if !ok || day < 1 || day > monthDays(year, month) {
+	if !ok || day < 1 || day > DaysIn(year, month) {
 		return -1, false
 	}
 	return 10, true
@@ -275,19 +275,6 @@ func parseDigits(s string, at, n int) (int, bool) {
 		v = v*10 + int(s[i]-'0')
 	}
 	return v, true
-}
-
-func monthDays(year, month int) int {
-	switch month {
-	case 2:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
 }
 
 // scanTime matches hh:mm:ss(.f+)? (seconds up to 60 for leap seconds) at

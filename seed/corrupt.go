@@ -1,6 +1,7 @@
 package seed
 
 import (
+	"idem/registry"
 	"strconv"
 	"strings"
 	"unicode"
@@ -156,11 +157,11 @@ func dateTypo(date string, variant int) (string, bool) {
 	case 0:
 		y += 1 - 2*(y%2)
 	case 1:
-		d = nearDigit(d, daysIn(y, m))
+		d = nearDigit(d, registry.DaysIn(y, m))
 	default:
 		m = nearDigit(m, 12)
 	}
-	if d > daysIn(y, m) {
+	if d > registry.DaysIn(y, m) {
 		return date, false
 	}
 	out := formatDate(y, m, d)
@@ -185,25 +186,11 @@ func splitDate(date string) (y, m, d int, ok bool) {
 	y, e1 := strconv.Atoi(date[:4])
 	m, e2 := strconv.Atoi(date[5:7])
 	d, e3 := strconv.Atoi(date[8:])
-	return y, m, d, e1 == nil && e2 == nil && e3 == nil && m >= 1 && m <= 12 && d >= 1 && d <= daysIn(y, m)
+	return y, m, d, e1 == nil && e2 == nil && e3 == nil && m >= 1 && m <= 12 && d >= 1 && d <= registry.DaysIn(y, m)
 }
 
 func formatDate(y, m, d int) string {
 	return pad(uint64(y), 4) + "-" + pad(uint64(m), 2) + "-" + pad(uint64(d), 2)
-}
-
-// daysIn returns the number of days of month m (1–12) in year y.
-func daysIn(y, m int) int {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
 }
 
 // truncate cuts s to n runes: legacy systems with short name fields.

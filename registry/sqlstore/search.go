@@ -182,7 +182,13 @@ func sortArg(name, v string) any {
 	return v
 }
 
-func scanRows(q *gorm.DB) ([]row, error) {
+// scanRows scans rows of selectSearch, keeping the sort values for paging.
+func scanRows(q *gorm.DB) ([]row, error) { return scan(q, true) }
+
+// scanResources scans rows of selectCurrent and selectVersion.
+func scanResources(q *gorm.DB) ([]row, error) { return scan(q, false) }
+
+func scan(q *gorm.DB, sorted bool) ([]row, error) {
 	rs, err := q.Rows()
 	if err != nil {
 		return nil, err
@@ -194,34 +200,18 @@ func scanRows(q *gorm.DB) ([]row, error) {
 		var res registry.Resource
 		var updated int64
 		var fam, giv, name, birth string
-		if err := rs.Scan(&r.pk, &res.Type, &res.ID, &res.VersionID, &updated, &res.Deleted, &res.Body, &fam, &giv, &name, &birth); err != nil {
+		dest := []any{&r.pk, &res.Type, &res.ID, &res.VersionID, &updated, &res.Deleted, &res.Body}
+		if sorted {
+			dest = append(dest, &fam, &giv, &name, &birth)
+		}
+		if err := rs.Scan(dest...); err != nil {
 			return nil, err
 		}
 		res.LastUpdated = time.UnixMicro(updated).UTC()
 		r.res = &res
-		r.sort = map[string]string{"_lastUpdated": strconv.FormatInt(updated, 10), "family": fam, "given": giv, "name": name, "birthdate": birth}
-		out = append(out, r)
-	}
-	return out, rs.Err()
-}
-
-// scanResources scans rows of selectCurrent.
-func scanResources(q *gorm.DB) ([]row, error) {
-	rs, err := q.Rows()
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []row
-	for rs.Next() {
-		var r row
-		var res registry.Resource
-		var updated int64
-		if err := rs.Scan(&r.pk, &res.Type, &res.ID, &res.VersionID, &updated, &res.Deleted, &res.Body); err != nil {
-			return nil, err
+		if sorted {
+			r.sort = map[string]string{"_lastUpdated": strconv.FormatInt(updated, 10), "family": fam, "given": giv, "name": name, "birthdate": birth}
 		}
-		res.LastUpdated = time.UnixMicro(updated).UTC()
-		r.res = &res
 		out = append(out, r)
 	}
 	return out, rs.Err()
