@@ -41,6 +41,7 @@ const (
 type Candidate struct {
 	Resource *registry.Resource
 	Match    *matching.Match
+	record   *matching.Record // its features, kept for Explain
 }
 
 // MatchResult is the answer to one $match.
@@ -87,7 +88,7 @@ func (m *Matcher) Match(ctx context.Context, typ string, res map[string]any, opt
 		cand := matching.Extract(typ, body)
 		p := model.Score(rec, cand, tf)
 		if g := model.Grade(typ, p); g != "" {
-			out.Candidates = append(out.Candidates, Candidate{Resource: r, Match: &matching.Match{Probability: p, Grade: g}})
+			out.Candidates = append(out.Candidates, Candidate{Resource: r, Match: &matching.Match{Probability: p, Grade: g}, record: cand})
 		}
 	}
 	sort.SliceStable(out.Candidates, func(i, j int) bool {
@@ -95,8 +96,7 @@ func (m *Matcher) Match(ctx context.Context, typ string, res map[string]any, opt
 	})
 	out.Candidates = selectResults(out, opts)
 	for i, c := range out.Candidates {
-		body, _ := registry.DecodeStored(c.Resource)
-		out.Candidates[i].Match = model.Explain(rec, matching.Extract(typ, body), tf)
+		out.Candidates[i].Match = model.Explain(rec, c.record, tf)
 	}
 	return out, nil
 }
