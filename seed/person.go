@@ -115,6 +115,9 @@ func (g *generator) lifeEvents(r *rand.Rand, p *person) {
 // people of their age have them: children none of their own, older people
 // a landline more often than a mobile.
 func (p *person) contacts(r *rand.Rand) {
+	// Drawn again once a group has settled names and homes: nothing may
+	// survive from the first draw (an address made from a former name).
+	p.phone, p.mobile, p.email = "", "", ""
 	area := p.home.city.areas[r.IntN(len(p.home.city.areas))]
 	if r.Float64() < 0.25+float64(p.age)/150 {
 		p.phone = phoneNumber(r, area)
