@@ -19,6 +19,7 @@ const (
 	cmpEmail
 	cmpIdentifier
 	cmpDistance
+	cmpHousehold
 )
 
 // comparatorInfo describes one comparator: which features it takes, which
@@ -45,10 +46,11 @@ var comparators = map[string]comparatorInfo{
 	"exact":      {cmpExact, twoLevels, false, feature.stringValued},
 	"date":       {cmpDate, allLevels, false, only(fBirthDate)},
 	"postcode":   {cmpPostcode, allLevels, false, only(fPostalCode)},
-	"phone":      {cmpPhone, typoLevels, false, only(fPhone)},
+	"phone":      {cmpPhone, typoLevels, false, func(f feature) bool { return f == fPhone || f == fMobile }},
 	"email":      {cmpEmail, allLevels, false, only(fEmail)},
 	"identifier": {cmpIdentifier, typoLevels, false, only(fIdentifier)},
 	"distance":   {cmpDistance, allLevels, false, only(fPosition)},
+	"household":  {cmpHousehold, allLevels, true, only(fHousehold)},
 }
 
 // idKind is how an identifier system's values are read.
@@ -67,13 +69,17 @@ func kindList() string { return strings.Join(sortedKeys(idKinds), ", ") }
 
 // outcome is the result of comparing one field of two records: the level,
 // the rule that decided it, the indexes of the two values compared (-1 for
-// none) and, after a given/family swap, that the values came crosswise.
+// none), after a given/family swap that the values came crosswise, and
+// that the field was weighed given the same household, and that the twin
+// signature took over its weight.
 type outcome struct {
-	level   Level
-	rule    rule
-	swapped bool
-	ai, bj  int16
-	weight  float64
+	level       Level
+	rule        rule
+	swapped     bool
+	inHousehold bool
+	inTwins     bool
+	ai, bj      int16
+	weight      float64
 }
 
 // best keeps the better of two outcomes (the first on a tie).
@@ -84,15 +90,35 @@ func best(o, p outcome) outcome {
 	return o
 }
 
+// minTypoRunes is the shortest name that one typo apart counts as close:
+// shorter names one letter apart are as often two names (Jon, Jan) as one
+// mistyped.
+const minTypoRunes = 4
+
 // compareNames compares every pair of names and keeps the best level:
-// exact, then nickname or Jaro-Winkler ≥ close or the same letters without
-// spaces (close), then a shared phonetic code, Jaro-Winkler ≥ similar or an
+// exact, then nickname, Jaro-Winkler ≥ close, one typo apart (names of
+// minTypoRunes or more: a keyboard slip or two letters swapped, Jaro-Winkler
+// as low as 0.83 for four letters) or the same letters without spaces
+// (close), then a shared phonetic code, Jaro-Winkler ≥ similar or an
 // initial against a name starting with it (similar).
-func compareNames(a, b []value, f *fieldModel) outcome {
+//
+// am and bm mark middle names (bit i: a[i]), for the given field: a first
+// name meeting a middle name counts only when they agree closely (someone
+// known by their middle name), and two middle names are left to the middle
+// field, so that siblings sharing a middle name, or a middle initial meeting
+// a sibling's first name, do not look like one person.
+func compareNames(a, b []value, am, bm uint32, f *fieldModel) outcome {
 	o := outcome{level: Missing, ai: -1, bj: -1}
 	for i := range a {
 		for j := range b {
+			mid := am>>i&1 + bm>>j&1
+			if mid == 2 {
+				continue
+			}
 			l, rule := nameLevel(&a[i], &b[j], f)
+			if mid == 1 && l < Close {
+				l, rule = Different, rDifferentNames
+			}
 			o = best(o, outcome{level: l, rule: rule, ai: int16(i), bj: int16(j)})
 			if o.level == Exact {
 				return o
@@ -119,14 +145,37 @@ func nameLevel(x, y *value, f *fieldModel) (Level, rule) {
 	switch {
 	case jw >= f.close:
 		return Close, rJWClose
+	case len(x.runes) >= minTypoRunes && len(y.runes) >= minTypoRunes && oneTypo(x.norm, y.norm):
+		return Close, rOneTypo
 	case x.phh.agree(&y.phh):
 		return Similar, rPhonetic
 	case jw >= f.similar:
 		return Similar, rJWSimilar
 	case isInitialOf(x.runes, y.runes) || isInitialOf(y.runes, x.runes):
 		return Similar, rInitial
+	case f.nicknames && (nicknameTypo(x, y) || nicknameTypo(y, x)):
+		return Similar, rNicknameTypo
 	}
 	return Different, rDifferentNames
+}
+
+// nicknameTypo reports whether x is one typo from a nickname equivalent of
+// y ("Nicoel" and "Nikki": Nicole): two common errors meeting, which would
+// otherwise read as unrelated names. Names of fewer than three letters are
+// left out.
+func nicknameTypo(x, y *value) bool {
+	if len(y.nick) == 0 || len(x.runes) < 3 {
+		return false
+	}
+	t := nicknames()
+	for _, g := range y.nick {
+		for _, n := range t.members[g] {
+			if len(n) >= 3 && oneTypo(x.norm, n) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // isInitialOf reports whether a is a single letter that starts b.
@@ -153,10 +202,7 @@ func textLevel(x, y *value, f *fieldModel) (Level, rule) {
 	if x.norm == y.norm {
 		return Exact, rSameText
 	}
-	s := dice(x.grams, y.grams)
-	if f.jaccard {
-		s = jaccard(x.grams, y.grams)
-	}
+	s := gramScore(x, y, f)
 	switch {
 	case s >= f.close:
 		return Close, rGramsClose
@@ -164,6 +210,15 @@ func textLevel(x, y *value, f *fieldModel) (Level, rule) {
 		return Similar, rGramsSimilar
 	}
 	return Different, rDifferentText
+}
+
+// gramScore returns the field's q-gram similarity (Dice or Jaccard) of two
+// values.
+func gramScore(x, y *value, f *fieldModel) float64 {
+	if f.jaccard {
+		return jaccard(x.grams, y.grams)
+	}
+	return dice(x.grams, y.grams)
 }
 
 // compareExact gives exact when any two values are equal, else different.

@@ -30,8 +30,12 @@ func TestNameLevels(t *testing.T) {
 		{"given", "Catherine", "Kathryn", "similar"},
 		{"given", "J", "John", "similar"}, // initial
 		{"given", "John", "Mary", "different"},
+		{"given", "Nicoel", "Nikki", "similar"}, // a nickname of Nicole, mistyped
+		{"given", "Bec", "Rebecxa", "similar"},
 		{"given", "", "Mary", "missing"},
-		{"family", "Smith", "Smyth", "similar"}, // Jaro-Winkler 0.893, same phonetic codes
+		{"family", "Smith", "Smyth", "close"},    // one typo (Jaro-Winkler 0.893)
+		{"family", "Smith", "Smythe", "similar"}, // same phonetic codes
+		{"given", "Jon", "Jan", "similar"},       // too short for one typo to be close; same phonetic code
 		{"family", "Harrington", "Harringtin", "close"},
 		{"family", "MacDonald", "McDonald", "close"}, // 0.967, textbook value
 		{"family", "Schmidt", "Smith", "similar"},    // phonetic
@@ -113,7 +117,8 @@ func TestAddressLevels(t *testing.T) {
 			parts[tt.field] = v
 			return with(patient("", "x", ""), "address", address(parts["line"], parts["city"], parts["postalCode"], parts["state"]))
 		}
-		if got := level(t, "Patient", tt.field, addr(tt.a), addr(tt.b)); got.Level != tt.want {
+		// Practitioners compare address parts one by one (Patients as one household)
+		if got := level(t, registry.TypePractitioner, tt.field, addr(tt.a), addr(tt.b)); got.Level != tt.want {
 			t.Errorf("%s %q ~ %q = %s (%s), want %s", tt.field, tt.a, tt.b, got.Level, got.Rule, tt.want)
 		}
 	}
@@ -135,7 +140,7 @@ func TestContactLevels(t *testing.T) {
 	for _, tt := range tests {
 		a := with(patient("", "x", ""), "telecom", telecom(tt.system, tt.a))
 		b := with(patient("", "x", ""), "telecom", telecom(tt.system, tt.b))
-		if got := level(t, "Patient", tt.field, a, b); got.Level != tt.want {
+		if got := level(t, registry.TypePractitioner, tt.field, a, b); got.Level != tt.want {
 			t.Errorf("%s %q ~ %q = %s (%s), want %s", tt.field, tt.a, tt.b, got.Level, got.Rule, tt.want)
 		}
 	}

@@ -12,4 +12,19 @@
 // re-estimates u from random pairs and m and the prior by
 // expectation-maximisation, without labels; Evaluate measures a model
 // against known truth.
+//
+// Fellegi-Sunter sums field weights as if fields were independent; for
+// Patients three rules stop fields that depend on each other from counting
+// one fact twice.
+// The address and the phone are one "household" comparison (a household
+// shares its address parts and home phone). Fields with u given the same
+// household (the family name, a mobile number) are weighed by it when the
+// household agrees: a father and his daughter share the family name because
+// they share the household. And the twin signature — unrelated given names
+// with the same family name and birth date — is weighed as one level whose u
+// is the share of twin pairs, not the product of chance agreements.
+//
+// The prior, a share of all record pairs, depends on the registry's size:
+// ForRegistry restates it for the number of records scored against, as
+// Evaluate does; Train fits it to the records it is given.
 package matching

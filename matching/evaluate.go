@@ -34,7 +34,8 @@ type Report struct {
 var gradeOrder = []string{"certain", "probable", "possible", "none"}
 
 // Evaluate blocks the records of type typ in memory with the model's keys,
-// scores every candidate pair, and compares with the truth: truth[i] is the
+// scores every candidate pair with the model restated for a registry of
+// these records (Model.ForRegistry), and compares with the truth: truth[i] is the
 // entity of recs[i] (records with an empty entity are never a true pair).
 // tf may be nil.
 func Evaluate(m *Model, typ string, recs []*Record, truth []string, tf Frequencies) *Report {
@@ -49,6 +50,7 @@ func Evaluate(m *Model, typ string, recs []*Record, truth []string, tf Frequenci
 		}
 	}
 	rep.Pairs = rep.Records * (rep.Records - 1) / 2
+	m = m.ForRegistry(typ, rep.Records) // the prior of a registry of this size
 	for _, n := range entities {
 		rep.TruePairs += n * (n - 1) / 2
 	}

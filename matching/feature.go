@@ -22,6 +22,9 @@ const (
 	fPosition
 	fType
 	fOrganization
+	fHousehold // address and phone together: no values of its own
+	fMiddle    // middle names: the given names after the first of a name
+	fMobile    // personal phone numbers (use mobile, or system sms)
 	numFeatures
 )
 
@@ -30,7 +33,7 @@ const (
 var featureNames = [numFeatures]string{
 	"given", "family", "name", "birthDate", "gender", "line", "city", "postalCode",
 	"state", "country", "phone", "email", "identifier", "qualification", "position",
-	"type", "organization",
+	"type", "organization", "household", "middle", "mobile",
 }
 
 // featureByName returns the feature with the given rules name.
@@ -47,13 +50,13 @@ func featureByName(name string) (feature, bool) {
 // name comparator needs them, and computing them for other text would be
 // wasted work.
 func (f feature) phonetic() bool {
-	return f == fGiven || f == fFamily || f == fName || f == fCity
+	return f == fGiven || f == fFamily || f == fName || f == fCity || f == fMiddle
 }
 
 // stringValued reports whether the feature's values are texts (as opposed to
 // a date, identifiers or a position).
 func (f feature) stringValued() bool {
-	return f != fBirthDate && f != fIdentifier && f != fPosition
+	return f != fBirthDate && f != fIdentifier && f != fPosition && f != fHousehold
 }
 
 // Level is the outcome of comparing one field of two records, from no

@@ -40,7 +40,16 @@ type typeModel struct {
 	blocking      []blockKind
 	tfMinU        float64
 	given, family int // field indexes for the given/family swap, -1 when off
+	household     int // index of the household field, -1 when none
 	fields        []fieldModel
+	twins         twinModel
+}
+
+// twinModel is the compiled twin signature; on is false without one.
+type twinModel struct {
+	on                              bool
+	weight                          float64 // log2(m/u) of the signature
+	given, family, birth, household int     // field indexes; household -1 when none
 }
 
 // fieldModel is one compiled field.
@@ -54,6 +63,8 @@ type fieldModel struct {
 	nicknames, tf  bool
 	mExact         float64            // for term-frequency adjustment
 	weight         [numLevels]float64 // log2(m/u); 0 for missing
+	inHousehold    bool               // hhWeight is set
+	hhWeight       [numLevels]float64 // log2(m/uSameHousehold), used when the household is exact
 }
 
 // typePrefix is the type tag that starts each blocking key.
@@ -81,7 +92,7 @@ func NewModel(r *Rules) *Model {
 func compileType(typ string, tr *TypeRules) *typeModel {
 	t := &typeModel{
 		typ: typ, prefix: typePrefix[typ], thresholds: tr.Thresholds, keyCap: tr.KeyCap,
-		priorWeight: math.Log2(tr.Prior / (1 - tr.Prior)), tfMinU: tr.TFMinimumU, given: -1, family: -1,
+		priorWeight: math.Log2(tr.Prior / (1 - tr.Prior)), tfMinU: tr.TFMinimumU, given: -1, family: -1, household: -1,
 	}
 	for _, k := range tr.Blocking {
 		t.blocking = append(t.blocking, blockingKeys[k])
@@ -93,13 +104,37 @@ func compileType(typ string, tr *TypeRules) *typeModel {
 			t.given = i
 		case tr.SwapNames && f.feat == fFamily && f.cmp == cmpName:
 			t.family = i
+		case f.cmp == cmpHousehold:
+			t.household = i
 		}
 		t.fields = append(t.fields, f)
 	}
 	if t.given < 0 || t.family < 0 {
 		t.given, t.family = -1, -1
 	}
+	if tr.Twins != nil {
+		t.twins = compileTwins(tr)
+	}
 	return t
+}
+
+// compileTwins finds the fields the twin signature reads (ParseRules has
+// checked they exist).
+func compileTwins(tr *TypeRules) twinModel {
+	tw := twinModel{on: true, weight: math.Log2(tr.Twins.M / tr.Twins.U), household: -1}
+	for i, f := range tr.Fields {
+		switch {
+		case f.Field == "given" && f.Compare == "name":
+			tw.given = i
+		case f.Field == "family" && f.Compare == "name":
+			tw.family = i
+		case f.Field == "birthDate" && f.Compare == "date":
+			tw.birth = i
+		case f.Compare == "household":
+			tw.household = i
+		}
+	}
+	return tw
 }
 
 func compileField(fr *FieldRules) fieldModel {
@@ -109,12 +144,22 @@ func compileField(fr *FieldRules) fieldModel {
 		jaccard: fr.Metric == "jaccard", nicknames: fr.Nicknames, tf: fr.TF, mExact: fr.M.Exact,
 	}
 	copy(f.metres[:], fr.Metres)
-	for l := Different; l <= Exact; l++ {
-		if m, u := fr.M.get(l), fr.U.get(l); m > 0 && u > 0 {
-			f.weight[l] = math.Log2(m / u)
-		}
+	f.weight = weights(&fr.M, &fr.U)
+	if fr.USameHousehold != nil {
+		f.inHousehold, f.hhWeight = true, weights(&fr.M, fr.USameHousehold)
 	}
 	return f
+}
+
+// weights returns log2(m/u) per level, 0 for a level without both.
+func weights(m, u *Levels) [numLevels]float64 {
+	var w [numLevels]float64
+	for l := Different; l <= Exact; l++ {
+		if m, u := m.get(l), u.get(l); m > 0 && u > 0 {
+			w[l] = math.Log2(m / u)
+		}
+	}
+	return w
 }
 
 // digest returns a short hex digest of the rules' JSON form.
@@ -205,4 +250,37 @@ func UnmarshalModel(data []byte) (*Model, error) {
 		m.Version = p.Version
 	}
 	return m, nil
+}
+
+// ForRegistry returns the model with the prior of type typ, and the twin
+// signature's u, restated for a registry of n records of that type. Both
+// are shares of all record pairs: with about d other records of the same
+// entity per record the prior is d/(n-1), so a rule stated for
+// priorRecords records understates the prior odds of a smaller registry
+// and overstates those of a larger one. The model is unchanged (m itself
+// is returned) when the rules give no priorRecords, n < 2, or typ is
+// unknown. The version stays: it names the parameters, which are the same.
+func (m *Model) ForRegistry(typ string, n int) *Model {
+	t := m.types[typ]
+	tr := m.rules.Types[typ]
+	if t == nil || tr == nil || tr.PriorRecords == 0 || n < 2 || n == tr.PriorRecords {
+		return m
+	}
+	scale := float64(tr.PriorRecords-1) / float64(n-1)
+	sized := *t
+	prior := min(tr.Prior*scale, 0.5)
+	sized.priorWeight = math.Log2(prior / (1 - prior))
+	if tr.Twins != nil {
+		sized.twins.weight = math.Log2(tr.Twins.M / min(tr.Twins.U*scale, 1))
+	}
+	c := *m
+	c.types, c.list = map[string]*typeModel{}, nil
+	for _, x := range m.list {
+		if x == t {
+			x = &sized
+		}
+		c.types[x.typ] = x
+		c.list = append(c.list, x)
+	}
+	return &c
 }

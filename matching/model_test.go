@@ -25,6 +25,16 @@ func TestDefaultRules(t *testing.T) {
 	}
 }
 
+// patientField returns the Patient rules of a field.
+func patientField(r *Rules, field string) *FieldRules {
+	for _, f := range r.Types["Patient"].Fields {
+		if f.Field == field {
+			return f
+		}
+	}
+	panic("no Patient field " + field)
+}
+
 func TestParseRulesErrors(t *testing.T) {
 	edit := func(fn func(r *Rules)) []byte {
 		r := DefaultRules()
@@ -47,7 +57,14 @@ func TestParseRulesErrors(t *testing.T) {
 		{"field", "unknown field", edit(func(r *Rules) { r.Types["Patient"].Fields[0].Field = "shoeSize" })},
 		{"comparator", "compare \"fuzzy\"", edit(func(r *Rules) { r.Types["Patient"].Fields[0].Compare = "fuzzy" })},
 		{"mismatch", "cannot compare", edit(func(r *Rules) { r.Types["Patient"].Fields[0].Compare = "date" })},
-		{"level", "never gives", edit(func(r *Rules) { r.Types["Patient"].Fields[3].M.Close = 0.1 })},
+		{"level", "never gives", edit(func(r *Rules) { patientField(r, "gender").M.Close = 0.1 })},
+		{"household u", "uSameHousehold: probabilities sum to", edit(func(r *Rules) { patientField(r, "family").USameHousehold.Exact = 0.9 })},
+		{"twins p", "twins: m 0", edit(func(r *Rules) { r.Types["Patient"].Twins.M = 0 })},
+		{"twins fields", "twins: needs the field \"birthDate\"", edit(func(r *Rules) {
+			tr := r.Types["Patient"]
+			tr.Fields = slices.DeleteFunc(tr.Fields, func(f *FieldRules) bool { return f.Field == "birthDate" })
+		})},
+		{"prior records", "priorRecords 1", edit(func(r *Rules) { r.Types["Patient"].PriorRecords = 1 })},
 		{"sum", "sum to", edit(func(r *Rules) { r.Types["Patient"].Fields[0].U.Exact = 0.5 })},
 		{"zero", "want 0 < p", edit(func(r *Rules) { r.Types["Patient"].Fields[0].M.Similar = 0 })},
 		{"twice", "compared twice", edit(func(r *Rules) { r.Types["Patient"].Fields[1] = r.Types["Patient"].Fields[0] })},
@@ -110,8 +127,11 @@ func TestExplainMatchesScore(t *testing.T) {
 	if e := fieldOf(ex, "birthDate"); e.Level != "close" || e.Left != "1970-03-12" || e.Right != "1970-12-03" {
 		t.Errorf("birthDate evidence %+v", e)
 	}
-	if e := fieldOf(ex, "phone"); e.Level != "missing" {
-		t.Errorf("phone evidence %+v", e)
+	if e := fieldOf(ex, "household"); e.Level != "exact" || e.Left != "12 Smith Rd, Canberra, 2602" {
+		t.Errorf("household evidence %+v", e)
+	}
+	if e := fieldOf(ex, "email"); e.Level != "missing" {
+		t.Errorf("email evidence %+v", e)
 	}
 }
 
@@ -173,10 +193,13 @@ func TestKeys(t *testing.T) {
 		"address", address("12 Smith Rd", "Canberra", "2602", "ACT"),
 		"identifier", ident("http://hl7.org/fhir/sid/us-ssn", "123-45-6789"),
 		"telecom", []any{map[string]any{"system": "phone", "value": "+61 2 9876 5432"}, map[string]any{"system": "email", "value": "J.Smith@example.com"}}))
+	// "John" also blocks as "Jonathan", the formal name it may shorten.
 	want := []string{
-		"P:adr:12|SM0", "P:em:j.smith@example.com", "P:fdm:SM0|1970", "P:fdm:XMT|1970",
-		"P:fpc:SM0|2602", "P:fpc:XMT|2602", "P:gdb:AN|19700312", "P:gdb:JN|19700312", "P:id:http://hl7.org/fhir/sid/us-ssn|123456789",
-		"P:nc:AN|KNPR", "P:nc:JN|KNPR", "P:nc:SM0|KNPR", "P:nc:XMT|KNPR", "P:pcb:2602|19700312", "P:ph:298765432",
+		"P:adr:12|SM0", "P:bi:19700312|j", "P:bi:19700312|s", "P:em:j.smith@example.com",
+		"P:fdm:SM0|1970", "P:fdm:XMT|1970", "P:fgb:SM0|joh", "P:fgb:XMT|joh", "P:fge:SM0|ohn", "P:fge:XMT|ohn",
+		"P:fpc:SM0|2602", "P:fpc:XMT|2602", "P:gf:JN0N|SM0", "P:gf:JN0N|XMT", "P:gf:JN|SM0", "P:gf:JN|XMT", "P:gfl:JN0N|himst", "P:gfl:JN|himst",
+		"P:gmd:JN0N|03|12", "P:gmd:JN|03|12", "P:gyx:JN0N|1970|03", "P:gyx:JN0N|1970|12", "P:gyx:JN|1970|03", "P:gyx:JN|1970|12",
+		"P:id:http://hl7.org/fhir/sid/us-ssn|123456789", "P:ph:298765432",
 	}
 	if got := m.Keys(r); !slices.Equal(got, want) {
 		t.Errorf("Keys =\n%q\nwant\n%q", got, want)

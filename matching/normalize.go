@@ -68,13 +68,44 @@ func isApostrophe(r rune) bool {
 
 // NormalizeLine returns the comparable form of an address line: Normalize,
 // then the common street-type abbreviations spelled out ("rd" → "road"), so
-// that "12 Smith Rd" and "12 Smith Road" agree. "st" is left alone: it is
-// "street" at the end of a line and "saint" at its start.
+// that "12 Smith Rd" and "12 Smith Road" agree, and flat designators
+// ("apt", "unit") dropped. "st" is "saint" at the start
+// of a line or after a house number ("12 St James Road") and "street" after
+// a street name ("12 Warren St").
 func NormalizeLine(s string) string {
 	words := strings.Fields(Normalize(s))
+	out := make([]string, 0, len(words))
 	for i, w := range words {
-		if long, ok := streetTypes[w]; ok {
-			words[i] = long
+		switch long, ok := streetTypes[w]; {
+		case unitWords[w] && len(words) > 1:
+			continue // "Apt 4B", "#4B" and "4B" name one flat
+		case ok:
+			w = long
+		case w == "st" && i > 0 && !isDigits(words[i-1]):
+			w = "street"
+		}
+		out = append(out, w)
+	}
+	return strings.Join(out, " ")
+}
+
+// unitWords introduce a flat or suite number; systems write them, abbreviate
+// them or leave them out ("Apt 4B", "#4B", "4B"), so NormalizeLine drops them
+// and keeps the number.
+var unitWords = map[string]bool{"apartment": true, "apt": true, "unit": true, "suite": true}
+
+// streetName returns the street of a normalised line: the words after a
+// leading house number up to the first word holding a digit (a flat
+// number), "" when nothing is left ("12 main street 4b" → "main street").
+func streetName(line string) string {
+	words := strings.Fields(line)
+	if len(words) > 0 && strings.ContainsAny(words[0], "0123456789") {
+		words = words[1:]
+	}
+	for i, w := range words {
+		if strings.ContainsAny(w, "0123456789") {
+			words = words[:i]
+			break
 		}
 	}
 	return strings.Join(words, " ")
@@ -88,7 +119,7 @@ var streetTypes = map[string]string{
 	"pl": "place", "ln": "lane", "hwy": "highway", "pde": "parade", "tce": "terrace",
 	"terr": "terrace", "blvd": "boulevard", "cct": "circuit", "cl": "close",
 	"sq": "square", "gr": "grove", "gdns": "gardens", "mt": "mount", "pkwy": "parkway",
-	"esp": "esplanade", "cir": "circle", "apt": "apartment", "fl": "floor",
+	"esp": "esplanade", "cir": "circle", "fl": "floor",
 }
 
 // NormalizeDigits returns the digits of s (a telephone number) in order,

@@ -34,11 +34,25 @@ func TestNormalizeLine(t *testing.T) {
 		{"12 Smith Road", "12 smith road"},
 		{"4/7 Oak Ave.", "4 7 oak avenue"},
 		{"St Kilda Cres", "st kilda crescent"},
+		{"12 St James Rd", "12 st james road"},
+		{"352 Warren St Apt 8B", "352 warren street 8b"},
+		{"352 Warren Street, #8B", "352 warren street 8b"},
+		{"Unit", "unit"},
 		{"", ""},
 	}
 	for _, tt := range tests {
 		if got := NormalizeLine(tt.in); got != tt.want {
 			t.Errorf("NormalizeLine(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestStreetName(t *testing.T) {
+	for in, want := range map[string]string{
+		"12 main street 4b": "main street", "main street": "main street", "12": "", "4 7 oak avenue": "", "12a high road": "high road",
+	} {
+		if got := streetName(in); got != want {
+			t.Errorf("streetName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package matching
 
 import (
+	"slices"
 	"strings"
 
 	"idem/registry"
@@ -20,13 +21,22 @@ type Record struct {
 	birth date
 	ids   []identifier
 	pos   point
+	addrs []addressRef // each address's parts, for the household comparison
+	// middleOnly marks the given-name values (bit i: vals[fGiven][i]) that
+	// are only ever middle names; first marks those that are a first name.
+	middleOnly, first uint32
 }
+
+// addressRef holds the indexes, in Record.vals, of one address's line, city
+// and postal code (-1 for a part it lacks): values are stored once per
+// record, so two addresses in one city share the city's value.
+type addressRef struct{ line, city, postalCode int8 }
 
 // value is one normalised text value and its derived forms.
 type value struct {
 	display string     // as written, trimmed: what evidence shows
 	norm    string     // Normalize'd (NormalizeLine, NormalizeCode, ... per feature)
-	coarse  string     // names: norm without spaces; postal codes: the district
+	coarse  string     // names: norm without spaces; postal codes: the district; lines: the street
 	runes   []rune     // norm as runes, for the edit and Jaro-Winkler metrics
 	grams   []uint32   // bigrams of norm, for Dice and Jaccard
 	phh     codeHashes // phonetic codes, hashed (name features only)
@@ -112,8 +122,9 @@ func Extract(typ string, res map[string]any) *Record {
 }
 
 // humanName adds the family name (whole, and each word of a multi-word name,
-// so that "Garcia Lopez" meets "Garcia") and every given-name word, or
-// parses the text when the name has no parts.
+// so that "Garcia Lopez" meets "Garcia") and every given-name word (the
+// given names after the first also as middle names), or parses the text
+// when the name has no parts.
 func (r *Record) humanName(n map[string]any) {
 	family, given := asString(n["family"]), asList(n["given"])
 	if family == "" && len(given) == 0 {
@@ -127,22 +138,42 @@ func (r *Record) humanName(n map[string]any) {
 		}
 	}
 	r.addWords(fFamily, family)
-	for _, g := range given {
-		r.addWords(fGiven, asString(g))
+	var first, middle uint32
+	for i, g := range given {
+		bits := r.addWords(fGiven, asString(g))
+		if i == 0 {
+			first |= bits
+		} else {
+			middle |= bits
+			r.add(fMiddle, asString(g))
+		}
 	}
+	// a value that is a first name in any name is a first name
+	r.first |= first
+	r.middleOnly = (r.middleOnly | middle) &^ r.first
 }
 
 // addWords adds s and, when it has several words, each word but the
-// particles ("van", "de"), which alone say nothing about a family.
-func (r *Record) addWords(f feature, s string) {
-	r.add(f, s)
+// particles ("van", "de"), which alone say nothing about a family. It
+// returns the indexes of the values, as bits.
+func (r *Record) addWords(f feature, s string) uint32 {
+	bits := bit(r.add(f, s))
 	if words := strings.Fields(Normalize(s)); len(words) > 1 {
 		for _, w := range words {
 			if !particles[w] {
-				r.add(f, w)
+				bits |= bit(r.add(f, w))
 			}
 		}
 	}
+	return bits
+}
+
+// bit returns the bit of value index i, none for -1.
+func bit(i int8) uint32 {
+	if i < 0 {
+		return 0
+	}
+	return 1 << i
 }
 
 // particles are the name particles of European, Arabic and Hebrew names.
@@ -164,9 +195,14 @@ func (r *Record) addresses(v any) {
 		for _, l := range asList(a["line"]) {
 			line = append(line, asString(l))
 		}
-		r.add(fLine, strings.Join(line, " "))
-		r.add(fCity, asString(a["city"]))
-		r.add(fPostalCode, asString(a["postalCode"]))
+		ref := addressRef{
+			line:       r.add(fLine, strings.Join(line, " ")),
+			city:       r.add(fCity, asString(a["city"])),
+			postalCode: r.add(fPostalCode, asString(a["postalCode"])),
+		}
+		if (ref.line >= 0 || ref.city >= 0 || ref.postalCode >= 0) && !slices.Contains(r.addrs, ref) && len(r.addrs) < maxValues {
+			r.addrs = append(r.addrs, ref)
+		}
 		r.add(fState, asString(a["state"]))
 		r.add(fCountry, asString(a["country"]))
 	}
@@ -175,9 +211,12 @@ func (r *Record) addresses(v any) {
 func (r *Record) telecoms(v any) {
 	for _, e := range asList(v) {
 		cp := asObject(e)
-		switch asString(cp["system"]) {
+		switch sys := asString(cp["system"]); sys {
 		case "phone", "sms":
 			r.add(fPhone, asString(cp["value"]))
+			if sys == "sms" || asString(cp["use"]) == "mobile" {
+				r.add(fMobile, asString(cp["value"]))
+			}
 		case "email":
 			r.add(fEmail, asString(cp["value"]))
 		}
@@ -242,24 +281,26 @@ func (r *Record) codeable(f feature, cc map[string]any) {
 const maxValues = 32
 
 // add appends one value of a text feature unless it is blank or already
-// there, computing the derived forms the feature's comparators use.
-func (r *Record) add(f feature, s string) {
-	if len(r.vals[f]) == maxValues {
-		return
-	}
+// there, computing the derived forms the feature's comparators use. It
+// returns the value's index in r.vals[f], -1 when blank or over maxValues.
+func (r *Record) add(f feature, s string) int8 {
 	v, ph := newValue(f, s)
 	if v.norm == "" {
-		return
+		return -1
 	}
-	for _, w := range r.vals[f] {
+	for i, w := range r.vals[f] {
 		if w.norm == v.norm {
-			return
+			return int8(i)
 		}
+	}
+	if len(r.vals[f]) == maxValues {
+		return -1
 	}
 	r.vals[f] = append(r.vals[f], v)
 	if f.phonetic() {
 		r.codes[f] = append(r.codes[f], ph)
 	}
+	return int8(len(r.vals[f]) - 1)
 }
 
 // newValue normalises s for feature f, and returns its phonetic codes for
@@ -269,10 +310,14 @@ func newValue(f feature, s string) (v value, ph phonetics) {
 	switch f {
 	case fLine:
 		v.norm = NormalizeLine(s)
+		v.coarse = streetName(v.norm)
 	case fPostalCode:
 		v.norm = NormalizeCode(s)
+		if len(v.norm) == 9 && isDigits(v.norm) {
+			v.norm = v.norm[:5] // a US ZIP+4: the ZIP is what other systems write
+		}
 		v.coarse = postalDistrict(s, v.norm)
-	case fPhone:
+	case fPhone, fMobile:
 		if v.norm = NormalizeDigits(s); len(v.norm) < 6 {
 			v.norm = "" // too short to be a number: an extension, a typo
 		}
@@ -303,9 +348,10 @@ func newValue(f feature, s string) (v value, ph phonetics) {
 
 // postalDistrict returns the coarse part of a postal code: the outward code
 // of a code written with a space ("SW1A 1AA" → "sw1a"), else the first three
-// characters of a code of four or more ("2602" → "260").
+// characters of a code of four or more ("2602" → "260", the ZIP+4
+// "02130-8815" → "021").
 func postalDistrict(raw, norm string) string {
-	if words := strings.Fields(Normalize(raw)); len(words) > 1 {
+	if words := strings.Fields(Normalize(raw)); len(words) > 1 && !isDigits(norm) {
 		return words[0]
 	}
 	if len(norm) >= 4 {

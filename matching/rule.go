@@ -39,42 +39,64 @@ const (
 	rPartialAgree
 	rPartialDiffer
 	rSwapped
+	rSameAddress
+	rSameStreet
+	rSameTown
+	rDifferentAddresses
+	rSamePhone
+	rPhoneTypo
+	rDifferentPhones
+	rTwins
+	rInTwins
+	rInHousehold
+	rNicknameTypo
 )
 
 // ruleNames are the rules' texts in evidence.
 var ruleNames = [...]string{
-	rSameName:        "same name",
-	rNickname:        "nickname",
-	rSpacing:         "same letters, spaced differently",
-	rJWClose:         "Jaro-Winkler ≥ close",
-	rPhonetic:        "phonetic code",
-	rJWSimilar:       "Jaro-Winkler ≥ similar",
-	rInitial:         "initial",
-	rDifferentNames:  "different names",
-	rSameText:        "same text",
-	rGramsClose:      "q-grams ≥ close",
-	rGramsSimilar:    "q-grams ≥ similar",
-	rDifferentText:   "different text",
-	rSameValue:       "same value",
-	rDifferentValues: "different values",
-	rOneTypo:         "one typo apart",
-	rDistrict:        "same district",
-	rMailbox:         "same mailbox name",
-	rSameID:          "same system and value",
-	rLocalIDs:        "local record numbers differ",
-	rDifferentID:     "different value in one system",
-	rFar:             "far apart",
-	rNear:            "within exact distance",
-	rCloseBy:         "within close distance",
-	rSameArea:        "within similar distance",
-	rSameDate:        "same date",
-	rDayMonth:        "day and month swapped",
-	rOneDigit:        "one digit apart",
-	rYearOff:         "year one apart",
-	rDifferentDates:  "different dates",
-	rPartialAgree:    "partial dates agree",
-	rPartialDiffer:   "partial dates differ",
-	rSwapped:         "given and family swapped",
+	rSameName:           "same name",
+	rNickname:           "nickname",
+	rSpacing:            "same letters, spaced differently",
+	rJWClose:            "Jaro-Winkler ≥ close",
+	rPhonetic:           "phonetic code",
+	rJWSimilar:          "Jaro-Winkler ≥ similar",
+	rInitial:            "initial",
+	rDifferentNames:     "different names",
+	rSameText:           "same text",
+	rGramsClose:         "q-grams ≥ close",
+	rGramsSimilar:       "q-grams ≥ similar",
+	rDifferentText:      "different text",
+	rSameValue:          "same value",
+	rDifferentValues:    "different values",
+	rOneTypo:            "one typo apart",
+	rDistrict:           "same district",
+	rMailbox:            "same mailbox name",
+	rSameID:             "same system and value",
+	rLocalIDs:           "local record numbers differ",
+	rDifferentID:        "different value in one system",
+	rFar:                "far apart",
+	rNear:               "within exact distance",
+	rCloseBy:            "within close distance",
+	rSameArea:           "within similar distance",
+	rSameDate:           "same date",
+	rDayMonth:           "day and month swapped",
+	rOneDigit:           "one digit apart",
+	rYearOff:            "year one apart",
+	rDifferentDates:     "different dates",
+	rPartialAgree:       "partial dates agree",
+	rPartialDiffer:      "partial dates differ",
+	rSwapped:            "given and family swapped",
+	rSameAddress:        "same address",
+	rSameStreet:         "same street",
+	rSameTown:           "same postal code or town only",
+	rDifferentAddresses: "different addresses",
+	rSamePhone:          "same phone number",
+	rPhoneTypo:          "phone numbers one typo apart",
+	rDifferentPhones:    "different phone numbers",
+	rTwins:              "twin signature: same family name and birth date, unrelated given names",
+	rInTwins:            "weighed in the twin signature",
+	rInHousehold:        "weighed given the same household",
+	rNicknameTypo:       "nickname of a misspelt name",
 }
 
 // String returns the rule's text ("" for none).

@@ -40,14 +40,34 @@ type IdentifierSystem struct {
 
 // TypeRules are the rules for one resource type.
 type TypeRules struct {
-	Doc        string        `json:"doc,omitempty"`
-	Prior      float64       `json:"prior"`
-	Thresholds Thresholds    `json:"thresholds"`
-	KeyCap     int           `json:"keyCap"`
-	Blocking   []string      `json:"blocking"`
-	TFMinimumU float64       `json:"tfMinimumU"`
-	SwapNames  bool          `json:"swapNames,omitempty"`
-	Fields     []*FieldRules `json:"fields"`
+	Doc   string  `json:"doc,omitempty"`
+	Prior float64 `json:"prior"`
+	// PriorRecords is the registry size Prior (and the twins' U, also a
+	// share of all record pairs) is stated for; ForRegistry restates both
+	// for another size. 0: they are used as they are.
+	PriorRecords int           `json:"priorRecords,omitempty"`
+	Thresholds   Thresholds    `json:"thresholds"`
+	KeyCap       int           `json:"keyCap"`
+	Blocking     []string      `json:"blocking"`
+	TFMinimumU   float64       `json:"tfMinimumU"`
+	SwapNames    bool          `json:"swapNames,omitempty"`
+	Twins        *TwinRules    `json:"twins,omitempty"`
+	Fields       []*FieldRules `json:"fields"`
+}
+
+// TwinRules weigh the twin signature: unrelated given names (the given
+// field different) with agreeing family names (exact or close) and the same
+// full birth date. Field by field that pattern looks like a strong match,
+// but among unrelated records it is what twins look like, and twins share
+// a household too; so when it occurs the given, family and birthDate fields
+// are weighed together as one level, log2(M/U), and agreement of the
+// household field adds nothing (its disagreement still counts). M is the
+// probability of the signature among true duplicates, U among all pairs
+// (the share of pairs that are twins).
+type TwinRules struct {
+	Doc string  `json:"doc,omitempty"`
+	M   float64 `json:"m"`
+	U   float64 `json:"u"`
 }
 
 // Thresholds are the lowest match probabilities of each grade.
@@ -70,6 +90,12 @@ type FieldRules struct {
 	TF        bool      `json:"tf,omitempty"`
 	M         Levels    `json:"m"`
 	U         Levels    `json:"u"`
+	// USameHousehold, when set, is u among pairs of records of one
+	// household: it replaces U (and term frequencies) when the type's
+	// household field is exact. Members of a household share more than
+	// chance would have them share (a family name above all), so the
+	// field's agreement, given the household's, is worth far less.
+	USameHousehold *Levels `json:"uSameHousehold,omitempty"`
 }
 
 // Levels holds one probability per comparison level (missing has none).
@@ -188,6 +214,8 @@ func (t *TypeRules) check(typ string) error {
 	switch th := t.Thresholds; {
 	case !(t.Prior > 0 && t.Prior < 1):
 		return fmt.Errorf("prior %g: want 0 < prior < 1", t.Prior)
+	case t.PriorRecords < 0 || t.PriorRecords == 1:
+		return fmt.Errorf("priorRecords %d: want 0 (not scaled) or at least 2", t.PriorRecords)
 	case !(0 < th.Possible && th.Possible <= th.Probable && th.Probable <= th.Certain && th.Certain < 1):
 		return fmt.Errorf("thresholds: want 0 < possible <= probable <= certain < 1")
 	case t.KeyCap < 1:
@@ -211,6 +239,23 @@ func (t *TypeRules) check(typ string) error {
 			return fmt.Errorf("fields[%d]: field %q compared twice", i, f.Field)
 		}
 		seen[f.Field] = true
+	}
+	return t.checkTwins()
+}
+
+// checkTwins checks the twin rules: probabilities in (0, 1] and the fields
+// the signature reads.
+func (t *TypeRules) checkTwins() error {
+	if t.Twins == nil {
+		return nil
+	}
+	if !(t.Twins.M > 0 && t.Twins.M <= 1 && t.Twins.U > 0 && t.Twins.U <= 1) {
+		return fmt.Errorf("twins: m %g, u %g: want 0 < p <= 1", t.Twins.M, t.Twins.U)
+	}
+	for _, need := range []struct{ field, compare string }{{"given", "name"}, {"family", "name"}, {"birthDate", "date"}} {
+		if !slices.ContainsFunc(t.Fields, func(f *FieldRules) bool { return f.Field == need.field && f.Compare == need.compare }) {
+			return fmt.Errorf("twins: needs the field %q compared by %q", need.field, need.compare)
+		}
 	}
 	return nil
 }
@@ -239,7 +284,10 @@ func (f *FieldRules) check() error {
 	for _, p := range []struct {
 		name string
 		l    *Levels
-	}{{"m", &f.M}, {"u", &f.U}} {
+	}{{"m", &f.M}, {"u", &f.U}, {"uSameHousehold", f.USameHousehold}} {
+		if p.l == nil {
+			continue
+		}
 		if err := c.checkLevels(p.l); err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
 		}

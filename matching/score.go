@@ -88,23 +88,67 @@ func (m *Model) compare(t *typeModel, a, b *Record, tf Frequencies, out *[maxFie
 	if t.given >= 0 {
 		t.swap(a, b, out)
 	}
-	w := t.priorWeight
+	return t.weigh(a, tf, out)
+}
+
+// weigh sets the weight of each outcome and returns the total log2 odds.
+// A field with weights given the same household takes those when the
+// household field is exact; exact agreement on a term-frequency field is
+// weighed by its value's frequency in a (tf may be nil: no adjustment);
+// the twin signature, when the outcomes show it, takes over its fields.
+func (t *typeModel) weigh(a *Record, tf Frequencies, out *[maxFields]outcome) float64 {
+	sameHousehold := t.household >= 0 && out[t.household].level == Exact
 	for i := range t.fields {
 		f, o := &t.fields[i], &out[i]
-		o.weight = f.weight[o.level]
-		if o.level == Exact && f.tf && tf != nil && !o.swapped {
-			o.weight = t.tfWeight(f, a.vals[f.feat][o.ai].norm, tf, o.weight)
+		switch {
+		case sameHousehold && f.inHousehold && o.level != Missing:
+			o.weight, o.inHousehold = f.hhWeight[o.level], true
+		case o.level == Exact && f.tf && tf != nil && !o.swapped:
+			o.weight = t.tfWeight(f, a.vals[f.feat][o.ai].norm, tf, f.weight[o.level])
+		default:
+			o.weight = f.weight[o.level]
 		}
-		w += o.weight
+	}
+	if t.twins.on {
+		t.twins.apply(out)
+	}
+	w := t.priorWeight
+	for i := range t.fields {
+		w += out[i].weight
 	}
 	return w
+}
+
+// isTwins reports whether outcomes show the twin signature: unrelated given
+// names, agreeing family names and the same full birth date.
+func (tw *twinModel) isTwins(given, family, birth Level) bool {
+	return given == Different && family >= Close && birth == Exact
+}
+
+// apply weighs the twin signature, when the outcomes show it, as one level:
+// the given field carries the signature's weight, family and birthDate
+// none (their agreement is part of it), and the household no agreement
+// (twins share one), only disagreement.
+func (tw *twinModel) apply(out *[maxFields]outcome) {
+	if !tw.isTwins(out[tw.given].level, out[tw.family].level, out[tw.birth].level) {
+		return
+	}
+	out[tw.given].weight, out[tw.given].rule = tw.weight, rTwins
+	out[tw.family].weight, out[tw.family].inTwins = 0, true
+	out[tw.birth].weight, out[tw.birth].inTwins = 0, true
+	if h := tw.household; h >= 0 && out[h].weight > 0 {
+		out[h].weight, out[h].inTwins = 0, true
+	}
 }
 
 // compareField runs the field's comparator.
 func (m *Model) compareField(f *fieldModel, a, b *Record) outcome {
 	switch f.cmp {
 	case cmpName:
-		return compareNames(a.vals[f.feat], b.vals[f.feat], f)
+		if f.feat == fGiven {
+			return compareNames(a.vals[fGiven], b.vals[fGiven], a.middleOnly, b.middleOnly, f)
+		}
+		return compareNames(a.vals[f.feat], b.vals[f.feat], 0, 0, f)
 	case cmpText:
 		return compareTexts(a.vals[f.feat], b.vals[f.feat], f)
 	case cmpExact:
@@ -116,6 +160,8 @@ func (m *Model) compareField(f *fieldModel, a, b *Record) outcome {
 		return compareIdentifiers(a.ids, b.ids, m)
 	case cmpDistance:
 		return compareDistance(a.pos, b.pos, f)
+	case cmpHousehold:
+		return compareHousehold(a, b, f)
 	}
 	return compareCodes(a.vals[f.feat], b.vals[f.feat], f.cmp)
 }
@@ -128,11 +174,11 @@ func (t *typeModel) swap(a, b *Record, out *[maxFields]outcome) {
 	if g.level == Missing || f.level == Missing || g.level >= Close || f.level >= Close {
 		return
 	}
-	gf := compareNames(a.vals[fGiven], b.vals[fFamily], &t.fields[t.given])
+	gf := compareNames(a.vals[fGiven], b.vals[fFamily], a.middleOnly, 0, &t.fields[t.given])
 	if gf.level < Close {
 		return
 	}
-	fg := compareNames(a.vals[fFamily], b.vals[fGiven], &t.fields[t.family])
+	fg := compareNames(a.vals[fFamily], b.vals[fGiven], 0, b.middleOnly, &t.fields[t.family])
 	if fg.level < Close {
 		return
 	}
@@ -155,16 +201,24 @@ func (t *typeModel) tfWeight(f *fieldModel, value string, tf Frequencies, w floa
 // evidence renders one field's outcome.
 func (f *fieldModel) evidence(a, b *Record, o *outcome) Evidence {
 	e := Evidence{Field: f.name, Level: o.level.String(), Rule: o.rule.String(), Weight: o.weight}
-	e.Left, e.Right = f.display(a, int(o.ai), o.swapped, true), f.display(b, int(o.bj), o.swapped, false)
+	if o.inHousehold {
+		e.Rule += "; " + rInHousehold.String()
+	}
+	if o.inTwins {
+		e.Rule += "; " + rInTwins.String()
+	}
+	e.Left, e.Right = f.display(a, int(o.ai), o, true), f.display(b, int(o.bj), o, false)
 	return e
 }
 
 // display returns the display form of value i of the field in r (the first
 // value when i < 0, for a missing comparison); after a swap the left given
 // name is compared with the right family name and the other way round.
-func (f *fieldModel) display(r *Record, i int, swapped, left bool) string {
-	i = max(i, 0)
+func (f *fieldModel) display(r *Record, i int, o *outcome, left bool) string {
+	i, swapped := max(i, 0), o.swapped
 	switch f.feat {
+	case fHousehold:
+		return householdDisplay(r, i, o.rule)
 	case fBirthDate:
 		return r.birth.display
 	case fIdentifier:

@@ -20,6 +20,11 @@ type TrainOptions struct {
 	// Tolerance ends EM when no m changes by more than it and the prior by
 	// no more than it relatively (default 1e-5).
 	Tolerance float64
+	// MinM is the least m EM may give a level (default 1e-3). A level
+	// never seen among a few thousand expected matches would otherwise get
+	// an m near zero and a weight that no other evidence outweighs, and
+	// real data has errors a sample lacks (a mistyped gender, say).
+	MinM float64
 }
 
 func (o *TrainOptions) defaults() {
@@ -34,6 +39,9 @@ func (o *TrainOptions) defaults() {
 	}
 	if o.Tolerance <= 0 {
 		o.Tolerance = 1e-5
+	}
+	if o.MinM <= 0 {
+		o.MinM = 1e-3
 	}
 }
 
@@ -59,10 +67,12 @@ type TrainReport struct {
 	ModelVersion           string
 }
 
-// FieldReport holds one field's trained probabilities.
+// FieldReport holds one field's trained probabilities; USameHousehold is
+// nil for a field without household-conditional u.
 type FieldReport struct {
-	Field string
-	M, U  Levels
+	Field          string
+	M, U           Levels
+	USameHousehold *Levels
 }
 
 // Train estimates a model for type typ from unlabelled records, starting
@@ -89,6 +99,7 @@ func Train(base *Model, typ string, recs []*Record, opt TrainOptions) (*Model, *
 	}
 	rules := base.rules.clone()
 	tr := rules.Types[typ]
+	restatePrior(tr, len(rs))
 	rep := &TrainReport{Type: typ, Records: len(rs)}
 	counts, sampled := countLevels(base, t, rs, opt)
 	rep.RandomPairs = sampled
@@ -99,6 +110,7 @@ func Train(base *Model, typ string, recs []*Record, opt TrainOptions) (*Model, *
 		return nil, nil, errors.New("match train: blocking found no candidate pairs")
 	}
 	em := newEM(base, t, tr, rs, pairs)
+	em.minM = opt.MinM
 	em.run(opt, rep)
 	// The random pairs hold some true matches (many, in a small registry
 	// with many duplicates); take out the share EM expects and fit again.
@@ -111,7 +123,7 @@ func Train(base *Model, typ string, recs []*Record, opt TrainOptions) (*Model, *
 	m := NewModel(rules)
 	rep.ModelVersion = m.Version
 	for _, f := range tr.Fields {
-		rep.Fields = append(rep.Fields, FieldReport{Field: f.Field, M: f.M, U: f.U})
+		rep.Fields = append(rep.Fields, FieldReport{Field: f.Field, M: f.M, U: f.U, USameHousehold: f.USameHousehold})
 	}
 	return m, rep, nil
 }
@@ -188,15 +200,18 @@ func estimateU(prev, m Levels, counts [numLevels]int, levels []Level, prior floa
 
 // em holds the level of every field of every candidate pair, computed once.
 type em struct {
+	typ    string
 	tr     *TypeRules
 	levels []Level // pair-major: levels[p*fields+f]
 	fields int
 	total  float64 // all pairs of the records, for the prior
 	prior  []Levels
+	hhBase []*Levels // the rules' uSameHousehold per field (nil: none), as a pseudo-count
+	minM   float64   // the floor of every m
 }
 
 func newEM(base *Model, t *typeModel, tr *TypeRules, rs []*Record, pairs []pair) *em {
-	e := &em{tr: tr, fields: len(t.fields), total: float64(len(rs)) * float64(len(rs)-1) / 2}
+	e := &em{typ: t.typ, tr: tr, fields: len(t.fields), total: float64(len(rs)) * float64(len(rs)-1) / 2}
 	e.levels = make([]Level, 0, len(pairs)*e.fields)
 	var out [maxFields]outcome
 	for _, p := range pairs {
@@ -207,17 +222,24 @@ func newEM(base *Model, t *typeModel, tr *TypeRules, rs []*Record, pairs []pair)
 	}
 	for _, f := range tr.Fields {
 		e.prior = append(e.prior, f.M)
+		var hh *Levels
+		if f.USameHousehold != nil {
+			c := *f.USameHousehold
+			hh = &c
+		}
+		e.hhBase = append(e.hhBase, hh)
 	}
 	return e
 }
 
-// run iterates EM until convergence, updating tr's m and prior.
+// run iterates EM until convergence, updating tr's m, uSameHousehold and
+// prior.
 func (e *em) run(opt TrainOptions, rep *TrainReport) {
 	rep.Converged = false
 	for i := 0; i < opt.MaxIterations; i++ {
 		rep.Iterations++
-		sums, matches := e.expect()
-		change := e.maximise(sums, matches)
+		st := e.expect()
+		change := e.maximise(st)
 		rep.Changes = append(rep.Changes, change)
 		if change < opt.Tolerance {
 			rep.Converged = true
@@ -225,59 +247,112 @@ func (e *em) run(opt TrainOptions, rep *TrainReport) {
 		}
 	}
 	rep.Prior = e.tr.Prior
-	_, rep.ExpectedMatches = e.expect()
+	rep.ExpectedMatches = e.expect().matches
+}
+
+// emStats are the expected level counts of one E-step: among matches, and
+// among the non-matching pairs whose household field is exact.
+type emStats struct {
+	match, household [][numLevels]float64
+	matches          float64
 }
 
 // expect computes each pair's match probability under the current
-// parameters and sums them per field and level.
-func (e *em) expect() ([][numLevels]float64, float64) {
-	w := make([][numLevels]float64, e.fields)
-	for f, fr := range e.tr.Fields {
-		for l := Different; l <= Exact; l++ {
-			if m, u := fr.M.get(l), fr.U.get(l); m > 0 && u > 0 {
-				w[f][l] = math.Log2(m / u)
+// parameters, weighed as the model weighs (household-conditional weights
+// and the twin signature included; no term frequencies), and sums them per
+// field and level.
+func (e *em) expect() emStats {
+	t := compileType(e.typ, e.tr)
+	st := emStats{match: make([][numLevels]float64, e.fields), household: make([][numLevels]float64, e.fields)}
+	var out [maxFields]outcome
+	for p := 0; p < len(e.levels); p += e.fields {
+		lv := e.levels[p : p+e.fields]
+		for f, l := range lv {
+			out[f] = outcome{level: l}
+		}
+		pm := probability(t.weigh(nil, nil, &out))
+		st.matches += pm
+		for f, l := range lv {
+			st.match[f][l] += pm
+		}
+		if t.household >= 0 && lv[t.household] == Exact {
+			for f, l := range lv {
+				st.household[f][l] += 1 - pm
 			}
 		}
 	}
-	prior := math.Log2(e.tr.Prior / (1 - e.tr.Prior))
-	sums := make([][numLevels]float64, e.fields)
-	matches := 0.0
-	for p := 0; p < len(e.levels); p += e.fields {
-		lv := e.levels[p : p+e.fields]
-		s := prior
-		for f, l := range lv {
-			s += w[f][l]
-		}
-		pm := probability(s)
-		matches += pm
-		for f, l := range lv {
-			sums[f][l] += pm
-		}
-	}
-	return sums, matches
+	return st
 }
 
-// maximise sets m from the expected level counts among matches (with one
-// pseudo-pair at the rules' m, so that a level never seen keeps a small
-// probability) and the prior from the expected matches; it returns the
-// largest change.
-func (e *em) maximise(sums [][numLevels]float64, matches float64) float64 {
+// maximise sets m from the expected level counts among matches,
+// uSameHousehold from those among non-matches of one household (each with
+// one pseudo-pair at the rules' value, so that a level never seen keeps a
+// small probability), and the prior from the expected matches; it returns
+// the largest change.
+func (e *em) maximise(st emStats) float64 {
 	change := 0.0
 	for f, fr := range e.tr.Fields {
 		levels := comparators[fr.Compare].levels
-		present := 0.0
-		for _, l := range levels {
-			present += sums[f][l]
-		}
-		for _, l := range levels {
-			v := (sums[f][l] + e.prior[f].get(l)) / (present + 1)
-			change = max(change, math.Abs(v-fr.M.get(l)))
-			fr.M.set(l, v)
+		change = max(change, reestimate(&fr.M, &e.prior[f], &st.match[f], levels, e.minM))
+		if fr.USameHousehold != nil {
+			change = max(change, reestimate(fr.USameHousehold, e.hhBase[f], &st.household[f], levels, 0))
 		}
 	}
-	prior := min(max(matches/e.total, 1e-12), 0.5)
+	prior := min(max(st.matches/e.total, 1e-12), 0.5)
 	change = max(change, math.Abs(prior-e.tr.Prior)/e.tr.Prior)
+	if tw := e.tr.Twins; tw != nil {
+		// twins are a share of all pairs too: their u keeps its ratio to
+		// the prior, which EM cannot tell apart from the rest of the prior
+		tw.U = min(tw.U*prior/e.tr.Prior, 1)
+	}
 	e.tr.Prior = prior
+	return change
+}
+
+// restatePrior restates the type's prior and twins' u for n records (see
+// Model.ForRegistry), the registry EM then fits the prior to.
+func restatePrior(tr *TypeRules, n int) {
+	if tr.PriorRecords > 1 && n > 1 {
+		scale := float64(tr.PriorRecords-1) / float64(n-1)
+		tr.Prior = min(tr.Prior*scale, 0.5)
+		if tr.Twins != nil {
+			tr.Twins.U = min(tr.Twins.U*scale, 1)
+		}
+	}
+	tr.PriorRecords = n
+}
+
+// reestimate sets p to the expected counts' shares, with one pseudo-count
+// at base and no share below floor (the others scaled down to make room),
+// and returns the largest change.
+func reestimate(p, base *Levels, counts *[numLevels]float64, levels []Level, floor float64) float64 {
+	present := 0.0
+	for _, l := range levels {
+		present += counts[l]
+	}
+	var next Levels
+	raised, rest := 0.0, 0.0
+	for _, l := range levels {
+		v := (counts[l] + base.get(l)) / (present + 1)
+		if v < floor {
+			raised += floor
+			v = -1 // set below
+		} else {
+			rest += v
+		}
+		next.set(l, v)
+	}
+	change := 0.0
+	for _, l := range levels {
+		v := next.get(l)
+		if v < 0 {
+			v = floor
+		} else {
+			v *= (1 - raised) / rest
+		}
+		change = max(change, math.Abs(v-p.get(l)))
+		p.set(l, v)
+	}
 	return change
 }
 
@@ -290,12 +365,15 @@ func (r *TrainReport) String() string {
 		r.Iterations, r.Converged, lastOr(r.Changes), r.Prior, r.ExpectedMatches)
 	fmt.Fprintf(&b, "  %-14s %-9s %10s %10s %10s %10s\n", "field", "", "exact", "close", "similar", "different")
 	for _, f := range r.Fields {
-		for _, row := range []struct {
+		rows := []struct {
 			name string
-			p    Levels
-		}{{"m", f.M}, {"u", f.U}} {
-			fmt.Fprintf(&b, "  %-14s %-9s %10.4g %10.4g %10.4g %10.4g\n", f.Field, row.name,
-				row.p.Exact, row.p.Close, row.p.Similar, row.p.Different)
+			p    *Levels
+		}{{"m", &f.M}, {"u", &f.U}, {"u|house", f.USameHousehold}}
+		for _, row := range rows {
+			if row.p != nil {
+				fmt.Fprintf(&b, "  %-14s %-9s %10.4g %10.4g %10.4g %10.4g\n", f.Field, row.name,
+					row.p.Exact, row.p.Close, row.p.Similar, row.p.Different)
+			}
 		}
 	}
 	fmt.Fprintf(&b, "  model %s\n", r.ModelVersion)

@@ -45,6 +45,13 @@ func TestTrainAndEvaluate(t *testing.T) {
 	if rep.Prior < 5e-4 || rep.Prior > 2e-3 || rep.ExpectedMatches < 180 || rep.ExpectedMatches > 230 {
 		t.Errorf("prior %g, expected matches %.1f", rep.Prior, rep.ExpectedMatches)
 	}
+	for _, f := range rep.Fields {
+		for l := Different; l <= Exact; l++ {
+			if v := f.M.get(l); v != 0 && v < 1e-3*(1-1e-9) {
+				t.Errorf("%s: m(%s) = %g, below the floor", f.Field, l, v)
+			}
+		}
+	}
 	again, _, _ := Train(base, "Patient", recs, TrainOptions{Seed: 3})
 	if again.Version != m.Version {
 		t.Error("training with one seed is not deterministic")
