@@ -73,6 +73,11 @@ func (m *Matcher) Match(ctx context.Context, typ string, res map[string]any, opt
 		return nil, registry.Errorf(registry.ENotFound, "$match is not defined for %s", typ)
 	}
 	model := m.models.Current(ctx)
+	// The prior that two records are one entity falls as the registry grows:
+	// restate it for the number of records stored now (cached count).
+	if n := m.tf.total(ctx, typ); n > 1 {
+		model = model.ForRegistry(typ, n)
+	}
 	rec := matching.Extract(typ, res)
 	found, capped, err := m.store.Candidates(ctx, typ, model.Keys(rec), model.KeyCap(typ))
 	if err != nil {
