@@ -2,6 +2,7 @@ package matching
 
 import (
 	"fmt"
+	"idem/registry"
 	"math"
 	"strconv"
 	"strings"
@@ -36,26 +37,13 @@ func parseDate(s string) date {
 		n[i] = v
 	}
 	d := date{y: n[0], m: n[1], d: n[2], prec: uint8(len(parts)), display: s}
-	if d.prec >= 2 && (d.m < 1 || d.m > 12) || d.prec == 3 && (d.d < 1 || d.d > daysIn(d.y, d.m)) {
+	if d.prec >= 2 && (d.m < 1 || d.m > 12) || d.prec == 3 && (d.d < 1 || d.d > registry.DaysIn(d.y, d.m)) {
 		return date{}
 	}
 	if d.prec == 3 {
 		d.digits = fmt.Sprintf("%04d%02d%02d", d.y, d.m, d.d)
 	}
 	return d
-}
-
-func daysIn(y, m int) int {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
 }
 
 // compareDates levels two dates: exact; close for day and month swapped or
