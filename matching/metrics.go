@@ -98,57 +98,6 @@ func jaroWinklerBound(a, b []rune, ha, hb *runeHist) float64 {
 	return j + 0.4*(1-j) // the largest prefix bonus
 }
 
-// osa returns the optimal-string-alignment distance (Levenshtein with
-// adjacent transpositions counted as one edit) of two strings of at most
-// maxRunes runes each; longer inputs are cut.
-func osa(a, b []rune) int {
-	a, b = a[:min(len(a), maxRunes)], b[:min(len(b), maxRunes)]
-	var rows [3][maxRunes + 1]int // two rows back are needed for transpositions
-	prev2, prev, cur := &rows[0], &rows[1], &rows[2]
-	for j := range len(b) + 1 {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d := min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d = min(d, prev2[j-2]+1)
-			}
-			cur[j] = d
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
-}
-
-// levenshtein returns the Levenshtein distance (insertions, deletions,
-// substitutions) of two strings of at most maxRunes runes each.
-func levenshtein(a, b []rune) int {
-	a, b = a[:min(len(a), maxRunes)], b[:min(len(b), maxRunes)]
-	var rows [2][maxRunes + 1]int
-	prev, cur := &rows[0], &rows[1]
-	for j := range len(b) + 1 {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
 // oneTypo reports whether two strings are one edit apart: one rune
 // substituted, inserted or deleted, or two adjacent runes swapped. Linear
 // time, no allocation; equal strings are not one typo apart.
