@@ -49,6 +49,8 @@ type MatchResult struct {
 	Candidates   []Candidate
 	Capped       []string // blocking keys too common to use (reported as a warning)
 	Ambiguous    bool     // OnlyCertain found several certain matches it could not confirm as one entity
+	Scored       int      // candidates blocking found and the model scored
+	Skipped      int      // candidates ranked below the model's MaxCandidates, not scored
 	ModelVersion string
 }
 
@@ -79,13 +81,13 @@ func (m *Matcher) Match(ctx context.Context, typ string, res map[string]any, opt
 		model = model.ForRegistry(typ, n)
 	}
 	rec := matching.Extract(typ, res)
-	found, capped, err := m.store.Candidates(ctx, typ, model.Keys(rec), model.KeyCap(typ))
+	set, err := m.store.Candidates(ctx, typ, registry.CandidateQuery{Keys: model.Keys(rec), KeyCap: model.KeyCap(typ), Max: model.MaxCandidates(typ)})
 	if err != nil {
 		return nil, err
 	}
 	tf := m.tf.For(ctx)
-	out := &MatchResult{Capped: capped, ModelVersion: model.Version}
-	for _, r := range found {
+	out := &MatchResult{Capped: set.Capped, ModelVersion: model.Version, Scored: len(set.Found), Skipped: set.Skipped}
+	for _, r := range set.Found {
 		body, err := registry.DecodeStored(r)
 		if err != nil {
 			return nil, err

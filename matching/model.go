@@ -37,6 +37,7 @@ type typeModel struct {
 	priorWeight   float64 // log2 prior odds
 	thresholds    Thresholds
 	keyCap        int
+	maxCandidates int
 	blocking      []blockKind
 	tfMinU        float64
 	given, family int // field indexes for the given/family swap, -1 when off
@@ -91,7 +92,7 @@ func NewModel(r *Rules) *Model {
 
 func compileType(typ string, tr *TypeRules) *typeModel {
 	t := &typeModel{
-		typ: typ, prefix: typePrefix[typ], thresholds: tr.Thresholds, keyCap: tr.KeyCap,
+		typ: typ, prefix: typePrefix[typ], thresholds: tr.Thresholds, keyCap: tr.KeyCap, maxCandidates: tr.MaxCandidates,
 		priorWeight: math.Log2(tr.Prior / (1 - tr.Prior)), tfMinU: tr.TFMinimumU, given: -1, family: -1, household: -1,
 	}
 	for _, k := range tr.Blocking {
@@ -210,6 +211,15 @@ func (m *Model) Grade(typ string, p float64) string {
 func (m *Model) KeyCap(typ string) int {
 	if t := m.types[typ]; t != nil {
 		return t.keyCap
+	}
+	return 0
+}
+
+// MaxCandidates returns the most records one match of the type scores.
+// Zero for an unknown type.
+func (m *Model) MaxCandidates(typ string) int {
+	if t := m.types[typ]; t != nil {
+		return t.maxCandidates
 	}
 	return 0
 }

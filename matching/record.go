@@ -284,7 +284,7 @@ const maxValues = 32
 // there, computing the derived forms the feature's comparators use. It
 // returns the value's index in r.vals[f], -1 when blank or over maxValues.
 func (r *Record) add(f feature, s string) int8 {
-	v, ph := newValue(f, s)
+	v, ph := cachedNewValue(f, s)
 	if v.norm == "" {
 		return -1
 	}

@@ -45,14 +45,17 @@ type TypeRules struct {
 	// PriorRecords is the registry size Prior (and the twins' U, also a
 	// share of all record pairs) is stated for; ForRegistry restates both
 	// for another size. 0: they are used as they are.
-	PriorRecords int           `json:"priorRecords,omitempty"`
-	Thresholds   Thresholds    `json:"thresholds"`
-	KeyCap       int           `json:"keyCap"`
-	Blocking     []string      `json:"blocking"`
-	TFMinimumU   float64       `json:"tfMinimumU"`
-	SwapNames    bool          `json:"swapNames,omitempty"`
-	Twins        *TwinRules    `json:"twins,omitempty"`
-	Fields       []*FieldRules `json:"fields"`
+	PriorRecords int        `json:"priorRecords,omitempty"`
+	Thresholds   Thresholds `json:"thresholds"`
+	KeyCap       int        `json:"keyCap"`
+	// MaxCandidates is the most records one match scores: those sharing
+	// the rarest keys, or the most keys, with it (registry.BlockingWeight).
+	MaxCandidates int           `json:"maxCandidates"`
+	Blocking      []string      `json:"blocking"`
+	TFMinimumU    float64       `json:"tfMinimumU"`
+	SwapNames     bool          `json:"swapNames,omitempty"`
+	Twins         *TwinRules    `json:"twins,omitempty"`
+	Fields        []*FieldRules `json:"fields"`
 }
 
 // TwinRules weigh the twin signature: unrelated given names (the given
@@ -220,6 +223,8 @@ func (t *TypeRules) check(typ string) error {
 		return fmt.Errorf("thresholds: want 0 < possible <= probable <= certain < 1")
 	case t.KeyCap < 1:
 		return fmt.Errorf("keyCap %d: want at least 1", t.KeyCap)
+	case t.MaxCandidates < 1:
+		return fmt.Errorf("maxCandidates %d: want at least 1", t.MaxCandidates)
 	case !(t.TFMinimumU > 0 && t.TFMinimumU < 1):
 		return fmt.Errorf("tfMinimumU %g: want 0 < tfMinimumU < 1", t.TFMinimumU)
 	case len(t.Fields) == 0 || len(t.Fields) > maxFields:

@@ -1,7 +1,10 @@
 package registry
 
 import (
+	"cmp"
 	"context"
+	"math"
+	"slices"
 	"time"
 )
 
@@ -10,9 +13,10 @@ import (
 // adjustment, and the trained models shared by every instance.
 type MatchStore interface {
 	// Candidates returns the current resources of typ that share at least
-	// one of keys. A key held by more than limit resources is not used and
-	// is returned in capped instead, so callers can report it.
-	Candidates(ctx context.Context, typ string, keys []string, limit int) (found []*Resource, capped []string, err error)
+	// one of q.Keys, at most q.Max of them, ranked by BlockingWeight. A key
+	// held by more than q.KeyCap resources is not used and is returned in
+	// Capped instead, so callers can report it.
+	Candidates(ctx context.Context, typ string, q CandidateQuery) (*CandidateSet, error)
 	// CountValues returns how many current resources have each folded value
 	// in the string index rows of param.
 	CountValues(ctx context.Context, param *SearchParam, values []string) (counts map[string]int, err error)
@@ -33,4 +37,51 @@ type StoredModel struct {
 	Created time.Time
 	Note    string // what produced it, e.g. "idem match train: 100000 Patients"
 	Body    []byte // the model's JSON
+}
+
+// CandidateQuery asks for the records sharing blocking keys with a record.
+type CandidateQuery struct {
+	Keys   []string
+	KeyCap int // a key shared by more records than this is capped, not used
+	Max    int // the most candidates returned, the best ranked
+}
+
+// CandidateSet is what blocking found.
+type CandidateSet struct {
+	Found   []*Resource
+	Capped  []string // keys shared by more than KeyCap records
+	Skipped int      // records that shared a key but ranked below Max
+}
+
+// BlockingWeight is what sharing a blocking key held by n records (of at
+// most keyCap) says about a candidate: one point for the key, plus the bits
+// by which it is rarer than the cap. Candidates are ranked by the sum over
+// the keys they share, so a record sharing a rare key, or several keys,
+// comes before the hundreds that share only a common name. Both the store
+// and the evaluation rank with it, so measured blocking recall is what
+// $match gets.
+func BlockingWeight(n, keyCap int) float64 {
+	if n < 1 {
+		n = 1
+	}
+	return 1 + math.Log2(float64(keyCap+1)/float64(n))
+}
+
+// TopCandidates returns the max keys of score with the highest scores,
+// best first; ties go to the larger key (the newer record).
+func TopCandidates[K cmp.Ordered](score map[K]float64, max int) []K {
+	out := make([]K, 0, len(score))
+	for k := range score {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b K) int {
+		if c := cmp.Compare(score[b], score[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(b, a)
+	})
+	if max >= 0 && len(out) > max {
+		out = out[:max]
+	}
+	return out
 }

@@ -2,6 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"idem/registry"
@@ -10,36 +13,75 @@ import (
 var _ registry.MatchStore = (*Store)(nil)
 
 // Candidates returns the current resources of typ sharing a blocking key
-// with the record being matched. Each key is first counted up to limit+1
-// rows, so an over-shared key (a placeholder name, 1900-01-01) costs at most
-// limit index entries and is reported rather than silently used or dropped.
-func (s *Store) Candidates(ctx context.Context, typ string, keys []string, limit int) ([]*registry.Resource, []string, error) {
+// with the record being matched. Each key reads at most KeyCap+1 index
+// entries, so an over-shared key (a placeholder name, 1900-01-01) costs a
+// bounded time and is reported rather than silently used or dropped. The
+// records sharing usable keys are ranked by registry.BlockingWeight from
+// the index alone, and only the best q.Max are read: their bodies are what
+// costs.
+func (s *Store) Candidates(ctx context.Context, typ string, q registry.CandidateQuery) (*registry.CandidateSet, error) {
 	db := s.read.WithContext(ctx)
-	var usable, capped []string
-	for _, k := range keys {
-		var n int
-		if err := db.Raw(`SELECT COUNT(*) FROM (SELECT 1 FROM idx_match WHERE key = ? LIMIT ?) t`, k, limit+1).Scan(&n).Error; err != nil {
-			return nil, nil, err
-		}
-		if n > limit {
-			capped = append(capped, k)
-		} else if n > 0 {
-			usable = append(usable, k)
-		}
+	out := &registry.CandidateSet{}
+	if len(q.Keys) == 0 {
+		return out, nil
 	}
-	if len(usable) == 0 {
-		return nil, capped, nil
+	// One statement reads every key's entries, each up to KeyCap+1.
+	var sb strings.Builder
+	args := make([]any, 0, 2*len(q.Keys))
+	for i, k := range q.Keys {
+		if i > 0 {
+			sb.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&sb, "SELECT %d AS k, rid FROM (SELECT rid FROM idx_match WHERE key = ? LIMIT ?) AS t%d", i, i)
+		args = append(args, k, q.KeyCap+1)
 	}
-	rows, err := scanResources(db.Raw(selectCurrent+` WHERE r.pk IN (SELECT rid FROM idx_match WHERE key IN ?)
-		AND r.type || '' = ? AND r.deleted = ?`, usable, typ, false))
+	rows, err := db.Raw(sb.String(), args...).Rows()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	out := make([]*registry.Resource, len(rows))
-	for i, r := range rows {
-		out[i] = r.res
+	defer rows.Close()
+	held := make([][]int64, len(q.Keys))
+	for rows.Next() {
+		var k int
+		var rid int64
+		if err := rows.Scan(&k, &rid); err != nil {
+			return nil, err
+		}
+		held[k] = append(held[k], rid)
 	}
-	return out, capped, nil
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	score := map[int64]float64{}
+	for i, rids := range held {
+		if len(rids) > q.KeyCap {
+			out.Capped = append(out.Capped, q.Keys[i])
+			continue
+		}
+		w := registry.BlockingWeight(len(rids), q.KeyCap)
+		for _, rid := range rids {
+			score[rid] += w
+		}
+	}
+	if len(score) == 0 {
+		return out, nil
+	}
+	best := registry.TopCandidates(score, q.Max)
+	out.Skipped = len(score) - len(best)
+	found, err := scanResources(db.Raw(selectCurrent+` WHERE r.pk IN ? AND r.type || '' = ? AND r.deleted = ?`, best, typ, false))
+	if err != nil {
+		return nil, err
+	}
+	rank := make(map[int64]int, len(best))
+	for i, rid := range best {
+		rank[rid] = i
+	}
+	slices.SortFunc(found, func(a, b row) int { return rank[a.pk] - rank[b.pk] })
+	out.Found = make([]*registry.Resource, len(found))
+	for i, r := range found {
+		out.Found[i] = r.res
+	}
+	return out, nil
 }
 
 // CountValues counts resources per folded value of a string parameter.

@@ -29,12 +29,21 @@ func TestCandidatesAndCaps(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			mustCreate(t, svc, patientJSON("Smith", "S", "1990-01-01", fmt.Sprint(10+i)))
 		}
-		found, capped, err := s.Candidates(ctx, "Patient", []string{"fam:zbigniew", "fam:smith", "fam:none"}, 3)
+		set, err := s.Candidates(ctx, "Patient", registry.CandidateQuery{Keys: []string{"fam:zbigniew", "fam:smith", "fam:none"}, KeyCap: 3, Max: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := ids(found); !slices.Equal(got, []string{a}) || !slices.Equal(capped, []string{"fam:smith"}) {
-			t.Fatalf("candidates %v capped %v", got, capped)
+		if got := ids(set.Found); !slices.Equal(got, []string{a}) || !slices.Equal(set.Capped, []string{"fam:smith"}) {
+			t.Fatalf("candidates %v capped %v", got, set.Capped)
+		}
+		// Ranked: the record sharing the rarer key and more keys comes first,
+		// and Max keeps only the best.
+		set, err = s.Candidates(ctx, "Patient", registry.CandidateQuery{Keys: []string{"fam:zbigniew", "fam:smith", "given:a"}, KeyCap: 10, Max: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(set.Found); !slices.Equal(got, []string{a}) || set.Skipped != 5 {
+			t.Fatalf("best candidate %v, skipped %d; want %s and 5 skipped", got, set.Skipped, a)
 		}
 		// Keys follow updates and deletes.
 		r, _ := svc.Read(ctx, "Patient", a)
@@ -43,19 +52,19 @@ func TestCandidatesAndCaps(t *testing.T) {
 		if _, err := svc.Update(ctx, "Patient", a, m, 0); err != nil {
 			t.Fatal(err)
 		}
-		if found, _, _ := s.Candidates(ctx, "Patient", []string{"fam:zbigniew"}, 3); len(found) != 0 {
+		if found := candidates(t, s, "fam:zbigniew"); len(found) != 0 {
 			t.Fatalf("stale key still finds %v", ids(found))
 		}
 		if _, err := svc.Delete(ctx, "Patient", a); err != nil {
 			t.Fatal(err)
 		}
-		if found, _, _ := s.Candidates(ctx, "Patient", []string{"fam:quux"}, 3); len(found) != 0 {
+		if found := candidates(t, s, "fam:quux"); len(found) != 0 {
 			t.Fatalf("deleted resource is a candidate")
 		}
 		if err := s.SetMatchKeys(ctx, "Patient", map[string][]string{mustSmith(t, svc): {"fam:rekeyed"}, "gone": {"x"}}); err != nil {
 			t.Fatal(err)
 		}
-		if found, _, _ := s.Candidates(ctx, "Patient", []string{"fam:rekeyed"}, 3); len(found) != 1 {
+		if found := candidates(t, s, "fam:rekeyed"); len(found) != 1 {
 			t.Fatalf("re-keyed resource not found: %v", ids(found))
 		}
 		counts, err := s.CountValues(ctx, registry.LookupParam("Patient", "family"), []string{"smith", "nobody"})
@@ -94,9 +103,8 @@ func TestBundleEntriesGetKeys(t *testing.T) {
 		if _, err := svc.Bundle(context.Background(), b, registry.BundleOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		found, _, err := s.Candidates(context.Background(), "Patient", []string{"fam:keyed"}, 10)
-		if err != nil || len(found) != 2 {
-			t.Fatalf("found %d candidates, err %v", len(found), err)
+		if found := candidates(t, s, "fam:keyed"); len(found) != 2 {
+			t.Fatalf("found %d candidates", len(found))
 		}
 	})
 }
@@ -107,4 +115,14 @@ func mustSmith(t *testing.T, svc *registry.Service) string {
 		t.Fatal("no Smith")
 	}
 	return res.Matches[0].ID
+}
+
+// candidates returns the resources sharing key, with a cap of 3.
+func candidates(t *testing.T, s *sqlstore.Store, key string) []*registry.Resource {
+	t.Helper()
+	set, err := s.Candidates(context.Background(), "Patient", registry.CandidateQuery{Keys: []string{key}, KeyCap: 3, Max: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set.Found
 }
