@@ -119,7 +119,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error)
 		return nil, err
 	}
 	store := o.store
-	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: Version, Started: time.Now()}, o.svc, o.matcher, log, store.Ping)
+	if cfg.Seed {
+		if err := seedDemo(ctx, o, log); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: Version, Started: time.Now()}, o.svc, o.matcher, o.linker, log, store.Ping)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		store.Close()

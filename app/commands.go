@@ -23,6 +23,7 @@ type opened struct {
 	svc     *registry.Service
 	models  *linkage.Models
 	matcher *linkage.Matcher
+	linker  *linkage.Linker
 }
 
 func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
@@ -36,8 +37,10 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 	}
 	models := linkage.NewModels(store, rules, modelRefresh, log)
 	matcher := linkage.NewMatcher(store, models, log)
-	return &opened{store: store, models: models, matcher: matcher,
-		svc: &registry.Service{Store: store, MatchKeys: matcher.Keys}}, nil
+	svc := &registry.Service{Store: store, MatchKeys: matcher.Keys}
+	linker := linkage.NewLinker(svc, matcher, linkage.LinkerConfig{}, log)
+	svc.Hooks = linker
+	return &opened{store: store, models: models, matcher: matcher, linker: linker, svc: svc}, nil
 }
 
 // withStore opens the database as serve does, runs fn, and closes it.
@@ -282,4 +285,25 @@ func generatedRecords(sc seed.Config) ([]*matching.Record, []string, error) {
 		return nil
 	})
 	return recs, truth, err
+}
+
+// seedDemo loads the demo network (seed.Demo) through the normal write
+// path, linking included, when the database holds no Patient yet: a new
+// user finds Persons, Linkages and open review items at once.
+func seedDemo(ctx context.Context, o *opened, log *slog.Logger) error {
+	page, err := o.store.Search(ctx, &registry.Query{Type: registry.TypePatient, Count: 1, NoTotal: true})
+	if err != nil {
+		return err
+	}
+	if len(page.Matches) > 0 {
+		return nil
+	}
+	log.Info("empty database: loading the demo network (IDEM_SEED=false turns this off)")
+	start := time.Now()
+	n, err := loadNetwork(ctx, o.svc, seed.Demo())
+	if err != nil {
+		return fmt.Errorf("demo network: %w", err)
+	}
+	log.Info("demo network loaded", "resources", n, "seconds", time.Since(start).Round(time.Second).Seconds())
+	return nil
 }

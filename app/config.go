@@ -24,6 +24,7 @@ type Config struct {
 	LogFormat   string        // IDEM_LOG_FORMAT, --log-format: text or json
 	ShutdownFor time.Duration // IDEM_SHUTDOWN_TIMEOUT, --shutdown-timeout
 	MatchRules  string        // IDEM_MATCH_RULES, --match-rules: a match rules JSON file replacing the embedded default
+	Seed        bool          // IDEM_SEED, --seed: load the demo network into an empty database on start
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -35,6 +36,7 @@ func DefaultConfig() Config {
 		LogLevel:    "info",
 		LogFormat:   "text",
 		ShutdownFor: 30 * time.Second,
+		Seed:        true,
 	}
 }
 
@@ -47,6 +49,7 @@ func configFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.MaxBody, "max-body", cfg.MaxBody, "request body limit in bytes (IDEM_MAX_BODY)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (IDEM_LOG_LEVEL)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json (IDEM_LOG_FORMAT)")
+	fs.BoolVar(&cfg.Seed, "demo", cfg.Seed, "load the demo network into an empty database on start (IDEM_SEED)")
 	fs.StringVar(&cfg.MatchRules, "match-rules", cfg.MatchRules, "match rules JSON file replacing the built-in rules (IDEM_MATCH_RULES)")
 	fs.DurationVar(&cfg.ShutdownFor, "shutdown-timeout", cfg.ShutdownFor, "how long to wait for requests in flight on shutdown (IDEM_SHUTDOWN_TIMEOUT)")
 }
@@ -68,6 +71,13 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 			return fmt.Errorf("IDEM_MAX_BODY: %q is not a positive number of bytes", v)
 		}
 		cfg.MaxBody = n
+	}
+	if v := getenv("IDEM_SEED"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("IDEM_SEED: %q is not true or false", v)
+		}
+		cfg.Seed = b
 	}
 	if v := getenv("IDEM_SHUTDOWN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)

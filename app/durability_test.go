@@ -38,7 +38,7 @@ func freeAddr(t *testing.T) string {
 func startChild(t *testing.T, dbPath, addr string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "IDEM_TEST_CHILD=1", "IDEM_DB="+dbPath, "IDEM_ADDR="+addr, "IDEM_LOG_LEVEL=warn")
+	cmd.Env = append(os.Environ(), "IDEM_TEST_CHILD=1", "IDEM_DB="+dbPath, "IDEM_ADDR="+addr, "IDEM_LOG_LEVEL=warn", "IDEM_SEED=false")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -35,6 +35,7 @@ func startOn(t *testing.T, dsn string) *testServer {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DB = dsn
 	cfg.MaxBody = 1 << 20
+	cfg.Seed = false
 	inst, err := Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("start: %v", err)

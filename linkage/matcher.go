@@ -42,6 +42,7 @@ type Candidate struct {
 	Resource *registry.Resource
 	Match    *matching.Match
 	record   *matching.Record // its features, kept for Explain
+	body     map[string]any   // its decoded content
 }
 
 // MatchResult is the answer to one $match.
@@ -74,38 +75,75 @@ func (m *Matcher) Match(ctx context.Context, typ string, res map[string]any, opt
 	if !Matchable(typ) {
 		return nil, registry.Errorf(registry.ENotFound, "$match is not defined for %s", typ)
 	}
+	sc, err := m.score(ctx, typ, res, m.store.Candidates)
+	if err != nil {
+		return nil, err
+	}
+	out := &MatchResult{Capped: sc.set.Capped, ModelVersion: sc.model.Version, Scored: len(sc.set.Found), Skipped: sc.set.Skipped}
+	for _, c := range sc.all {
+		if c.Match.Grade != "" {
+			out.Candidates = append(out.Candidates, c)
+		}
+	}
+	out.Candidates = selectResults(out, opts)
+	for i, c := range out.Candidates {
+		out.Candidates[i].Match = sc.explain(c)
+	}
+	return out, nil
+}
+
+// scoring is one record scored against its blocking candidates.
+type scoring struct {
+	model *matching.Model
+	tf    matching.Frequencies
+	rec   *matching.Record
+	set   *registry.CandidateSet
+	all   []Candidate // every candidate but the record itself, best first; Match holds only probability and grade
+}
+
+func (sc *scoring) explain(c Candidate) *matching.Match {
+	return sc.model.Explain(sc.rec, c.record, sc.tf)
+}
+
+// candidateFinder is MatchStore.Candidates or LinkTx.Candidates.
+type candidateFinder func(ctx context.Context, typ string, q registry.CandidateQuery) (*registry.CandidateSet, error)
+
+// score finds the candidates of res with find and scores each.
+func (m *Matcher) score(ctx context.Context, typ string, res map[string]any, find candidateFinder) (*scoring, error) {
 	model := m.models.Current(ctx)
 	// The prior that two records are one entity falls as the registry grows:
 	// restate it for the number of records stored now (cached count).
 	if n := m.tf.total(ctx, typ); n > 1 {
 		model = model.ForRegistry(typ, n)
 	}
-	rec := matching.Extract(typ, res)
-	set, err := m.store.Candidates(ctx, typ, registry.CandidateQuery{Keys: model.Keys(rec), KeyCap: model.KeyCap(typ), Max: model.MaxCandidates(typ)})
+	sc := &scoring{model: model, tf: m.tf.For(ctx), rec: matching.Extract(typ, res)}
+	set, err := find(ctx, typ, registry.CandidateQuery{Keys: model.Keys(sc.rec), KeyCap: model.KeyCap(typ), Max: model.MaxCandidates(typ)})
 	if err != nil {
 		return nil, err
 	}
-	tf := m.tf.For(ctx)
-	out := &MatchResult{Capped: set.Capped, ModelVersion: model.Version, Scored: len(set.Found), Skipped: set.Skipped}
+	sc.set = set
+	self := asString(res["id"])
 	for _, r := range set.Found {
+		if self != "" && r.ID == self {
+			continue
+		}
 		body, err := registry.DecodeStored(r)
 		if err != nil {
 			return nil, err
 		}
 		cand := matching.Extract(typ, body)
-		p := model.Score(rec, cand, tf)
-		if g := model.Grade(typ, p); g != "" {
-			out.Candidates = append(out.Candidates, Candidate{Resource: r, Match: &matching.Match{Probability: p, Grade: g}, record: cand})
-		}
+		p := model.Score(sc.rec, cand, sc.tf)
+		sc.all = append(sc.all, Candidate{Resource: r, Match: &matching.Match{Probability: p, Grade: model.Grade(typ, p)}, record: cand, body: body})
 	}
-	sort.SliceStable(out.Candidates, func(i, j int) bool {
-		return out.Candidates[i].Match.Probability > out.Candidates[j].Match.Probability
+	sort.SliceStable(sc.all, func(i, j int) bool {
+		return sc.all[i].Match.Probability > sc.all[j].Match.Probability
 	})
-	out.Candidates = selectResults(out, opts)
-	for i, c := range out.Candidates {
-		out.Candidates[i].Match = model.Explain(rec, c.record, tf)
-	}
-	return out, nil
+	return sc, nil
+}
+
+func asString(v any) string {
+	s, _ := v.(string)
+	return s
 }
 
 // selectResults applies onlyCertainMatches and count as ITI-119 describes:

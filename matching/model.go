@@ -179,6 +179,13 @@ func (m *Model) Rules() *Rules {
 	return m.rules.clone()
 }
 
+// EnterpriseSystem reports whether system issues enterprise identifiers:
+// one per entity, so two records with the same value are the same entity
+// and a different value is a conflict for a steward.
+func (m *Model) EnterpriseSystem(system string) bool {
+	return m.kindOf(system) == kindEnterprise
+}
+
 // kindOf returns the kind of an identifier system.
 func (m *Model) kindOf(system string) idKind {
 	if k, ok := m.systems[system]; ok {

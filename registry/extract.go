@@ -39,6 +39,7 @@ func Extract(typ string, res map[string]any) *Index {
 	default: // Patient, Practitioner
 		x.humanNames(res["name"])
 	}
+	x.token(codeSource, "", asString(asObject(res["meta"])["source"]))
 	x.token(codeGender, systemGender, asString(res["gender"]))
 	x.active(res["active"])
 	x.birthDate(asString(res["birthDate"]))

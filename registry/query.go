@@ -7,6 +7,7 @@ type ParamKind string
 const (
 	KindString    ParamKind = "string"
 	KindToken     ParamKind = "token"
+	KindURI       ParamKind = "uri" // stored and compared as a token without system
 	KindDate      ParamKind = "date"
 	KindReference ParamKind = "reference"
 )

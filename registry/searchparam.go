@@ -28,6 +28,7 @@ const (
 	codePersonLink   = 60
 	codeLinkageItem  = 70
 	codeLinkageSrc   = 71
+	codeSource       = 80 // meta.source: the source system's URL of the record
 )
 
 // typeBase offsets storage codes per resource type.
@@ -45,6 +46,7 @@ func init() {
 		searchParams[t] = map[string]*SearchParam{}
 		add(t, "_id", KindToken, nil, "Resource.id", "Logical id of the resource").Column = "id"
 		add(t, "_lastUpdated", KindDate, nil, "Resource.meta.lastUpdated", "When the resource version last changed").Column = "updated"
+		add(t, "_source", KindURI, []int16{codeSource}, "Resource.meta.source", "Where the resource comes from: the source system's URL of the record (identity translation)")
 	}
 	for _, t := range []string{TypePatient, TypePractitioner} {
 		addPersonLike(t)

@@ -176,6 +176,8 @@ func parseValue(sp *SearchParam, mod, raw string) ([]Value, error) {
 	case KindToken:
 		v, err := parseToken(sp, raw)
 		return []Value{v}, err
+	case KindURI:
+		return []Value{{Raw: raw, Code: unescape(raw)}}, nil
 	case KindDate:
 		v, err := parseDate(raw)
 		return []Value{v}, err

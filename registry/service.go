@@ -19,14 +19,28 @@ type Service struct {
 	// MatchKeys, when set, returns the blocking keys of a resource; they are
 	// stored with its index rows so the matcher finds candidates by index.
 	MatchKeys func(typ string, res map[string]any) []string
+	// Hooks, when set, run inside the transaction of every write.
+	Hooks WriteHooks
+}
+
+// WriteHooks extend a write inside its transaction: the linker resolves a
+// source's local references before a version is stored and links the
+// record to its golden record after, all or nothing with the write.
+type WriteHooks interface {
+	// BeforePut may change res before it is stored as typ/id.
+	BeforePut(ctx context.Context, tx Tx, typ, id string, res map[string]any) error
+	// AfterPut runs after a version is stored (res nil for a deletion) and
+	// may set out.Golden.
+	AfterPut(ctx context.Context, tx Tx, out *Outcome, res map[string]any) error
 }
 
 // Outcome is the result of a write interaction.
 type Outcome struct {
 	Resource *Resource
-	Created  bool // a new resource (201), not a new version of an existing one
-	Existing bool // conditional create matched an existing resource (200)
-	NoChange bool // delete of an already deleted resource
+	Created  bool   // a new resource (201), not a new version of an existing one
+	Existing bool   // conditional create matched an existing resource (200)
+	NoChange bool   // delete of an already deleted resource
+	Golden   string // "Person/id" or "Linkage/id" the record is linked to, if any
 }
 
 // Status returns the HTTP status for a write outcome.
@@ -45,6 +59,9 @@ func (s *Service) now() time.Time {
 	}
 	return time.Now().UTC().Truncate(time.Microsecond)
 }
+
+// NewResourceID returns a new server-assigned resource id.
+func (s *Service) NewResourceID() string { return s.newID() }
 
 func (s *Service) newID() string {
 	if s.NewID != nil {
@@ -251,7 +268,16 @@ func (s *Service) DeleteTx(ctx context.Context, tx Tx, typ, id string) (*Outcome
 		return &Outcome{Resource: cur, NoChange: true}, nil
 	}
 	r := &Resource{Type: typ, ID: id, VersionID: cur.VersionID + 1, LastUpdated: s.now(), Deleted: true}
-	return &Outcome{Resource: r}, tx.Put(ctx, &Put{Resource: r, PrevVersion: cur.VersionID})
+	if err := tx.Put(ctx, &Put{Resource: r, PrevVersion: cur.VersionID}); err != nil {
+		return nil, err
+	}
+	out := &Outcome{Resource: r}
+	if s.Hooks != nil {
+		if err := s.Hooks.AfterPut(ctx, tx, out, nil); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // ConditionalDelete deletes the one resource matching criteria; none is
@@ -274,6 +300,11 @@ func (s *Service) ConditionalDelete(ctx context.Context, typ string, criteria ur
 
 // put stores res as version prev+1 of typ/id with its blocking keys.
 func (s *Service) put(ctx context.Context, tx Tx, typ, id string, res map[string]any, prev int64, keys []string) (*Outcome, error) {
+	if s.Hooks != nil {
+		if err := s.Hooks.BeforePut(ctx, tx, typ, id, res); err != nil {
+			return nil, err
+		}
+	}
 	r := &Resource{Type: typ, ID: id, VersionID: prev + 1, LastUpdated: s.now()}
 	setMeta(res, id, r.VersionID, r.LastUpdated)
 	r.Body = MarshalResource(res)
@@ -282,7 +313,13 @@ func (s *Service) put(ctx context.Context, tx Tx, typ, id string, res map[string
 	if err := tx.Put(ctx, &Put{Resource: r, PrevVersion: prev, Index: ix}); err != nil {
 		return nil, err
 	}
-	return &Outcome{Resource: r, Created: prev == 0}, nil
+	out := &Outcome{Resource: r, Created: prev == 0}
+	if s.Hooks != nil {
+		if err := s.Hooks.AfterPut(ctx, tx, out, res); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // setMeta sets the server-managed id, meta.versionId and meta.lastUpdated,

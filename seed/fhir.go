@@ -14,13 +14,20 @@ const (
 	physicalType     = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 )
 
-// newResource starts a resource as system sys holds it.
+// newResource starts a resource as system sys holds it. meta.source is
+// the record's URL in its system ("<system>/<Type>/<local id>"), which is
+// how idem's identity translation knows the source and the local id.
 func newResource(typ string, sys int, id string) map[string]any {
 	return map[string]any{
 		"resourceType": typ,
 		"id":           id,
-		"meta":         map[string]any{"source": systems[sys].URI},
+		"meta":         map[string]any{"source": SourceURL(systems[sys].URI, typ, id)},
 	}
+}
+
+// SourceURL is a record's meta.source: its URL in its source system.
+func SourceURL(system, typ, localID string) string {
+	return system + "/" + typ + "/" + localID
 }
 
 func coding(system, code, display string) map[string]any {

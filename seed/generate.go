@@ -9,7 +9,7 @@ import (
 // the ground truth beside it.
 type Record struct {
 	Type    string // Patient | Practitioner | Location
-	System  string // source system URI (also the resource's meta.source)
+	System  string // source system URI (meta.source is SourceURL(System, Type, LocalID))
 	LocalID string // the record's id in its source system (also its identifier there)
 	// Entity is the ground truth: the real person or place the record
 	// describes ("person-17"). It never appears in the resource.

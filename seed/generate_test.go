@@ -101,7 +101,7 @@ func TestValidFHIR(t *testing.T) {
 func checkSourceIdentity(t *testing.T, r Record, body []byte) {
 	t.Helper()
 	res := r.Resource
-	if src := res["meta"].(map[string]any)["source"]; src != r.System || res["id"] != r.LocalID || res["resourceType"] != r.Type {
+	if src := res["meta"].(map[string]any)["source"]; src != SourceURL(r.System, r.Type, r.LocalID) || res["id"] != r.LocalID || res["resourceType"] != r.Type {
 		t.Errorf("%s: meta.source %v, id %v, resourceType %v", r.LocalID, src, res["id"], res["resourceType"])
 	}
 	idSystem := ""

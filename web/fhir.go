@@ -174,6 +174,10 @@ func (s *Server) sendOutcomeOf(c *fiber.Ctx, out *registry.Outcome) error {
 		c.Set(fiber.HeaderLocation, loc)
 	}
 	c.Set(fiber.HeaderContentLocation, loc)
+	if out.Golden != "" {
+		// The record's golden record (Person or Linkage) as linked in this write.
+		c.Set(fiber.HeaderLink, "<"+s.base(c)+"/"+out.Golden+`>; rel="golden-record"`)
+	}
 	switch preferReturn(c) {
 	case "minimal":
 		return c.SendStatus(status)

@@ -19,10 +19,25 @@ func (s *Server) capabilityStatement(c *fiber.Ctx) map[string]any {
 	resources := make([]any, 0, len(registry.Types))
 	for _, typ := range registry.Types {
 		r := capabilityResource(typ)
+		var ops []any
 		if s.matcher != nil && linkage.Matchable(typ) {
-			r["operation"] = []any{map[string]any{"name": "match", "definition": matchDefinition(typ)}}
+			ops = append(ops, map[string]any{"name": "match", "definition": matchDefinition(typ)})
+		}
+		if s.linker != nil && linkage.Matchable(typ) {
+			ops = append(ops, map[string]any{"name": "ihe-pix", "definition": pixOperationDefinition(typ)})
+		}
+		if len(ops) > 0 {
+			r["operation"] = ops
 		}
 		resources = append(resources, r)
+	}
+	rest := map[string]any{
+		"mode":        "server",
+		"resource":    resources,
+		"interaction": []any{code("transaction"), code("batch")},
+	}
+	if s.linker != nil {
+		rest["operation"] = mdmOperations()
 	}
 	return map[string]any{
 		"resourceType": "CapabilityStatement",
@@ -37,11 +52,7 @@ func (s *Server) capabilityStatement(c *fiber.Ctx) map[string]any {
 		},
 		"fhirVersion": "4.0.1",
 		"format":      []any{"application/fhir+json", "json"},
-		"rest": []any{map[string]any{
-			"mode":        "server",
-			"resource":    resources,
-			"interaction": []any{code("transaction"), code("batch")},
-		}},
+		"rest":        []any{rest},
 	}
 }
 
@@ -52,6 +63,27 @@ func matchDefinition(typ string) string {
 		return "http://hl7.org/fhir/OperationDefinition/Patient-match"
 	}
 	return "https://idem.dev/fhir/OperationDefinition/" + typ + "-match"
+}
+
+// pixOperationDefinition names the OperationDefinition of $ihe-pix: IHE
+// PIXm's for Patient, idem's (same parameters) for Practitioner and Location.
+func pixOperationDefinition(typ string) string {
+	if typ == registry.TypePatient {
+		return pixDefinition
+	}
+	return "https://idem.dev/fhir/OperationDefinition/" + typ + "-ihe-pix"
+}
+
+// mdmOperations lists the system-level MDM operations (HAPI FHIR's names,
+// idem's OperationDefinitions).
+func mdmOperations() []any {
+	var ops []any
+	for _, name := range []string{"mdm-query-links", "mdm-duplicate-golden-resources", "mdm-link-history", "mdm-update-link",
+		"mdm-create-link", "mdm-merge-golden-resources", "mdm-not-duplicate", "mdm-submit", "mdm-submit-status", "mdm-clear",
+		"mdm-undo", "mdm-review-summary"} {
+		ops = append(ops, map[string]any{"name": name, "definition": "https://idem.dev/fhir/OperationDefinition/" + name})
+	}
+	return ops
 }
 
 func code(c string) map[string]any { return map[string]any{"code": c} }

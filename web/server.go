@@ -33,6 +33,7 @@ type Server struct {
 	cfg      Config
 	registry *registry.Service
 	matcher  *linkage.Matcher // nil: $match not offered
+	linker   *linkage.Linker  // nil: the MDM operations and $ihe-pix not offered
 	log      *slog.Logger
 	ready    func(ctx context.Context) error
 	app      *fiber.App
@@ -40,14 +41,14 @@ type Server struct {
 
 // New builds the Fiber app with every route. ready reports whether the
 // server can take traffic (database reachable).
-func New(cfg Config, svc *registry.Service, matcher *linkage.Matcher, log *slog.Logger, ready func(context.Context) error) *Server {
+func New(cfg Config, svc *registry.Service, matcher *linkage.Matcher, linker *linkage.Linker, log *slog.Logger, ready func(context.Context) error) *Server {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 16 << 20
 	}
 	if cfg.ReadTime <= 0 {
 		cfg.ReadTime = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, registry: svc, matcher: matcher, log: log, ready: ready}
+	s := &Server{cfg: cfg, registry: svc, matcher: matcher, linker: linker, log: log, ready: ready}
 	s.app = fiber.New(fiber.Config{
 		ErrorHandler: s.handleError,
 		// fasthttp drops the connection on a body over its limit, which a
@@ -79,9 +80,28 @@ func (s *Server) routes() {
 	f := s.app.Group("/fhir", s.negotiate)
 	f.Get("/metadata", s.handleMetadata)
 	f.Post("/", s.handleBundle)
+	// The MDM operations (HAPI FHIR names) come before /:type, which would
+	// take "$mdm-…" for a resource type.
+	f.Get("/$mdm-query-links", s.handleMDMQueryLinks)
+	f.Post("/$mdm-query-links", s.handleMDMQueryLinks)
+	f.Get("/$mdm-duplicate-golden-resources", s.handleMDMDuplicates)
+	f.Post("/$mdm-duplicate-golden-resources", s.handleMDMDuplicates)
+	f.Get("/$mdm-link-history", s.handleMDMLinkHistory)
+	f.Post("/$mdm-link-history", s.handleMDMLinkHistory)
+	f.Post("/$mdm-update-link", s.handleMDMUpdateLink)
+	f.Post("/$mdm-create-link", s.handleMDMCreateLink)
+	f.Post("/$mdm-merge-golden-resources", s.handleMDMMerge)
+	f.Post("/$mdm-not-duplicate", s.handleMDMNotDuplicate)
+	f.Post("/$mdm-submit", s.handleMDMSubmit)
+	f.Get("/$mdm-submit-status/:id", s.handleMDMSubmitStatus)
+	f.Post("/$mdm-clear", s.handleMDMClear)
+	f.Post("/$mdm-undo", s.handleMDMUndo)
+	f.Get("/$mdm-review-summary", s.handleMDMReviewSummary)
+	f.All("/$mdm-*", s.handleMDMNoRoute)
 	f.Get("/:type/_history", s.handleTypeHistory)
 	f.Post("/:type/_search", s.handleSearch)
 	f.Post("/:type/$match", s.handleMatch)
+	f.Get("/:type/$ihe-pix", s.handlePIX)
 	f.Get("/:type", s.handleSearch)
 	f.Post("/:type", s.handleCreate)
 	f.Put("/:type", s.handleConditionalUpdate)

@@ -60,7 +60,7 @@ func rank(c *registry.Clause) int {
 		return 0
 	}
 	switch c.Param.Kind {
-	case registry.KindToken:
+	case registry.KindToken, registry.KindURI:
 		return 50
 	case registry.KindReference:
 		return 45
@@ -124,7 +124,7 @@ func indexTable(k registry.ParamKind) string {
 	switch k {
 	case registry.KindString:
 		return "idx_string"
-	case registry.KindToken:
+	case registry.KindToken, registry.KindURI:
 		return "idx_token"
 	case registry.KindDate:
 		return "idx_date"
@@ -141,7 +141,7 @@ func valueCond(kind registry.ParamKind, modifier string, v *registry.Value) (str
 	switch kind {
 	case registry.KindString:
 		return stringCond(modifier, v)
-	case registry.KindToken:
+	case registry.KindToken, registry.KindURI:
 		return tokenCond(v)
 	case registry.KindDate:
 		return dateCond("i.lo", "i.hi", v.Prefix, v.Lo, v.Hi)

@@ -3,9 +3,12 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
+
+	"gorm.io/gorm"
 
 	"idem/registry"
 )
@@ -20,7 +23,50 @@ var _ registry.MatchStore = (*Store)(nil)
 // the index alone, and only the best q.Max are read: their bodies are what
 // costs.
 func (s *Store) Candidates(ctx context.Context, typ string, q registry.CandidateQuery) (*registry.CandidateSet, error) {
-	db := s.read.WithContext(ctx)
+	return candidates(s.read.WithContext(ctx), typ, q)
+}
+
+// Candidates is Store.Candidates seeing the transaction's own writes. On
+// PostgreSQL it first takes a transaction-scoped advisory lock per key, so
+// two transactions matching the same new entity run one after the other:
+// under READ COMMITTED the second one's candidate query, a new statement,
+// sees what the first committed. SQLite has one writer: nothing to lock.
+func (t *tx) Candidates(ctx context.Context, typ string, q registry.CandidateQuery) (*registry.CandidateSet, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
+	db := t.db.WithContext(ctx)
+	if t.conn.pg {
+		if err := lockKeys(db, q.Keys); err != nil {
+			return nil, err
+		}
+	}
+	return candidates(db, typ, q)
+}
+
+// lockKeys takes an advisory lock on a 64-bit hash of each key. The hashes
+// are taken in ascending order, so transactions sharing keys queue rather
+// than deadlock (two keys with the same hash are one lock: re-taking it in
+// the same transaction does not wait).
+func lockKeys(db *gorm.DB, keys []string) error {
+	hashes := make([]int64, 0, len(keys))
+	for _, k := range keys {
+		h := fnv.New64a()
+		h.Write([]byte(k))
+		hashes = append(hashes, int64(h.Sum64()))
+	}
+	slices.Sort(hashes)
+	for _, h := range slices.Compact(hashes) {
+		if err := db.Exec(`SELECT pg_advisory_xact_lock(?)`, h).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// candidates ranks and reads the candidates on db, the reader pool or a
+// write transaction.
+func candidates(db *gorm.DB, typ string, q registry.CandidateQuery) (*registry.CandidateSet, error) {
 	out := &registry.CandidateSet{}
 	if len(q.Keys) == 0 {
 		return out, nil

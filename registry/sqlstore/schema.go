@@ -109,10 +109,126 @@ var matchMigration = migration{
 	},
 }
 
+// Migration 3: the MDM links between source and golden records, their
+// events (kept forever) and the linking operations that can be undone.
+// Link ids are never reused (AUTOINCREMENT on SQLite) because events name
+// them after the link is gone; "before" is quoted as SQLite's trigger keyword.
+var linkMigration = migration{
+	sqlite: []string{
+		`CREATE TABLE mdm_links (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			golden_type TEXT NOT NULL,
+			golden_id TEXT NOT NULL,
+			source_type TEXT NOT NULL,
+			source_id TEXT NOT NULL,
+			match_result TEXT NOT NULL,
+			link_source TEXT NOT NULL,
+			score REAL NOT NULL DEFAULT 0,
+			grade TEXT NOT NULL DEFAULT '',
+			rule_version TEXT NOT NULL DEFAULT '',
+			evidence BLOB,
+			eid_match INTEGER NOT NULL DEFAULT 0,
+			new_golden INTEGER NOT NULL DEFAULT 0,
+			created INTEGER NOT NULL,
+			updated INTEGER NOT NULL,
+			UNIQUE (golden_type, golden_id, source_type, source_id))`,
+		`CREATE TABLE mdm_link_events (
+			id INTEGER PRIMARY KEY,
+			op_id INTEGER NOT NULL,
+			link_id INTEGER NOT NULL,
+			golden_type TEXT NOT NULL,
+			golden_id TEXT NOT NULL,
+			source_type TEXT NOT NULL,
+			source_id TEXT NOT NULL,
+			match_result TEXT NOT NULL,
+			link_source TEXT NOT NULL,
+			score REAL NOT NULL DEFAULT 0,
+			grade TEXT NOT NULL DEFAULT '',
+			rule_version TEXT NOT NULL DEFAULT '',
+			evidence BLOB,
+			eid_match INTEGER NOT NULL DEFAULT 0,
+			new_golden INTEGER NOT NULL DEFAULT 0,
+			created INTEGER NOT NULL,
+			updated INTEGER NOT NULL,
+			actor TEXT NOT NULL,
+			reason TEXT NOT NULL,
+			at INTEGER NOT NULL)`,
+		`CREATE TABLE mdm_ops (
+			id INTEGER PRIMARY KEY,
+			kind TEXT NOT NULL,
+			actor TEXT NOT NULL,
+			reason TEXT NOT NULL,
+			at INTEGER NOT NULL,
+			"before" BLOB,
+			undoes INTEGER NOT NULL DEFAULT 0,
+			undone_by INTEGER NOT NULL DEFAULT 0)`,
+	},
+	postgres: []string{
+		`CREATE TABLE mdm_links (
+			id BIGSERIAL PRIMARY KEY,
+			golden_type TEXT COLLATE "C" NOT NULL,
+			golden_id TEXT COLLATE "C" NOT NULL,
+			source_type TEXT COLLATE "C" NOT NULL,
+			source_id TEXT COLLATE "C" NOT NULL,
+			match_result TEXT COLLATE "C" NOT NULL,
+			link_source TEXT COLLATE "C" NOT NULL,
+			score DOUBLE PRECISION NOT NULL DEFAULT 0,
+			grade TEXT NOT NULL DEFAULT '',
+			rule_version TEXT NOT NULL DEFAULT '',
+			evidence BYTEA,
+			eid_match BOOLEAN NOT NULL DEFAULT FALSE,
+			new_golden BOOLEAN NOT NULL DEFAULT FALSE,
+			created BIGINT NOT NULL,
+			updated BIGINT NOT NULL,
+			UNIQUE (golden_type, golden_id, source_type, source_id))`,
+		`CREATE TABLE mdm_link_events (
+			id BIGSERIAL PRIMARY KEY,
+			op_id BIGINT NOT NULL,
+			link_id BIGINT NOT NULL,
+			golden_type TEXT COLLATE "C" NOT NULL,
+			golden_id TEXT COLLATE "C" NOT NULL,
+			source_type TEXT COLLATE "C" NOT NULL,
+			source_id TEXT COLLATE "C" NOT NULL,
+			match_result TEXT COLLATE "C" NOT NULL,
+			link_source TEXT COLLATE "C" NOT NULL,
+			score DOUBLE PRECISION NOT NULL DEFAULT 0,
+			grade TEXT NOT NULL DEFAULT '',
+			rule_version TEXT NOT NULL DEFAULT '',
+			evidence BYTEA,
+			eid_match BOOLEAN NOT NULL DEFAULT FALSE,
+			new_golden BOOLEAN NOT NULL DEFAULT FALSE,
+			created BIGINT NOT NULL,
+			updated BIGINT NOT NULL,
+			actor TEXT NOT NULL,
+			reason TEXT NOT NULL,
+			at BIGINT NOT NULL)`,
+		`CREATE TABLE mdm_ops (
+			id BIGSERIAL PRIMARY KEY,
+			kind TEXT COLLATE "C" NOT NULL,
+			actor TEXT NOT NULL,
+			reason TEXT NOT NULL,
+			at BIGINT NOT NULL,
+			"before" BYTEA,
+			undoes BIGINT NOT NULL DEFAULT 0,
+			undone_by BIGINT NOT NULL DEFAULT 0)`,
+	},
+}
+
+// linkIndexes are created by the link migration on both dialects.
+var linkIndexes = []string{
+	`CREATE INDEX mdm_links_source ON mdm_links (source_type, source_id)`,
+	`CREATE INDEX mdm_links_review ON mdm_links (match_result, created)`,
+	`CREATE INDEX mdm_links_golden ON mdm_links (golden_id)`,
+	`CREATE INDEX mdm_link_events_golden ON mdm_link_events (golden_id)`,
+	`CREATE INDEX mdm_link_events_source ON mdm_link_events (source_id)`,
+}
+
 func init() {
 	migrations[0].sqlite = append(migrations[0].sqlite, commonIndexes...)
 	migrations[0].postgres = append(migrations[0].postgres, commonIndexes...)
-	migrations = append(migrations, matchMigration)
+	linkMigration.sqlite = append(linkMigration.sqlite, linkIndexes...)
+	linkMigration.postgres = append(linkMigration.postgres, linkIndexes...)
+	migrations = append(migrations, matchMigration, linkMigration)
 }
 
 // migrate applies the missing migrations in one transaction. On PostgreSQL an

@@ -136,8 +136,8 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	sqldb.SetMaxOpenConns(32)
-	sqldb.SetMaxIdleConns(32)
+	sqldb.SetMaxOpenConns(16)
+	sqldb.SetMaxIdleConns(16)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	if err := migrate(ctx, db, true); err != nil {
 		sqldb.Close()
@@ -148,7 +148,24 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 		sqldb.Close()
 		return nil, err
 	}
-	return &Store{read: db, write: db, postgres: true, stmts: stmts}, nil
+	// Reads get a pool of their own: a write transaction may read (the
+	// matcher's term frequencies, the current model) while holding its
+	// connection, so with one shared pool, writers waiting on each other's
+	// locks could take every connection and leave the lock holder none.
+	rdb, err := gorm.Open(postgres.Open(dsn), gormConfig())
+	if err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	rsql, err := rdb.DB()
+	if err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	rsql.SetMaxOpenConns(16)
+	rsql.SetMaxIdleConns(16)
+	rsql.SetConnMaxIdleTime(5 * time.Minute)
+	return &Store{read: rdb, write: db, postgres: true, stmts: stmts}, nil
 }
 
 // Close stops the writer and closes the connections. Later calls do nothing.

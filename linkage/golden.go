@@ -1,0 +1,395 @@
+package linkage
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"idem/registry"
+)
+
+// Extension and code system URLs of golden records.
+const (
+	// ValueSourceURL marks each golden value with the record it came from.
+	ValueSourceURL = "https://idem.dev/fhir/StructureDefinition/value-source"
+	// ReplacedByURL marks the Person.link of a merged-away Person that
+	// points to the Person it was merged into.
+	ReplacedByURL = "https://idem.dev/fhir/StructureDefinition/replaced-by"
+	// GoldenTagSystem tags golden records (code GOLDEN_RECORD), which idem
+	// alone writes.
+	GoldenTagSystem = "https://idem.dev/fhir/CodeSystem/mdm"
+	// PersonIDSystem is the enterprise identifier idem gives every Person.
+	PersonIDSystem = "urn:idem:person"
+)
+
+//go:embed survivorship.json
+var defaultSurvivorship []byte
+
+// Survivorship holds the declarative rules that choose a Person's golden
+// demographics (survivorship.json).
+type Survivorship struct {
+	Doc            string            `json:"doc,omitempty"`
+	TrustedSources []string          `json:"trustedSources"`
+	Fields         map[string]string `json:"fields"`
+}
+
+var strategies = []string{"most-recent", "most-frequent", "most-trusted", "longest", "union"}
+
+// ParseSurvivorship parses and checks survivorship rules.
+func ParseSurvivorship(data []byte) (*Survivorship, error) {
+	var s Survivorship
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("survivorship rules: %w", err)
+	}
+	for _, f := range personFields {
+		st, ok := s.Fields[f]
+		if !ok {
+			return nil, fmt.Errorf("survivorship rules: fields.%s: missing", f)
+		}
+		if !slices.Contains(strategies, st) {
+			return nil, fmt.Errorf("survivorship rules: fields.%s %q: want one of %s", f, st, strings.Join(strategies, ", "))
+		}
+	}
+	return &s, nil
+}
+
+// DefaultSurvivorship returns the embedded rules.
+func DefaultSurvivorship() *Survivorship {
+	s, err := ParseSurvivorship(defaultSurvivorship)
+	if err != nil {
+		panic(err) // the embedded file is tested
+	}
+	return s
+}
+
+// personFields are the Person elements filled from linked records.
+var personFields = []string{"name", "gender", "birthDate", "address", "telecom", "identifier"}
+
+// sourceRecord is one linked record as survivorship sees it.
+type sourceRecord struct {
+	ref     string
+	body    map[string]any
+	updated time.Time
+	trust   int // index in trustedSources; len(trustedSources) when absent
+}
+
+// rebuild rewrites a golden record from its MATCH links; it writes a new
+// version only when the content changes.
+func (l *Linker) rebuild(ctx context.Context, ltx registry.LinkTx, golden string) error {
+	gtype, gid, _ := strings.Cut(golden, "/")
+	links, err := ltx.Links(ctx, registry.LinkFilter{GoldenType: gtype, GoldenID: gid, MatchResult: []string{registry.MatchResultMatch}})
+	if err != nil {
+		return err
+	}
+	var recs []sourceRecord
+	var kept []*registry.Link
+	for _, k := range links {
+		r, err := ltx.Read(ctx, k.SourceType, k.SourceID)
+		if err != nil || r.Deleted {
+			continue
+		}
+		body, err := registry.DecodeStored(r)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, sourceRecord{ref: k.Source(), body: body, updated: r.LastUpdated, trust: l.trust(k.SourceType, body)})
+		kept = append(kept, k)
+	}
+	redirect, err := ltx.Links(ctx, registry.LinkFilter{SourceType: gtype, SourceID: gid, MatchResult: []string{registry.MatchResultRedirect}})
+	if err != nil {
+		return err
+	}
+	var body map[string]any
+	if gtype == registry.TypePerson {
+		body = l.person(gid, recs, kept, redirect)
+	} else {
+		body = linkage(recs, kept)
+	}
+	return l.write(ctx, ltx, gtype, gid, body)
+}
+
+// write stores body as gtype/gid unless the current version says the same;
+// nil deletes it.
+func (l *Linker) write(ctx context.Context, ltx registry.LinkTx, gtype, gid string, body map[string]any) error {
+	cur, err := ltx.Read(ctx, gtype, gid)
+	exists := err == nil && !cur.Deleted
+	if err != nil && registry.ErrorCode(err) != registry.ENotFound {
+		return err
+	}
+	if body == nil {
+		if exists {
+			_, err = l.svc.DeleteTx(ctx, ltx, gtype, gid)
+		}
+		return err
+	}
+	if exists {
+		old, err := registry.DecodeStored(cur)
+		if err != nil {
+			return err
+		}
+		if sameContent(old, body) {
+			return nil
+		}
+	}
+	_, err = l.svc.UpdateTx(ctx, ltx, gtype, gid, body, 0)
+	return err
+}
+
+// restoreGolden puts back a golden record's prior content (undo); nil
+// content means it did not exist.
+func (l *Linker) restoreGolden(ctx context.Context, ltx registry.LinkTx, golden string, prior []byte) error {
+	gtype, gid, _ := strings.Cut(golden, "/")
+	if prior == nil {
+		return l.write(ctx, ltx, gtype, gid, nil)
+	}
+	body, err := registry.DecodeJSON(prior)
+	if err != nil {
+		return err
+	}
+	return l.write(ctx, ltx, gtype, gid, body)
+}
+
+// sameContent compares two resources ignoring meta's versionId and lastUpdated.
+func sameContent(a, b map[string]any) bool {
+	strip := func(m map[string]any) []byte {
+		c := make(map[string]any, len(m))
+		for k, v := range m {
+			c[k] = v
+		}
+		if meta, ok := m["meta"].(map[string]any); ok {
+			mc := map[string]any{}
+			for k, v := range meta {
+				if k != "versionId" && k != "lastUpdated" {
+					mc[k] = v
+				}
+			}
+			c["meta"] = mc
+		}
+		delete(c, "id")
+		return registry.MarshalResource(c)
+	}
+	return bytes.Equal(strip(a), strip(b))
+}
+
+// trust ranks a record by its source system in trustedSources.
+func (l *Linker) trust(typ string, body map[string]any) int {
+	base := sourceBase(typ, body)
+	if i := slices.Index(l.cfg.Survivorship.TrustedSources, base); i >= 0 && base != "" {
+		return i
+	}
+	return len(l.cfg.Survivorship.TrustedSources)
+}
+
+func goldenMeta() map[string]any {
+	return map[string]any{"tag": []any{map[string]any{"system": GoldenTagSystem, "code": "GOLDEN_RECORD", "display": "Golden record"}}}
+}
+
+func assurance(k *registry.Link) string {
+	if k.LinkSource == registry.LinkSourceManual {
+		return "level4"
+	}
+	return "level3"
+}
+
+func sourceExt(ref string) []any {
+	return []any{map[string]any{"url": ValueSourceURL, "valueReference": map[string]any{"reference": ref}}}
+}
+
+// person builds a Person from its linked records by the survivorship
+// rules. A Person with no records left is retired (active false); one
+// merged into another points to it.
+func (l *Linker) person(id string, recs []sourceRecord, links []*registry.Link, redirect []*registry.Link) map[string]any {
+	p := map[string]any{"resourceType": registry.TypePerson, "id": id, "meta": goldenMeta(), "active": len(recs) > 0}
+	ids := []any{map[string]any{"system": PersonIDSystem, "value": id}}
+	// Most recent first: every strategy breaks ties that way.
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].updated.After(recs[j].updated) })
+	for _, f := range personFields {
+		switch f {
+		case "gender", "birthDate":
+			if v, src := choosePrimitive(l.cfg.Survivorship.Fields[f], f, recs); v != "" {
+				p[f] = v
+				p["_"+f] = map[string]any{"extension": sourceExt(src)}
+			}
+		case "identifier":
+			ids = append(ids, chooseList(l.cfg.Survivorship.Fields[f], f, recs)...)
+		default:
+			if vs := chooseList(l.cfg.Survivorship.Fields[f], f, recs); len(vs) > 0 {
+				p[f] = vs
+			}
+		}
+	}
+	p["identifier"] = ids
+	var out []any
+	for _, k := range links {
+		out = append(out, map[string]any{"target": map[string]any{"reference": k.Source()}, "assurance": assurance(k)})
+	}
+	for _, k := range redirect {
+		out = append(out, map[string]any{"extension": []any{map[string]any{"url": ReplacedByURL, "valueBoolean": true}},
+			"target": map[string]any{"reference": k.Golden()}, "assurance": "level4"})
+	}
+	if len(out) > 0 {
+		p["link"] = out
+	}
+	return p
+}
+
+// choosePrimitive picks one value of a primitive field and its record.
+func choosePrimitive(strategy, field string, recs []sourceRecord) (string, string) {
+	var vals []string
+	var srcs []string
+	for _, r := range recs {
+		if v := asString(r.body[field]); v != "" {
+			vals, srcs = append(vals, v), append(srcs, r.ref)
+		}
+	}
+	if len(vals) == 0 {
+		return "", ""
+	}
+	i := pick(strategy, vals, recs, srcs)
+	return vals[i], srcs[i]
+}
+
+// chooseList picks the elements of a repeating field: all distinct ones
+// for union, else every element of the one record the strategy picks.
+func chooseList(strategy, field string, recs []sourceRecord) []any {
+	var out []any
+	seen := map[string]bool{}
+	add := func(e any, ref string) {
+		obj, ok := e.(map[string]any)
+		if !ok {
+			return
+		}
+		c := make(map[string]any, len(obj)+1)
+		for k, v := range obj {
+			if k != "extension" && k != "id" {
+				c[k] = v
+			}
+		}
+		key := string(registry.MarshalResource(c))
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		c["extension"] = sourceExt(ref)
+		out = append(out, c)
+	}
+	if strategy == "union" {
+		for _, r := range recs {
+			list, _ := r.body[field].([]any)
+			for _, e := range list {
+				add(e, r.ref)
+			}
+		}
+		return out
+	}
+	var vals, srcs []string
+	var lists [][]any
+	for _, r := range recs {
+		list, _ := r.body[field].([]any)
+		if len(list) > 0 {
+			vals = append(vals, string(registry.MarshalResource(map[string]any{"v": list})))
+			srcs = append(srcs, r.ref)
+			lists = append(lists, list)
+		}
+	}
+	if len(vals) == 0 {
+		return nil
+	}
+	i := pick(strategy, vals, recs, srcs)
+	for _, e := range lists[i] {
+		add(e, srcs[i])
+	}
+	return out
+}
+
+// pick applies a strategy to candidate values (in most-recent-first order,
+// each from the record srcs names) and returns the chosen index.
+func pick(strategy string, vals []string, recs []sourceRecord, srcs []string) int {
+	switch strategy {
+	case "most-frequent":
+		best, n := 0, 0
+		for i, v := range vals {
+			c := 0
+			for _, w := range vals {
+				if w == v {
+					c++
+				}
+			}
+			if c > n {
+				best, n = i, c
+			}
+		}
+		return best
+	case "longest":
+		best := 0
+		for i, v := range vals {
+			if len(v) > len(vals[best]) {
+				best = i
+			}
+		}
+		return best
+	case "most-trusted":
+		trust := map[string]int{}
+		for _, r := range recs {
+			trust[r.ref] = r.trust
+		}
+		best := 0
+		for i := range vals {
+			if trust[srcs[i]] < trust[srcs[best]] {
+				best = i
+			}
+		}
+		return best
+	}
+	return 0 // most-recent
+}
+
+// linkage builds a Linkage over linked Locations: the most trusted (then
+// the earliest linked) active record is the source, other active ones
+// alternates, inactive ones historical. With fewer than two records left
+// it is deleted (a Linkage needs two items).
+func linkage(recs []sourceRecord, links []*registry.Link) map[string]any {
+	if len(recs) < 2 {
+		return nil
+	}
+	type item struct {
+		ref     string
+		active  bool
+		trust   int
+		created time.Time
+	}
+	items := make([]item, len(recs))
+	for i, r := range recs {
+		items[i] = item{ref: r.ref, active: asString(r.body["status"]) != "inactive", trust: r.trust, created: links[i].Created}
+	}
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := items[i], items[j]
+		if a.active != b.active {
+			return a.active
+		}
+		if a.trust != b.trust {
+			return a.trust < b.trust
+		}
+		return a.created.Before(b.created)
+	})
+	var out []any
+	for i, it := range items {
+		typ := "alternate"
+		switch {
+		case !it.active:
+			typ = "historical"
+		case i == 0:
+			typ = "source"
+		}
+		out = append(out, map[string]any{"type": typ, "resource": map[string]any{"reference": it.ref}})
+	}
+	return map[string]any{"resourceType": registry.TypeLinkage, "meta": goldenMeta(), "active": true, "item": out}
+}

@@ -1,0 +1,390 @@
+package linkage
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"idem/registry"
+)
+
+// Linker links every stored Patient, Practitioner and Location to its
+// golden record in the transaction of the write itself, so the response can
+// name it: a Person for people, a Linkage for Locations. It is the
+// registry.Service's WriteHooks.
+//
+// For a new or changed record it scores the blocking candidates and:
+//   - a certain match to one golden record (or a shared enterprise
+//     identifier) links the record to it, AUTO;
+//   - no match gives the record a golden record of its own;
+//   - probable and possible matches, several certain ones, and conflicting
+//     enterprise identifiers are POSSIBLE_MATCH links: the review queue.
+//
+// A steward's decisions (MANUAL links, NO_MATCH) are never overridden.
+type Linker struct {
+	svc     *registry.Service
+	matcher *Matcher
+	cfg     LinkerConfig
+	log     *slog.Logger
+	jobs    jobs
+}
+
+// LinkerConfig configures linking.
+type LinkerConfig struct {
+	// AutoLink reports whether records of a type are linked automatically;
+	// false is the "independent" sharing mode (stewards link by hand). Nil:
+	// every matchable type is.
+	AutoLink func(typ string) bool
+	// Survivorship chooses the golden demographics; nil: DefaultSurvivorship.
+	Survivorship *Survivorship
+}
+
+// NewLinker returns a Linker writing through svc and scoring with matcher.
+// Set it as svc.Hooks.
+func NewLinker(svc *registry.Service, matcher *Matcher, cfg LinkerConfig, log *slog.Logger) *Linker {
+	if cfg.Survivorship == nil {
+		cfg.Survivorship = DefaultSurvivorship()
+	}
+	return &Linker{svc: svc, matcher: matcher, cfg: cfg, log: log}
+}
+
+var _ registry.WriteHooks = (*Linker)(nil)
+
+type actorKey struct{}
+
+// WithActor returns ctx naming who acts (a client system or a steward), for
+// link history and audit.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// Actor returns who acts in ctx; "system" when nobody was named.
+func Actor(ctx context.Context) string {
+	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
+		return a
+	}
+	return "system"
+}
+
+func (l *Linker) autoLink(typ string) bool {
+	return l.cfg.AutoLink == nil || l.cfg.AutoLink(typ)
+}
+
+// goldenType is the golden record type of a matchable type.
+func goldenType(typ string) string {
+	if typ == registry.TypeLocation {
+		return registry.TypeLinkage
+	}
+	return registry.TypePerson
+}
+
+// BeforePut resolves references between the records of one source: a
+// record whose meta.source is "<base>/<Type>/<local id>" may refer to
+// "Practitioner/77", meaning that source's Practitioner 77; when the
+// registry holds a record with meta.source "<base>/Practitioner/77" the
+// reference is rewritten to its registry id.
+func (l *Linker) BeforePut(ctx context.Context, tx registry.Tx, typ, id string, res map[string]any) error {
+	if !Matchable(typ) {
+		return nil
+	}
+	base := sourceBase(typ, res)
+	if base == "" {
+		return nil
+	}
+	return rewriteRefs(res, func(ref string) (string, error) {
+		t, local, ok := strings.Cut(ref, "/")
+		if !ok || !registry.IsType(t) || strings.Contains(local, "/") {
+			return "", nil
+		}
+		q, err := registry.ParseQuery(t, url.Values{"_source": {base + "/" + ref}}, true)
+		if err != nil {
+			return "", nil
+		}
+		found, err := tx.Match(ctx, q, 2)
+		if err != nil || len(found) != 1 {
+			return "", err
+		}
+		return t + "/" + found[0].ID, nil
+	})
+}
+
+// sourceBase returns the source system part of meta.source when it names
+// the record ("<base>/<Type>/<id>"), else "".
+func sourceBase(typ string, res map[string]any) string {
+	meta, _ := res["meta"].(map[string]any)
+	src, _ := meta["source"].(string)
+	src, _, _ = strings.Cut(src, "#")
+	i := strings.LastIndex(src, "/"+typ+"/")
+	if i <= 0 || strings.Contains(src[i+len(typ)+2:], "/") {
+		return ""
+	}
+	return src[:i]
+}
+
+// rewriteRefs replaces every relative "reference" in v for which fn
+// returns a new value.
+func rewriteRefs(v any, fn func(string) (string, error)) error {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if k == "meta" || k == "id" {
+				continue
+			}
+			if s, ok := e.(string); ok && k == "reference" {
+				repl, err := fn(s)
+				if err != nil {
+					return err
+				}
+				if repl != "" {
+					x[k] = repl
+				}
+				continue
+			}
+			if err := rewriteRefs(e, fn); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if err := rewriteRefs(e, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// AfterPut links a stored version, or unlinks a deleted record.
+func (l *Linker) AfterPut(ctx context.Context, tx registry.Tx, out *registry.Outcome, res map[string]any) error {
+	r := out.Resource
+	if !Matchable(r.Type) {
+		return nil
+	}
+	ltx, ok := tx.(registry.LinkTx)
+	if !ok {
+		return nil
+	}
+	if res == nil {
+		return l.unlinkDeleted(ctx, ltx, r)
+	}
+	golden, _, err := l.link(ctx, ltx, r.Type, r.ID, res)
+	out.Golden = golden
+	return err
+}
+
+// unlinkDeleted removes every link of a deleted record and refreshes the
+// golden records it was part of.
+func (l *Linker) unlinkDeleted(ctx context.Context, ltx registry.LinkTx, r *registry.Resource) error {
+	links, err := ltx.Links(ctx, registry.LinkFilter{SourceType: r.Type, SourceID: r.ID})
+	if err != nil || len(links) == 0 {
+		return err
+	}
+	p := l.newPlan(ltx, "unlink", Actor(ctx), r.Type+"/"+r.ID+" was deleted")
+	for _, k := range links {
+		p.remove(k)
+	}
+	return p.commit(ctx)
+}
+
+// decision is what the matcher says about one golden record.
+type decision struct {
+	golden   string // "Person/id", "Linkage/id", or "Location/id" for a Location without one
+	best     Candidate
+	eid      bool // shares an enterprise identifier
+	conflict bool // holds another value of an enterprise identifier system
+}
+
+// link runs the matcher for typ/id and applies its decision; it returns
+// the golden record the record is linked to and the applied plan.
+func (l *Linker) link(ctx context.Context, ltx registry.LinkTx, typ, id string, res map[string]any) (string, *plan, error) {
+	current, err := ltx.Links(ctx, registry.LinkFilter{SourceType: typ, SourceID: id})
+	if err != nil {
+		return "", nil, err
+	}
+	var match *registry.Link
+	refused := map[string]bool{}
+	for _, k := range current {
+		switch k.MatchResult {
+		case registry.MatchResultMatch:
+			match = k
+		case registry.MatchResultNoMatch:
+			refused[k.Golden()] = true
+		}
+	}
+	p := l.newPlan(ltx, "link", Actor(ctx), "")
+	if (match != nil && match.LinkSource == registry.LinkSourceManual) || !l.autoLink(typ) {
+		if match == nil {
+			return "", p, nil // independent: stewards link by hand
+		}
+		p.touch(match.Golden())
+		return match.Golden(), p, p.commit(ctx) // the record changed: refresh the golden content
+	}
+	sc, err := l.matcher.score(ctx, typ, res, ltx.Candidates)
+	if err != nil {
+		return "", nil, err
+	}
+	decisions, err := l.decide(ctx, ltx, sc, typ, res)
+	if err != nil {
+		return "", nil, err
+	}
+	var certain, review []*decision
+	for _, d := range decisions {
+		switch {
+		case refused[d.golden] || (match != nil && d.golden == match.Golden()):
+		case d.conflict:
+			review = append(review, d)
+		case d.eid || d.best.Match.Grade == "certain":
+			certain = append(certain, d)
+		case d.best.Match.Grade != "":
+			review = append(review, d)
+		}
+	}
+	if len(certain) > 1 {
+		// Several golden records: one with the enterprise identifier wins;
+		// otherwise a steward decides.
+		var eid []*decision
+		for _, d := range certain {
+			if d.eid {
+				eid = append(eid, d)
+			}
+		}
+		if len(eid) != 1 {
+			review, certain = append(review, certain...), nil
+		} else {
+			for _, d := range certain {
+				if d != eid[0] {
+					review = append(review, d)
+				}
+			}
+			certain = eid
+		}
+	}
+	self := &registry.Link{SourceType: typ, SourceID: id, MatchResult: registry.MatchResultMatch, LinkSource: registry.LinkSourceAuto}
+	var golden string
+	switch {
+	case len(certain) == 1:
+		d := certain[0]
+		l.scored(self, sc, d)
+		if golden, err = p.linkTo(ctx, d.golden, self, d); err != nil {
+			return "", nil, err
+		}
+		self.Grade = d.best.Match.Grade
+	case match != nil:
+		golden = match.Golden() // no better home: stay where it was
+		*self = *match
+	default:
+		golden = p.newGolden(goldenType(typ), self)
+	}
+	if match != nil && match.Golden() != golden {
+		p.remove(match)
+	}
+	if golden != "" && (match == nil || match.Golden() != golden) {
+		p.put(self)
+	} else if golden != "" {
+		p.touch(golden)
+	}
+	wanted := map[string]bool{}
+	for _, d := range review {
+		if d.golden == golden {
+			continue
+		}
+		wanted[d.golden] = true
+		k := &registry.Link{SourceType: typ, SourceID: id, MatchResult: registry.MatchResultPossible, LinkSource: registry.LinkSourceAuto}
+		k.GoldenType, k.GoldenID, _ = strings.Cut(d.golden, "/")
+		l.scored(k, sc, d)
+		p.put(k)
+	}
+	for _, k := range current {
+		if k.MatchResult == registry.MatchResultPossible && k.LinkSource == registry.LinkSourceAuto && !wanted[k.Golden()] {
+			p.remove(k)
+		}
+	}
+	p.reason = reasonFor(len(certain), len(review), golden)
+	return golden, p, p.commit(ctx)
+}
+
+func reasonFor(certain, review int, golden string) string {
+	switch {
+	case certain == 1:
+		return "certain match to " + golden
+	case review > 0:
+		return "uncertain matches: own golden record, candidates for review"
+	}
+	return "no match: own golden record"
+}
+
+// scored copies the score, grade, model version and evidence of d into k.
+func (l *Linker) scored(k *registry.Link, sc *scoring, d *decision) {
+	m := sc.explain(d.best)
+	k.Score, k.Grade, k.RuleVersion, k.EIDMatch = m.Probability, m.Grade, m.ModelVersion, d.eid
+	k.Evidence, _ = json.Marshal(m)
+}
+
+// decide groups the scored candidates by their golden records, with the
+// enterprise identifier comparison.
+func (l *Linker) decide(ctx context.Context, ltx registry.LinkTx, sc *scoring, typ string, res map[string]any) ([]*decision, error) {
+	mine := enterpriseIDs(sc, res)
+	byGolden := map[string]*decision{}
+	var order []*decision
+	for _, c := range sc.all {
+		eid, conflict := compareEIDs(mine, enterpriseIDs(sc, c.body))
+		if c.Match.Grade == "" && !eid && !conflict {
+			continue
+		}
+		links, err := ltx.Links(ctx, registry.LinkFilter{SourceType: typ, SourceID: c.Resource.ID, MatchResult: []string{registry.MatchResultMatch}})
+		if err != nil {
+			return nil, err
+		}
+		golden := ""
+		if len(links) > 0 {
+			golden = links[0].Golden()
+		} else if typ == registry.TypeLocation {
+			golden = typ + "/" + c.Resource.ID // a Location without a Linkage yet
+		} else {
+			continue // never linked (independent mode): stewards link it by hand
+		}
+		d := byGolden[golden]
+		if d == nil {
+			d = &decision{golden: golden, best: c}
+			byGolden[golden] = d
+			order = append(order, d)
+		}
+		d.eid = d.eid || eid
+		d.conflict = d.conflict || (conflict && !eid)
+	}
+	return order, nil
+}
+
+// enterpriseIDs returns the record's identifiers in enterprise systems.
+func enterpriseIDs(sc *scoring, res map[string]any) map[string]string {
+	var out map[string]string
+	ids, _ := res["identifier"].([]any)
+	for _, e := range ids {
+		id, _ := e.(map[string]any)
+		sys, val := asString(id["system"]), strings.TrimSpace(asString(id["value"]))
+		if sys != "" && val != "" && sc.model.EnterpriseSystem(sys) {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[sys] = val
+		}
+	}
+	return out
+}
+
+// compareEIDs reports a shared enterprise identifier and a conflicting one
+// (same system, another value).
+func compareEIDs(a, b map[string]string) (same, conflict bool) {
+	for sys, v := range a {
+		if w, ok := b[sys]; ok {
+			if v == w {
+				same = true
+			} else {
+				conflict = true
+			}
+		}
+	}
+	return same, conflict
+}

@@ -1,0 +1,296 @@
+package linkage
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"idem/matching"
+	"idem/registry"
+	"idem/registry/sqlstore"
+	"idem/registry/sqlstore/sqltest"
+)
+
+// linked is a registry with the linker wired as app wires it.
+type linked struct {
+	s   *sqlstore.Store
+	svc *registry.Service
+	l   *Linker
+}
+
+func openLinked(t *testing.T, s *sqlstore.Store) *linked {
+	t.Helper()
+	models := NewModels(s, matching.DefaultRules(), time.Hour, quiet)
+	m := NewMatcher(s, models, quiet)
+	svc := &registry.Service{Store: s, MatchKeys: m.Keys}
+	l := NewLinker(svc, m, LinkerConfig{}, quiet)
+	svc.Hooks = l
+	return &linked{s: s, svc: svc, l: l}
+}
+
+func (k *linked) create(t *testing.T, js string) *registry.Outcome {
+	t.Helper()
+	res, err := registry.ParseResource([]byte(js), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := k.svc.Create(context.Background(), res["resourceType"].(string), res, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (k *linked) read(t *testing.T, ref string) map[string]any {
+	t.Helper()
+	typ, id, _ := strings.Cut(ref, "/")
+	r, err := k.svc.Read(context.Background(), typ, id)
+	if err != nil {
+		t.Fatalf("read %s: %v", ref, err)
+	}
+	body, err := registry.DecodeStored(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+func (k *linked) links(t *testing.T, f registry.LinkFilter) []*registry.Link {
+	t.Helper()
+	page, err := k.s.QueryLinks(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Links
+}
+
+// patient renders a Patient from source system src with local id local.
+func patient(src, local, given, family, birth, phone string, extra ...string) string {
+	js := fmt.Sprintf(`{"resourceType":"Patient","meta":{"source":%q},"identifier":[{"system":%q,"value":%q}],
+		"name":[{"family":%q,"given":[%q]}],"gender":"female","birthDate":%q,
+		"telecom":[{"system":"phone","value":%q}],"address":[{"line":["12 Acacia Avenue"],"city":"Springfield","postalCode":"62704"}]`,
+		src+"/Patient/"+local, src+"/mrn", local, family, given, birth, phone)
+	for _, e := range extra {
+		js += "," + e
+	}
+	return js + "}"
+}
+
+// personLinks returns the Person's link targets.
+func personLinks(p map[string]any) []string {
+	var out []string
+	links, _ := p["link"].([]any)
+	for _, l := range links {
+		out = append(out, l.(map[string]any)["target"].(map[string]any)["reference"].(string))
+	}
+	return out
+}
+
+func TestLinkOnWrite(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		k := openLinked(t, s)
+		a := k.create(t, patient("http://ehr.example/fhir", "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344"))
+		if !strings.HasPrefix(a.Golden, "Person/") {
+			t.Fatalf("first record golden %q, want a new Person", a.Golden)
+		}
+		// The same person from the lab, with a typo: linked to the same Person.
+		b := k.create(t, patient("http://lab.example/fhir", "9", "Zofia", "Wisniewsak", "1971-03-09", "(555) 201 3344"))
+		if b.Golden != a.Golden {
+			t.Fatalf("duplicate linked to %q, want %q", b.Golden, a.Golden)
+		}
+		p := k.read(t, a.Golden)
+		if got := personLinks(p); len(got) != 2 || p["active"] != true {
+			t.Fatalf("Person links %v active %v", got, p["active"])
+		}
+		ids := p["identifier"].([]any)
+		if len(ids) != 3 { // its own enterprise id and one MRN per source
+			t.Fatalf("Person identifiers %v", ids)
+		}
+		if p["_birthDate"] == nil || p["meta"].(map[string]any)["tag"] == nil {
+			t.Fatalf("Person lacks value sources or the golden tag: %v", p)
+		}
+		// Someone else: a Person of their own.
+		c := k.create(t, patient("http://ehr.example/fhir", "2", "Marek", "Kowalczyk", "1958-11-23", "555-909-1212"))
+		if c.Golden == a.Golden || c.Golden == "" {
+			t.Fatalf("unrelated record golden %q", c.Golden)
+		}
+		// Person?link= finds the Person.
+		_, page, err := k.svc.Search(context.Background(), "Person", url.Values{"link": {"Patient/" + b.Resource.ID}}, true)
+		if err != nil || len(page.Matches) != 1 || "Person/"+page.Matches[0].ID != a.Golden {
+			t.Fatalf("Person?link= found %v, err %v", page, err)
+		}
+		// Re-pushing the record by its source URL updates it in place.
+		res, _ := registry.ParseResource([]byte(patient("http://lab.example/fhir", "9", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344")), "")
+		out, err := k.svc.ConditionalUpdate(context.Background(), "Patient", url.Values{"_source": {"http://lab.example/fhir/Patient/9"}}, res, 0)
+		if err != nil || out.Created || out.Golden != a.Golden {
+			t.Fatalf("conditional update by _source: %+v, %v", out, err)
+		}
+	})
+}
+
+func TestReviewAndStewardDecisions(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		ctx := WithActor(context.Background(), "steward-ann")
+		k := openLinked(t, s)
+		a := k.create(t, patient("http://ehr.example/fhir", "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344"))
+		// Same name, only the birth year, nothing else in common: uncertain.
+		b := k.create(t, `{"resourceType":"Patient","meta":{"source":"http://gp.example/fhir/Patient/7"},
+			"name":[{"family":"Wisniewska","given":["Zofia"]}],"birthDate":"1971"}`)
+		if b.Golden == a.Golden || b.Golden == "" {
+			t.Fatalf("uncertain pair: golden %q (first %q), want a Person of its own", b.Golden, a.Golden)
+		}
+		review := k.links(t, registry.LinkFilter{MatchResult: []string{registry.MatchResultPossible}})
+		if len(review) != 1 || review[0].Golden() != a.Golden || review[0].Source() != "Patient/"+b.Resource.ID || review[0].Evidence == nil {
+			t.Fatalf("review items %+v", review)
+		}
+		before := k.read(t, a.Golden)
+		// The steward confirms: b moves to a's Person, b's own Person retires.
+		if _, err := k.l.SetLink(ctx, a.Golden, "Patient/"+b.Resource.ID, registry.MatchResultMatch, true); err != nil {
+			t.Fatal(err)
+		}
+		if got := personLinks(k.read(t, a.Golden)); len(got) != 2 {
+			t.Fatalf("after the match the Person links %v", got)
+		}
+		if old := k.read(t, b.Golden); old["active"] != false {
+			t.Fatalf("emptied Person still active: %v", old)
+		}
+		hist, err := k.s.LinkHistory(context.Background(), nil, []string{b.Resource.ID})
+		if err != nil || len(hist) == 0 {
+			t.Fatalf("link history %v, %v", hist, err)
+		}
+		last := hist[len(hist)-1]
+		// Undo restores the links and both Persons exactly.
+		undo, err := k.l.Undo(ctx, last.OpID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameContent(before, k.read(t, a.Golden)) {
+			t.Fatalf("undo did not restore the Person:\n%v\n%v", before, k.read(t, a.Golden))
+		}
+		if k.read(t, b.Golden)["active"] != true {
+			t.Fatalf("undo did not restore the record's own Person")
+		}
+		if review := k.links(t, registry.LinkFilter{MatchResult: []string{registry.MatchResultPossible}}); len(review) != 1 {
+			t.Fatalf("undo did not restore the review item: %+v", review)
+		}
+		if _, err := k.l.Undo(ctx, last.OpID); registry.ErrorCode(err) != registry.EConflict {
+			t.Fatalf("second undo: %v, want a conflict", err)
+		}
+		// The undo is a decision too: undoing it re-applies the match.
+		if _, err := k.l.Undo(ctx, undo.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := personLinks(k.read(t, a.Golden)); len(got) != 2 {
+			t.Fatalf("undo of the undo: Person links %v", got)
+		}
+		// Re-matching b never overrides the steward's MANUAL link.
+		res := k.read(t, "Patient/"+b.Resource.ID)
+		out, err := k.svc.Update(context.Background(), "Patient", b.Resource.ID, res, 0)
+		if err != nil || out.Golden != a.Golden {
+			t.Fatalf("update after a manual link: golden %q, %v", out.Golden, err)
+		}
+	})
+}
+
+func TestMergeAndNotDuplicate(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		ctx := WithActor(context.Background(), "steward-ann")
+		k := openLinked(t, s)
+		a := k.create(t, patient("http://ehr.example/fhir", "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344"))
+		c := k.create(t, patient("http://ehr.example/fhir", "2", "Marek", "Kowalczyk", "1958-11-23", "555-909-1212"))
+		if err := k.l.Merge(ctx, c.Golden, a.Golden); err != nil {
+			t.Fatal(err)
+		}
+		retired := k.read(t, c.Golden)
+		if retired["active"] != false || !strings.Contains(fmt.Sprint(retired["link"]), a.Golden) {
+			t.Fatalf("merged-away Person %v", retired)
+		}
+		if got := personLinks(k.read(t, a.Golden)); len(got) != 2 {
+			t.Fatalf("surviving Person links %v", got)
+		}
+		if err := k.l.Merge(ctx, c.Golden, c.Golden); registry.ErrorCode(err) != registry.EInvalid {
+			t.Fatalf("merge into itself: %v", err)
+		}
+		if err := k.l.Merge(ctx, "Person/nope", a.Golden); registry.ErrorCode(err) != registry.ENotFound {
+			t.Fatalf("merge of an unknown Person: %v", err)
+		}
+		if err := k.l.NotDuplicate(ctx, a.Golden, c.Golden); err != nil {
+			t.Fatal(err)
+		}
+		if nm := k.links(t, registry.LinkFilter{MatchResult: []string{registry.MatchResultNoMatch}}); len(nm) != 1 {
+			t.Fatalf("not-duplicate links %+v", nm)
+		}
+	})
+}
+
+func TestConcurrentCreatesOnePerson(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		k := openLinked(t, s)
+		var wg sync.WaitGroup
+		goldens := make([]string, 32)
+		errs := make([]error, 32)
+		for i := range goldens {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, _ := registry.ParseResource([]byte(patient(fmt.Sprintf("http://system%d.example/fhir", i), "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344")), "")
+				out, err := k.svc.Create(context.Background(), "Patient", res, "")
+				errs[i] = err
+				if err == nil {
+					goldens[i] = out.Golden
+				}
+			}()
+		}
+		wg.Wait()
+		for i, g := range goldens {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			if g != goldens[0] {
+				t.Fatalf("creates ended in several Persons: %v", goldens)
+			}
+		}
+		if got := personLinks(k.read(t, goldens[0])); len(got) != 32 {
+			t.Fatalf("Person links %d records, want 32", len(got))
+		}
+	})
+}
+
+func TestLocationsLinkage(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		k := openLinked(t, s)
+		loc := func(src, id, name, status string) string {
+			return fmt.Sprintf(`{"resourceType":"Location","meta":{"source":"%s/Location/%s"},"status":%q,"name":%q,
+				"identifier":[{"system":"http://hl7.org/fhir/sid/us-npi","value":"1234567893"}],
+				"address":{"line":["1 Hospital Drive"],"city":"Springfield","postalCode":"62704"},
+				"telecom":[{"system":"phone","value":"555-100-2000"}]}`, src, id, status, name)
+		}
+		a := k.create(t, loc("http://ehr.example/fhir", "1", "Springfield General Hospital", "active"))
+		if a.Golden != "" {
+			t.Fatalf("a lone Location has golden %q; a Linkage needs two items", a.Golden)
+		}
+		b := k.create(t, loc("http://lab.example/fhir", "4", "Springfield General Hosp.", "active"))
+		if !strings.HasPrefix(b.Golden, "Linkage/") {
+			t.Fatalf("second Location golden %q, want a Linkage", b.Golden)
+		}
+		items := k.read(t, b.Golden)["item"].([]any)
+		if len(items) != 2 || items[0].(map[string]any)["type"] != "source" || items[1].(map[string]any)["type"] != "alternate" {
+			t.Fatalf("Linkage items %v", items)
+		}
+	})
+}
+
+func TestSourceReferencesResolve(t *testing.T) {
+	k := openLinked(t, sqltest.Open(t, sqltest.DSN(t, "sqlite")))
+	pr := k.create(t, `{"resourceType":"Practitioner","meta":{"source":"http://ehr.example/fhir/Practitioner/77"},"name":[{"family":"Okafor","given":["Chidi"]}]}`)
+	p := k.create(t, patient("http://ehr.example/fhir", "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344",
+		`"generalPractitioner":[{"reference":"Practitioner/77"}]`))
+	got := k.read(t, "Patient/"+p.Resource.ID)["generalPractitioner"].([]any)[0].(map[string]any)["reference"]
+	if got != "Practitioner/"+pr.Resource.ID {
+		t.Fatalf("generalPractitioner %v, want Practitioner/%s", got, pr.Resource.ID)
+	}
+}

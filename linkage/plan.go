@@ -1,0 +1,191 @@
+package linkage
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"idem/registry"
+)
+
+// plan collects the link changes of one decision, records the prior state
+// of everything it touches (so the decision can be undone exactly), then
+// applies them and refreshes the golden records involved.
+type plan struct {
+	l      *Linker
+	ltx    registry.LinkTx
+	kind   string
+	actor  string
+	reason string
+	undoes int64
+
+	puts, removes []*registry.Link
+	touched       []string            // golden records to rebuild, in order
+	restore       map[string]*[]byte  // undo: golden bodies to restore instead of rebuilding (nil: delete)
+	seen          map[string]struct{} // touched, as a set
+	op            *registry.Op
+}
+
+// snapshot is the prior state an Op keeps in Before.
+type snapshot struct {
+	Links   []linkState   `json:"links"`
+	Goldens []goldenState `json:"goldens"`
+}
+
+type linkState struct {
+	Key   linkKey        `json:"key"`
+	Prior *registry.Link `json:"prior,omitempty"` // nil: no link then
+}
+
+type linkKey struct {
+	GoldenType, GoldenID, SourceType, SourceID string
+}
+
+func keyOf(k *registry.Link) linkKey {
+	return linkKey{k.GoldenType, k.GoldenID, k.SourceType, k.SourceID}
+}
+
+type goldenState struct {
+	Ref  string          `json:"ref"`
+	Body json.RawMessage `json:"body,omitempty"` // nil: did not exist (or was deleted)
+}
+
+func (l *Linker) newPlan(ltx registry.LinkTx, kind, actor, reason string) *plan {
+	return &plan{l: l, ltx: ltx, kind: kind, actor: actor, reason: reason, seen: map[string]struct{}{}}
+}
+
+// put sets a link; a MATCH link's golden record is rebuilt.
+func (p *plan) put(k *registry.Link) {
+	p.puts = append(p.puts, k)
+	if k.MatchResult == registry.MatchResultMatch || k.MatchResult == registry.MatchResultRedirect {
+		p.touch(k.Golden())
+	}
+}
+
+// remove deletes a link; a MATCH link's golden record is rebuilt.
+func (p *plan) remove(k *registry.Link) {
+	p.removes = append(p.removes, k)
+	if k.MatchResult == registry.MatchResultMatch || k.MatchResult == registry.MatchResultRedirect {
+		p.touch(k.Golden())
+	}
+}
+
+// touch marks a golden record for rebuilding.
+func (p *plan) touch(golden string) {
+	if golden == "" || strings.HasPrefix(golden, registry.TypeLocation+"/") {
+		return
+	}
+	if _, ok := p.seen[golden]; !ok {
+		p.seen[golden] = struct{}{}
+		p.touched = append(p.touched, golden)
+	}
+}
+
+// newGolden makes a new golden record of gtype for self and returns its
+// reference. A lone Location has none: a Linkage needs two items.
+func (p *plan) newGolden(gtype string, self *registry.Link) string {
+	if gtype == registry.TypeLinkage {
+		return ""
+	}
+	self.GoldenType, self.GoldenID, self.NewGolden = gtype, p.l.svc.NewResourceID(), true
+	return self.Golden()
+}
+
+// linkTo points self at golden; a Location candidate without a Linkage
+// gets one, holding both.
+func (p *plan) linkTo(ctx context.Context, golden string, self *registry.Link, d *decision) (string, error) {
+	t, id, _ := strings.Cut(golden, "/")
+	if t == registry.TypeLocation {
+		lk := &registry.Link{GoldenType: registry.TypeLinkage, GoldenID: p.l.svc.NewResourceID(),
+			SourceType: t, SourceID: id, MatchResult: registry.MatchResultMatch, LinkSource: registry.LinkSourceAuto,
+			Score: self.Score, Grade: self.Grade, RuleVersion: self.RuleVersion, Evidence: self.Evidence, EIDMatch: self.EIDMatch, NewGolden: true}
+		p.put(lk)
+		t, id = lk.GoldenType, lk.GoldenID
+	}
+	self.GoldenType, self.GoldenID = t, id
+	return self.Golden(), nil
+}
+
+// changed reports whether the plan changes any link.
+func (p *plan) changed() bool { return len(p.puts)+len(p.removes) > 0 }
+
+// commit records the decision and applies it.
+func (p *plan) commit(ctx context.Context) error {
+	if p.changed() {
+		before, err := p.snapshot(ctx)
+		if err != nil {
+			return err
+		}
+		p.op = &registry.Op{Kind: p.kind, Actor: p.actor, Reason: p.reason, At: p.l.now(), Before: before, Undoes: p.undoes}
+		if err := p.ltx.AddOp(ctx, p.op); err != nil {
+			return err
+		}
+		for _, k := range p.removes {
+			if err := p.ltx.DeleteLink(ctx, k, p.op); err != nil {
+				return err
+			}
+		}
+		for _, k := range p.puts {
+			if err := p.ltx.PutLink(ctx, k, p.op); err != nil {
+				return err
+			}
+		}
+	}
+	for _, g := range p.touched {
+		if body, ok := p.restore[g]; ok {
+			if err := p.l.restoreGolden(ctx, p.ltx, g, *body); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := p.l.rebuild(ctx, p.ltx, g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// snapshot returns the JSON of the prior state of every link and golden
+// record the plan touches.
+func (p *plan) snapshot(ctx context.Context) ([]byte, error) {
+	var s snapshot
+	done := map[linkKey]bool{}
+	for _, k := range append(append([]*registry.Link{}, p.removes...), p.puts...) {
+		key := keyOf(k)
+		if done[key] {
+			continue
+		}
+		done[key] = true
+		prior, err := p.ltx.Links(ctx, registry.LinkFilter{GoldenType: key.GoldenType, GoldenID: key.GoldenID, SourceType: key.SourceType, SourceID: key.SourceID})
+		if err != nil {
+			return nil, err
+		}
+		st := linkState{Key: key}
+		if len(prior) > 0 {
+			st.Prior = prior[0]
+		}
+		s.Links = append(s.Links, st)
+	}
+	for _, g := range p.touched {
+		t, id, _ := strings.Cut(g, "/")
+		st := goldenState{Ref: g}
+		r, err := p.ltx.Read(ctx, t, id)
+		switch {
+		case registry.ErrorCode(err) == registry.ENotFound:
+		case err != nil:
+			return nil, err
+		case !r.Deleted:
+			st.Body = r.Body
+		}
+		s.Goldens = append(s.Goldens, st)
+	}
+	return json.Marshal(s)
+}
+
+func (l *Linker) now() time.Time {
+	if l.svc.Now != nil {
+		return l.svc.Now().UTC()
+	}
+	return time.Now().UTC()
+}
