@@ -242,8 +242,12 @@ func (l *Linker) link(ctx context.Context, ltx registry.LinkTx, typ, id string, 
 		}
 	}
 	if len(certain) > 1 {
-		// Several golden records: one with the enterprise identifier wins;
-		// otherwise a steward decides.
+		// Several golden records the record certainly belongs to are
+		// likely one entity: a steward may merge them.
+		if err := l.proposeDuplicates(ctx, ltx, p, certain); err != nil {
+			return "", nil, err
+		}
+		// One with the enterprise identifier wins; otherwise a steward decides.
 		var eid []*decision
 		for _, d := range certain {
 			if d.eid {
@@ -290,6 +294,13 @@ func (l *Linker) link(ctx context.Context, ltx registry.LinkTx, typ, id string, 
 		if d.golden == golden {
 			continue
 		}
+		if dup, err := l.reviewedTheOtherWay(ctx, ltx, golden, d.golden); err != nil || dup {
+			if err != nil {
+				return "", nil, err
+			}
+			wanted[d.golden] = true // the same question is already in the queue
+			continue
+		}
 		wanted[d.golden] = true
 		k := &registry.Link{SourceType: typ, SourceID: id, MatchResult: registry.MatchResultPossible, LinkSource: registry.LinkSourceAuto}
 		k.GoldenType, k.GoldenID, _ = strings.Cut(d.golden, "/")
@@ -303,6 +314,63 @@ func (l *Linker) link(ctx context.Context, ltx registry.LinkTx, typ, id string, 
 	}
 	p.reason = reasonFor(len(certain), len(review), golden)
 	return golden, p, p.commit(ctx)
+}
+
+// reviewedTheOtherWay reports whether a record of other already waits in
+// review as a candidate of golden: asking again from this side would put
+// the same question in the queue twice.
+func (l *Linker) reviewedTheOtherWay(ctx context.Context, ltx registry.LinkTx, golden, other string) (bool, error) {
+	if golden == "" {
+		return false, nil
+	}
+	gt, gid, _ := strings.Cut(golden, "/")
+	review, err := ltx.Links(ctx, registry.LinkFilter{GoldenType: gt, GoldenID: gid, MatchResult: []string{registry.MatchResultPossible}})
+	if err != nil || len(review) == 0 {
+		return false, err
+	}
+	ot, oid, _ := strings.Cut(other, "/")
+	members, err := ltx.Links(ctx, registry.LinkFilter{GoldenType: ot, GoldenID: oid, MatchResult: []string{registry.MatchResultMatch}})
+	if err != nil {
+		return false, err
+	}
+	for _, r := range review {
+		for _, m := range members {
+			if r.SourceType == m.SourceType && r.SourceID == m.SourceID {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// proposeDuplicates adds POSSIBLE_DUPLICATE links from the first golden
+// record to the others, unless a steward said they are different.
+func (l *Linker) proposeDuplicates(ctx context.Context, ltx registry.LinkTx, p *plan, certain []*decision) error {
+	gt, gid, _ := strings.Cut(certain[0].golden, "/")
+	if gt != registry.TypePerson && gt != registry.TypeLinkage {
+		return nil
+	}
+	for _, d := range certain[1:] {
+		ot, oid, _ := strings.Cut(d.golden, "/")
+		if ot != gt {
+			continue
+		}
+		known, err := ltx.Links(ctx, registry.LinkFilter{GoldenType: gt, GoldenID: gid, SourceType: ot, SourceID: oid})
+		if err != nil {
+			return err
+		}
+		back, err := ltx.Links(ctx, registry.LinkFilter{GoldenType: ot, GoldenID: oid, SourceType: gt, SourceID: gid})
+		if err != nil {
+			return err
+		}
+		if len(known)+len(back) > 0 {
+			continue // already proposed, refused or merged
+		}
+		p.put(&registry.Link{GoldenType: gt, GoldenID: gid, SourceType: ot, SourceID: oid,
+			MatchResult: registry.MatchResultPossibleDuplicate, LinkSource: registry.LinkSourceAuto,
+			Score: d.best.Match.Probability, Grade: d.best.Match.Grade})
+	}
+	return nil
 }
 
 func reasonFor(certain, review int, golden string) string {

@@ -294,3 +294,33 @@ func TestSourceReferencesResolve(t *testing.T) {
 		t.Fatalf("generalPractitioner %v, want Practitioner/%s", got, pr.Resource.ID)
 	}
 }
+
+func TestReviewQueueStaysClean(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		ctx := context.Background()
+		k := openLinked(t, s)
+		a := k.create(t, patient("http://ehr.example/fhir", "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344"))
+		c := k.create(t, `{"resourceType":"Patient","meta":{"source":"http://gp.example/fhir/Patient/7"},
+			"name":[{"family":"Wisniewska","given":["Zofia"]}],"birthDate":"1971"}`)
+		// Re-saving a asks the same question from the other side: not queued twice.
+		res := k.read(t, "Patient/"+a.Resource.ID)
+		if _, err := k.svc.Update(ctx, "Patient", a.Resource.ID, res, 0); err != nil {
+			t.Fatal(err)
+		}
+		if review := k.links(t, registry.LinkFilter{MatchResult: []string{registry.MatchResultPossible}}); len(review) != 1 {
+			t.Fatalf("review items %d, want 1: %+v", len(review), review)
+		}
+		// Confirming the match empties c's own Person: nothing may still
+		// point at it from the queue.
+		if _, err := k.l.SetLink(ctx, a.Golden, "Patient/"+c.Resource.ID, registry.MatchResultMatch, true); err != nil {
+			t.Fatal(err)
+		}
+		gt, gid, _ := strings.Cut(c.Golden, "/")
+		if left := k.links(t, registry.LinkFilter{GoldenType: gt, GoldenID: gid}); len(left) != 0 {
+			t.Fatalf("links to the retired Person remain: %+v", left)
+		}
+		if review := k.links(t, registry.LinkFilter{MatchResult: []string{registry.MatchResultPossible}}); len(review) != 0 {
+			t.Fatalf("review items after the decision: %+v", review)
+		}
+	})
+}

@@ -112,6 +112,11 @@ func (p *plan) changed() bool { return len(p.puts)+len(p.removes) > 0 }
 
 // commit records the decision and applies it.
 func (p *plan) commit(ctx context.Context) error {
+	if p.restore == nil {
+		if err := p.dropOrphanReviews(ctx); err != nil {
+			return err
+		}
+	}
 	if p.changed() {
 		before, err := p.snapshot(ctx)
 		if err != nil {
@@ -141,6 +146,45 @@ func (p *plan) commit(ctx context.Context) error {
 		}
 		if err := p.l.rebuild(ctx, p.ltx, g); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// dropOrphanReviews removes the review links pointing to golden records
+// that this plan leaves without any record: a retired golden record is no
+// candidate for anyone.
+func (p *plan) dropOrphanReviews(ctx context.Context) error {
+	for _, g := range p.touched {
+		gt, gid, _ := strings.Cut(g, "/")
+		links, err := p.ltx.Links(ctx, registry.LinkFilter{GoldenType: gt, GoldenID: gid})
+		if err != nil {
+			return err
+		}
+		left := map[linkKey]bool{}
+		for _, k := range links {
+			if k.MatchResult == registry.MatchResultMatch {
+				left[keyOf(k)] = true
+			}
+		}
+		for _, k := range p.removes {
+			delete(left, keyOf(k))
+		}
+		for _, k := range p.puts {
+			if k.Golden() == g {
+				left[keyOf(k)] = k.MatchResult == registry.MatchResultMatch
+				if !left[keyOf(k)] {
+					delete(left, keyOf(k))
+				}
+			}
+		}
+		if len(left) > 0 {
+			continue
+		}
+		for _, k := range links {
+			if k.MatchResult == registry.MatchResultPossible || k.MatchResult == registry.MatchResultPossibleDuplicate {
+				p.removes = append(p.removes, k)
+			}
 		}
 	}
 	return nil

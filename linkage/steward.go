@@ -185,6 +185,9 @@ func (l *Linker) NotDuplicate(ctx context.Context, golden, target string) error 
 	if err != nil {
 		return err
 	}
+	if gid == tid {
+		return registry.Errorf(registry.EInvalid, "%s cannot be marked not a duplicate of itself", golden)
+	}
 	return l.write0(ctx, func(ltx registry.LinkTx) error {
 		if err := mustExist(ctx, ltx, gt, gid); err != nil {
 			return err

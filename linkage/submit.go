@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +16,7 @@ type LinkChange struct {
 	Source    string   // the record, "Patient/123"
 	From, To  string   // its golden record before and after ("" none; "new" a new one)
 	Review    []string // the golden records it becomes a candidate of
+	Dropped   []string // the golden records it stops being a candidate of
 	Unchanged bool     `json:"-"`
 }
 
@@ -60,7 +60,6 @@ func (j *Job) Status() JobStatus {
 type jobs struct {
 	mu   sync.Mutex
 	byID map[string]*Job
-	seq  int
 }
 
 // Job returns a job by id.
@@ -87,8 +86,9 @@ func (l *Linker) Submit(ctx context.Context, typ string, criteria url.Values, dr
 	if l.jobs.byID == nil {
 		l.jobs.byID = map[string]*Job{}
 	}
-	l.jobs.seq++
-	j := &Job{ID: strconv.Itoa(l.jobs.seq), Type: typ, DryRun: dryRun, Started: l.now()}
+	// Ids are random, not counted: instances sharing a database must not
+	// hand out the same one.
+	j := &Job{ID: l.svc.NewResourceID(), Type: typ, DryRun: dryRun, Started: l.now()}
 	l.jobs.byID[j.ID] = j
 	l.jobs.mu.Unlock()
 	actor := Actor(ctx)
@@ -189,6 +189,11 @@ func describe(r *registry.Resource, before []*registry.Link, golden string, p *p
 	}
 	if p == nil {
 		return c
+	}
+	for _, k := range p.removes {
+		if k.SourceType == r.Type && k.SourceID == r.ID && k.MatchResult == registry.MatchResultPossible {
+			c.Dropped = append(c.Dropped, k.Golden())
+		}
 	}
 	for _, k := range p.puts {
 		if k.SourceType == r.Type && k.SourceID == r.ID {
