@@ -212,13 +212,18 @@ func readRecords(ctx context.Context, store registry.Store, typ string, limit in
 // evalCommand evaluates the matcher on FEBRL files and on generated data.
 func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
 	var febrl string
+	var linked bool
 	generated := 5000
 	err := commandFlags("eval", &cfg, args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&febrl, "febrl", "", "comma-separated FEBRL CSV files (e.g. ../shared/data/febrl/dataset1.csv)")
 		fs.IntVar(&generated, "generated", generated, "persons of generated data to evaluate on (0: none)")
+		fs.BoolVar(&linked, "linked", false, "load the records through the registry (as several source systems, linking on every create) and score the Persons built")
 	})
 	if err != nil {
 		return err
+	}
+	if linked {
+		return evalLinkedCommand(ctx, cfg, febrl, generated, stdout)
 	}
 	rules, err := cfg.rules()
 	if err != nil {
@@ -305,5 +310,43 @@ func seedDemo(ctx context.Context, o *opened, log *slog.Logger) error {
 		return fmt.Errorf("demo network: %w", err)
 	}
 	log.Info("demo network loaded", "resources", n, "seconds", time.Since(start).Round(time.Second).Seconds())
+	return nil
+}
+
+// evalLinkedCommand is "idem eval --linked".
+func evalLinkedCommand(ctx context.Context, cfg Config, febrl string, generated int, stdout io.Writer) error {
+	run := func(name string, patients []map[string]any, entity []string) error {
+		rep, err := evalLinked(ctx, cfg, patients, entity)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		fmt.Fprintf(stdout, "== %s, linked on write\n%s\n", name, rep)
+		return nil
+	}
+	for _, path := range strings.Split(febrl, ",") {
+		if path == "" {
+			continue
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		patients, entity, err := seed.ReadFEBRL(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		febrlSources(patients)
+		if err := run(path, patients, entity); err != nil {
+			return err
+		}
+	}
+	if generated > 0 {
+		patients, entity, err := generatedPatients(seed.Config{Seed: 7, Persons: generated})
+		if err != nil {
+			return err
+		}
+		return run(fmt.Sprintf("generated (%d persons)", generated), patients, entity)
+	}
 	return nil
 }
