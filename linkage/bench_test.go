@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -90,4 +91,63 @@ func transposeFamily(res map[string]any) {
 		b[1], b[2] = b[2], b[1]
 		name["family"] = string(b)
 	}
+}
+
+// BenchmarkCreateLinked creates Patients in the database named by
+// IDEM_BENCH_DB, one request at a time, with linking on write (each is a
+// stored Patient with a typo, from a new source), and reports the latency
+// of the create; BenchmarkCreateUnlinked is the same without the linker,
+// so the difference is what linking adds. Both write to the database.
+func BenchmarkCreateLinked(b *testing.B)   { benchCreate(b, true) }
+func BenchmarkCreateUnlinked(b *testing.B) { benchCreate(b, false) }
+
+func benchCreate(b *testing.B, link bool) {
+	path := os.Getenv("IDEM_BENCH_DB")
+	if path == "" {
+		b.Skip("IDEM_BENCH_DB is not set")
+	}
+	ctx := context.Background()
+	s, err := sqlstore.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	m := NewMatcher(s, NewModels(s, matching.DefaultRules(), time.Hour, quiet), quiet)
+	svc := &registry.Service{Store: s, MatchKeys: m.Keys}
+	if link {
+		svc.Hooks = NewLinker(svc, m, LinkerConfig{}, quiet)
+	}
+	_, res, err := (&registry.Service{Store: s}).Search(ctx, "Patient", url.Values{"_count": {"1000"}, "_sort": {"_lastUpdated"}}, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bodies := make([][]byte, len(res.Matches))
+	for i, r := range res.Matches {
+		bodies[i] = r.Body
+	}
+	for _, body := range bodies[:100] { // warm the caches, as a running server has them
+		q, _ := registry.DecodeJSON(body)
+		transposeFamily(q)
+		delete(q, "id")
+		if _, err := m.Match(ctx, "Patient", q, MatchOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	lat := make([]time.Duration, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		q, _ := registry.DecodeJSON(bodies[i%len(bodies)])
+		transposeFamily(q)
+		delete(q, "id")
+		q["meta"] = map[string]any{"source": "http://bench.example/fhir/Patient/" + strconv.Itoa(i)}
+		t0 := time.Now()
+		if _, err := svc.Create(ctx, "Patient", q, ""); err != nil {
+			b.Fatal(err)
+		}
+		lat[i] = time.Since(t0)
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }

@@ -265,6 +265,18 @@ func (l *Linker) link(ctx context.Context, ltx registry.LinkTx, typ, id string, 
 			certain = eid
 		}
 	}
+	if len(certain) == 1 {
+		full, err := l.full(ctx, ltx, certain[0].golden)
+		if err != nil {
+			return "", nil, err
+		}
+		if full {
+			review, certain = append(review, certain[0]), nil
+		}
+	}
+	if len(review) > MaxReview {
+		review = review[:MaxReview] // best first; a record resembling dozens is a placeholder
+	}
 	self := &registry.Link{SourceType: typ, SourceID: id, MatchResult: registry.MatchResultMatch, LinkSource: registry.LinkSourceAuto}
 	var golden string
 	switch {
@@ -316,6 +328,29 @@ func (l *Linker) link(ctx context.Context, ltx registry.LinkTx, typ, id string, 
 	return golden, p, p.commit(ctx)
 }
 
+// MaxAutoRecords is the most records the linker joins to one golden record
+// by itself. A person has a record or two per source system; a golden
+// record with hundreds is a placeholder ("John Doe", 1900-01-01) or a
+// matching error, and linking more to it is a steward's call.
+const MaxAutoRecords = 50
+
+// MaxReview is the most candidates one record puts in the review queue,
+// and MaxDuplicates the most golden records it proposes as duplicates.
+const (
+	MaxReview     = 5
+	MaxDuplicates = 3
+)
+
+// full reports whether golden holds MaxAutoRecords records already.
+func (l *Linker) full(ctx context.Context, ltx registry.LinkTx, golden string) (bool, error) {
+	gt, gid, ok := strings.Cut(golden, "/")
+	if !ok || gt == registry.TypeLocation {
+		return false, nil
+	}
+	links, err := ltx.Links(ctx, registry.LinkFilter{GoldenType: gt, GoldenID: gid, MatchResult: []string{registry.MatchResultMatch}})
+	return len(links) >= MaxAutoRecords, err
+}
+
 // reviewedTheOtherWay reports whether a record of other already waits in
 // review as a candidate of golden: asking again from this side would put
 // the same question in the queue twice.
@@ -350,7 +385,7 @@ func (l *Linker) proposeDuplicates(ctx context.Context, ltx registry.LinkTx, p *
 	if gt != registry.TypePerson && gt != registry.TypeLinkage {
 		return nil
 	}
-	for _, d := range certain[1:] {
+	for _, d := range certain[1:min(len(certain), MaxDuplicates+1)] {
 		ot, oid, _ := strings.Cut(d.golden, "/")
 		if ot != gt {
 			continue
