@@ -43,6 +43,10 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		err = matchCommand(ctx, cfg, args, stdout, stderr)
 	case "eval":
 		err = evalCommand(ctx, cfg, args, stdout, stderr)
+	case "client":
+		err = clientCommand(ctx, cfg, args, stdout, stderr)
+	case "user":
+		err = userCommand(ctx, cfg, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "idem", Version)
 	case "help", "-h", "--help":
@@ -71,6 +75,8 @@ commands:
   match     match train: fit the matching model to the stored records, without labels;
             match reindex: recompute blocking keys after a rules change
   eval      evaluate the matcher on FEBRL files (--febrl) and generated data (--generated N)
+  client    client systems: client add NAME --system URI --role ROLE [--domain SYSTEM]... [--expires 90d] | list | revoke NAME | rotate NAME
+  user      admin UI users: user add NAME --role steward|admin [--password P] | passwd NAME | list
   version   print the version
   help      show this help
 

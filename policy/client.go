@@ -1,0 +1,267 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Client is a system that calls idem's FHIR API with a bearer token. It has
+// one token at a time: RotateToken replaces it, RevokeClient ends it.
+type Client struct {
+	Name    string
+	System  string   // its system URI: identifier namespace or base URL
+	Roles   []string // e.g. source, reader
+	Domains []string // identifier systems it owns (no other client may assign them)
+	Created time.Time
+	Expires time.Time // zero: never
+	Revoked time.Time // zero: not revoked
+}
+
+// Active reports whether the client's token is accepted at now.
+func (c Client) Active(now time.Time) bool {
+	return c.Revoked.IsZero() && (c.Expires.IsZero() || now.Before(c.Expires))
+}
+
+// Principal returns the client as a principal.
+func (c Client) Principal() Principal {
+	return Principal{Kind: KindClient, Name: c.Name, System: c.System, Roles: c.Roles, Domains: c.Domains}
+}
+
+type clientRow struct {
+	Name, System, Roles, Domains, TokenHash string
+	Created, Expires, Revoked               int64
+}
+
+func (r clientRow) client() Client {
+	return Client{Name: r.Name, System: r.System, Roles: unlist(r.Roles), Domains: unlist(r.Domains),
+		Created: fromMicro(r.Created), Expires: fromMicro(r.Expires), Revoked: fromMicro(r.Revoked)}
+}
+
+func micro(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicro(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+const selectClient = `SELECT name, system, roles, domains, token_hash, created, expires, revoked FROM policy_clients`
+
+// AddClient registers c (Created is set to now) and returns its bearer
+// token, which is stored only as a hash: the caller shows it once. It fails
+// with ErrExists if the name is taken or one of the domains is owned by
+// another client.
+func (a *Authorizer) AddClient(ctx context.Context, c Client) (token string, err error) {
+	if err := a.checkClient(c); err != nil {
+		return "", err
+	}
+	token = newToken()
+	return token, a.insertClient(ctx, c, hashSecret(token))
+}
+
+func (a *Authorizer) insertClient(ctx context.Context, c Client, tokenHash string) error {
+	return a.change(ctx, func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Raw(`SELECT COUNT(*) FROM policy_clients WHERE name = ?`, c.Name).Scan(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return errorf(ErrExists, "client %s already exists", c.Name)
+		}
+		for _, d := range c.Domains {
+			var owner string
+			if err := tx.Raw(`SELECT client FROM policy_domains WHERE system = ?`, d).Scan(&owner).Error; err != nil {
+				return err
+			}
+			if owner != "" {
+				return errorf(ErrExists, "identifier domain %s is owned by client %s", d, owner)
+			}
+			if err := tx.Exec(`INSERT INTO policy_domains (system, client) VALUES (?, ?)`, d, c.Name).Error; err != nil {
+				return err
+			}
+		}
+		return tx.Exec(`INSERT INTO policy_clients (name, system, roles, domains, token_hash, created, expires, revoked)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 0)`, c.Name, c.System, list(c.Roles), list(c.Domains), tokenHash,
+			a.now().UnixMicro(), micro(c.Expires)).Error
+	})
+}
+
+func (a *Authorizer) checkClient(c Client) error {
+	if err := checkName("client", c.Name); err != nil {
+		return err
+	}
+	if err := checkURI("system", c.System); err != nil {
+		return err
+	}
+	if len(c.Roles) == 0 {
+		return errorf(ErrInvalid, "client %s needs at least one role", c.Name)
+	}
+	if err := a.checkRoles(c.Roles); err != nil {
+		return err
+	}
+	for i, d := range c.Domains {
+		if err := checkURI("identifier domain", d); err != nil {
+			return err
+		}
+		if slices.Contains(c.Domains[:i], d) {
+			return errorf(ErrInvalid, "identifier domain %s given twice", d)
+		}
+	}
+	if !c.Expires.IsZero() && !c.Expires.After(a.now()) {
+		return errorf(ErrInvalid, "expiry %s is in the past", c.Expires.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// checkRoles accepts roles the policy mentions (built-in or added by rules).
+func (a *Authorizer) checkRoles(roles []string) error {
+	known := a.state.Load().roles
+	for _, r := range roles {
+		if !known[r] {
+			return errorf(ErrInvalid, "unknown role %q (known: %s)", r, list(sortedKeys(known)))
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Clients lists every client, revoked ones included, by name.
+func (a *Authorizer) Clients(ctx context.Context) ([]Client, error) {
+	var rows []clientRow
+	if err := a.db.Read().WithContext(ctx).Raw(selectClient + ` ORDER BY name`).Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Client, len(rows))
+	for i, r := range rows {
+		out[i] = r.client()
+	}
+	return out, nil
+}
+
+// Client returns the named client, or ErrNotFound.
+func (a *Authorizer) Client(ctx context.Context, name string) (Client, error) {
+	var rows []clientRow
+	if err := a.db.Read().WithContext(ctx).Raw(selectClient+` WHERE name = ?`, name).Scan(&rows).Error; err != nil {
+		return Client{}, err
+	}
+	if len(rows) == 0 {
+		return Client{}, errorf(ErrNotFound, "no client %s", name)
+	}
+	return rows[0].client(), nil
+}
+
+// RevokeClient ends the client's token for good and releases its
+// identifier domains (so a successor client can own them). The client stays
+// listed, for the audit trail; its name is not reused.
+func (a *Authorizer) RevokeClient(ctx context.Context, name string) error {
+	return a.change(ctx, func(tx *gorm.DB) error {
+		res := tx.Exec(`UPDATE policy_clients SET revoked = ? WHERE name = ? AND revoked = 0`, a.now().UnixMicro(), name)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return errorf(ErrNotFound, "no active client %s", name)
+		}
+		return tx.Exec(`DELETE FROM policy_domains WHERE client = ?`, name).Error
+	})
+}
+
+// RotateToken gives an active client a new token, valid until expires (zero:
+// never), and returns it; the old token stops working at once.
+func (a *Authorizer) RotateToken(ctx context.Context, name string, expires time.Time) (string, error) {
+	if !expires.IsZero() && !expires.After(a.now()) {
+		return "", errorf(ErrInvalid, "expiry %s is in the past", expires.Format(time.RFC3339))
+	}
+	token := newToken()
+	err := a.change(ctx, func(tx *gorm.DB) error {
+		res := tx.Exec(`UPDATE policy_clients SET token_hash = ?, expires = ? WHERE name = ? AND revoked = 0`,
+			hashSecret(token), micro(expires), name)
+		if res.Error == nil && res.RowsAffected == 0 {
+			return errorf(ErrNotFound, "no active client %s", name)
+		}
+		return res.Error
+	})
+	return token, err
+}
+
+// EnsureAdminClient makes sure a client "admin" with role admin accepts
+// token (IDEM_ADMIN_TOKEN: operators and automation bring their own). It
+// creates the client, or replaces its token if it changed.
+func (a *Authorizer) EnsureAdminClient(ctx context.Context, token string) error {
+	if len(token) < 20 {
+		return errorf(ErrInvalid, "an admin token needs at least 20 characters")
+	}
+	c, err := a.Client(ctx, "admin")
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return a.insertClient(ctx, Client{Name: "admin", System: "urn:idem:admin", Roles: []string{RoleAdmin}}, hashSecret(token))
+	case err != nil:
+		return err
+	case !c.Revoked.IsZero():
+		return errorf(ErrInvalid, "client admin is revoked")
+	}
+	return a.change(ctx, func(tx *gorm.DB) error {
+		return tx.Exec(`UPDATE policy_clients SET token_hash = ? WHERE name = 'admin'`, hashSecret(token)).Error
+	})
+}
+
+// tokenEntry is an authenticated token, cached until the next reload.
+type tokenEntry struct {
+	p       Principal
+	expires time.Time
+}
+
+// Authenticate returns the client a bearer token belongs to, or
+// ErrUnauthenticated. Tokens found are cached until the policy changes, so
+// a revocation takes effect here at once and elsewhere within one poll.
+func (a *Authorizer) Authenticate(ctx context.Context, token string) (Principal, error) {
+	if token == "" {
+		return Principal{}, ErrUnauthenticated
+	}
+	h := hashSecret(token)
+	s := a.state.Load()
+	now := a.now()
+	if v, ok := s.tokens.Load(h); ok {
+		e := v.(tokenEntry)
+		if !e.expires.IsZero() && !now.Before(e.expires) {
+			return Principal{}, errorf(ErrUnauthenticated, "token expired")
+		}
+		return e.p, nil
+	}
+	var rows []clientRow
+	if err := a.db.Read().WithContext(ctx).Raw(selectClient+` WHERE token_hash = ?`, h).Scan(&rows).Error; err != nil {
+		return Principal{}, err
+	}
+	// The lookup is by hash, which an attacker cannot steer byte by byte;
+	// the comparison is constant-time all the same.
+	if len(rows) == 0 || !Equal(rows[0].TokenHash, h) {
+		return Principal{}, ErrUnauthenticated
+	}
+	c := rows[0].client()
+	if !c.Revoked.IsZero() {
+		return Principal{}, ErrUnauthenticated
+	}
+	if !c.Active(now) {
+		return Principal{}, errorf(ErrUnauthenticated, "token expired")
+	}
+	s.tokens.Store(h, tokenEntry{p: c.Principal(), expires: c.Expires})
+	return c.Principal(), nil
+}

@@ -1,0 +1,77 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+)
+
+// schema creates policy's tables. Plain SQL that SQLite and PostgreSQL both
+// accept, run on every Open: every statement is idempotent. Times are Unix
+// microseconds, 0 meaning "never"; lists are space-separated (names, roles
+// and identifier-system URIs contain no spaces).
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS policy_clients (
+		name TEXT PRIMARY KEY,
+		system TEXT NOT NULL,
+		roles TEXT NOT NULL,
+		domains TEXT NOT NULL,
+		token_hash TEXT NOT NULL UNIQUE,
+		created BIGINT NOT NULL,
+		expires BIGINT NOT NULL DEFAULT 0,
+		revoked BIGINT NOT NULL DEFAULT 0
+	)`,
+	// One row per owned identifier domain: the primary key is the rule
+	// "a single identity source per identifier domain".
+	`CREATE TABLE IF NOT EXISTS policy_domains (
+		system TEXT PRIMARY KEY,
+		client TEXT NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS policy_users (
+		name TEXT PRIMARY KEY,
+		password TEXT NOT NULL,
+		roles TEXT NOT NULL,
+		created BIGINT NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS policy_sessions (
+		id_hash TEXT PRIMARY KEY,
+		username TEXT NOT NULL,
+		csrf TEXT NOT NULL,
+		created BIGINT NOT NULL,
+		expires BIGINT NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS policy_sessions_user ON policy_sessions (username)`,
+	`CREATE TABLE IF NOT EXISTS policy_rules (
+		ptype TEXT NOT NULL,
+		v0 TEXT NOT NULL DEFAULT '',
+		v1 TEXT NOT NULL DEFAULT '',
+		v2 TEXT NOT NULL DEFAULT '',
+		v3 TEXT NOT NULL DEFAULT '',
+		v4 TEXT NOT NULL DEFAULT '',
+		v5 TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (ptype, v0, v1, v2, v3, v4, v5)
+	)`,
+	// A counter bumped by every change to rules, clients or domains; each
+	// instance polls it and reloads when it moves.
+	`CREATE TABLE IF NOT EXISTS policy_version (
+		id INTEGER PRIMARY KEY,
+		version BIGINT NOT NULL
+	)`,
+	`INSERT INTO policy_version (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING`,
+}
+
+func migrate(ctx context.Context, db DB) error {
+	err := db.Write(ctx, func(tx *gorm.DB) error {
+		for _, q := range schema {
+			if err := tx.Exec(q).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("policy: create tables: %w", err)
+	}
+	return nil
+}
