@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"idem/policy"
+	"idem/registry"
 	"idem/registry/sqlstore"
 	"idem/web"
 )
@@ -112,6 +114,7 @@ type Instance struct {
 	cfg      Config
 	log      *slog.Logger
 	store    *sqlstore.Store
+	authz    *policy.Authorizer
 	server   *web.Server
 	listener net.Listener
 	done     chan error
@@ -125,19 +128,29 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error)
 		return nil, err
 	}
 	store := o.store
+	if err := bootstrapAccess(ctx, cfg, o, log); err != nil {
+		o.close()
+		return nil, err
+	}
 	if cfg.Seed {
 		if err := seedDemo(ctx, o, log); err != nil {
-			store.Close()
+			o.close()
 			return nil, err
 		}
 	}
-	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: Version, Started: time.Now()}, o.svc, o.matcher, o.linker, log, store.Ping)
+	auditor := registry.NewAuditor(o.svc, auditSource(cfg))
+	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: Version, Started: time.Now(), Auth: policyAuth{o.authz}, Audit: auditor},
+		o.svc, o.matcher, o.linker, log, store.Ping)
+	// Every write is checked against the policy (with its identifier
+	// domains) before it is stored, then linked, then audited, in one
+	// transaction.
+	o.svc.Hooks = registry.ChainHooks(srv.Guard(), o.linker, auditor)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		store.Close()
+		o.close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	inst := &Instance{cfg: cfg, log: log, store: store, server: srv, listener: ln, done: make(chan error, 1)}
+	inst := &Instance{cfg: cfg, log: log, store: store, authz: o.authz, server: srv, listener: ln, done: make(chan error, 1)}
 	go func() { inst.done <- srv.App().Listener(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "db", describeDB(cfg.DB))
 	return inst, nil
@@ -159,6 +172,7 @@ func (i *Instance) Close() error {
 	i.log.Info("shutting down")
 	err := i.server.App().ShutdownWithTimeout(i.cfg.ShutdownFor)
 	<-i.done
+	i.authz.Close()
 	return errors.Join(err, i.store.Close())
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"idem/linkage"
 	"idem/matching"
+	"idem/policy"
 	"idem/registry"
 	"idem/registry/sqlstore"
 	"idem/seed"
@@ -24,6 +25,13 @@ type opened struct {
 	models  *linkage.Models
 	matcher *linkage.Matcher
 	linker  *linkage.Linker
+	authz   *policy.Authorizer
+}
+
+// close closes the policy's reloader and the store.
+func (o *opened) close() error {
+	o.authz.Close()
+	return o.store.Close()
 }
 
 func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
@@ -35,12 +43,22 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 	if err != nil {
 		return nil, err
 	}
+	pcfg, err := cfg.policyConfig(log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	authz, err := policy.Open(ctx, storeDB{store}, pcfg)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("policy: %w", err)
+	}
 	models := linkage.NewModels(store, rules, modelRefresh, log)
 	matcher := linkage.NewMatcher(store, models, log)
 	svc := &registry.Service{Store: store, MatchKeys: matcher.Keys}
-	linker := linkage.NewLinker(svc, matcher, linkage.LinkerConfig{}, log)
+	linker := linkage.NewLinker(svc, matcher, linkage.LinkerConfig{AutoLink: authz.AutoLink}, log)
 	svc.Hooks = linker
-	return &opened{store: store, models: models, matcher: matcher, linker: linker, svc: svc}, nil
+	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, svc: svc}, nil
 }
 
 // withStore opens the database as serve does, runs fn, and closes it.
@@ -53,7 +71,7 @@ func withStore(ctx context.Context, cfg Config, stderr io.Writer, fn func(o *ope
 	if err != nil {
 		return err
 	}
-	defer o.store.Close()
+	defer o.close()
 	return fn(o)
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"idem/matching"
+	"idem/policy"
 )
 
 // Config is idem's configuration: defaults, overridden by IDEM_* environment
@@ -24,7 +25,13 @@ type Config struct {
 	LogFormat   string        // IDEM_LOG_FORMAT, --log-format: text or json
 	ShutdownFor time.Duration // IDEM_SHUTDOWN_TIMEOUT, --shutdown-timeout
 	MatchRules  string        // IDEM_MATCH_RULES, --match-rules: a match rules JSON file replacing the embedded default
-	Seed        bool          // IDEM_SEED, --seed: load the demo network into an empty database on start
+	Seed        bool          // IDEM_SEED, --demo: load the demo network into an empty database on start
+	// Access control.
+	AdminToken    string  // IDEM_ADMIN_TOKEN: bootstraps an admin client "admin" with this bearer token
+	AdminPassword string  // IDEM_ADMIN_PASSWORD: the admin UI user "admin"'s password (generated and printed once when unset on first start)
+	Sharing       string  // IDEM_SHARING, --sharing: sharing architecture per type, e.g. "Patient=shared-registry,Practitioner=linked"
+	Authoritative string  // IDEM_AUTHORITATIVE, --authoritative: source-of-truth clients per type, e.g. "Patient=ehr-main"
+	Rate          float64 // IDEM_RATE, --rate: requests per second per client or user (0: unlimited)
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -37,6 +44,7 @@ func DefaultConfig() Config {
 		LogFormat:   "text",
 		ShutdownFor: 30 * time.Second,
 		Seed:        true,
+		Rate:        200,
 	}
 }
 
@@ -49,6 +57,9 @@ func configFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.MaxBody, "max-body", cfg.MaxBody, "request body limit in bytes (IDEM_MAX_BODY)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (IDEM_LOG_LEVEL)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json (IDEM_LOG_FORMAT)")
+	fs.StringVar(&cfg.Sharing, "sharing", cfg.Sharing, "sharing architecture per resource type, e.g. Patient=shared-registry,Practitioner=linked (IDEM_SHARING)")
+	fs.StringVar(&cfg.Authoritative, "authoritative", cfg.Authoritative, "source-of-truth clients per type, e.g. Patient=ehr-main (IDEM_AUTHORITATIVE)")
+	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "requests per second per client or user, 0 for no limit (IDEM_RATE)")
 	fs.BoolVar(&cfg.Seed, "demo", cfg.Seed, "load the demo network into an empty database on start (IDEM_SEED)")
 	fs.StringVar(&cfg.MatchRules, "match-rules", cfg.MatchRules, "match rules JSON file replacing the built-in rules (IDEM_MATCH_RULES)")
 	fs.DurationVar(&cfg.ShutdownFor, "shutdown-timeout", cfg.ShutdownFor, "how long to wait for requests in flight on shutdown (IDEM_SHUTDOWN_TIMEOUT)")
@@ -59,6 +70,8 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 	str := map[string]*string{
 		"IDEM_ADDR": &cfg.Addr, "IDEM_DB": &cfg.DB, "IDEM_BASE_URL": &cfg.BaseURL,
 		"IDEM_LOG_LEVEL": &cfg.LogLevel, "IDEM_LOG_FORMAT": &cfg.LogFormat, "IDEM_MATCH_RULES": &cfg.MatchRules,
+		"IDEM_ADMIN_TOKEN": &cfg.AdminToken, "IDEM_ADMIN_PASSWORD": &cfg.AdminPassword,
+		"IDEM_SHARING": &cfg.Sharing, "IDEM_AUTHORITATIVE": &cfg.Authoritative,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {
@@ -71,6 +84,13 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 			return fmt.Errorf("IDEM_MAX_BODY: %q is not a positive number of bytes", v)
 		}
 		cfg.MaxBody = n
+	}
+	if v := getenv("IDEM_RATE"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r < 0 {
+			return fmt.Errorf("IDEM_RATE: %q is not a number of requests per second", v)
+		}
+		cfg.Rate = r
 	}
 	if v := getenv("IDEM_SEED"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -103,6 +123,19 @@ func (cfg *Config) logger(w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log format %q: use text or json", cfg.LogFormat)
+}
+
+// policyConfig is the policy package's configuration.
+func (cfg *Config) policyConfig(log *slog.Logger) (policy.Config, error) {
+	modes, err := policy.ParseModes(cfg.Sharing)
+	if err != nil {
+		return policy.Config{}, fmt.Errorf("sharing: %w", err)
+	}
+	auth, err := policy.ParseAuthoritative(cfg.Authoritative)
+	if err != nil {
+		return policy.Config{}, fmt.Errorf("authoritative: %w", err)
+	}
+	return policy.Config{Modes: modes, Authoritative: auth, Rate: cfg.Rate, Log: log}, nil
 }
 
 // rules loads the match rules: the file named by MatchRules, or the built-in default.

@@ -38,7 +38,8 @@ func freeAddr(t *testing.T) string {
 func startChild(t *testing.T, dbPath, addr string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "IDEM_TEST_CHILD=1", "IDEM_DB="+dbPath, "IDEM_ADDR="+addr, "IDEM_LOG_LEVEL=warn", "IDEM_SEED=false")
+	cmd.Env = append(os.Environ(), "IDEM_TEST_CHILD=1", "IDEM_DB="+dbPath, "IDEM_ADDR="+addr, "IDEM_LOG_LEVEL=warn", "IDEM_SEED=false",
+		"IDEM_ADMIN_TOKEN="+testAdminToken, "IDEM_ADMIN_PASSWORD="+testAdminPassword, "IDEM_RATE=0")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -81,7 +82,10 @@ func TestDurableAfterKill(t *testing.T) {
 				default:
 				}
 				body := fmt.Sprintf(`{"resourceType":"Patient","name":[{"family":"Durable%d_%d"}]}`, w, i)
-				resp, err := http.Post("http://"+addr+"/fhir/Patient", "application/fhir+json", strings.NewReader(body))
+				req, _ := http.NewRequest("POST", "http://"+addr+"/fhir/Patient", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/fhir+json")
+				req.Header.Set("Authorization", "Bearer "+testAdminToken)
+				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					return // the server died mid-request: not acknowledged
 				}
@@ -106,7 +110,9 @@ func TestDurableAfterKill(t *testing.T) {
 	}
 	startChild(t, dbPath, addr)
 	for _, id := range acked {
-		resp, err := http.Get("http://" + addr + "/fhir/Patient/" + id)
+		req, _ := http.NewRequest("GET", "http://"+addr+"/fhir/Patient/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

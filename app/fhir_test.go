@@ -99,9 +99,12 @@ func TestFHIRInteractions(t *testing.T) {
 			{name: "update as create", method: "PUT", path: "/Practitioner/dr-who", body: `{"resourceType":"Practitioner","id":"dr-who","name":[{"family":"Smith"}]}`,
 				wantStatus: 201, wantHeader: map[string]string{"Location": `/fhir/Practitioner/dr-who/_history/1$`}},
 			{name: "transaction", method: "POST", path: "", body: `{"resourceType":"Bundle","type":"transaction","entry":[
-				{"fullUrl":"urn:uuid:3b0a1b1e-0000-4000-8000-000000000001","resource":{"resourceType":"Patient","name":[{"family":"Tx"}]},"request":{"method":"POST","url":"Patient"}},
-				{"resource":{"resourceType":"Person","link":[{"target":{"reference":"urn:uuid:3b0a1b1e-0000-4000-8000-000000000001"}}]},"request":{"method":"POST","url":"Person"}}]}`,
+				{"fullUrl":"urn:uuid:3b0a1b1e-0000-4000-8000-000000000001","resource":{"resourceType":"Practitioner","name":[{"family":"Gp"}]},"request":{"method":"POST","url":"Practitioner"}},
+				{"resource":{"resourceType":"Patient","name":[{"family":"Tx"}],"generalPractitioner":[{"reference":"urn:uuid:3b0a1b1e-0000-4000-8000-000000000001"}]},"request":{"method":"POST","url":"Patient"}}]}`,
 				wantStatus: 200, wantBody: []string{`"type":"transaction-response"`, `"status":"201 Created"`}},
+			{name: "golden records are idem's", method: "POST", path: "", body: `{"resourceType":"Bundle","type":"transaction","entry":[
+				{"resource":{"resourceType":"Person","name":[{"family":"Forged"}]},"request":{"method":"POST","url":"Person"}}]}`,
+				wantStatus: 403, wantBody: []string{"server-managed"}},
 			{name: "revinclude", method: "GET", path: "/Patient?family=tx&_revinclude=Person:link", wantStatus: 200, wantBody: []string{`"mode":"include"`}},
 		})
 	})

@@ -24,6 +24,12 @@ type testServer struct {
 	base string
 }
 
+// The admin client's token and the admin user's password of test servers.
+const (
+	testAdminToken    = "idem_test-admin-token-0123456789abcdef"
+	testAdminPassword = "test admin password"
+)
+
 func startServer(t *testing.T, kind string) *testServer {
 	t.Helper()
 	return startOn(t, sqltest.DSN(t, kind))
@@ -31,11 +37,24 @@ func startServer(t *testing.T, kind string) *testServer {
 
 func startOn(t *testing.T, dsn string) *testServer {
 	t.Helper()
+	return startWith(t, dsn, nil)
+}
+
+// startWith starts a test server on dsn; edit, when not nil, changes the
+// configuration first.
+func startWith(t *testing.T, dsn string, edit func(*Config)) *testServer {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DB = dsn
 	cfg.MaxBody = 1 << 20
 	cfg.Seed = false
+	cfg.AdminToken = testAdminToken
+	cfg.AdminPassword = testAdminPassword
+	cfg.Rate = 0 // tests fire thousands of requests
+	if edit != nil {
+		edit(&cfg)
+	}
 	inst, err := Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("start: %v", err)
@@ -80,8 +99,12 @@ func (s *testServer) do(method, path string, body string, headers ...string) *re
 	if body != "" {
 		req.Header.Set("Content-Type", "application/fhir+json")
 	}
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
+		if headers[i] == "Authorization" && headers[i+1] == "" {
+			req.Header.Del("Authorization")
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

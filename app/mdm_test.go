@@ -226,7 +226,7 @@ func TestMDMStewardshipUndo(t *testing.T) {
 		}
 		decision := lastDecision(t, s, "Patient/"+c)
 		history := s.mustOK(200, "GET", "/$mdm-link-history?goldenResourceId="+p1+","+p2+"&resourceId=Patient/"+c, "")
-		if !strings.Contains(fmt.Sprint(history), "REMOVED") || !strings.Contains(fmt.Sprint(history), "anonymous") {
+		if !strings.Contains(fmt.Sprint(history), "REMOVED") || !strings.Contains(fmt.Sprint(history), "admin") {
 			t.Fatalf("history lacks the removed link or the actor: %v", history)
 		}
 

@@ -52,20 +52,15 @@ func NewLinker(svc *registry.Service, matcher *Matcher, cfg LinkerConfig, log *s
 
 var _ registry.WriteHooks = (*Linker)(nil)
 
-type actorKey struct{}
-
-// WithActor returns ctx naming who acts (a client system or a steward), for
-// link history and audit.
+// WithActor returns ctx naming who acts (a steward, say), for link history
+// and audit; the web layer sets the full registry.Agent instead.
 func WithActor(ctx context.Context, actor string) context.Context {
-	return context.WithValue(ctx, actorKey{}, actor)
+	return registry.WithAgent(ctx, registry.Agent{Name: actor, Kind: "user"})
 }
 
 // Actor returns who acts in ctx; "system" when nobody was named.
 func Actor(ctx context.Context) string {
-	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
-		return a
-	}
-	return "system"
+	return registry.AgentFrom(ctx).Name
 }
 
 func (l *Linker) autoLink(typ string) bool {

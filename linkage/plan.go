@@ -136,6 +136,9 @@ func (p *plan) commit(ctx context.Context) error {
 				return err
 			}
 		}
+		if err := p.audit(ctx); err != nil {
+			return err
+		}
 	}
 	for _, g := range p.touched {
 		if body, ok := p.restore[g]; ok {

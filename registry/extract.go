@@ -8,6 +8,8 @@ import "strings"
 const (
 	systemGender         = "http://hl7.org/fhir/administrative-gender"
 	systemLocationStatus = "http://hl7.org/fhir/location-status"
+	systemAuditAction    = "http://hl7.org/fhir/audit-event-action"
+	systemAuditOutcome   = "http://hl7.org/fhir/audit-event-outcome"
 )
 
 // Extract returns the search-index rows and sort keys of res, a decoded
@@ -36,6 +38,8 @@ func Extract(typ string, res map[string]any) *Index {
 	case TypePerson:
 		x.humanNames(res["name"])
 		x.personLinks(res["link"])
+	case TypeAuditEvent:
+		x.auditEvent(res)
 	default: // Patient, Practitioner
 		x.humanNames(res["name"])
 	}
@@ -169,6 +173,37 @@ func (x *extractor) linkageItems(v any) {
 			x.ref(codeLinkageSrc, item["resource"])
 		}
 	}
+}
+
+// auditEvent indexes the AuditEvent elements idem searches: codings,
+// recorded, the agents' identifiers and names, and the entities.
+func (x *extractor) auditEvent(res map[string]any) {
+	x.coding(codeAuditType, res["type"])
+	for _, c := range asList(res["subtype"]) {
+		x.coding(codeAuditSubtype, c)
+	}
+	x.token(codeAuditAction, systemAuditAction, asString(res["action"]))
+	x.token(codeAuditOutcome, systemAuditOutcome, asString(res["outcome"]))
+	if lo, hi, err := DateRange(asString(res["recorded"])); err == nil {
+		x.date(codeAuditDate, lo, hi)
+	}
+	for _, e := range asList(res["agent"]) {
+		agent := asObject(e)
+		who := asObject(agent["who"])
+		id := asObject(who["identifier"])
+		x.token(codeAuditAgent, asString(id["system"]), asString(id["value"]))
+		x.addString(codeAuditName, asString(agent["name"]))
+		x.addString(codeAuditName, asString(who["display"]))
+	}
+	for _, e := range asList(res["entity"]) {
+		x.ref(codeAuditEntity, asObject(e)["what"])
+	}
+}
+
+// coding adds a token row for a Coding.
+func (x *extractor) coding(local int16, v any) {
+	c := asObject(v)
+	x.token(local, asString(c["system"]), asString(c["code"]))
 }
 
 // addString adds a string row unless s is blank or already indexed under local, and

@@ -12,10 +12,11 @@ const (
 	TypeLocation     = "Location"
 	TypePerson       = "Person"
 	TypeLinkage      = "Linkage"
+	TypeAuditEvent   = "AuditEvent"
 )
 
 // Types lists every resource type with a REST endpoint, in CapabilityStatement order.
-var Types = []string{TypePatient, TypePractitioner, TypeLocation, TypePerson, TypeLinkage}
+var Types = []string{TypePatient, TypePractitioner, TypeLocation, TypePerson, TypeLinkage, TypeAuditEvent}
 
 // IsType reports whether typ is a resource type the registry serves.
 func IsType(typ string) bool {

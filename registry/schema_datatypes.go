@@ -189,6 +189,10 @@ var valueSets = map[string][]string{
 	"EventTiming": {"MORN", "MORN.early", "MORN.late", "NOON", "AFT", "AFT.early", "AFT.late",
 		"EVE", "EVE.early", "EVE.late", "NIGHT", "PHS", "HS", "WAKE", "C", "CM", "CD", "CV",
 		"AC", "ACM", "ACD", "ACV", "PC", "PCM", "PCD", "PCV"},
+
+	"AuditEventAction":           {"C", "R", "U", "D", "E"},
+	"AuditEventOutcome":          {"0", "4", "8", "12"},
+	"AuditEventAgentNetworkType": {"1", "2", "3", "4", "5"},
 }
 
 // r4ResourceNames lists every resource type of FHIR R4 4.0.1.

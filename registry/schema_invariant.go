@@ -33,6 +33,7 @@ var invariantTable = map[string][]invariantFunc{
 	"Timing.repeat":        {timingRepeat},
 	"Patient.contact":      {pat1},
 	"Linkage":              {lnk1},
+	"AuditEvent.entity":    {sev1},
 	"Bundle":               {bundleInvariants},
 	"Bundle.entry":         {bdl5, bdl8},
 	"Parameters.parameter": {inv1},
@@ -217,6 +218,12 @@ func pat1(v *schemaWalk, m map[string]any) {
 func lnk1(v *schemaWalk, m map[string]any) {
 	if items, ok := m["item"].([]any); ok && len(items) == 1 {
 		v.invariant("item", "lnk-1", "a Linkage must have at least two items")
+	}
+}
+
+func sev1(v *schemaWalk, m map[string]any) {
+	if hasElem(m, "name") && hasElem(m, "query") {
+		v.invariant("", "sev-1", "an entity may have a name or a query, not both")
 	}
 }
 

@@ -29,11 +29,20 @@ const (
 	codeLinkageItem  = 70
 	codeLinkageSrc   = 71
 	codeSource       = 80 // meta.source: the source system's URL of the record
+	codeAuditType    = 90 // AuditEvent.type
+	codeAuditSubtype = 91
+	codeAuditAction  = 92
+	codeAuditOutcome = 93
+	codeAuditDate    = 94 // AuditEvent.recorded
+	codeAuditAgent   = 95 // AuditEvent.agent.who.identifier
+	codeAuditName    = 96 // AuditEvent.agent.name and agent.who.display
+	codeAuditEntity  = 97 // AuditEvent.entity.what
 )
 
 // typeBase offsets storage codes per resource type.
 var typeBase = map[string]int16{
 	TypePatient: 100, TypePractitioner: 200, TypeLocation: 300, TypePerson: 400, TypeLinkage: 500,
+	TypeAuditEvent: 600,
 }
 
 // Code returns the storage code of element group local for resource type typ.
@@ -42,7 +51,7 @@ func Code(typ string, local int16) int16 { return typeBase[typ] + local }
 var searchParams = map[string]map[string]*SearchParam{}
 
 func init() {
-	for _, t := range []string{TypePatient, TypePractitioner, TypeLocation, TypePerson, TypeLinkage} {
+	for _, t := range Types {
 		searchParams[t] = map[string]*SearchParam{}
 		add(t, "_id", KindToken, nil, "Resource.id", "Logical id of the resource").Column = "id"
 		add(t, "_lastUpdated", KindDate, nil, "Resource.meta.lastUpdated", "When the resource version last changed").Column = "updated"
@@ -77,6 +86,26 @@ func init() {
 	K := TypeLinkage
 	add(K, "item", KindReference, []int16{codeLinkageItem}, "Linkage.item.resource", "Matches on any item in the Linkage").Targets = []string{TypeLocation, TypePatient, TypePractitioner, TypePerson}
 	add(K, "source", KindReference, []int16{codeLinkageSrc}, "Linkage.item.resource.where(%context.type='source')", "Matches on any item in the Linkage with a type of 'source'").Targets = []string{TypeLocation, TypePatient, TypePractitioner, TypePerson}
+
+	addAuditEvent()
+}
+
+// addAuditEvent adds the AuditEvent parameters of R4 that idem's events
+// answer, plus agent-name.
+func addAuditEvent() {
+	A := TypeAuditEvent
+	add(A, "type", KindToken, []int16{codeAuditType}, "AuditEvent.type", "Type/identifier of event")
+	add(A, "subtype", KindToken, []int16{codeAuditSubtype}, "AuditEvent.subtype", "More specific type/id for the event")
+	add(A, "action", KindToken, []int16{codeAuditAction}, "AuditEvent.action", "Type of action performed during the event (C R U D E)")
+	add(A, "outcome", KindToken, []int16{codeAuditOutcome}, "AuditEvent.outcome", "Whether the event succeeded or failed (0 success, 4 minor failure such as a denial, 8 serious failure)")
+	add(A, "date", KindDate, []int16{codeAuditDate}, "AuditEvent.recorded", "Time when the event was recorded")
+	add(A, "agent", KindToken, []int16{codeAuditAgent}, "AuditEvent.agent.who.identifier",
+		"Identifier of who participated, as system|value (a client's system URI, or https://idem.dev/fhir/users for stewards, and the name). "+
+			"Deviation from R4, where agent is a reference: idem's agents are clients and users, not resources")
+	add(A, "agent-name", KindString, []int16{codeAuditName}, "AuditEvent.agent.name | AuditEvent.agent.who.display", "Human friendly name for the agent")
+	add(A, "entity", KindReference, []int16{codeAuditEntity}, "AuditEvent.entity.what", "Specific instance of resource").Targets =
+		[]string{TypePatient, TypePractitioner, TypeLocation, TypePerson, TypeLinkage}
+	add(A, "patient", KindReference, []int16{codeAuditEntity}, "AuditEvent.entity.what.where(resolve() is Patient)", "Identifier of the patient involved").Targets = []string{TypePatient}
 }
 
 func addPersonLike(t string) {

@@ -31,8 +31,8 @@ const (
 // value-level issues (bad primitive format, impossible date like 1990-02-30, code outside a
 // required value set, missing required element, empty string/object/array, invariant).
 //
-// Patient, Practitioner, Location, Person, Linkage, Bundle, Parameters and
-// OperationOutcome are checked element by element; any other R4 resource
+// Patient, Practitioner, Location, Person, Linkage, AuditEvent, Bundle,
+// Parameters and OperationOutcome are checked element by element; any other R4 resource
 // type (at the top or nested) is only checked for a string resourceType,
 // nulls and empty values. Primitive extensions are written with their JSON
 // key, e.g. "Patient._birthDate.extension[0].url".

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -14,7 +15,7 @@ import (
 func resourceType(c *fiber.Ctx) (string, error) {
 	typ := c.Params("type")
 	if !registry.IsType(typ) {
-		return "", registry.Errorf(registry.ENotFound, "resource type %q is not served here (served: Patient, Practitioner, Location, Person, Linkage)", typ)
+		return "", registry.Errorf(registry.ENotFound, "resource type %q is not served here (served: %s)", typ, strings.Join(registry.Types, ", "))
 	}
 	return typ, nil
 }
@@ -196,6 +197,9 @@ func (s *Server) sendOutcomeOf(c *fiber.Ctx, out *registry.Outcome) error {
 func (s *Server) handleBundle(c *fiber.Ctx) error {
 	b, err := registry.ParseResource(c.Body(), "Bundle")
 	if err != nil {
+		return err
+	}
+	if err := s.allowEntries(c.UserContext(), b); err != nil {
 		return err
 	}
 	opts := registry.BundleOptions{Return: preferReturn(c), Base: s.base(c)}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"math"
 	"net/url"
@@ -37,15 +38,9 @@ const (
 	maxLinkCount     = 100
 )
 
-// actor names who acts, for link history and audit. For now the
-// X-Idem-Actor header says so; the policy work replaces it with the
-// authenticated principal.
-func actor(c *fiber.Ctx) string {
-	if a := strings.TrimSpace(c.Get("X-Idem-Actor")); a != "" {
-		return a
-	}
-	return "anonymous"
-}
+// actorContext is the request context, which names the authenticated
+// principal as the agent of the decision (set by authenticate).
+func actorContext(c *fiber.Ctx) context.Context { return c.UserContext() }
 
 // mdm returns the linker and the link store, or EMethod when this server
 // does not link.
@@ -295,7 +290,7 @@ func (s *Server) setLink(c *fiber.Ctx, op string, update bool) error {
 	if result == "" && update {
 		return p.missing(pMatchResult)
 	}
-	ctx := linkage.WithActor(c.UserContext(), actor(c))
+	ctx := actorContext(c)
 	if _, err := l.SetLink(ctx, golden, source, cmp.Or(result, registry.MatchResultMatch), update); err != nil {
 		return err
 	}
@@ -333,7 +328,7 @@ func (s *Server) handleMDMMerge(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := l.Merge(linkage.WithActor(c.UserContext(), actor(c)), from, to); err != nil {
+	if err := l.Merge(actorContext(c), from, to); err != nil {
 		return err
 	}
 	return s.sendGolden(c, to)
@@ -359,7 +354,7 @@ func (s *Server) handleMDMNotDuplicate(c *fiber.Ctx) error {
 	if target == golden {
 		return p.invalid("targetGoldenResourceId", "targetGoldenResourceId %s is goldenResourceId: a record is not a duplicate of itself", target)
 	}
-	if err := l.NotDuplicate(linkage.WithActor(c.UserContext(), actor(c)), golden, target); err != nil {
+	if err := l.NotDuplicate(actorContext(c), golden, target); err != nil {
 		return err
 	}
 	return s.sendJSON(c, fiber.StatusOK, parameters([]any{param("success", "valueBoolean", true)}))
@@ -378,7 +373,7 @@ func (s *Server) handleMDMClear(c *fiber.Ctx) error {
 	if len(types) == 0 {
 		types = []string{registry.TypePatient, registry.TypePractitioner, registry.TypeLocation}
 	}
-	n, err := l.Clear(linkage.WithActor(c.UserContext(), actor(c)), types)
+	n, err := l.Clear(actorContext(c), types)
 	if err != nil {
 		return err
 	}
@@ -401,7 +396,7 @@ func (s *Server) handleMDMUndo(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	op, err := l.Undo(linkage.WithActor(c.UserContext(), actor(c)), int64(id))
+	op, err := l.Undo(actorContext(c), int64(id))
 	if err != nil {
 		return err
 	}
@@ -522,7 +517,7 @@ func (s *Server) handleMDMSubmit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	job, err := l.Submit(linkage.WithActor(c.UserContext(), actor(c)), typ, criteria, dry)
+	job, err := l.Submit(actorContext(c), typ, criteria, dry)
 	if err != nil {
 		return err
 	}

@@ -118,6 +118,13 @@ func capabilityResource(typ string) map[string]any {
 		"conditionalDelete": "single",
 		"searchParam":       params,
 	}
+	if serverManaged(typ) {
+		// Golden records and audit events are written by idem only.
+		r["interaction"] = []any{code("read"), code("vread"), code("history-instance"), code("history-type"), code("search-type")}
+		for _, k := range []string{"updateCreate", "conditionalCreate", "conditionalUpdate", "conditionalDelete"} {
+			delete(r, k)
+		}
+	}
 	if len(includes) > 0 {
 		r["searchInclude"] = includes
 	}

@@ -26,6 +26,12 @@ type Config struct {
 	Version  string // software version for the CapabilityStatement
 	Started  time.Time
 	ReadTime time.Duration // per-request read timeout
+	// Auth authenticates and authorises requests; nil leaves the API open
+	// and the admin UI closed (unit tests of the web layer).
+	Auth Auth
+	// Audit records the AuditEvents that are not writes (denials, logins);
+	// nil: not recorded.
+	Audit *registry.Auditor
 }
 
 // Server holds the web layer's dependencies.
@@ -34,6 +40,7 @@ type Server struct {
 	registry *registry.Service
 	matcher  *linkage.Matcher // nil: $match not offered
 	linker   *linkage.Linker  // nil: the MDM operations and $ihe-pix not offered
+	auth     Auth             // nil: API open, admin UI closed
 	log      *slog.Logger
 	ready    func(ctx context.Context) error
 	app      *fiber.App
@@ -48,7 +55,7 @@ func New(cfg Config, svc *registry.Service, matcher *linkage.Matcher, linker *li
 	if cfg.ReadTime <= 0 {
 		cfg.ReadTime = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, registry: svc, matcher: matcher, linker: linker, log: log, ready: ready}
+	s := &Server{cfg: cfg, registry: svc, matcher: matcher, linker: linker, auth: cfg.Auth, log: log, ready: ready}
 	s.app = fiber.New(fiber.Config{
 		ErrorHandler: s.handleError,
 		// fasthttp drops the connection on a body over its limit, which a
@@ -77,7 +84,8 @@ func (s *Server) App() *fiber.App { return s.app }
 func (s *Server) routes() {
 	s.app.Get("/healthz", s.handleHealth)
 	s.app.Get("/readyz", s.handleReady)
-	f := s.app.Group("/fhir", s.negotiate)
+	s.adminRoutes()
+	f := s.app.Group("/fhir", s.negotiate, s.authenticate)
 	f.Get("/metadata", s.handleMetadata)
 	f.Post("/", s.handleBundle)
 	// The MDM operations (HAPI FHIR names) come before /:type, which would
@@ -153,6 +161,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		err = fromFiber(fe)
 	}
 	status := registry.Status(err)
+	if status == fiber.StatusForbidden {
+		s.auditDenial(c, err)
+	}
 	if status >= 500 {
 		s.log.Error("request failed", "id", requestID(c), "method", c.Method(), "path", c.Path(), "err", err)
 	}

@@ -1,0 +1,91 @@
+package linkage
+
+import (
+	"context"
+	"net/url"
+	"slices"
+	"testing"
+
+	"idem/registry"
+	"idem/registry/sqlstore"
+	"idem/registry/sqlstore/sqltest"
+)
+
+// auditEvents returns the AuditEvents a search finds.
+func (k *linked) auditEvents(t *testing.T, query string) []map[string]any {
+	t.Helper()
+	v, _ := url.ParseQuery(query)
+	_, res, err := k.svc.Search(context.Background(), registry.TypeAuditEvent, v, true)
+	if err != nil {
+		t.Fatalf("search AuditEvent?%s: %v", query, err)
+	}
+	var out []map[string]any
+	for _, r := range res.Matches {
+		m, err := registry.ParseResource(r.Body, registry.TypeAuditEvent)
+		if err != nil {
+			t.Fatalf("stored AuditEvent %s: %v\n%s", r.ID, err, r.Body)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// entityRefs returns the references of an AuditEvent's entities and its details.
+func entityRefs(ev map[string]any) (refs []string, detail map[string]string) {
+	detail = map[string]string{}
+	for _, e := range ev["entity"].([]any) {
+		e := e.(map[string]any)
+		if what, ok := e["what"].(map[string]any); ok {
+			refs = append(refs, what["reference"].(string))
+		}
+		for _, d := range asList(e["detail"]) {
+			d := d.(map[string]any)
+			detail[d["type"].(string)] = d["valueString"].(string)
+		}
+	}
+	return refs, detail
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+func TestDecisionsAudited(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		k := openLinked(t, s)
+		k.svc.Hooks = registry.ChainHooks(k.l, registry.NewAuditor(k.svc, ""))
+		a := k.create(t, patient("http://ehr.example/fhir", "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344"))
+		c := k.create(t, patient("http://ehr.example/fhir", "2", "Marek", "Kowalczyk", "1958-11-23", "555-909-1212"))
+		pa := "Patient/" + a.Resource.ID
+
+		links := k.auditEvents(t, "subtype=link&entity="+pa)
+		if len(links) != 1 {
+			t.Fatalf("%d link events of %s, want 1", len(links), pa)
+		}
+		refs, detail := entityRefs(links[0])
+		if !slices.Contains(refs, pa) || !slices.Contains(refs, a.Golden) || detail["decision"] == "" {
+			t.Errorf("link event entities %v, details %v", refs, detail)
+		}
+		// The Patient's create, its link decision; the Person's create.
+		if n := len(k.auditEvents(t, "entity="+pa)); n != 2 {
+			t.Errorf("%d events of %s, want 2", n, pa)
+		}
+		if n := len(k.auditEvents(t, "subtype=create&entity="+a.Golden)); n != 1 {
+			t.Errorf("%d create events of %s, want 1", n, a.Golden)
+		}
+
+		ctx := WithActor(context.Background(), "steward-ann")
+		if err := k.l.Merge(ctx, c.Golden, a.Golden); err != nil {
+			t.Fatal(err)
+		}
+		merges := k.auditEvents(t, "subtype=merge&agent="+registry.SystemUsers+"|steward-ann")
+		if len(merges) != 1 {
+			t.Fatalf("%d merge events by steward-ann, want 1", len(merges))
+		}
+		refs, detail = entityRefs(merges[0])
+		if !slices.Contains(refs, a.Golden) || !slices.Contains(refs, c.Golden) || detail["reason"] == "" {
+			t.Errorf("merge event entities %v, details %v", refs, detail)
+		}
+	})
+}

@@ -1,0 +1,306 @@
+package registry
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Code systems of the codings idem puts on AuditEvents.
+const (
+	SystemAuditEventType = "http://terminology.hl7.org/CodeSystem/audit-event-type"
+	SystemDICOM          = "http://dicom.nema.org/resources/ontology/DCM"
+	SystemRestful        = "http://hl7.org/fhir/restful-interaction"
+	// SystemAuditSubtype holds idem's own event subtypes: linking decisions
+	// (link, merge, undo, ...), operations ($mdm-update-link), login, denied.
+	SystemAuditSubtype = "https://idem.dev/fhir/CodeSystem/audit-subtype"
+	// SystemUsers is the identifier system of stewards (and of idem itself)
+	// in AuditEvent.agent.who; a client is named in its own system URI.
+	SystemUsers = "https://idem.dev/fhir/users"
+	// SystemClients names a client that has no system URI.
+	SystemClients = "https://idem.dev/fhir/clients"
+
+	systemEntityType    = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
+	systemObjectRole    = "http://terminology.hl7.org/CodeSystem/object-role"
+	systemParticipation = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+	systemSourceType    = "http://terminology.hl7.org/CodeSystem/security-source-type"
+)
+
+// AuditEvent outcomes (AuditEvent.outcome).
+const (
+	AuditSuccess        = "0"
+	AuditMinorFailure   = "4" // a denial
+	AuditSeriousFailure = "8"
+)
+
+// AuditRecord is what an AuditEvent says: who did what to which records,
+// when, and with what outcome.
+type AuditRecord struct {
+	Action      string // C R U D E
+	Subtype     string // a FHIR restful interaction ("create"), a "$operation", or link, merge, undo, login, denied, ...
+	Outcome     string // AuditSuccess, AuditMinorFailure, AuditSeriousFailure; "" is success
+	OutcomeDesc string
+	Agent       Agent
+	Entities    []string // "Patient/123", "Person/9/_history/2"
+	Recorded    time.Time
+	Source      string            // the idem instance (its base URL)
+	Detail      map[string]string // rule, reason, decision id, score, ...
+}
+
+// restfulInteractions are the codes of http://hl7.org/fhir/restful-interaction.
+var restfulInteractions = []string{"read", "vread", "update", "patch", "delete", "history",
+	"history-instance", "history-type", "history-system", "create", "search", "search-type",
+	"search-system", "search-compartment", "capabilities", "transaction", "batch", "operation"}
+
+// AuditEvent returns the FHIR R4 AuditEvent of e, shaped after IHE BALP:
+// REST interactions are type "rest" with the restful-interaction subtype,
+// logins DICOM User Authentication, linking decisions DICOM Patient Record
+// with idem's subtype. It carries references and e.Detail only, never a
+// copy of a record.
+func AuditEvent(e AuditRecord) map[string]any {
+	typ, subtypes := auditCodings(e.Subtype)
+	outcome := e.Outcome
+	if outcome == "" {
+		outcome = AuditSuccess
+	}
+	ev := map[string]any{
+		"resourceType": TypeAuditEvent,
+		"type":         typ,
+		"recorded":     FormatInstant(e.Recorded),
+		"outcome":      outcome,
+		"agent":        []any{auditAgent(e.Agent, e.Action)},
+		"source":       auditSource(e.Source),
+	}
+	if len(subtypes) > 0 {
+		ev["subtype"] = subtypes
+	}
+	if e.Action != "" {
+		ev["action"] = e.Action
+	}
+	if e.OutcomeDesc != "" {
+		ev["outcomeDesc"] = e.OutcomeDesc
+	}
+	if entities := auditEntities(e.Entities, e.Detail); len(entities) > 0 {
+		ev["entity"] = entities
+	}
+	return ev
+}
+
+// auditCodings returns the type and subtypes of an event of subtype sub.
+func auditCodings(sub string) (typ map[string]any, subtypes []any) {
+	rest := coding(SystemAuditEventType, "rest", "Restful Operation")
+	own := coding(SystemAuditSubtype, sub, "")
+	switch {
+	case sub == "":
+		return rest, nil
+	case slices.Contains(restfulInteractions, sub):
+		return rest, []any{coding(SystemRestful, sub, "")}
+	case strings.HasPrefix(sub, "$"):
+		return rest, []any{coding(SystemRestful, "operation", ""), own}
+	case sub == "denied":
+		return rest, []any{own}
+	case sub == "login":
+		return coding(SystemDICOM, "110114", "User Authentication"), []any{coding(SystemDICOM, "110122", "Login"), own}
+	case sub == "logout":
+		return coding(SystemDICOM, "110114", "User Authentication"), []any{coding(SystemDICOM, "110123", "Logout"), own}
+	}
+	return coding(SystemDICOM, "110110", "Patient Record"), []any{own}
+}
+
+// auditAgent describes who acted, as the requestor. Agents are not
+// resources here, so who is an identifier: the client's system URI (or
+// SystemClients) for a client, SystemUsers for a steward or idem itself.
+func auditAgent(a Agent, action string) map[string]any {
+	if a.Name == "" {
+		a = Agent{Name: "system", Kind: "system"}
+	}
+	system := SystemUsers
+	if a.Kind == "client" {
+		system = a.System
+		if system == "" {
+			system = SystemClients
+		}
+	}
+	return map[string]any{
+		"type":      map[string]any{"coding": []any{agentType(a.Kind, action)}},
+		"who":       map[string]any{"identifier": map[string]any{"system": system, "value": a.Name}, "display": a.Name},
+		"name":      a.Name,
+		"requestor": true,
+	}
+}
+
+// agentType codes an agent's part as BALP does: a client system is the
+// DICOM Source Role ID, a user the author of a change (the recipient of a
+// read), idem itself the application.
+func agentType(kind, action string) map[string]any {
+	switch {
+	case kind == "client":
+		return coding(SystemDICOM, "110153", "Source Role ID")
+	case kind == "system":
+		return coding(SystemDICOM, "110150", "Application")
+	case action == "R":
+		return coding(systemParticipation, "IRCP", "information recipient")
+	}
+	return coding(systemParticipation, "AUT", "author")
+}
+
+// auditSource names the idem instance that observed the event.
+func auditSource(source string) map[string]any {
+	display := "idem"
+	if source != "" {
+		display += " " + source
+	}
+	s := map[string]any{
+		"observer": map[string]any{"display": display},
+		"type":     []any{coding(systemSourceType, "4", "Application Server")},
+	}
+	if source != "" {
+		s["site"] = source
+	}
+	return s
+}
+
+// auditEntities lists the records of the event, then one entity holding
+// the details (sorted by name), when there are any.
+func auditEntities(refs []string, detail map[string]string) []any {
+	var out []any
+	for _, ref := range refs {
+		if ref == "" {
+			continue
+		}
+		typ, role := coding(systemEntityType, "2", "System Object"), coding(systemObjectRole, "4", "Domain Resource")
+		if strings.HasPrefix(ref, TypePatient+"/") {
+			typ, role = coding(systemEntityType, "1", "Person"), coding(systemObjectRole, "1", "Patient")
+		}
+		out = append(out, map[string]any{"what": map[string]any{"reference": ref}, "type": typ, "role": role})
+	}
+	var details []any
+	for _, k := range slices.Sorted(maps.Keys(detail)) {
+		if k != "" && detail[k] != "" {
+			details = append(details, map[string]any{"type": k, "valueString": detail[k]})
+		}
+	}
+	if len(details) > 0 {
+		out = append(out, map[string]any{
+			"type":        coding(systemEntityType, "4", "Other"),
+			"description": "event details",
+			"detail":      details,
+		})
+	}
+	return out
+}
+
+// coding returns a Coding; display is left out when "".
+func coding(system, code, display string) map[string]any {
+	c := map[string]any{"system": system, "code": code}
+	if display != "" {
+		c["display"] = display
+	}
+	return c
+}
+
+// Auditor is the WriteHooks that records an AuditEvent for every stored
+// version (create, update, delete) of any type but AuditEvent itself, in
+// the transaction of the write: a rolled-back write leaves no event.
+// Compose it with other hooks by ChainHooks.
+type Auditor struct {
+	svc    *Service
+	source string
+}
+
+var _ WriteHooks = (*Auditor)(nil)
+
+// NewAuditor returns an Auditor writing through svc; source names the idem
+// instance (its base URL) in every event.
+func NewAuditor(svc *Service, source string) *Auditor {
+	return &Auditor{svc: svc, source: source}
+}
+
+// BeforePut does nothing.
+func (a *Auditor) BeforePut(context.Context, Tx, string, string, map[string]any) error { return nil }
+
+// AfterPut writes the AuditEvent of the version just stored; the put of
+// that AuditEvent comes back here and is not audited again.
+func (a *Auditor) AfterPut(ctx context.Context, tx Tx, out *Outcome, _ map[string]any) error {
+	r := out.Resource
+	if r.Type == TypeAuditEvent {
+		return nil
+	}
+	action, sub := "U", "update"
+	switch {
+	case r.Deleted:
+		action, sub = "D", "delete"
+	case out.Created:
+		action, sub = "C", "create"
+	}
+	ref := r.Type + "/" + r.ID + "/_history/" + strconv.FormatInt(r.VersionID, 10)
+	_, err := a.RecordTx(ctx, tx, AuditRecord{Action: action, Subtype: sub, Entities: []string{ref}, Recorded: r.LastUpdated})
+	return err
+}
+
+// Record writes the AuditEvent of e in a transaction of its own: for
+// events that are not writes, such as logins and denials. The agent
+// defaults to AgentFrom(ctx), Recorded to now, Source to the Auditor's.
+func (a *Auditor) Record(ctx context.Context, e AuditRecord) (*Outcome, error) {
+	var out *Outcome
+	err := a.svc.Store.Write(ctx, func(tx Tx) (err error) {
+		out, err = a.RecordTx(ctx, tx, e)
+		return err
+	})
+	return out, err
+}
+
+// RecordTx is Record inside an open transaction.
+func (a *Auditor) RecordTx(ctx context.Context, tx Tx, e AuditRecord) (*Outcome, error) {
+	if e.Agent.Name == "" {
+		e.Agent = AgentFrom(ctx)
+	}
+	if e.Recorded.IsZero() {
+		e.Recorded = a.svc.now()
+	}
+	if e.Source == "" {
+		e.Source = a.source
+	}
+	return a.svc.CreateTx(ctx, tx, TypeAuditEvent, a.svc.NewResourceID(), AuditEvent(e), "")
+}
+
+// ChainHooks returns hooks that run each of h in order (nil ones left
+// out), stopping at the first error; nil when none is left.
+func ChainHooks(h ...WriteHooks) WriteHooks {
+	var c hookChain
+	for _, x := range h {
+		if x != nil {
+			c = append(c, x)
+		}
+	}
+	switch len(c) {
+	case 0:
+		return nil
+	case 1:
+		return c[0]
+	}
+	return c
+}
+
+type hookChain []WriteHooks
+
+func (c hookChain) BeforePut(ctx context.Context, tx Tx, typ, id string, res map[string]any) error {
+	for _, h := range c {
+		if err := h.BeforePut(ctx, tx, typ, id, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c hookChain) AfterPut(ctx context.Context, tx Tx, out *Outcome, res map[string]any) error {
+	for _, h := range c {
+		if err := h.AfterPut(ctx, tx, out, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package web
+
+import (
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"idem/registry"
+)
+
+// The admin API: client systems and policy rules for operators and
+// automation (the admin UI's pages do the same through forms). JSON in and
+// out, bearer tokens of principals with the admin role.
+func (s *Server) adminRoutes() {
+	a := s.app.Group("/admin/api", s.adminOnly)
+	a.Get("/clients", s.handleClientList)
+	a.Post("/clients", s.handleClientAdd)
+	a.Delete("/clients/:name", s.handleClientRevoke)
+	a.Get("/rules", s.handleRuleList)
+	a.Post("/rules", s.handleRuleAdd)
+	a.Delete("/rules", s.handleRuleRemove)
+	a.Get("/decide", s.handleDecide)
+}
+
+// adminOnly authenticates a bearer token and requires the admin role.
+func (s *Server) adminOnly(c *fiber.Ctx) error {
+	if s.auth == nil {
+		return registry.Errorf(registry.EMethod, "the admin API needs access control configured")
+	}
+	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	if !ok || strings.TrimSpace(token) == "" {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="idem"`)
+		return registry.Errorf(registry.EUnauthorized, "the admin API needs an admin's bearer token")
+	}
+	p, err := s.auth.Authenticate(c.UserContext(), strings.TrimSpace(token))
+	if err != nil {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="idem", error="invalid_token"`)
+		return err
+	}
+	if !p.HasRole("admin") {
+		return deny(p, Decision{Rule: "admin-api", Reason: "the admin API is for admins"})
+	}
+	c.SetUserContext(withPrincipal(registry.WithAgent(c.UserContext(), registry.Agent{Name: p.Name, Kind: p.Kind, System: p.System}), p))
+	return c.Next()
+}
+
+type clientJSON struct {
+	Name    string     `json:"name"`
+	System  string     `json:"system,omitempty"`
+	Roles   []string   `json:"roles"`
+	Domains []string   `json:"domains,omitempty"`
+	Created *time.Time `json:"created,omitempty"`
+	Expires *time.Time `json:"expires,omitempty"`
+	Revoked *time.Time `json:"revoked,omitempty"`
+	Token   string     `json:"token,omitempty"` // only in the answer to a new client: shown once
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func (s *Server) handleClientList(c *fiber.Ctx) error {
+	cs, err := s.auth.Clients(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]clientJSON, len(cs))
+	for i, x := range cs {
+		out[i] = clientJSON{Name: x.Name, System: x.System, Roles: x.Roles, Domains: x.Domains,
+			Created: timePtr(x.Created), Expires: timePtr(x.Expires), Revoked: timePtr(x.Revoked)}
+	}
+	return c.JSON(fiber.Map{"clients": out})
+}
+
+func (s *Server) handleClientAdd(c *fiber.Ctx) error {
+	var in clientJSON
+	if err := c.BodyParser(&in); err != nil {
+		return registry.Errorf(registry.EInvalid, "the body must be a JSON client: %v", err)
+	}
+	nc := Client{Name: in.Name, System: in.System, Roles: in.Roles, Domains: in.Domains}
+	if in.Expires != nil {
+		nc.Expires = *in.Expires
+	}
+	token, err := s.auth.AddClient(c.UserContext(), nc)
+	if err != nil {
+		return err
+	}
+	in.Token, in.Created = token, nil
+	return c.Status(fiber.StatusCreated).JSON(in)
+}
+
+func (s *Server) handleClientRevoke(c *fiber.Ctx) error {
+	if err := s.auth.RevokeClient(c.UserContext(), c.Params("name")); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) handleRuleList(c *fiber.Ctx) error {
+	rs, err := s.auth.Rules()
+	if err != nil {
+		return err
+	}
+	out := make([]fiber.Map, len(rs))
+	for i, r := range rs {
+		out[i] = fiber.Map{"rule": r.Line, "builtin": r.Builtin}
+	}
+	return c.JSON(fiber.Map{"rules": out})
+}
+
+type ruleJSON struct {
+	Rule string `json:"rule"`
+}
+
+func (s *Server) ruleBody(c *fiber.Ctx) (string, error) {
+	var in ruleJSON
+	if err := c.BodyParser(&in); err != nil || strings.TrimSpace(in.Rule) == "" {
+		return "", registry.Errorf(registry.EInvalid, `the body must be {"rule": "p, role:..., Patient, *, read, allow"}`)
+	}
+	return in.Rule, nil
+}
+
+func (s *Server) handleRuleAdd(c *fiber.Ctx) error {
+	rule, err := s.ruleBody(c)
+	if err != nil {
+		return err
+	}
+	if err := s.auth.AddRule(c.UserContext(), rule); err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(ruleJSON{Rule: rule})
+}
+
+func (s *Server) handleRuleRemove(c *fiber.Ctx) error {
+	rule, err := s.ruleBody(c)
+	if err != nil {
+		return err
+	}
+	if err := s.auth.RemoveRule(c.UserContext(), rule); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// handleDecide is the dry run: "may client X (or a principal with role R)
+// do ACTION on TYPE with identifiers in DOMAIN, and by which rule?"
+func (s *Server) handleDecide(c *fiber.Ctx) error {
+	p, err := s.dryRunPrincipal(c, c.Query("client"), c.Query("role"))
+	if err != nil {
+		return err
+	}
+	action, typ := c.Query("action"), c.Query("type")
+	if action == "" || typ == "" {
+		return registry.Errorf(registry.EInvalid, "give action and type (and client or role; domain may repeat)")
+	}
+	var domains []string
+	for _, d := range strings.Split(c.Query("domain"), ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			domains = append(domains, d)
+		}
+	}
+	d := s.decideAs(c, p, action, typ, domains)
+	return c.JSON(fiber.Map{"principal": p.Kind + " " + p.Name, "action": action, "type": typ, "domains": domains,
+		"allowed": d.Allowed, "rule": d.Rule, "reason": d.Reason})
+}
+
+// dryRunPrincipal is the subject of a dry run: a stored client by name, or
+// a hypothetical principal with one role.
+func (s *Server) dryRunPrincipal(c *fiber.Ctx, client, role string) (Principal, error) {
+	switch {
+	case client != "":
+		cs, err := s.auth.Clients(c.UserContext())
+		if err != nil {
+			return Principal{}, err
+		}
+		for _, x := range cs {
+			if x.Name == client {
+				return Principal{Kind: "client", Name: x.Name, System: x.System, Roles: x.Roles, Domains: x.Domains}, nil
+			}
+		}
+		return Principal{}, registry.Errorf(registry.ENotFound, "no client %q", client)
+	case role != "":
+		return Principal{Kind: "client", Name: "(any " + role + ")", Roles: []string{role}}, nil
+	}
+	return Principal{}, registry.Errorf(registry.EInvalid, "give client (a client name) or role")
+}
+
+// decideAs answers like allow, without refusing.
+func (s *Server) decideAs(c *fiber.Ctx, p Principal, action, typ string, domains []string) Decision {
+	if err := s.allow(c.UserContext(), p, action, typ, domains); err != nil {
+		d := s.auth.Decide(p, action, typ, domains)
+		if d.Allowed { // refused by a server-managed rule before the policy
+			return Decision{Rule: "server-managed", Reason: registry.ErrorMessage(err)}
+		}
+		return d
+	}
+	return s.auth.Decide(p, action, typ, domains)
+}

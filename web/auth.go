@@ -1,0 +1,90 @@
+package web
+
+import (
+	"context"
+	"time"
+)
+
+// Principal is who makes a request: a client system (bearer token) or a
+// steward (admin UI session). The web layer takes it from Auth and keeps it
+// per request only.
+type Principal struct {
+	Kind    string // "client" or "user"
+	Name    string
+	System  string   // a client's system URI (its records' meta.source base)
+	Roles   []string // source, reader, steward, admin
+	Domains []string // identifier systems a client owns
+}
+
+// HasRole reports whether p has role r.
+func (p Principal) HasRole(r string) bool {
+	for _, x := range p.Roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// Decision is the answer to "may p do action on type in domains?", with the
+// rule that decided it and a reason a person can read.
+type Decision struct {
+	Allowed bool
+	Rule    string
+	Reason  string
+}
+
+// Client is a client system as the admin API shows it (never its token).
+type Client struct {
+	Name, System     string
+	Roles, Domains   []string
+	Created, Expires time.Time
+	Revoked          time.Time
+}
+
+// User is an admin UI user.
+type User struct {
+	Name  string
+	Roles []string
+}
+
+// Auth authenticates and authorises requests; the policy package behind an
+// adapter in app implements it (web imports neither policy nor GORM).
+// Authentication failures are registry errors (EUnauthorized).
+type Auth interface {
+	// Authenticate resolves a bearer token.
+	Authenticate(ctx context.Context, token string) (Principal, error)
+	// Decide answers one authorisation question.
+	Decide(p Principal, action, typ string, domains []string) Decision
+	// Allow spends one request of p's rate budget; when it is spent it
+	// returns false and how long to wait.
+	Allow(name string) (bool, time.Duration)
+	// AutoLink reports whether records of typ are linked automatically
+	// (false in the "independent" sharing mode).
+	AutoLink(typ string) bool
+	// Mode returns the sharing architecture of typ.
+	Mode(typ string) string
+
+	// Login checks a steward's password and starts a session; Session
+	// resolves one (and returns its CSRF token); Logout ends it.
+	Login(ctx context.Context, user, password string) (session, csrf string, err error)
+	Session(ctx context.Context, id string) (Principal, string, error)
+	Logout(ctx context.Context, id string) error
+
+	// Clients, AddClient (returns the new token, shown once) and
+	// RevokeClient manage client systems.
+	Clients(ctx context.Context) ([]Client, error)
+	AddClient(ctx context.Context, c Client) (token string, err error)
+	RevokeClient(ctx context.Context, name string) error
+	// Rules lists the policy rules ("p, role, object, action" lines, the
+	// built-in ones marked); AddRule and RemoveRule edit the stored ones.
+	Rules() ([]Rule, error)
+	AddRule(ctx context.Context, line string) error
+	RemoveRule(ctx context.Context, line string) error
+}
+
+// Rule is one policy line.
+type Rule struct {
+	Line    string
+	Builtin bool
+}

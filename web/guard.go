@@ -1,0 +1,301 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"idem/registry"
+)
+
+type principalKey struct{}
+
+// withPrincipal returns ctx carrying the request's principal.
+func withPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// principalFrom returns the request's principal, if it was authenticated.
+func principalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// authenticate resolves the bearer token of a /fhir request (all but the
+// CapabilityStatement), spends one request of the principal's rate budget,
+// and checks the interaction the route names. Without Auth configured the
+// API is open (unit tests of the web layer); app always configures it.
+func (s *Server) authenticate(c *fiber.Ctx) error {
+	if s.auth == nil || (c.Method() == fiber.MethodGet && strings.TrimSuffix(c.Path(), "/") == "/fhir/metadata") {
+		return c.Next()
+	}
+	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	if !ok || strings.TrimSpace(token) == "" {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="idem"`)
+		return registry.Errorf(registry.EUnauthorized, "this server needs a bearer token (Authorization: Bearer <token>; issue one with `idem client add`)")
+	}
+	p, err := s.auth.Authenticate(c.UserContext(), strings.TrimSpace(token))
+	if err != nil {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="idem", error="invalid_token"`)
+		return err
+	}
+	if ok, wait := s.auth.Allow(p.Name); !ok {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
+		return registry.Errorf(registry.ETooManyRequest, "client %s is over its request rate; retry in %s", p.Name, wait.Round(1e6))
+	}
+	ctx := registry.WithAgent(c.UserContext(), registry.Agent{Name: p.Name, Kind: p.Kind, System: p.System})
+	c.SetUserContext(withPrincipal(ctx, p))
+	action, typ := routeAction(c.Method(), strings.TrimPrefix(c.Path(), "/fhir"))
+	if action != "" {
+		if err := s.allow(c.UserContext(), p, action, typ, nil); err != nil {
+			return err
+		}
+	}
+	query := string(c.Request().URI().QueryString())
+	if strings.HasSuffix(c.Path(), "/_search") {
+		query += "&" + string(c.Body())
+	}
+	if !p.HasRole("admin") && strings.Contains(query, registry.TypeAuditEvent) {
+		// _include/_revinclude of the audit trail: admins only.
+		return deny(p, Decision{Rule: "audit-admin-only", Reason: "only admins read the audit trail (also through _include and _revinclude)"})
+	}
+	return c.Next()
+}
+
+// routeAction names the policy action and resource type of a /fhir route;
+// "" for routes checked elsewhere (Bundles, per entry; creates and updates
+// are checked again with their identifier domains by the Guard).
+func routeAction(method, path string) (action, typ string) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	first := parts[0]
+	if strings.HasPrefix(first, "$mdm-") {
+		switch first {
+		case "$mdm-query-links", "$mdm-duplicate-golden-resources", "$mdm-link-history", "$mdm-review-summary", "$mdm-submit-status":
+			return "search", registry.TypePerson
+		case "$mdm-merge-golden-resources":
+			return "merge", registry.TypePerson
+		case "$mdm-clear":
+			return "admin", registry.TypePerson
+		}
+		return "link", registry.TypePerson
+	}
+	if first == "" {
+		return "", "" // a Bundle: each entry is checked
+	}
+	typ = first
+	if len(parts) > 1 {
+		switch parts[1] {
+		case "$match":
+			return "match", typ
+		case "$ihe-pix":
+			return "read", typ
+		case "_search", "_history":
+			return "search", typ
+		}
+	}
+	switch method {
+	case fiber.MethodGet, fiber.MethodHead:
+		if len(parts) == 1 {
+			return "search", typ
+		}
+		return "read", typ
+	case fiber.MethodPost:
+		return "create", typ
+	case fiber.MethodPut:
+		return "update", typ
+	case fiber.MethodDelete:
+		return "delete", typ
+	}
+	return "", ""
+}
+
+// allow answers one authorisation question for p, refusing with 403 and
+// the rule. Golden records and audit events are idem's own: no client
+// writes them, and only admins read the audit trail.
+func (s *Server) allow(ctx context.Context, p Principal, action, typ string, domains []string) error {
+	switch {
+	case isWrite(action) && serverManaged(typ):
+		return deny(p, Decision{Rule: "server-managed", Reason: fmt.Sprintf("%s resources are written by idem only (golden records change through the $mdm operations)", typ)})
+	case typ == registry.TypeAuditEvent && !p.HasRole("admin"):
+		return deny(p, Decision{Rule: "audit-admin-only", Reason: "only admins read the audit trail"})
+	}
+	d := s.auth.Decide(p, action, typ, domains)
+	if !d.Allowed {
+		return deny(p, d)
+	}
+	return nil
+}
+
+// serverManaged reports whether idem alone writes resources of typ.
+func serverManaged(typ string) bool {
+	return typ == registry.TypePerson || typ == registry.TypeLinkage || typ == registry.TypeAuditEvent
+}
+
+func isWrite(action string) bool {
+	return action == "create" || action == "update" || action == "delete"
+}
+
+// deny is the 403 of a refused request: it names the principal, the reason
+// and the rule, so the refused client and an operator both see why.
+func deny(p Principal, d Decision) error {
+	reason := d.Reason
+	if reason == "" {
+		reason = "not allowed"
+	}
+	return registry.Errorf(registry.EForbidden, "%s %s: %s (rule: %s)", p.Kind, p.Name, reason, d.Rule)
+}
+
+// Guard checks every write of a request against the policy with the
+// record's identifier domains (a Bundle's entries included), inside the
+// write's transaction, and sets meta.source from the authenticated client:
+// clients cannot claim another system's records. It is one of the
+// registry.Service's WriteHooks; writes without a principal (idem's own:
+// the demo seed, the linker's golden records) pass.
+type Guard struct{ s *Server }
+
+// Guard returns the server's write guard, for the service's hooks.
+func (s *Server) Guard() *Guard { return &Guard{s: s} }
+
+var _ registry.WriteHooks = (*Guard)(nil)
+
+// BeforePut authorises a create or update of a matchable record.
+func (g *Guard) BeforePut(ctx context.Context, tx registry.Tx, typ, id string, res map[string]any) error {
+	p, ok := principalFrom(ctx)
+	if !ok || g.s.auth == nil {
+		return nil
+	}
+	if serverManaged(typ) {
+		return nil // written by idem in the course of the request
+	}
+	action := "update"
+	if cur, err := tx.Read(ctx, typ, id); registry.ErrorCode(err) == registry.ENotFound || (err == nil && cur.Deleted) {
+		action = "create"
+	} else if err != nil {
+		return err
+	}
+	if err := g.s.allow(ctx, p, action, typ, identifierSystems(res)); err != nil {
+		return err
+	}
+	if p.Kind == "client" {
+		setSource(res, p.System)
+	}
+	return nil
+}
+
+// AfterPut authorises a deletion (a Bundle's DELETE entries included).
+func (g *Guard) AfterPut(ctx context.Context, tx registry.Tx, out *registry.Outcome, res map[string]any) error {
+	p, ok := principalFrom(ctx)
+	if !ok || g.s.auth == nil || res != nil {
+		return nil
+	}
+	return g.s.allow(ctx, p, "delete", out.Resource.Type, nil)
+}
+
+// identifierSystems returns the distinct identifier systems of a resource.
+func identifierSystems(res map[string]any) []string {
+	var out []string
+	ids, _ := res["identifier"].([]any)
+	for _, e := range ids {
+		id, _ := e.(map[string]any)
+		if sys, _ := id["system"].(string); sys != "" && !contains(out, sys) {
+			out = append(out, sys)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// setSource makes meta.source the client's: its own record URL
+// ("<system>/<Type>/<local id>") is kept, anything else becomes the
+// client's system URI.
+func setSource(res map[string]any, system string) {
+	meta, _ := res["meta"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		res["meta"] = meta
+	}
+	src, _ := meta["source"].(string)
+	if system == "" {
+		delete(meta, "source")
+		return
+	}
+	if !strings.HasPrefix(src, strings.TrimSuffix(system, "/")+"/") {
+		meta["source"] = system
+	}
+}
+
+// allowEntries checks each entry of a Bundle as if it were a request of its
+// own (the Guard checks writes again with their identifier domains). The
+// whole Bundle is refused when one entry is: nothing is half-done.
+func (s *Server) allowEntries(ctx context.Context, b map[string]any) error {
+	p, ok := principalFrom(ctx)
+	if !ok || s.auth == nil {
+		return nil
+	}
+	entries, _ := b["entry"].([]any)
+	for i, e := range entries {
+		req, _ := e.(map[string]any)["request"].(map[string]any)
+		method, _ := req["method"].(string)
+		u, _ := req["url"].(string)
+		path, _, _ := strings.Cut(u, "?")
+		action, typ := routeAction(method, "/"+strings.TrimPrefix(path, "/"))
+		if action == "" {
+			continue
+		}
+		if err := s.allow(ctx, p, action, typ, nil); err != nil {
+			return registry.Errorf(registry.EForbidden, "Bundle.entry[%d]: %s", i, registry.ErrorMessage(err))
+		}
+	}
+	return nil
+}
+
+// auditDenial records a refused request as an AuditEvent (outcome 4,
+// minor failure) naming the principal, the interaction, the record and the
+// rule; a failure to record is logged, never hides the 403.
+func (s *Server) auditDenial(c *fiber.Ctx, err error) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	ctx := c.UserContext()
+	if _, ok := principalFrom(ctx); !ok {
+		return // unauthenticated: the 401s are not an audit trail of anyone
+	}
+	path := strings.TrimPrefix(c.Path(), "/fhir")
+	action, typ := routeAction(c.Method(), path)
+	var entities []string
+	if parts := strings.Split(strings.Trim(path, "/"), "/"); len(parts) >= 2 && registry.IsType(parts[0]) && !strings.HasPrefix(parts[1], "$") && !strings.HasPrefix(parts[1], "_") {
+		entities = []string{parts[0] + "/" + parts[1]}
+	}
+	rec := registry.AuditRecord{Action: auditAction(action), Subtype: "denied", Outcome: registry.AuditMinorFailure,
+		OutcomeDesc: registry.ErrorMessage(err), Entities: entities,
+		Detail: map[string]string{"interaction": c.Method() + " " + c.Path(), "action": action, "type": typ}}
+	if _, aerr := s.cfg.Audit.Record(context.WithoutCancel(ctx), rec); aerr != nil {
+		s.log.Error("audit of a denial failed", "id", requestID(c), "err", aerr)
+	}
+}
+
+// auditAction is the AuditEvent action code of a policy action.
+func auditAction(action string) string {
+	switch action {
+	case "create":
+		return "C"
+	case "read", "search":
+		return "R"
+	case "update":
+		return "U"
+	case "delete":
+		return "D"
+	}
+	return "E"
+}
