@@ -46,18 +46,20 @@ func TestSelectResults(t *testing.T) {
 		name      string
 		in        []Candidate
 		opts      MatchOptions
+		same      bool // the certain ones are linked to one golden record
 		want      int
 		ambiguous bool
 	}{
-		{"all, default count", []Candidate{c("certain"), c("probable"), c("possible")}, MatchOptions{}, 3, false},
-		{"count", []Candidate{c("certain"), c("probable"), c("possible")}, MatchOptions{Count: 2}, 2, false},
-		{"one certain (case 3)", []Candidate{c("certain"), c("probable")}, MatchOptions{OnlyCertain: true}, 1, false},
-		{"none certain (case 4)", []Candidate{c("probable")}, MatchOptions{OnlyCertain: true}, 0, false},
-		{"several certain (case 5)", []Candidate{c("certain"), c("certain")}, MatchOptions{OnlyCertain: true}, 0, true},
+		{"all, default count", []Candidate{c("certain"), c("probable"), c("possible")}, MatchOptions{}, false, 3, false},
+		{"count", []Candidate{c("certain"), c("probable"), c("possible")}, MatchOptions{Count: 2}, false, 2, false},
+		{"one certain (case 3)", []Candidate{c("certain"), c("probable")}, MatchOptions{OnlyCertain: true}, false, 1, false},
+		{"none certain (case 4)", []Candidate{c("probable")}, MatchOptions{OnlyCertain: true}, false, 0, false},
+		{"several certain, one Person (case 3)", []Candidate{c("certain"), c("certain")}, MatchOptions{OnlyCertain: true}, true, 2, false},
+		{"several certain, not known to be one (case 5)", []Candidate{c("certain"), c("certain")}, MatchOptions{OnlyCertain: true}, false, 0, true},
 	}
 	for _, tc := range cases {
 		r := &MatchResult{Candidates: tc.in}
-		got := selectResults(r, tc.opts)
+		got := selectResults(r, tc.opts, tc.same)
 		if len(got) != tc.want || r.Ambiguous != tc.ambiguous {
 			t.Errorf("%s: %d results (ambiguous %v), want %d (%v)", tc.name, len(got), r.Ambiguous, tc.want, tc.ambiguous)
 		}

@@ -85,7 +85,11 @@ func (m *Matcher) Match(ctx context.Context, typ string, res map[string]any, opt
 			out.Candidates = append(out.Candidates, c)
 		}
 	}
-	out.Candidates = selectResults(out, opts)
+	sameEntity, err := m.oneEntity(ctx, out.Candidates)
+	if err != nil {
+		return nil, err
+	}
+	out.Candidates = selectResults(out, opts, sameEntity)
 	for i, c := range out.Candidates {
 		out.Candidates[i].Match = sc.explain(c)
 	}
@@ -141,6 +145,32 @@ func (m *Matcher) score(ctx context.Context, typ string, res map[string]any, fin
 	return sc, nil
 }
 
+// oneEntity reports whether the certain candidates are all linked (MATCH)
+// to one golden record, so they are known to be one entity.
+func (m *Matcher) oneEntity(ctx context.Context, cands []Candidate) (bool, error) {
+	ls, ok := m.store.(registry.LinkStore)
+	if !ok {
+		return false, nil
+	}
+	golden := ""
+	n := 0
+	for _, c := range cands {
+		if c.Match.Grade != "certain" {
+			continue
+		}
+		n++
+		page, err := ls.QueryLinks(ctx, registry.LinkFilter{SourceType: c.Resource.Type, SourceID: c.Resource.ID, MatchResult: []string{registry.MatchResultMatch}})
+		if err != nil {
+			return false, err
+		}
+		if len(page.Links) == 0 || (golden != "" && page.Links[0].Golden() != golden) {
+			return false, nil
+		}
+		golden = page.Links[0].Golden()
+	}
+	return n > 1, nil
+}
+
 func asString(v any) string {
 	s, _ := v.(string)
 	return s
@@ -150,7 +180,7 @@ func asString(v any) string {
 // with onlyCertainMatches a single certain match is returned, and several
 // certain matches only when they are known to be the same entity (cases 3-5);
 // count keeps the best results (case 6).
-func selectResults(r *MatchResult, opts MatchOptions) []Candidate {
+func selectResults(r *MatchResult, opts MatchOptions, sameEntity bool) []Candidate {
 	list := r.Candidates
 	if opts.OnlyCertain {
 		var certain []Candidate
@@ -160,9 +190,9 @@ func selectResults(r *MatchResult, opts MatchOptions) []Candidate {
 			}
 		}
 		list = certain
-		if len(list) > 1 {
-			// Until records are linked to Persons, nothing confirms that
-			// several certain matches are one person: answer none (case 5).
+		if len(list) > 1 && !sameEntity {
+			// Several certain matches that are not linked to one golden
+			// record may be different people: answer none (case 5).
 			r.Ambiguous = true
 			list = nil
 		}
