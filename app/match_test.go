@@ -38,14 +38,14 @@ func asList(v any) []any { l, _ := v.([]any); return l }
 
 func TestMatchOperation(t *testing.T) {
 	eachServer(t, func(t *testing.T, s *testServer) {
+		var ids, goldens []string
 		for _, body := range []string{
 			person("Brontë", "Charlotte", "1816-04-21", "123-45-6789", "urn:oid:1.1", "A1"),
 			person("Bronte", "Charlotte", "1816-04-21", "123-45-6789", "urn:oid:2.2", "B7"),
 			person("Brontë", "Emily", "1818-07-30", "987-65-4321", "urn:oid:1.1", "A2"),
 		} {
-			if r := s.do("POST", "/Patient", body); r.status != 201 {
-				t.Fatalf("create: %d %s", r.status, r.body)
-			}
+			id, golden := s.mustCreate("Patient", body)
+			ids, goldens = append(ids, id), append(goldens, golden)
 		}
 		query := person("Bronty", "Charlotte", "1816-04-21", "123-45-6789", "urn:oid:3.3", "Z9")
 		r := s.do("POST", "/Patient/$match", matchParams(query))
@@ -71,10 +71,19 @@ func TestMatchOperation(t *testing.T) {
 				}
 			}
 		}
-		// Two certain matches not known to be one person: none (ITI-119 case 5).
+		// Two certain matches linked to one Person are one entity: both.
+		if goldens[0] == "" || goldens[1] != goldens[0] {
+			t.Fatalf("the two Charlotte records are not linked to one Person: %v", goldens)
+		}
+		r = s.do("POST", "/Patient/$match", matchParams(query, `{"name":"onlyCertainMatches","valueBoolean":true}`))
+		if m, out := searchEntries(t, r); r.status != 200 || len(m) != 2 || len(out) != 0 {
+			t.Fatalf("onlyCertainMatches, one Person: %d matches, %d outcomes: %s", len(m), len(out), truncate(r.body))
+		}
+		// A steward says they are different people: then none (ITI-119 case 5).
+		s.mustOK(200, "POST", "/$mdm-update-link", opBody("goldenResourceId", goldens[0], "resourceId", "Patient/"+ids[1], "matchResult", "NO_MATCH"))
 		r = s.do("POST", "/Patient/$match", matchParams(query, `{"name":"onlyCertainMatches","valueBoolean":true}`))
 		if m, out := searchEntries(t, r); r.status != 200 || len(m) != 0 || len(out) != 1 {
-			t.Fatalf("onlyCertainMatches: %d matches, %d outcomes: %s", len(m), len(out), truncate(r.body))
+			t.Fatalf("onlyCertainMatches, two Persons: %d matches, %d outcomes: %s", len(m), len(out), truncate(r.body))
 		}
 		r = s.do("POST", "/Patient/$match", matchParams(query, `{"name":"count","valueInteger":1}`))
 		if m, _ := searchEntries(t, r); len(m) != 1 {

@@ -324,3 +324,25 @@ func TestReviewQueueStaysClean(t *testing.T) {
 		}
 	})
 }
+
+func TestStewardLinksTwoLocations(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		ctx := WithActor(context.Background(), "steward-ann")
+		k := openLinked(t, s)
+		a := k.create(t, `{"resourceType":"Location","meta":{"source":"http://ehr.example/fhir/Location/1"},"name":"Springfield General Hospital"}`)
+		b := k.create(t, `{"resourceType":"Location","meta":{"source":"http://lab.example/fhir/Location/2"},"name":"Springfield General"}`)
+		if a.Golden != "" || b.Golden != "" {
+			t.Skip("the model linked these Locations by itself")
+		}
+		link, err := k.l.SetLink(ctx, "Location/"+a.Resource.ID, "Location/"+b.Resource.ID, registry.MatchResultMatch, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if link.GoldenType != registry.TypeLinkage {
+			t.Fatalf("linking two Locations gave golden %s", link.Golden())
+		}
+		if items := k.read(t, link.Golden())["item"].([]any); len(items) != 2 {
+			t.Fatalf("Linkage items %v", items)
+		}
+	})
+}

@@ -59,7 +59,8 @@ func (l *Linker) SetLink(ctx context.Context, golden, source, result string, mus
 	default:
 		return nil, registry.Errorf(registry.EInvalid, "matchResult %q: want MATCH, NO_MATCH or POSSIBLE_MATCH", result)
 	}
-	gt, gid, err := splitRef(golden, "goldenResourceId", registry.TypePerson, registry.TypeLinkage)
+	// A Location's candidate without a Linkage yet is the Location itself.
+	gt, gid, err := splitRef(golden, "goldenResourceId", registry.TypePerson, registry.TypeLinkage, registry.TypeLocation)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +68,7 @@ func (l *Linker) SetLink(ctx context.Context, golden, source, result string, mus
 	if err != nil {
 		return nil, err
 	}
-	if goldenType(st) != gt {
+	if goldenType(st) != gt && (gt != registry.TypeLocation || st != registry.TypeLocation || gid == sid) {
 		return nil, registry.Errorf(registry.EInvalid, "%s records are linked to %s, not %s", st, goldenType(st), gt)
 	}
 	var out *registry.Link
@@ -96,6 +97,18 @@ func (l *Linker) SetLink(ctx context.Context, golden, source, result string, mus
 			p.kind = "create-link"
 		}
 		k := &registry.Link{GoldenType: gt, GoldenID: gid, SourceType: st, SourceID: sid, MatchResult: result, LinkSource: registry.LinkSourceManual}
+		if gt == registry.TypeLocation && result == registry.MatchResultMatch {
+			// Linking two Locations: into the candidate's Linkage, or a new one.
+			lg, err := l.locationGolden(ctx, ltx, p, gid)
+			if err != nil {
+				return err
+			}
+			k.GoldenType, k.GoldenID, _ = strings.Cut(lg, "/")
+			if prior != nil {
+				p.remove(prior)
+				prior = nil
+			}
+		}
 		if prior != nil {
 			k.Score, k.Grade, k.RuleVersion, k.Evidence, k.EIDMatch, k.NewGolden = prior.Score, prior.Grade, prior.RuleVersion, prior.Evidence, prior.EIDMatch, prior.NewGolden
 			if prior.MatchResult == registry.MatchResultMatch && result != registry.MatchResultMatch {
@@ -125,6 +138,22 @@ func (l *Linker) SetLink(ctx context.Context, golden, source, result string, mus
 		return p.commit(ctx)
 	})
 	return out, err
+}
+
+// locationGolden returns the Linkage of Location id, making one (with
+// the Location as its first item, MANUAL) when it has none.
+func (l *Linker) locationGolden(ctx context.Context, ltx registry.LinkTx, p *plan, id string) (string, error) {
+	links, err := ltx.Links(ctx, registry.LinkFilter{SourceType: registry.TypeLocation, SourceID: id, MatchResult: []string{registry.MatchResultMatch}})
+	if err != nil || len(links) > 0 {
+		if err != nil {
+			return "", err
+		}
+		return links[0].Golden(), nil
+	}
+	k := &registry.Link{GoldenType: registry.TypeLinkage, GoldenID: l.svc.NewResourceID(), SourceType: registry.TypeLocation, SourceID: id,
+		MatchResult: registry.MatchResultMatch, LinkSource: registry.LinkSourceManual, NewGolden: true}
+	p.put(k)
+	return k.Golden(), nil
 }
 
 // Merge is $mdm-merge-golden-resources: every record of the from golden

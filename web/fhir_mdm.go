@@ -291,8 +291,12 @@ func (s *Server) setLink(c *fiber.Ctx, op string, update bool) error {
 		return p.missing(pMatchResult)
 	}
 	ctx := actorContext(c)
-	if _, err := l.SetLink(ctx, golden, source, cmp.Or(result, registry.MatchResultMatch), update); err != nil {
+	k, err := l.SetLink(ctx, golden, source, cmp.Or(result, registry.MatchResultMatch), update)
+	if err != nil {
 		return err
+	}
+	if k.MatchResult == registry.MatchResultMatch {
+		golden = k.Golden() // two Locations linked: their Linkage
 	}
 	return s.sendGolden(c, golden)
 }

@@ -41,6 +41,7 @@ type Server struct {
 	matcher  *linkage.Matcher // nil: $match not offered
 	linker   *linkage.Linker  // nil: the MDM operations and $ihe-pix not offered
 	auth     Auth             // nil: API open, admin UI closed
+	ui       *ui              // the admin UI's templates and static files
 	log      *slog.Logger
 	ready    func(ctx context.Context) error
 	app      *fiber.App
@@ -85,6 +86,7 @@ func (s *Server) routes() {
 	s.app.Get("/healthz", s.handleHealth)
 	s.app.Get("/readyz", s.handleReady)
 	s.adminRoutes()
+	s.uiRoutes()
 	f := s.app.Group("/fhir", s.negotiate, s.authenticate)
 	f.Get("/metadata", s.handleMetadata)
 	f.Post("/", s.handleBundle)

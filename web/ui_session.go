@@ -1,0 +1,244 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"idem/registry"
+)
+
+// Cookies of the admin UI. All are HttpOnly and SameSite=Lax, Secure over
+// https.
+const (
+	sessionCookie = "idem_session" // the session id from Auth.Login
+	loginCookie   = "idem_login"   // the login form's CSRF token (double submit: there is no session yet)
+	flashCookie   = "idem_flash"   // a message for the page after a redirect
+)
+
+// Locals of a UI request once its session is resolved.
+const (
+	localUser = "ui.user"
+	localCSRF = "ui.csrf"
+)
+
+// view is what every page shows besides its own content: the signed-in
+// user, the CSRF token for its forms, the active navigation entry and a
+// flash message from the action before the redirect.
+type view struct {
+	Title string
+	Nav   string
+	User  *Principal
+	Admin bool
+	CSRF  string
+	Flash *flash
+}
+
+// flash is a message carried over a redirect; Op names a decision the
+// message offers to undo.
+type flash struct {
+	Kind string // "ok" or "error"
+	Msg  string
+	Op   int64
+	Back string // where the undo returns to
+}
+
+func (s *Server) baseView(c *fiber.Ctx, title, nav string) view {
+	v := view{Title: title, Nav: nav}
+	if p, ok := c.Locals(localUser).(Principal); ok {
+		v.User = &p
+		v.Admin = p.HasRole("admin")
+		v.CSRF, _ = c.Locals(localCSRF).(string)
+	}
+	if raw := c.Cookies(flashCookie); raw != "" {
+		var f flash
+		if b, err := base64.RawURLEncoding.DecodeString(raw); err == nil && json.Unmarshal(b, &f) == nil && f.Msg != "" {
+			v.Flash = &f
+		}
+		s.clearCookie(c, flashCookie)
+	}
+	return v
+}
+
+// setFlash keeps a message for the next page.
+func (s *Server) setFlash(c *fiber.Ctx, f flash) {
+	b, _ := json.Marshal(f)
+	s.setCookie(c, flashCookie, base64.RawURLEncoding.EncodeToString(b))
+}
+
+func (s *Server) setCookie(c *fiber.Ctx, name, value string) {
+	c.Cookie(&fiber.Cookie{Name: name, Value: value, Path: "/", HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteLaxMode, Secure: c.Protocol() == "https"})
+}
+
+func (s *Server) clearCookie(c *fiber.Ctx, name string) {
+	c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: "/", HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode,
+		Secure: c.Protocol() == "https", Expires: time.Unix(1, 0), MaxAge: -1})
+}
+
+// redirect is the "redirect" of post/redirect/get (303: the browser GETs).
+func redirect(c *fiber.Ctx, to string) error {
+	return c.Redirect(to, fiber.StatusSeeOther)
+}
+
+// localPath returns p if it is a path on this site, else "/": redirect
+// targets taken from forms must not lead elsewhere.
+func localPath(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
+		return "/"
+	}
+	return p
+}
+
+// sameToken compares two secrets in constant time; an empty one never matches.
+func sameToken(a, b string) bool {
+	return a != "" && b != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// uiSession requires a steward or admin session: without one a page
+// redirects to the login form. It names the user as the agent of the
+// request, and a POST must carry the session's CSRF token.
+func (s *Server) uiSession(c *fiber.Ctx) error {
+	id := c.Cookies(sessionCookie)
+	if id == "" {
+		return s.toLogin(c)
+	}
+	p, csrf, err := s.auth.Session(c.UserContext(), id)
+	if err != nil {
+		if registry.ErrorCode(err) == registry.EInternal {
+			return err
+		}
+		s.clearCookie(c, sessionCookie)
+		return s.toLogin(c)
+	}
+	if !p.HasRole("steward") && !p.HasRole("admin") {
+		return registry.Errorf(registry.EForbidden, "user %s has neither the steward nor the admin role", p.Name)
+	}
+	c.Locals(localUser, p)
+	c.Locals(localCSRF, csrf)
+	ctx := registry.WithAgent(c.UserContext(), registry.Agent{Name: p.Name, Kind: "user"})
+	c.SetUserContext(withPrincipal(ctx, p))
+	if c.Method() == fiber.MethodPost && !sameToken(c.FormValue("csrf"), csrf) {
+		return registry.Errorf(registry.EForbidden, "the form's CSRF token is missing or out of date: reload the page and try again")
+	}
+	return c.Next()
+}
+
+// toLogin sends a visitor without a session to the login form, to return
+// to the page asked for (a GET) afterwards.
+func (s *Server) toLogin(c *fiber.Ctx) error {
+	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
+		return redirect(c, "/login")
+	}
+	return redirect(c, "/login?next="+urlEscape(c.OriginalURL()))
+}
+
+// uiAdmin requires the admin role.
+func (s *Server) uiAdmin(c *fiber.Ctx) error {
+	if p, _ := c.Locals(localUser).(Principal); !p.HasRole("admin") {
+		return registry.Errorf(registry.EForbidden, "this page is for admins: user %s is not one", p.Name)
+	}
+	return c.Next()
+}
+
+// user returns the signed-in user of a request past uiSession.
+func user(c *fiber.Ctx) Principal {
+	p, _ := c.Locals(localUser).(Principal)
+	return p
+}
+
+// mayDo refuses with 403 when the policy does not let the user do action
+// on typ (a steward may link and merge; the policy can take that away).
+func (s *Server) mayDo(c *fiber.Ctx, action, typ string) error {
+	p := user(c)
+	if d := s.auth.Decide(p, action, typ, nil); !d.Allowed {
+		return deny(p, d)
+	}
+	return nil
+}
+
+type loginPage struct {
+	view
+	Next  string
+	Name  string
+	Token string
+	Error string
+}
+
+func (s *Server) handleLoginForm(c *fiber.Ctx) error {
+	if id := c.Cookies(sessionCookie); id != "" {
+		if _, _, err := s.auth.Session(c.UserContext(), id); err == nil {
+			return redirect(c, localPath(c.Query("next")))
+		}
+	}
+	return s.showLogin(c, fiber.StatusOK, "", "")
+}
+
+// showLogin renders the login form with a fresh CSRF token in a cookie
+// and in the form.
+func (s *Server) showLogin(c *fiber.Ctx, status int, name, msg string) error {
+	token := randomToken()
+	s.setCookie(c, loginCookie, token)
+	next := localPath(c.Query("next", c.FormValue("next")))
+	return s.render(c, status, "login", loginPage{view: s.baseView(c, "Sign in", ""), Next: next, Name: name, Token: token, Error: msg})
+}
+
+func (s *Server) handleLogin(c *fiber.Ctx) error {
+	if !sameToken(c.FormValue("csrf"), c.Cookies(loginCookie)) {
+		return s.showLogin(c, fiber.StatusForbidden, "", "The sign-in form expired: please try again.")
+	}
+	name := strings.TrimSpace(c.FormValue("user"))
+	id, _, err := s.auth.Login(c.UserContext(), name, c.FormValue("password"))
+	if err != nil {
+		if registry.ErrorCode(err) == registry.EInternal {
+			return err
+		}
+		s.log.Info("admin UI sign-in refused", "user", name)
+		s.auditUI(c, registry.AuditRecord{Action: "E", Subtype: "login", Outcome: registry.AuditMinorFailure,
+			OutcomeDesc: "wrong user name or password", Agent: registry.Agent{Name: name, Kind: "user"}})
+		return s.showLogin(c, fiber.StatusUnauthorized, name, "Wrong user name or password.")
+	}
+	s.auditUI(c, registry.AuditRecord{Action: "E", Subtype: "login", Agent: registry.Agent{Name: name, Kind: "user"}})
+	s.clearCookie(c, loginCookie)
+	s.setCookie(c, sessionCookie, id)
+	return redirect(c, localPath(c.FormValue("next")))
+}
+
+func (s *Server) handleLogout(c *fiber.Ctx) error {
+	if err := s.auth.Logout(c.UserContext(), c.Cookies(sessionCookie)); err != nil && registry.ErrorCode(err) == registry.EInternal {
+		return err
+	}
+	s.auditUI(c, registry.AuditRecord{Action: "E", Subtype: "logout"})
+	s.clearCookie(c, sessionCookie)
+	return redirect(c, "/login")
+}
+
+// auditUI records an admin UI event that is not a write (sign-in,
+// sign-out, a refused action); a failure to record is logged.
+func (s *Server) auditUI(c *fiber.Ctx, rec registry.AuditRecord) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	if rec.Detail == nil {
+		rec.Detail = map[string]string{}
+	}
+	rec.Detail["interaction"] = c.Method() + " " + c.Path() + " (admin UI)"
+	if _, err := s.cfg.Audit.Record(context.WithoutCancel(c.UserContext()), rec); err != nil {
+		s.log.Error("audit of an admin UI event failed", "id", requestID(c), "err", err)
+	}
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b)
+}
