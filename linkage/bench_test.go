@@ -21,21 +21,8 @@ import (
 // with a typo in its family name; found is the share of queries whose
 // source record is among the results (recall at this size).
 func BenchmarkMatch(b *testing.B) {
-	path := os.Getenv("IDEM_BENCH_DB")
-	if path == "" {
-		b.Skip("IDEM_BENCH_DB is not set")
-	}
 	ctx := context.Background()
-	s, err := sqlstore.Open(ctx, path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	m := NewMatcher(s, NewModels(s, matching.DefaultRules(), time.Hour, quiet), quiet)
-	_, res, err := (&registry.Service{Store: s}).Search(ctx, "Patient", url.Values{"_count": {"1000"}, "_sort": {"-_lastUpdated"}}, true)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, m, res := benchDB(b, "-_lastUpdated")
 	queries := make([]map[string]any, len(res.Matches))
 	want := make([]string, len(res.Matches))
 	for i, r := range res.Matches {
@@ -102,24 +89,11 @@ func BenchmarkCreateLinked(b *testing.B)   { benchCreate(b, true) }
 func BenchmarkCreateUnlinked(b *testing.B) { benchCreate(b, false) }
 
 func benchCreate(b *testing.B, link bool) {
-	path := os.Getenv("IDEM_BENCH_DB")
-	if path == "" {
-		b.Skip("IDEM_BENCH_DB is not set")
-	}
 	ctx := context.Background()
-	s, err := sqlstore.Open(ctx, path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	m := NewMatcher(s, NewModels(s, matching.DefaultRules(), time.Hour, quiet), quiet)
+	s, m, res := benchDB(b, "_lastUpdated")
 	svc := &registry.Service{Store: s, MatchKeys: m.Keys}
 	if link {
 		svc.Hooks = NewLinker(svc, m, LinkerConfig{}, quiet)
-	}
-	_, res, err := (&registry.Service{Store: s}).Search(ctx, "Patient", url.Values{"_count": {"1000"}, "_sort": {"_lastUpdated"}}, true)
-	if err != nil {
-		b.Fatal(err)
 	}
 	bodies := make([][]byte, len(res.Matches))
 	for i, r := range res.Matches {
@@ -150,4 +124,25 @@ func benchCreate(b *testing.B, link bool) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// benchDB opens the database IDEM_BENCH_DB names (skipping without one),
+// with a matcher, and returns 1,000 stored Patients in sort order.
+func benchDB(b *testing.B, sort string) (*sqlstore.Store, *Matcher, *registry.SearchResult) {
+	path := os.Getenv("IDEM_BENCH_DB")
+	if path == "" {
+		b.Skip("IDEM_BENCH_DB is not set")
+	}
+	ctx := context.Background()
+	s, err := sqlstore.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	m := NewMatcher(s, NewModels(s, matching.DefaultRules(), time.Hour, quiet), quiet)
+	_, res, err := (&registry.Service{Store: s}).Search(ctx, "Patient", url.Values{"_count": {"1000"}, "_sort": {sort}}, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, m, res
 }

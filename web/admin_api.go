@@ -28,20 +28,13 @@ func (s *Server) adminOnly(c *fiber.Ctx) error {
 	if s.auth == nil {
 		return registry.Errorf(registry.EMethod, "the admin API needs access control configured")
 	}
-	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
-	if !ok || strings.TrimSpace(token) == "" {
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="idem"`)
-		return registry.Errorf(registry.EUnauthorized, "the admin API needs an admin's bearer token")
-	}
-	p, err := s.auth.Authenticate(c.UserContext(), strings.TrimSpace(token))
+	p, err := s.bearer(c)
 	if err != nil {
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="idem", error="invalid_token"`)
 		return err
 	}
 	if !p.HasRole("admin") {
 		return deny(p, Decision{Rule: "admin-api", Reason: "the admin API is for admins"})
 	}
-	c.SetUserContext(withPrincipal(registry.WithAgent(c.UserContext(), registry.Agent{Name: p.Name, Kind: p.Kind, System: p.System}), p))
 	return c.Next()
 }
 

@@ -32,22 +32,14 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	if s.auth == nil || (c.Method() == fiber.MethodGet && strings.TrimSuffix(c.Path(), "/") == "/fhir/metadata") {
 		return c.Next()
 	}
-	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
-	if !ok || strings.TrimSpace(token) == "" {
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="idem"`)
-		return registry.Errorf(registry.EUnauthorized, "this server needs a bearer token (Authorization: Bearer <token>; issue one with `idem client add`)")
-	}
-	p, err := s.auth.Authenticate(c.UserContext(), strings.TrimSpace(token))
+	p, err := s.bearer(c)
 	if err != nil {
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="idem", error="invalid_token"`)
 		return err
 	}
 	if ok, wait := s.auth.Allow(p.Name); !ok {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
 		return registry.Errorf(registry.ETooManyRequest, "client %s is over its request rate; retry in %s", p.Name, wait.Round(1e6))
 	}
-	ctx := registry.WithAgent(c.UserContext(), registry.Agent{Name: p.Name, Kind: p.Kind, System: p.System})
-	c.SetUserContext(withPrincipal(ctx, p))
 	action, typ := routeAction(c.Method(), strings.TrimPrefix(c.Path(), "/fhir"))
 	if action != "" {
 		if err := s.allow(c.UserContext(), p, action, typ, nil); err != nil {
@@ -63,6 +55,25 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		return deny(p, Decision{Rule: "audit-admin-only", Reason: "only admins read the audit trail (also through _include and _revinclude)"})
 	}
 	return c.Next()
+}
+
+// bearer authenticates the request's bearer token (401 with
+// WWW-Authenticate without a valid one) and puts the principal, and the
+// agent that history and audit name, in the request context.
+func (s *Server) bearer(c *fiber.Ctx) (Principal, error) {
+	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	if !ok || strings.TrimSpace(token) == "" {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="idem"`)
+		return Principal{}, registry.Errorf(registry.EUnauthorized, "this server needs a bearer token (Authorization: Bearer <token>; issue one with `idem client add`)")
+	}
+	p, err := s.auth.Authenticate(c.UserContext(), strings.TrimSpace(token))
+	if err != nil {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="idem", error="invalid_token"`)
+		return Principal{}, err
+	}
+	ctx := registry.WithAgent(c.UserContext(), registry.Agent{Name: p.Name, Kind: p.Kind, System: p.System})
+	c.SetUserContext(withPrincipal(ctx, p))
+	return p, nil
 }
 
 // routeAction names the policy action and resource type of a /fhir route;
