@@ -250,7 +250,9 @@ func (l *Linker) link(ctx context.Context, ltx registry.LinkTx, typ, id string, 
 			}
 		}
 		if len(eid) != 1 {
-			review, certain = append(review, certain...), nil
+			// The best match wins; the others wait for a steward, who may
+			// merge the golden records (proposed as duplicates above).
+			review, certain = append(review, certain[1:]...), certain[:1]
 		} else {
 			for _, d := range certain {
 				if d != eid[0] {
