@@ -554,4 +554,3 @@ func jobParams(st linkage.JobStatus) []any {
 	}
 	return params
 }
-
