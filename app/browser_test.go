@@ -50,7 +50,7 @@ func startSeeded(t *testing.T) *Instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadNetwork(ctx, o.svc, seed.Config{Seed: 1, Persons: 250, Practitioners: 20, Locations: 10}); err != nil {
+	if _, err := loadNetwork(ctx, o.svc, seed.Config{Seed: 1, Persons: 250, Practitioners: 20, Locations: 10}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.close(); err != nil {

@@ -112,7 +112,7 @@ func seedCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 		return nil
 	case load && out == "":
 		return withStore(ctx, cfg, stderr, func(o *opened) error {
-			n, err := loadNetwork(ctx, o.svc, sc)
+			n, err := loadNetwork(ctx, o.svc, sc, nil)
 			fmt.Fprintf(stdout, "loaded %d resources into %s\n", n, describeDB(cfg.DB))
 			return err
 		})
@@ -123,8 +123,9 @@ func seedCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 // loadBatch is the number of resources per transaction when loading.
 const loadBatch = 500
 
-// loadNetwork generates a network and stores it with transaction Bundles.
-func loadNetwork(ctx context.Context, svc *registry.Service, sc seed.Config) (int, error) {
+// loadNetwork generates a network and stores it with transaction Bundles;
+// progress, when not nil, hears the number of resources stored after each.
+func loadNetwork(ctx context.Context, svc *registry.Service, sc seed.Config, progress func(stored int)) (int, error) {
 	var batch []any
 	n := 0
 	flush := func() error {
@@ -133,8 +134,13 @@ func loadNetwork(ctx context.Context, svc *registry.Service, sc seed.Config) (in
 		}
 		b := map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": batch}
 		batch = nil
-		_, err := svc.Bundle(ctx, b, registry.BundleOptions{})
-		return err
+		if _, err := svc.Bundle(ctx, b, registry.BundleOptions{}); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(n)
+		}
+		return nil
 	}
 	err := seed.Generate(sc, func(r seed.Record) error {
 		n++
@@ -323,7 +329,11 @@ func seedDemo(ctx context.Context, o *opened, log *slog.Logger) error {
 	}
 	log.Info("empty database: loading the demo network (IDEM_SEED=false turns this off)")
 	start := time.Now()
-	n, err := loadNetwork(ctx, o.svc, seed.Demo())
+	n, err := loadNetwork(ctx, o.svc, seed.Demo(), func(stored int) {
+		if stored%2000 < loadBatch {
+			log.Info("loading the demo network", "resources", stored, "linked", true)
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("demo network: %w", err)
 	}
