@@ -73,6 +73,20 @@ func (p policyAuth) Allow(name string) (bool, time.Duration) { return p.a.Allow(
 func (p policyAuth) AutoLink(typ string) bool                { return p.a.AutoLink(typ) }
 func (p policyAuth) Mode(typ string) string                  { return string(p.a.Mode(typ)) }
 
+// IssueToken is SMART Backend Services' token exchange; policy's
+// TokenErrors become the web layer's OAuth errors.
+func (p policyAuth) IssueToken(ctx context.Context, req web.TokenRequest) (web.AccessToken, error) {
+	tok, err := p.a.IssueToken(ctx, policy.TokenRequest{Assertion: req.Assertion, Scope: req.Scope, Audiences: req.Audiences})
+	var te *policy.TokenError
+	switch {
+	case errors.As(err, &te):
+		return web.AccessToken{}, &web.OAuthError{Code: te.Code, Description: te.Description, Client: te.Client}
+	case err != nil:
+		return web.AccessToken{}, policyError(err)
+	}
+	return web.AccessToken{Token: tok.Token, Scope: tok.Scope, Lifetime: tok.Lifetime, Principal: toWeb(tok.Principal)}, nil
+}
+
 func (p policyAuth) Login(ctx context.Context, user, password string) (string, string, error) {
 	sess, csrf, err := p.a.Login(ctx, user, password)
 	return sess, csrf, policyError(err)
@@ -94,13 +108,13 @@ func (p policyAuth) Clients(ctx context.Context) ([]web.Client, error) {
 	}
 	out := make([]web.Client, len(cs))
 	for i, c := range cs {
-		out[i] = web.Client{Name: c.Name, System: c.System, Roles: c.Roles, Domains: c.Domains, Created: c.Created, Expires: c.Expires, Revoked: c.Revoked}
+		out[i] = web.Client{Name: c.Name, System: c.System, Roles: c.Roles, Domains: c.Domains, Created: c.Created, Expires: c.Expires, Revoked: c.Revoked, JWKS: c.JWKS}
 	}
 	return out, nil
 }
 
 func (p policyAuth) AddClient(ctx context.Context, c web.Client) (string, error) {
-	token, err := p.a.AddClient(ctx, policy.Client{Name: c.Name, System: c.System, Roles: c.Roles, Domains: c.Domains, Expires: c.Expires})
+	token, err := p.a.AddClient(ctx, policy.Client{Name: c.Name, System: c.System, Roles: c.Roles, Domains: c.Domains, Expires: c.Expires, JWKS: c.JWKS})
 	return token, policyError(err)
 }
 

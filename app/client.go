@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -139,21 +141,29 @@ func clientCommand(ctx context.Context, cfg Config, args []string, stdout, stder
 	case "rotate":
 		return clientRotate(ctx, cfg, args, stdout, stderr)
 	}
-	return fmt.Errorf("usage: idem client add NAME --system URI --role ROLE [--domain SYSTEM]... [--expires 90d] | client list | client revoke NAME | client rotate NAME [--expires 90d]")
+	return fmt.Errorf("usage: idem client add NAME --system URI --role ROLE [--domain SYSTEM]... [--expires 90d] [--jwks FILE] | client list | client revoke NAME | client rotate NAME [--expires 90d]")
 }
 
 func clientAdd(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
 	var c policy.Client
 	var roles, domains listFlag
-	var expires string
+	var expires, jwksFile string
 	name, err := namedFlags("client add", &cfg, args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&c.System, "system", "", "the client's system URI: its identifier namespace or base URL")
 		fs.Var(&roles, "role", "a role: source, reader, steward, admin (repeatable)")
 		fs.Var(&domains, "domain", "an identifier system the client owns, e.g. urn:oid:1.2.3 (repeatable)")
 		fs.StringVar(&expires, "expires", "", "token expiry: 90d, 12h or 2026-12-31 (default: never)")
+		fs.StringVar(&jwksFile, "jwks", "", "a JWK Set file of the client's public keys: SMART Backend Services, and no static token")
 	})
 	if err != nil {
 		return err
+	}
+	if jwksFile != "" {
+		data, err := os.ReadFile(jwksFile)
+		if err != nil {
+			return fmt.Errorf("--jwks: %w", err)
+		}
+		c.JWKS = string(data)
 	}
 	c.Name, c.Roles, c.Domains = name, roles, domains
 	if c.Expires, err = parseExpiry(expires, time.Now()); err != nil {
@@ -166,6 +176,10 @@ func clientAdd(ctx context.Context, cfg Config, args []string, stdout, stderr io
 		}
 		fmt.Fprintf(stdout, "added client %s\n  system:  %s\n  roles:   %s\n  domains: %s\n  expires: %s\n",
 			c.Name, c.System, strings.Join(c.Roles, ", "), orNone(c.Domains), showTime(c.Expires, "never"))
+		if token == "" {
+			printKeys(stdout, c.JWKS)
+			return nil
+		}
 		printToken(stdout, token)
 		return nil
 	})
@@ -176,6 +190,27 @@ func clientAdd(ctx context.Context, cfg Config, args []string, stdout, stderr io
 func printToken(w io.Writer, token string) {
 	fmt.Fprintln(w, "bearer token (shown only now; idem keeps only its hash):")
 	fmt.Fprintln(w, token)
+}
+
+// printKeys tells how a client registered with public keys authenticates.
+// It has no static token, so the last line, where a token would be, says
+// so (a script taking the last line as a token fails at its first request
+// rather than holding a secret that is not one).
+func printKeys(w io.Writer, jwks string) {
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	json.Unmarshal([]byte(jwks), &set) // policy has validated it
+	kids := make([]string, len(set.Keys))
+	for i, k := range set.Keys {
+		kids[i] = k.Kid
+	}
+	fmt.Fprintf(w, "  keys:    %s\n", strings.Join(kids, ", "))
+	fmt.Fprintf(w, "SMART Backend Services: the client signs a JWT assertion with one of these keys and POSTs it to /auth/token\n"+
+		"for a bearer token valid %d minutes (discovery: /fhir/.well-known/smart-configuration).\n", int(policy.AccessTokenTTL.Minutes()))
+	fmt.Fprintln(w, "no static bearer token (idem client rotate gives it one)")
 }
 
 func orNone(xs []string) string {

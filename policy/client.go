@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"time"
@@ -10,7 +12,9 @@ import (
 )
 
 // Client is a system that calls idem's FHIR API with a bearer token. It has
-// one token at a time: RotateToken replaces it, RevokeClient ends it.
+// one static token at a time: RotateToken replaces it, RevokeClient ends it.
+// A client registered with public keys (JWKS) has no static token: it gets
+// short-lived access tokens from IssueToken instead (SMART Backend Services).
 type Client struct {
 	Name    string
 	System  string   // its system URI: identifier namespace or base URL
@@ -19,6 +23,7 @@ type Client struct {
 	Created time.Time
 	Expires time.Time // zero: never
 	Revoked time.Time // zero: not revoked
+	JWKS    string    // its public keys, a JWK Set (JSON), for SMART Backend Services; empty: none
 }
 
 // Active reports whether the client's token is accepted at now.
@@ -32,13 +37,13 @@ func (c Client) Principal() Principal {
 }
 
 type clientRow struct {
-	Name, System, Roles, Domains, TokenHash string
-	Created, Expires, Revoked               int64
+	Name, System, Roles, Domains, TokenHash, JWKS string
+	Created, Expires, Revoked                     int64
 }
 
 func (r clientRow) client() Client {
 	return Client{Name: r.Name, System: r.System, Roles: unlist(r.Roles), Domains: unlist(r.Domains),
-		Created: fromMicro(r.Created), Expires: fromMicro(r.Expires), Revoked: fromMicro(r.Revoked)}
+		Created: fromMicro(r.Created), Expires: fromMicro(r.Expires), Revoked: fromMicro(r.Revoked), JWKS: r.JWKS}
 }
 
 func micro(t time.Time) int64 {
@@ -55,15 +60,30 @@ func fromMicro(us int64) time.Time {
 	return time.UnixMicro(us).UTC()
 }
 
-const selectClient = `SELECT name, system, roles, domains, token_hash, created, expires, revoked FROM policy_clients`
+const selectClient = `SELECT name, system, roles, domains, token_hash, created, expires, revoked, COALESCE(k.jwks, '') AS jwks
+	FROM policy_clients LEFT JOIN policy_client_keys k ON k.client = policy_clients.name`
+
+// noToken starts the stored token hash of a client without a static token
+// (a JWKS client): hashes are hex, so no token ever matches it.
+const noToken = "none:"
 
 // AddClient registers c (Created is set to now) and returns its bearer
-// token, which is stored only as a hash: the caller shows it once. It fails
-// with ErrExists if the name is taken or one of the domains is owned by
-// another client.
+// token, which is stored only as a hash: the caller shows it once. A client
+// with JWKS gets no static token (token is ""): its private key is its
+// credential. It fails with ErrExists if the name is taken or one of the
+// domains is owned by another client.
 func (a *Authorizer) AddClient(ctx context.Context, c Client) (token string, err error) {
 	if err := a.checkClient(c); err != nil {
 		return "", err
+	}
+	if c.JWKS != "" {
+		if _, err := parseKeySet(c.JWKS); err != nil {
+			return "", err
+		}
+		var compact bytes.Buffer
+		json.Compact(&compact, []byte(c.JWKS)) // valid JSON: parseKeySet read it
+		c.JWKS = compact.String()
+		return "", a.insertClient(ctx, c, noToken+c.Name)
 	}
 	token = newToken()
 	return token, a.insertClient(ctx, c, hashSecret(token))
@@ -87,6 +107,11 @@ func (a *Authorizer) insertClient(ctx context.Context, c Client, tokenHash strin
 				return errorf(ErrExists, "identifier domain %s is owned by client %s", d, owner)
 			}
 			if err := tx.Exec(`INSERT INTO policy_domains (system, client) VALUES (?, ?)`, d, c.Name).Error; err != nil {
+				return err
+			}
+		}
+		if c.JWKS != "" {
+			if err := tx.Exec(`INSERT INTO policy_client_keys (client, jwks) VALUES (?, ?)`, c.Name, c.JWKS).Error; err != nil {
 				return err
 			}
 		}
@@ -180,6 +205,9 @@ func (a *Authorizer) RevokeClient(ctx context.Context, name string) error {
 		if res.RowsAffected == 0 {
 			return errorf(ErrNotFound, "no active client %s", name)
 		}
+		if err := tx.Exec(`DELETE FROM policy_access_tokens WHERE client = ?`, name).Error; err != nil {
+			return err
+		}
 		return tx.Exec(`DELETE FROM policy_domains WHERE client = ?`, name).Error
 	})
 }
@@ -229,9 +257,10 @@ type tokenEntry struct {
 	expires time.Time
 }
 
-// Authenticate returns the client a bearer token belongs to, or
-// ErrUnauthenticated. Tokens found are cached until the policy changes, so
-// a revocation takes effect here at once and elsewhere within one poll.
+// Authenticate returns the client a bearer token belongs to (a static token
+// or an access token from IssueToken), or ErrUnauthenticated. Tokens found
+// are cached until the policy changes, so a revocation takes effect here at
+// once and elsewhere within one poll.
 func (a *Authorizer) Authenticate(ctx context.Context, token string) (Principal, error) {
 	if token == "" {
 		return Principal{}, ErrUnauthenticated
@@ -252,7 +281,10 @@ func (a *Authorizer) Authenticate(ctx context.Context, token string) (Principal,
 	}
 	// The lookup is by hash, which an attacker cannot steer byte by byte;
 	// the comparison is constant-time all the same.
-	if len(rows) == 0 || !Equal(rows[0].TokenHash, h) {
+	if len(rows) == 0 {
+		return a.authenticateAccessToken(ctx, s, h, now)
+	}
+	if !Equal(rows[0].TokenHash, h) {
 		return Principal{}, ErrUnauthenticated
 	}
 	c := rows[0].client()

@@ -59,6 +59,27 @@ var schema = []string{
 		version BIGINT NOT NULL
 	)`,
 	`INSERT INTO policy_version (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING`,
+	// SMART Backend Services: a client's public keys (a JWK Set as given),
+	// the assertion ids it used (kept until the assertion expires, so a
+	// replay is refused on every instance), and the access tokens issued.
+	`CREATE TABLE IF NOT EXISTS policy_client_keys (
+		client TEXT PRIMARY KEY,
+		jwks TEXT NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS policy_assertions (
+		client TEXT NOT NULL,
+		jti TEXT NOT NULL,
+		expires BIGINT NOT NULL,
+		PRIMARY KEY (client, jti)
+	)`,
+	`CREATE TABLE IF NOT EXISTS policy_access_tokens (
+		token_hash TEXT PRIMARY KEY,
+		client TEXT NOT NULL,
+		scope TEXT NOT NULL,
+		created BIGINT NOT NULL,
+		expires BIGINT NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS policy_access_tokens_client ON policy_access_tokens (client)`,
 }
 
 func migrate(ctx context.Context, db DB) error {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -47,6 +48,9 @@ type clientJSON struct {
 	Expires *time.Time `json:"expires,omitempty"`
 	Revoked *time.Time `json:"revoked,omitempty"`
 	Token   string     `json:"token,omitempty"` // only in the answer to a new client: shown once
+	// JWKS is the client's public keys (a JWK Set) for SMART Backend
+	// Services; a client registered with them gets no static token.
+	JWKS json.RawMessage `json:"jwks,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -74,7 +78,7 @@ func (s *Server) handleClientAdd(c *fiber.Ctx) error {
 	if err := c.BodyParser(&in); err != nil {
 		return registry.Errorf(registry.EInvalid, "the body must be a JSON client: %v", err)
 	}
-	nc := Client{Name: in.Name, System: in.System, Roles: in.Roles, Domains: in.Domains}
+	nc := Client{Name: in.Name, System: in.System, Roles: in.Roles, Domains: in.Domains, JWKS: string(in.JWKS)}
 	if in.Expires != nil {
 		nc.Expires = *in.Expires
 	}

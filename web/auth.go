@@ -40,6 +40,7 @@ type Client struct {
 	Roles, Domains   []string
 	Created, Expires time.Time
 	Revoked          time.Time
+	JWKS             string // public keys (a JWK Set, JSON) for SMART Backend Services; a client with them has no static token
 }
 
 // User is an admin UI user.
@@ -64,6 +65,10 @@ type Auth interface {
 	AutoLink(typ string) bool
 	// Mode returns the sharing architecture of typ.
 	Mode(typ string) string
+	// IssueToken trades a SMART Backend Services client assertion for a
+	// short-lived access token that Authenticate accepts; refusals are
+	// *OAuthError.
+	IssueToken(ctx context.Context, req TokenRequest) (AccessToken, error)
 
 	// Login checks a steward's password and starts a session; Session
 	// resolves one (and returns its CSRF token); Logout ends it.

@@ -39,6 +39,9 @@ func (s *Server) capabilityStatement(c *fiber.Ctx) map[string]any {
 	if s.linker != nil {
 		rest["operation"] = mdmOperations()
 	}
+	if s.auth != nil {
+		rest["security"] = s.security(c)
+	}
 	return map[string]any{
 		"resourceType": "CapabilityStatement",
 		"status":       "active",
@@ -132,4 +135,18 @@ func capabilityResource(typ string) map[string]any {
 		r["searchRevInclude"] = revIncludes
 	}
 	return r
+}
+
+// security describes how clients authenticate: bearer tokens, issued by
+// idem or through SMART Backend Services at the token endpoint.
+func (s *Server) security(c *fiber.Ctx) map[string]any {
+	return map[string]any{
+		"extension": []any{map[string]any{
+			"url":       "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+			"extension": []any{map[string]any{"url": "token", "valueUri": s.tokenEndpoints(c)[0]}},
+		}},
+		"service": []any{map[string]any{"coding": []any{map[string]any{
+			"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}}}},
+		"description": "Every interaction but this CapabilityStatement needs a bearer token: one issued with `idem client add`, or an access token from the token endpoint (SMART Backend Services, private_key_jwt).",
+	}
 }

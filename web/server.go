@@ -87,6 +87,11 @@ func (s *Server) routes() {
 	s.app.Get("/readyz", s.handleReady)
 	s.adminRoutes()
 	s.uiRoutes()
+	// SMART Backend Services, without a token (registered before the /fhir
+	// group, whose middleware would ask for one).
+	s.app.Post("/auth/token", s.handleToken)
+	s.app.Get("/.well-known/smart-configuration", s.handleSMARTConfiguration)
+	s.app.Get("/fhir/.well-known/smart-configuration", s.handleSMARTConfiguration)
 	f := s.app.Group("/fhir", s.negotiate, s.authenticate)
 	f.Get("/metadata", s.handleMetadata)
 	f.Post("/", s.handleBundle)

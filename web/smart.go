@@ -1,0 +1,180 @@
+package web
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"idem/registry"
+)
+
+// SMART Backend Services (HL7 SMART App Launch 2.x): the OAuth 2.0 token
+// endpoint and the discovery document. The token endpoint is not a FHIR
+// endpoint: it answers OAuth 2.0 errors (RFC 6749 §5.2), never an
+// OperationOutcome — except the body-size limit's 413, which every route
+// shares.
+
+// AssertionType is the client_assertion_type of a signed JWT (RFC 7523).
+const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// signingAlgs are the assertion algorithms policy accepts (policy.SigningAlgs;
+// web does not import policy, a test in app keeps the two equal).
+var signingAlgs = []string{"RS384", "ES384", "RS256", "ES256"}
+
+// TokenRequest is a client_credentials grant with a JWT client assertion;
+// Audiences are the token endpoint URLs the assertion's aud may name.
+type TokenRequest struct {
+	Assertion string
+	Scope     string
+	Audiences []string
+}
+
+// AccessToken is an issued access token and whom it authenticates.
+type AccessToken struct {
+	Token     string
+	Scope     string
+	Lifetime  time.Duration
+	Principal Principal
+}
+
+// OAuthError is a refused token request: an OAuth 2.0 error code
+// (invalid_request, invalid_client, invalid_grant, invalid_scope,
+// unsupported_grant_type) and a description. Client names the client the
+// request claimed to be, if any, for the audit trail.
+type OAuthError struct {
+	Code        string
+	Description string
+	Client      string
+}
+
+func (e *OAuthError) Error() string { return e.Code + ": " + e.Description }
+
+// status is the HTTP status of the error: 401 for a client that failed to
+// authenticate, 400 for the rest (RFC 6749 §5.2).
+func (e *OAuthError) status() int {
+	if e.Code == "invalid_client" {
+		return fiber.StatusUnauthorized
+	}
+	return fiber.StatusBadRequest
+}
+
+// tokenEndpoints are the URLs a client may name as its assertion's aud:
+// the one under the configured public base (IDEM_BASE_URL, without its
+// /fhir), or without one the URL this request reached.
+func (s *Server) tokenEndpoints(c *fiber.Ctx) []string {
+	if s.cfg.BaseURL == "" {
+		return []string{c.BaseURL() + "/auth/token"}
+	}
+	// With a configured public URL only that one counts: the derived one
+	// follows request headers (X-Forwarded-Host) a caller controls.
+	return []string{strings.TrimSuffix(strings.TrimSuffix(s.cfg.BaseURL, "/"), "/fhir") + "/auth/token"}
+}
+
+// handleSMARTConfiguration serves /.well-known/smart-configuration (also
+// under /fhir, as SMART discovery is relative to the FHIR base), without
+// a token.
+func (s *Server) handleSMARTConfiguration(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{
+		"token_endpoint":                                   s.tokenEndpoints(c)[0],
+		"token_endpoint_auth_methods_supported":            []string{"private_key_jwt"},
+		"token_endpoint_auth_signing_alg_values_supported": signingAlgs,
+		"grant_types_supported":                            []string{"client_credentials"},
+		"scopes_supported":                                 []string{"system/*.read", "system/*.rs", "system/*.write", "system/*.cruds", "system/*.*"},
+		"capabilities":                                     []string{"client-confidential-asymmetric"},
+	})
+}
+
+// handleToken is POST /auth/token: a client_credentials grant authenticated
+// by a signed JWT (private_key_jwt) → a bearer access token.
+func (s *Server) handleToken(c *fiber.Ctx) error {
+	// RFC 6749 §5.1: token responses are never cached.
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderPragma, "no-cache")
+	if s.auth == nil {
+		return registry.Errorf(registry.ENotFound, "access control is not configured")
+	}
+	req, err := s.tokenRequest(c)
+	var tok AccessToken
+	if err == nil {
+		tok, err = s.auth.IssueToken(c.UserContext(), req)
+	}
+	if err != nil {
+		return s.sendOAuthError(c, err)
+	}
+	s.auditToken(c, registry.AuditRecord{Agent: registry.Agent{Name: tok.Principal.Name, Kind: tok.Principal.Kind,
+		System: tok.Principal.System}, Detail: map[string]string{"scope": tok.Scope}})
+	return c.JSON(fiber.Map{"access_token": tok.Token, "token_type": "bearer",
+		"expires_in": int(tok.Lifetime.Seconds()), "scope": tok.Scope})
+}
+
+// tokenRequest reads the form of a token request.
+func (s *Server) tokenRequest(c *fiber.Ctx) (TokenRequest, error) {
+	refuse := func(code, msg string) (TokenRequest, error) {
+		return TokenRequest{}, &OAuthError{Code: code, Description: msg}
+	}
+	if !strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEApplicationForm) {
+		return refuse("invalid_request", "the body must be application/x-www-form-urlencoded")
+	}
+	form := c.Request().PostArgs()
+	for _, k := range []string{"grant_type", "client_assertion_type", "client_assertion", "scope"} {
+		if len(form.PeekMulti(k)) > 1 {
+			return refuse("invalid_request", k+" is given more than once")
+		}
+	}
+	switch grant := string(form.Peek("grant_type")); grant {
+	case "":
+		return refuse("invalid_request", "grant_type is missing")
+	case "client_credentials":
+	default:
+		return refuse("unsupported_grant_type", "grant_type must be client_credentials (SMART Backend Services)")
+	}
+	assertion := string(form.Peek("client_assertion"))
+	if string(form.Peek("client_assertion_type")) != AssertionType || assertion == "" {
+		return refuse("invalid_client", "authenticate with client_assertion_type="+AssertionType+" and a signed JWT as client_assertion")
+	}
+	return TokenRequest{Assertion: assertion, Scope: string(form.Peek("scope")), Audiences: s.tokenEndpoints(c)}, nil
+}
+
+// sendOAuthError answers a refused token request as RFC 6749 §5.2 says,
+// and records refused authentications in the audit trail.
+func (s *Server) sendOAuthError(c *fiber.Ctx, err error) error {
+	oe, ok := err.(*OAuthError)
+	if !ok {
+		if registry.Status(err) >= 500 {
+			s.log.Error("token request failed", "id", requestID(c), "err", err)
+			return c.Status(fiber.StatusInternalServerError).JSON(fiber.Map{"error": "server_error", "error_description": "internal error"})
+		}
+		oe = &OAuthError{Code: "invalid_request", Description: registry.ErrorMessage(err)}
+	}
+	if oe.Client != "" && (oe.Code == "invalid_client" || oe.Code == "invalid_grant") {
+		s.auditToken(c, registry.AuditRecord{Outcome: registry.AuditMinorFailure, OutcomeDesc: oe.Error(),
+			Agent: registry.Agent{Name: truncateName(oe.Client), Kind: "client"}})
+	}
+	return c.Status(oe.status()).JSON(fiber.Map{"error": oe.Code, "error_description": oe.Description})
+}
+
+// auditToken records a token request as a login (DICOM User
+// Authentication); a failure to record is logged.
+func (s *Server) auditToken(c *fiber.Ctx, rec registry.AuditRecord) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	rec.Action, rec.Subtype = "E", "login"
+	if rec.Detail == nil {
+		rec.Detail = map[string]string{}
+	}
+	rec.Detail["interaction"] = "POST /auth/token (SMART Backend Services)"
+	if _, err := s.cfg.Audit.Record(context.WithoutCancel(c.UserContext()), rec); err != nil {
+		s.log.Error("audit of a token request failed", "id", requestID(c), "err", err)
+	}
+}
+
+// truncateName bounds a claimed (unverified) client name kept in the audit.
+func truncateName(s string) string {
+	if r := []rune(s); len(r) > 64 {
+		return string(r[:64]) + "…"
+	}
+	return s
+}
