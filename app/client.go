@@ -12,33 +12,14 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"gorm.io/gorm"
-
 	"idem/policy"
-	"idem/registry/sqlstore"
 )
 
-// policyDB gives policy its tables in the store's database.
-type policyDB struct{ s *sqlstore.Store }
-
-func (d policyDB) Read() *gorm.DB { return d.s.ReadDB() }
-
-func (d policyDB) Write(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return d.s.WriteDB(ctx, fn)
-}
-
-// withPolicy opens the database as serve does and the policy over it (not
-// polling: a command's changes reach running servers through the policy
-// version they poll), runs fn, and closes both.
+// withPolicy opens the database and the policy as serve does, runs fn, and
+// closes both; a command's changes reach running servers through the
+// policy version they poll.
 func withPolicy(ctx context.Context, cfg Config, stderr io.Writer, fn func(a *policy.Authorizer) error) error {
-	return withStore(ctx, cfg, stderr, func(o *opened) error {
-		a, err := policy.Open(ctx, policyDB{o.store}, policy.Config{Reload: -1})
-		if err != nil {
-			return err
-		}
-		defer a.Close()
-		return fn(a)
-	})
+	return withStore(ctx, cfg, stderr, func(o *opened) error { return fn(o.authz) })
 }
 
 // namedFlags parses "NAME --flag…" or "--flag… NAME": the configuration

@@ -37,7 +37,7 @@ func lastLine(s string) string {
 // openPolicy opens the policy of the database at dsn, as a server would.
 func openPolicy(t *testing.T, dsn string) *policy.Authorizer {
 	t.Helper()
-	a, err := policy.Open(context.Background(), policyDB{sqltest.Open(t, dsn)}, policy.Config{Reload: -1})
+	a, err := policy.Open(context.Background(), storeDB{sqltest.Open(t, dsn)}, policy.Config{Reload: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
