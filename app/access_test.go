@@ -65,6 +65,7 @@ func TestAccessControl(t *testing.T) {
 			{name: "no token", method: "GET", path: "/Patient", want: 401},
 			{name: "bad token", token: "idem_nonsense", method: "GET", path: "/Patient", want: 401},
 			{name: "metadata is public", method: "GET", path: "/metadata", want: 200},
+			{name: "unknown type is 404, not 403", token: lab, method: "GET", path: "/Observation", want: 404},
 			{name: "source creates in its domain", token: ehr, method: "POST", path: "/Patient", body: ehrPatient("http://ehr.example/mrn", "E1", "Owned"), want: 201},
 			{name: "source assigns another's domain", token: ehr, method: "POST", path: "/Patient", body: ehrPatient("http://gp.example/mrn", "G1", "Poacher"),
 				want: 403, wantBody: "owned by gp", leavesNoPatientNamed: "Poacher"},

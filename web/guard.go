@@ -41,7 +41,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		return registry.Errorf(registry.ETooManyRequest, "client %s is over its request rate; retry in %s", p.Name, wait.Round(1e6))
 	}
 	action, typ := routeAction(c.Method(), strings.TrimPrefix(c.Path(), "/fhir"))
-	if action != "" {
+	if action != "" && registry.IsType(typ) { // an unknown type is the handler's 404
 		if err := s.allow(c.UserContext(), p, action, typ, nil); err != nil {
 			return err
 		}
@@ -261,8 +261,8 @@ func (s *Server) allowEntries(ctx context.Context, b map[string]any) error {
 		u, _ := req["url"].(string)
 		path, _, _ := strings.Cut(u, "?")
 		action, typ := routeAction(method, "/"+strings.TrimPrefix(path, "/"))
-		if action == "" {
-			continue
+		if action == "" || !registry.IsType(typ) {
+			continue // the Bundle's own processing refuses unknown types
 		}
 		if err := s.allow(ctx, p, action, typ, nil); err != nil {
 			return registry.Errorf(registry.EForbidden, "Bundle.entry[%d]: %s", i, registry.ErrorMessage(err))
