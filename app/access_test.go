@@ -134,6 +134,12 @@ func TestAccessControl(t *testing.T) {
 		if n := total(t, s.do("GET", "/AuditEvent?_summary=count&subtype=create&agent-name=ehr-main", "")); n < 2 {
 			t.Errorf("ehr-main's creates audited: %d", n)
 		}
+		if status, out := s.admin("DELETE", "/clients/nobody", ""); status != 404 || out["resourceType"] != "OperationOutcome" {
+			t.Errorf("revoke of an unknown client: %d %v", status, out)
+		}
+		if status, out := s.admin("POST", "/clients", "{bad"); status != 400 || out["resourceType"] != "OperationOutcome" {
+			t.Errorf("malformed client: %d %v", status, out)
+		}
 		if status, _ := s.admin("GET", "/clients", ""); status != 200 {
 			t.Errorf("client list: %d", status)
 		}

@@ -137,7 +137,7 @@ func (p policyAuth) Rules() ([]web.Rule, error) {
 func (p policyAuth) AddRule(ctx context.Context, line string) error {
 	r, err := policy.ParseRule(line)
 	if err != nil {
-		return registry.Errorf(registry.EInvalid, "rule %q: %s", line, err.Error())
+		return registry.Errorf(registry.EInvalid, "%s", err.Error())
 	}
 	return policyError(p.a.AddRule(ctx, r))
 }
@@ -145,7 +145,7 @@ func (p policyAuth) AddRule(ctx context.Context, line string) error {
 func (p policyAuth) RemoveRule(ctx context.Context, line string) error {
 	r, err := policy.ParseRule(line)
 	if err != nil {
-		return registry.Errorf(registry.EInvalid, "rule %q: %s", line, err.Error())
+		return registry.Errorf(registry.EInvalid, "%s", err.Error())
 	}
 	return policyError(p.a.RemoveRule(ctx, r))
 }

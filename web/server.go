@@ -174,7 +174,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if status >= 500 {
 		s.log.Error("request failed", "id", requestID(c), "method", c.Method(), "path", c.Path(), "err", err)
 	}
-	if !strings.HasPrefix(c.Path(), "/fhir") && status == 404 {
+	if !strings.HasPrefix(c.Path(), "/fhir") && !strings.HasPrefix(c.Path(), "/admin/api") && status == 404 {
 		return c.Status(status).SendString("not found")
 	}
 	return s.sendOutcome(c, status, registry.ErrorOutcome(err))
