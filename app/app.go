@@ -76,8 +76,9 @@ commands:
   seed      generate a synthetic multi-system network (--out DIR as NDJSON, or --load into the database)
   match     match train: fit the matching model to the stored records, without labels;
             match reindex: recompute blocking keys after a rules change
-  eval      evaluate the matcher on FEBRL files (--febrl) and generated data (--generated N)
-  client    client systems: client add NAME --system URI --role ROLE [--domain SYSTEM]... [--expires 90d] | list | revoke NAME | rotate NAME
+  eval      evaluate the matcher on FEBRL files (--febrl) and generated data (--generated N);
+            --linked: load them through the write path and score the Persons built
+  client    client systems: client add NAME --system URI --role ROLE [--domain SYSTEM]... [--expires 90d] [--jwks FILE] | list | revoke NAME | rotate NAME
   user      admin UI users: user add NAME --role steward|admin [--password P] | passwd NAME | list
   version   print the version
   help      show this help
