@@ -38,17 +38,12 @@ func entityRefs(ev map[string]any) (refs []string, detail map[string]string) {
 		if what, ok := e["what"].(map[string]any); ok {
 			refs = append(refs, what["reference"].(string))
 		}
-		for _, d := range asList(e["detail"]) {
+		for _, d := range registry.AsList(e["detail"]) {
 			d := d.(map[string]any)
 			detail[d["type"].(string)] = d["valueString"].(string)
 		}
 	}
 	return refs, detail
-}
-
-func asList(v any) []any {
-	l, _ := v.([]any)
-	return l
 }
 
 func TestDecisionsAudited(t *testing.T) {

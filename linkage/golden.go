@@ -246,7 +246,7 @@ func choosePrimitive(strategy, field string, recs []sourceRecord) (string, strin
 	var vals []string
 	var srcs []string
 	for _, r := range recs {
-		if v := asString(r.body[field]); v != "" {
+		if v := registry.AsString(r.body[field]); v != "" {
 			vals, srcs = append(vals, v), append(srcs, r.ref)
 		}
 	}
@@ -368,7 +368,7 @@ func linkage(recs []sourceRecord, links []*registry.Link) map[string]any {
 	}
 	items := make([]item, len(recs))
 	for i, r := range recs {
-		items[i] = item{ref: r.ref, active: asString(r.body["status"]) != "inactive", trust: r.trust, created: links[i].Created}
+		items[i] = item{ref: r.ref, active: registry.AsString(r.body["status"]) != "inactive", trust: r.trust, created: links[i].Created}
 	}
 	sort.SliceStable(items, func(i, j int) bool {
 		a, b := items[i], items[j]

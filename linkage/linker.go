@@ -463,7 +463,7 @@ func enterpriseIDs(sc *scoring, res map[string]any) map[string]string {
 	ids, _ := res["identifier"].([]any)
 	for _, e := range ids {
 		id, _ := e.(map[string]any)
-		sys, val := asString(id["system"]), strings.TrimSpace(asString(id["value"]))
+		sys, val := registry.AsString(id["system"]), strings.TrimSpace(registry.AsString(id["value"]))
 		if sys != "" && val != "" && sc.model.EnterpriseSystem(sys) {
 			if out == nil {
 				out = map[string]string{}

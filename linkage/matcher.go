@@ -85,9 +85,11 @@ func (m *Matcher) Match(ctx context.Context, typ string, res map[string]any, opt
 			out.Candidates = append(out.Candidates, c)
 		}
 	}
-	sameEntity, err := m.oneEntity(ctx, out.Candidates)
-	if err != nil {
-		return nil, err
+	sameEntity := false
+	if opts.OnlyCertain { // only then does it matter whether they are one entity
+		if sameEntity, err = m.oneEntity(ctx, out.Candidates); err != nil {
+			return nil, err
+		}
 	}
 	out.Candidates = selectResults(out, opts, sameEntity)
 	for i, c := range out.Candidates {
@@ -126,7 +128,7 @@ func (m *Matcher) score(ctx context.Context, typ string, res map[string]any, fin
 		return nil, err
 	}
 	sc.set = set
-	self := asString(res["id"])
+	self := registry.AsString(res["id"])
 	for _, r := range set.Found {
 		if self != "" && r.ID == self {
 			continue
@@ -169,11 +171,6 @@ func (m *Matcher) oneEntity(ctx context.Context, cands []Candidate) (bool, error
 		golden = page.Links[0].Golden()
 	}
 	return n > 1, nil
-}
-
-func asString(v any) string {
-	s, _ := v.(string)
-	return s
 }
 
 // selectResults applies onlyCertainMatches and count as ITI-119 describes:

@@ -94,25 +94,25 @@ func (r *Record) Values(field string) []string {
 // wrong JSON types and blank values are skipped: extraction never fails. The
 // ID is res["id"].
 func Extract(typ string, res map[string]any) *Record {
-	r := &Record{Type: typ, ID: asString(res["id"])}
+	r := &Record{Type: typ, ID: registry.AsString(res["id"])}
 	r.identifiers(res["identifier"])
 	r.telecoms(res["telecom"])
 	r.addresses(res["address"])
 	switch typ {
 	case registry.TypeLocation:
-		r.add(fName, asString(res["name"]))
-		for _, a := range asList(res["alias"]) {
-			r.add(fName, asString(a))
+		r.add(fName, registry.AsString(res["name"]))
+		for _, a := range registry.AsList(res["alias"]) {
+			r.add(fName, registry.AsString(a))
 		}
 		r.locationTypes(res["type"])
-		r.add(fOrganization, asString(asObject(res["managingOrganization"])["reference"]))
-		r.pos = parsePoint(asObject(res["position"]))
+		r.add(fOrganization, registry.AsString(registry.AsObject(res["managingOrganization"])["reference"]))
+		r.pos = parsePoint(registry.AsObject(res["position"]))
 	default: // Patient, Practitioner
-		for _, n := range asList(res["name"]) {
-			r.humanName(asObject(n))
+		for _, n := range registry.AsList(res["name"]) {
+			r.humanName(registry.AsObject(n))
 		}
-		r.birth = parseDate(asString(res["birthDate"]))
-		if g := asString(res["gender"]); g != "unknown" {
+		r.birth = parseDate(registry.AsString(res["birthDate"]))
+		if g := registry.AsString(res["gender"]); g != "unknown" {
 			r.add(fGender, g)
 		}
 		r.qualifications(res["qualification"])
@@ -126,9 +126,9 @@ func Extract(typ string, res map[string]any) *Record {
 // given names after the first also as middle names), or parses the text
 // when the name has no parts.
 func (r *Record) humanName(n map[string]any) {
-	family, given := asString(n["family"]), asList(n["given"])
+	family, given := registry.AsString(n["family"]), registry.AsList(n["given"])
 	if family == "" && len(given) == 0 {
-		words := strings.Fields(asString(n["text"]))
+		words := strings.Fields(registry.AsString(n["text"]))
 		if len(words) == 0 {
 			return
 		}
@@ -140,12 +140,12 @@ func (r *Record) humanName(n map[string]any) {
 	r.addWords(fFamily, family)
 	var first, middle uint32
 	for i, g := range given {
-		bits := r.addWords(fGiven, asString(g))
+		bits := r.addWords(fGiven, registry.AsString(g))
 		if i == 0 {
 			first |= bits
 		} else {
 			middle |= bits
-			r.add(fMiddle, asString(g))
+			r.add(fMiddle, registry.AsString(g))
 		}
 	}
 	// a value that is a first name in any name is a first name
@@ -185,53 +185,53 @@ var particles = map[string]bool{
 }
 
 func (r *Record) addresses(v any) {
-	list := asList(v)
+	list := registry.AsList(v)
 	if a, ok := v.(map[string]any); ok { // Location.address is a single Address
 		list = []any{a}
 	}
 	for _, e := range list {
-		a := asObject(e)
+		a := registry.AsObject(e)
 		var line []string
-		for _, l := range asList(a["line"]) {
-			line = append(line, asString(l))
+		for _, l := range registry.AsList(a["line"]) {
+			line = append(line, registry.AsString(l))
 		}
 		ref := addressRef{
 			line:       r.add(fLine, strings.Join(line, " ")),
-			city:       r.add(fCity, asString(a["city"])),
-			postalCode: r.add(fPostalCode, asString(a["postalCode"])),
+			city:       r.add(fCity, registry.AsString(a["city"])),
+			postalCode: r.add(fPostalCode, registry.AsString(a["postalCode"])),
 		}
 		if (ref.line >= 0 || ref.city >= 0 || ref.postalCode >= 0) && !slices.Contains(r.addrs, ref) && len(r.addrs) < maxValues {
 			r.addrs = append(r.addrs, ref)
 		}
-		r.add(fState, asString(a["state"]))
-		r.add(fCountry, asString(a["country"]))
+		r.add(fState, registry.AsString(a["state"]))
+		r.add(fCountry, registry.AsString(a["country"]))
 	}
 }
 
 func (r *Record) telecoms(v any) {
-	for _, e := range asList(v) {
-		cp := asObject(e)
-		switch sys := asString(cp["system"]); sys {
+	for _, e := range registry.AsList(v) {
+		cp := registry.AsObject(e)
+		switch sys := registry.AsString(cp["system"]); sys {
 		case "phone", "sms":
-			r.add(fPhone, asString(cp["value"]))
-			if sys == "sms" || asString(cp["use"]) == "mobile" {
-				r.add(fMobile, asString(cp["value"]))
+			r.add(fPhone, registry.AsString(cp["value"]))
+			if sys == "sms" || registry.AsString(cp["use"]) == "mobile" {
+				r.add(fMobile, registry.AsString(cp["value"]))
 			}
 		case "email":
-			r.add(fEmail, asString(cp["value"]))
+			r.add(fEmail, registry.AsString(cp["value"]))
 		}
 	}
 }
 
 func (r *Record) identifiers(v any) {
-	for _, e := range asList(v) {
-		id := asObject(e)
-		raw := asString(id["value"])
+	for _, e := range registry.AsList(v) {
+		id := registry.AsObject(e)
+		raw := registry.AsString(id["value"])
 		val := NormalizeCode(raw)
 		if val == "" {
 			continue
 		}
-		x := identifier{system: strings.TrimSpace(asString(id["system"])), value: val, display: strings.TrimSpace(raw)}
+		x := identifier{system: strings.TrimSpace(registry.AsString(id["system"])), value: val, display: strings.TrimSpace(raw)}
 		if !containsID(r.ids, x) && len(r.ids) < maxValues {
 			r.ids = append(r.ids, x)
 		}
@@ -250,29 +250,29 @@ func containsID(ids []identifier, x identifier) bool {
 // qualifications adds each coded qualification as "system|code", and its
 // text when there is no code.
 func (r *Record) qualifications(v any) {
-	for _, e := range asList(v) {
-		r.codeable(fQualification, asObject(asObject(e)["code"]))
+	for _, e := range registry.AsList(v) {
+		r.codeable(fQualification, registry.AsObject(registry.AsObject(e)["code"]))
 	}
 }
 
 func (r *Record) locationTypes(v any) {
-	for _, e := range asList(v) {
-		r.codeable(fType, asObject(e))
+	for _, e := range registry.AsList(v) {
+		r.codeable(fType, registry.AsObject(e))
 	}
 }
 
 // codeable adds the codings of a CodeableConcept, or its text.
 func (r *Record) codeable(f feature, cc map[string]any) {
 	added := false
-	for _, c := range asList(cc["coding"]) {
-		coding := asObject(c)
-		if code := asString(coding["code"]); code != "" {
-			r.add(f, asString(coding["system"])+"|"+code)
+	for _, c := range registry.AsList(cc["coding"]) {
+		coding := registry.AsObject(c)
+		if code := registry.AsString(coding["code"]); code != "" {
+			r.add(f, registry.AsString(coding["system"])+"|"+code)
 			added = true
 		}
 	}
 	if !added {
-		r.add(f, asString(cc["text"]))
+		r.add(f, registry.AsString(cc["text"]))
 	}
 }
 
@@ -358,21 +358,4 @@ func postalDistrict(raw, norm string) string {
 		return norm[:3]
 	}
 	return ""
-}
-
-// asString, asList and asObject read decoded JSON, giving the zero value for
-// a missing element or one of another JSON type.
-func asString(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
-func asList(v any) []any {
-	l, _ := v.([]any)
-	return l
-}
-
-func asObject(v any) map[string]any {
-	m, _ := v.(map[string]any)
-	return m
 }

@@ -43,10 +43,10 @@ func Extract(typ string, res map[string]any) *Index {
 	default: // Patient, Practitioner
 		x.humanNames(res["name"])
 	}
-	x.token(codeSource, "", asString(asObject(res["meta"])["source"]))
-	x.token(codeGender, systemGender, asString(res["gender"]))
+	x.token(codeSource, "", AsString(AsObject(res["meta"])["source"]))
+	x.token(codeGender, systemGender, AsString(res["gender"]))
 	x.active(res["active"])
-	x.birthDate(asString(res["birthDate"]))
+	x.birthDate(AsString(res["birthDate"]))
 	return x.ix
 }
 
@@ -57,9 +57,9 @@ type extractor struct {
 }
 
 func (x *extractor) identifiers(v any) {
-	for _, e := range asList(v) {
-		id := asObject(e)
-		x.token(codeIdentifier, asString(id["system"]), asString(id["value"]))
+	for _, e := range AsList(v) {
+		id := AsObject(e)
+		x.token(codeIdentifier, AsString(id["system"]), AsString(id["value"]))
 	}
 }
 
@@ -68,12 +68,12 @@ func (x *extractor) identifiers(v any) {
 func (x *extractor) humanNames(v any) {
 	var family, given string
 	sorted, official := false, false
-	for _, e := range asList(v) {
-		n := asObject(e)
+	for _, e := range AsList(v) {
+		n := AsObject(e)
 		f, g := x.humanName(n)
-		if !sorted || !official && asString(n["use"]) == "official" {
+		if !sorted || !official && AsString(n["use"]) == "official" {
 			family, given = f, g
-			sorted, official = true, asString(n["use"]) == "official"
+			sorted, official = true, AsString(n["use"]) == "official"
 		}
 	}
 	x.ix.Sort.Family, x.ix.Sort.Given = family, given
@@ -82,15 +82,15 @@ func (x *extractor) humanNames(v any) {
 
 // humanName indexes one HumanName and returns its folded family and first given.
 func (x *extractor) humanName(n map[string]any) (family, given string) {
-	family = x.addString(codeFamily, asString(n["family"]))
-	for i, g := range asList(n["given"]) {
-		if fg := x.addString(codeGiven, asString(g)); i == 0 {
+	family = x.addString(codeFamily, AsString(n["family"]))
+	for i, g := range AsList(n["given"]) {
+		if fg := x.addString(codeGiven, AsString(g)); i == 0 {
 			given = fg
 		}
 	}
 	x.addStrings(codeNameOther, n["prefix"])
 	x.addStrings(codeNameOther, n["suffix"])
-	x.addString(codeNameOther, asString(n["text"]))
+	x.addString(codeNameOther, AsString(n["text"]))
 	return family, given
 }
 
@@ -100,33 +100,33 @@ func (x *extractor) addresses(v any) {
 		x.address(a)
 		return
 	}
-	for _, e := range asList(v) {
-		x.address(asObject(e))
+	for _, e := range AsList(v) {
+		x.address(AsObject(e))
 	}
 }
 
 func (x *extractor) address(a map[string]any) {
 	x.addStrings(codeAddressLine, a["line"])
-	x.addString(codeAddressLine, asString(a["text"]))
-	x.addString(codeAddressCity, asString(a["city"]))
-	x.addString(codeAddressPost, asString(a["postalCode"]))
-	x.addString(codeAddressState, asString(a["state"]))
-	x.addString(codeAddressCtry, asString(a["country"]))
+	x.addString(codeAddressLine, AsString(a["text"]))
+	x.addString(codeAddressCity, AsString(a["city"]))
+	x.addString(codeAddressPost, AsString(a["postalCode"]))
+	x.addString(codeAddressState, AsString(a["state"]))
+	x.addString(codeAddressCtry, AsString(a["country"]))
 }
 
 // telecoms indexes ContactPoint values; token search on a ContactPoint
 // matches its value only, so the system is always "".
 func (x *extractor) telecoms(v any) {
-	for _, e := range asList(v) {
-		cp := asObject(e)
+	for _, e := range AsList(v) {
+		cp := AsObject(e)
 		code := int16(codeTelecomOther)
-		switch asString(cp["system"]) {
+		switch AsString(cp["system"]) {
 		case "phone":
 			code = codePhone
 		case "email":
 			code = codeEmail
 		}
-		x.token(code, "", asString(cp["value"]))
+		x.token(code, "", AsString(cp["value"]))
 	}
 }
 
@@ -145,31 +145,31 @@ func (x *extractor) birthDate(s string) {
 
 // location indexes the Location-only elements; its name is also its sort name.
 func (x *extractor) location(res map[string]any) {
-	x.ix.Sort.Name = x.addString(codeLocName, asString(res["name"]))
+	x.ix.Sort.Name = x.addString(codeLocName, AsString(res["name"]))
 	x.addStrings(codeLocName, res["alias"])
-	for _, cc := range asList(res["type"]) {
-		for _, c := range asList(asObject(cc)["coding"]) {
-			coding := asObject(c)
-			x.token(codeLocType, asString(coding["system"]), asString(coding["code"]))
+	for _, cc := range AsList(res["type"]) {
+		for _, c := range AsList(AsObject(cc)["coding"]) {
+			coding := AsObject(c)
+			x.token(codeLocType, AsString(coding["system"]), AsString(coding["code"]))
 		}
 	}
-	x.token(codeLocStatus, systemLocationStatus, asString(res["status"]))
+	x.token(codeLocStatus, systemLocationStatus, AsString(res["status"]))
 	x.ref(codeLocPartOf, res["partOf"])
 }
 
 func (x *extractor) personLinks(v any) {
-	for _, e := range asList(v) {
-		x.ref(codePersonLink, asObject(e)["target"])
+	for _, e := range AsList(v) {
+		x.ref(codePersonLink, AsObject(e)["target"])
 	}
 }
 
 // linkageItems indexes every item's resource, and the "source" items again
 // under their own code.
 func (x *extractor) linkageItems(v any) {
-	for _, e := range asList(v) {
-		item := asObject(e)
+	for _, e := range AsList(v) {
+		item := AsObject(e)
 		x.ref(codeLinkageItem, item["resource"])
-		if asString(item["type"]) == "source" {
+		if AsString(item["type"]) == "source" {
 			x.ref(codeLinkageSrc, item["resource"])
 		}
 	}
@@ -179,31 +179,31 @@ func (x *extractor) linkageItems(v any) {
 // recorded, the agents' identifiers and names, and the entities.
 func (x *extractor) auditEvent(res map[string]any) {
 	x.coding(codeAuditType, res["type"])
-	for _, c := range asList(res["subtype"]) {
+	for _, c := range AsList(res["subtype"]) {
 		x.coding(codeAuditSubtype, c)
 	}
-	x.token(codeAuditAction, systemAuditAction, asString(res["action"]))
-	x.token(codeAuditOutcome, systemAuditOutcome, asString(res["outcome"]))
-	if lo, hi, err := DateRange(asString(res["recorded"])); err == nil {
+	x.token(codeAuditAction, systemAuditAction, AsString(res["action"]))
+	x.token(codeAuditOutcome, systemAuditOutcome, AsString(res["outcome"]))
+	if lo, hi, err := DateRange(AsString(res["recorded"])); err == nil {
 		x.date(codeAuditDate, lo, hi)
 	}
-	for _, e := range asList(res["agent"]) {
-		agent := asObject(e)
-		who := asObject(agent["who"])
-		id := asObject(who["identifier"])
-		x.token(codeAuditAgent, asString(id["system"]), asString(id["value"]))
-		x.addString(codeAuditName, asString(agent["name"]))
-		x.addString(codeAuditName, asString(who["display"]))
+	for _, e := range AsList(res["agent"]) {
+		agent := AsObject(e)
+		who := AsObject(agent["who"])
+		id := AsObject(who["identifier"])
+		x.token(codeAuditAgent, AsString(id["system"]), AsString(id["value"]))
+		x.addString(codeAuditName, AsString(agent["name"]))
+		x.addString(codeAuditName, AsString(who["display"]))
 	}
-	for _, e := range asList(res["entity"]) {
-		x.ref(codeAuditEntity, asObject(e)["what"])
+	for _, e := range AsList(res["entity"]) {
+		x.ref(codeAuditEntity, AsObject(e)["what"])
 	}
 }
 
 // coding adds a token row for a Coding.
 func (x *extractor) coding(local int16, v any) {
-	c := asObject(v)
-	x.token(local, asString(c["system"]), asString(c["code"]))
+	c := AsObject(v)
+	x.token(local, AsString(c["system"]), AsString(c["code"]))
 }
 
 // addString adds a string row unless s is blank or already indexed under local, and
@@ -227,8 +227,8 @@ func (x *extractor) addString(local int16, s string) string {
 
 // addStrings adds a string row for each string of a list.
 func (x *extractor) addStrings(local int16, v any) {
-	for _, s := range asList(v) {
-		x.addString(local, asString(s))
+	for _, s := range AsList(v) {
+		x.addString(local, AsString(s))
 	}
 }
 
@@ -259,7 +259,7 @@ func (x *extractor) date(local int16, lo, hi int64) {
 // ref adds a reference row for a Reference element that points to a
 // resource on this server.
 func (x *extractor) ref(local int16, v any) {
-	target, ok := relativeRef(asString(asObject(v)["reference"]))
+	target, ok := relativeRef(AsString(AsObject(v)["reference"]))
 	if !ok {
 		return
 	}
@@ -340,19 +340,19 @@ func joinSpace(a, b string) string {
 	return a + " " + b
 }
 
-// asString, asList and asObject read decoded JSON, giving the zero value for a missing
-// element or one of another JSON type.
-func asString(v any) string {
+// AsString, AsList and AsObject read decoded JSON, giving the zero value for
+// a missing element or one of another JSON type.
+func AsString(v any) string {
 	s, _ := v.(string)
 	return s
 }
 
-func asList(v any) []any {
+func AsList(v any) []any {
 	l, _ := v.([]any)
 	return l
 }
 
-func asObject(v any) map[string]any {
+func AsObject(v any) map[string]any {
 	m, _ := v.(map[string]any)
 	return m
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -17,14 +18,7 @@ type Principal struct {
 }
 
 // HasRole reports whether p has role r.
-func (p Principal) HasRole(r string) bool {
-	for _, x := range p.Roles {
-		if x == r {
-			return true
-		}
-	}
-	return false
-}
+func (p Principal) HasRole(r string) bool { return slices.Contains(p.Roles, r) }
 
 // Decision is the answer to "may p do action on type in domains?", with the
 // rule that decided it and a reason a person can read.

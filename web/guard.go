@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -211,20 +212,11 @@ func identifierSystems(res map[string]any) []string {
 	ids, _ := res["identifier"].([]any)
 	for _, e := range ids {
 		id, _ := e.(map[string]any)
-		if sys, _ := id["system"].(string); sys != "" && !contains(out, sys) {
+		if sys, _ := id["system"].(string); sys != "" && !slices.Contains(out, sys) {
 			out = append(out, sys)
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // setSource makes meta.source the client's: its own record URL
