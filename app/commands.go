@@ -55,7 +55,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 	}
 	models := linkage.NewModels(store, rules, modelRefresh, log)
 	matcher := linkage.NewMatcher(store, models, log)
-	svc := &registry.Service{Store: store, MatchKeys: matcher.Keys}
+	svc := &registry.Service{Store: store, MatchIndex: matcher.Index}
 	linker := linkage.NewLinker(svc, matcher, linkage.LinkerConfig{AutoLink: authz.AutoLink}, log)
 	svc.Hooks = linker
 	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, svc: svc}, nil

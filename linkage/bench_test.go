@@ -91,7 +91,7 @@ func BenchmarkCreateUnlinked(b *testing.B) { benchCreate(b, false) }
 func benchCreate(b *testing.B, link bool) {
 	ctx := context.Background()
 	s, m, res := benchDB(b, "_lastUpdated")
-	svc := &registry.Service{Store: s, MatchKeys: m.Keys}
+	svc := &registry.Service{Store: s, MatchIndex: m.Index}
 	if link {
 		svc.Hooks = NewLinker(svc, m, LinkerConfig{}, quiet)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"idem/matching"
 	"idem/registry"
 )
 
@@ -425,11 +426,11 @@ func (l *Linker) scored(k *registry.Link, sc *scoring, d *decision) {
 // decide groups the scored candidates by their golden records, with the
 // enterprise identifier comparison.
 func (l *Linker) decide(ctx context.Context, ltx registry.LinkTx, sc *scoring, typ string, res map[string]any) ([]*decision, error) {
-	mine := enterpriseIDs(sc, res)
+	mine := enterpriseIDs(sc, sc.rec)
 	byGolden := map[string]*decision{}
 	var order []*decision
 	for _, c := range sc.all {
-		eid, conflict := compareEIDs(mine, enterpriseIDs(sc, c.body))
+		eid, conflict := compareEIDs(mine, enterpriseIDs(sc, c.record))
 		if c.Match.Grade == "" && !eid && !conflict {
 			continue
 		}
@@ -458,12 +459,10 @@ func (l *Linker) decide(ctx context.Context, ltx registry.LinkTx, sc *scoring, t
 }
 
 // enterpriseIDs returns the record's identifiers in enterprise systems.
-func enterpriseIDs(sc *scoring, res map[string]any) map[string]string {
+func enterpriseIDs(sc *scoring, rec *matching.Record) map[string]string {
 	var out map[string]string
-	ids, _ := res["identifier"].([]any)
-	for _, e := range ids {
-		id, _ := e.(map[string]any)
-		sys, val := registry.AsString(id["system"]), strings.TrimSpace(registry.AsString(id["value"]))
+	for _, id := range rec.Identifiers() {
+		sys, val := id[0], id[1]
 		if sys != "" && val != "" && sc.model.EnterpriseSystem(sys) {
 			if out == nil {
 				out = map[string]string{}

@@ -26,7 +26,7 @@ func openLinked(t *testing.T, s *sqlstore.Store) *linked {
 	t.Helper()
 	models := NewModels(s, matching.DefaultRules(), time.Hour, quiet)
 	m := NewMatcher(s, models, quiet)
-	svc := &registry.Service{Store: s, MatchKeys: m.Keys}
+	svc := &registry.Service{Store: s, MatchIndex: m.Index}
 	l := NewLinker(svc, m, LinkerConfig{}, quiet)
 	svc.Hooks = l
 	return &linked{s: s, svc: svc, l: l}

@@ -42,7 +42,6 @@ type Candidate struct {
 	Resource *registry.Resource
 	Match    *matching.Match
 	record   *matching.Record // its features, kept for Explain
-	body     map[string]any   // its decoded content
 }
 
 // MatchResult is the answer to one $match.
@@ -55,13 +54,23 @@ type MatchResult struct {
 	ModelVersion string
 }
 
-// Keys returns the blocking keys of a resource with the current model; it is
-// the registry's Service.MatchKeys hook, so keys are written with every version.
+// Keys returns the blocking keys of a resource with the current model.
 func (m *Matcher) Keys(typ string, res map[string]any) []string {
 	if !Matchable(typ) {
 		return nil
 	}
 	return m.models.Current(context.Background()).Keys(matching.Extract(typ, res))
+}
+
+// Index returns the blocking keys and the compact features of a resource
+// with the current model; it is the registry's Service.MatchIndex hook, so
+// both are written with every version.
+func (m *Matcher) Index(typ string, res map[string]any) registry.MatchIndex {
+	if !Matchable(typ) {
+		return registry.MatchIndex{}
+	}
+	rec := matching.Extract(typ, res)
+	return registry.MatchIndex{Keys: m.models.Current(context.Background()).Keys(rec), Record: rec.Encode()}
 }
 
 // Matchable reports whether records of typ are matched (Patient, Practitioner, Location).
@@ -129,22 +138,37 @@ func (m *Matcher) score(ctx context.Context, typ string, res map[string]any, fin
 	}
 	sc.set = set
 	self := registry.AsString(res["id"])
-	for _, r := range set.Found {
+	for i, r := range set.Found {
 		if self != "" && r.ID == self {
 			continue
 		}
-		body, err := registry.DecodeStored(r)
+		cand, err := candidateRecord(typ, r, set.Records[i])
 		if err != nil {
 			return nil, err
 		}
-		cand := matching.Extract(typ, body)
 		p := model.Score(sc.rec, cand, sc.tf)
-		sc.all = append(sc.all, Candidate{Resource: r, Match: &matching.Match{Probability: p, Grade: model.Grade(typ, p)}, record: cand, body: body})
+		sc.all = append(sc.all, Candidate{Resource: r, Match: &matching.Match{Probability: p, Grade: model.Grade(typ, p)}, record: cand})
 	}
 	sort.SliceStable(sc.all, func(i, j int) bool {
 		return sc.all[i].Match.Probability > sc.all[j].Match.Probability
 	})
 	return sc, nil
+}
+
+// candidateRecord returns a candidate's features: decoded from the compact
+// form stored beside it, or extracted from its JSON when it has none
+// (stored before idem kept them, or the form is unreadable).
+func candidateRecord(typ string, r *registry.Resource, stored []byte) (*matching.Record, error) {
+	if stored != nil {
+		if rec, err := matching.DecodeRecord(stored); err == nil {
+			return rec, nil
+		}
+	}
+	body, err := registry.DecodeStored(r)
+	if err != nil {
+		return nil, err
+	}
+	return matching.Extract(typ, body), nil
 }
 
 // oneEntity reports whether the certain candidates are all linked (MATCH)

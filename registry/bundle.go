@@ -22,7 +22,7 @@ type entry struct {
 	ifNoneExist string
 	ifMatch     int64
 	res         map[string]any
-	keys        []string // blocking keys, computed before the transaction
+	keys        MatchIndex // blocking keys and features, computed before the transaction
 	// results
 	out    *Outcome
 	err    error
@@ -446,7 +446,7 @@ func (s *Service) batchOne(ctx context.Context, e *entry, base string) (*Outcome
 // prepareKeys computes the blocking keys of every POST and PUT entry on all
 // cores before the transaction starts.
 func (s *Service) prepareKeys(entries []*entry) {
-	if s.MatchKeys == nil {
+	if s.MatchIndex == nil {
 		return
 	}
 	workers := runtime.GOMAXPROCS(0)
@@ -457,7 +457,7 @@ func (s *Service) prepareKeys(entries []*entry) {
 			defer wg.Done()
 			for i := w; i < len(entries); i += workers {
 				if e := entries[i]; e.err == nil && e.res != nil {
-					e.keys = s.MatchKeys(e.typ, e.res)
+					e.keys = s.MatchIndex(e.typ, e.res)
 				}
 			}
 		}(w)

@@ -11,6 +11,9 @@ type Index struct {
 	// MatchKeys are the matcher's blocking keys: records that share a key
 	// are compared when one of them is matched.
 	MatchKeys []string
+	// MatchRecord is the matcher's compact form of the version's
+	// features, scored when the record is someone's candidate.
+	MatchRecord []byte
 }
 
 // StringKey is a string search value. Norm is folded (lower case, no

@@ -46,9 +46,19 @@ type CandidateQuery struct {
 	Max    int // the most candidates returned, the best ranked
 }
 
+// MatchIndex is what the matcher keeps beside each stored version: its
+// blocking keys and its features in the compact form they are scored from.
+type MatchIndex struct {
+	Keys   []string
+	Record []byte
+}
+
 // CandidateSet is what blocking found.
 type CandidateSet struct {
-	Found   []*Resource
+	Found []*Resource
+	// Records holds, beside each of Found, the matcher's compact form of
+	// its features (nil where the store has none: written before it kept them).
+	Records [][]byte
 	Capped  []string // keys shared by more than KeyCap records
 	Skipped int      // records that shared a key but ranked below Max
 }

@@ -16,9 +16,10 @@ type Service struct {
 	Store Store
 	Now   func() time.Time // injectable clock; time.Now when nil
 	NewID func() string    // id generator; UUIDv7 (time-ordered, index friendly) when nil
-	// MatchKeys, when set, returns the blocking keys of a resource; they are
-	// stored with its index rows so the matcher finds candidates by index.
-	MatchKeys func(typ string, res map[string]any) []string
+	// MatchIndex, when set, returns the blocking keys and the compact
+	// features of a resource; they are stored with its index rows so the
+	// matcher finds candidates by index and scores them without their JSON.
+	MatchIndex func(typ string, res map[string]any) MatchIndex
 	// Hooks, when set, run inside the transaction of every write.
 	Hooks WriteHooks
 }
@@ -115,14 +116,14 @@ func (s *Service) CreateTx(ctx context.Context, tx Tx, typ, id string, res map[s
 
 // matchKeys computes blocking keys; callers do it before entering the
 // transaction, so the work stays off SQLite's single writer.
-func (s *Service) matchKeys(typ string, res map[string]any) []string {
-	if s.MatchKeys == nil {
-		return nil
+func (s *Service) matchKeys(typ string, res map[string]any) MatchIndex {
+	if s.MatchIndex == nil {
+		return MatchIndex{}
 	}
-	return s.MatchKeys(typ, res)
+	return s.MatchIndex(typ, res)
 }
 
-func (s *Service) createTx(ctx context.Context, tx Tx, typ, id string, res map[string]any, ifNoneExist string, keys []string) (*Outcome, error) {
+func (s *Service) createTx(ctx context.Context, tx Tx, typ, id string, res map[string]any, ifNoneExist string, keys MatchIndex) (*Outcome, error) {
 	if ifNoneExist != "" {
 		criteria, err := parseCriteria(typ, ifNoneExist, "If-None-Exist")
 		if err != nil {
@@ -191,7 +192,7 @@ func (s *Service) UpdateTx(ctx context.Context, tx Tx, typ, id string, res map[s
 	return s.updateTx(ctx, tx, typ, id, res, ifMatch, s.matchKeys(typ, res))
 }
 
-func (s *Service) updateTx(ctx context.Context, tx Tx, typ, id string, res map[string]any, ifMatch int64, keys []string) (*Outcome, error) {
+func (s *Service) updateTx(ctx context.Context, tx Tx, typ, id string, res map[string]any, ifMatch int64, keys MatchIndex) (*Outcome, error) {
 	cur, err := tx.Read(ctx, typ, id)
 	var prev int64
 	switch {
@@ -230,7 +231,7 @@ func (s *Service) ConditionalUpdateTx(ctx context.Context, tx Tx, typ string, cr
 	return s.conditionalUpdateTx(ctx, tx, typ, criteria, res, ifMatch, newID, s.matchKeys(typ, res))
 }
 
-func (s *Service) conditionalUpdateTx(ctx context.Context, tx Tx, typ string, criteria url.Values, res map[string]any, ifMatch int64, newID string, keys []string) (*Outcome, error) {
+func (s *Service) conditionalUpdateTx(ctx context.Context, tx Tx, typ string, criteria url.Values, res map[string]any, ifMatch int64, newID string, keys MatchIndex) (*Outcome, error) {
 	found, err := s.match(ctx, tx, typ, criteria, "conditional update")
 	if err != nil {
 		return nil, err
@@ -299,7 +300,7 @@ func (s *Service) ConditionalDelete(ctx context.Context, typ string, criteria ur
 }
 
 // put stores res as version prev+1 of typ/id with its blocking keys.
-func (s *Service) put(ctx context.Context, tx Tx, typ, id string, res map[string]any, prev int64, keys []string) (*Outcome, error) {
+func (s *Service) put(ctx context.Context, tx Tx, typ, id string, res map[string]any, prev int64, keys MatchIndex) (*Outcome, error) {
 	if s.Hooks != nil {
 		if err := s.Hooks.BeforePut(ctx, tx, typ, id, res); err != nil {
 			return nil, err
@@ -309,7 +310,7 @@ func (s *Service) put(ctx context.Context, tx Tx, typ, id string, res map[string
 	setMeta(res, id, r.VersionID, r.LastUpdated)
 	r.Body = MarshalResource(res)
 	ix := Extract(typ, res)
-	ix.MatchKeys = keys
+	ix.MatchKeys, ix.MatchRecord = keys.Keys, keys.Record
 	if err := tx.Put(ctx, &Put{Resource: r, PrevVersion: prev, Index: ix}); err != nil {
 		return nil, err
 	}

@@ -192,7 +192,7 @@ func newUIEnv(t *testing.T, withAuth bool) *uiEnv {
 	t.Cleanup(func() { store.Close() })
 	models := linkage.NewModels(store, matching.DefaultRules(), time.Hour, quietLog)
 	m := linkage.NewMatcher(store, models, quietLog)
-	svc := &registry.Service{Store: store, MatchKeys: m.Keys}
+	svc := &registry.Service{Store: store, MatchIndex: m.Index}
 	l := linkage.NewLinker(svc, m, linkage.LinkerConfig{}, quietLog)
 	svc.Hooks = l
 	env := &uiEnv{t: t, svc: svc, links: store}

@@ -147,3 +147,65 @@ func (c *conn) rebind(query string) string {
 	}
 	return sb.String()
 }
+
+// query runs a read inside the transaction with a statement prepared once
+// per transaction and shape; a slice argument after "IN ?" is expanded to
+// one placeholder per element, as GORM does. GORM's Raw prepares the
+// statement again on every call, which cost a linked write more than the
+// reads themselves.
+func (c *conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	query, args = expandIn(query, args)
+	st, err := c.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// expandIn rewrites each "?" whose argument is a []string or []int64 into
+// "(?, ?, …)" and flattens the argument.
+func expandIn(query string, args []any) (string, []any) {
+	expand := false
+	for _, a := range args {
+		switch a.(type) {
+		case []string, []int64:
+			expand = true
+		}
+	}
+	if !expand {
+		return query, args
+	}
+	var sb strings.Builder
+	out := make([]any, 0, len(args)+8)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] != '?' || n >= len(args) {
+			sb.WriteByte(query[i])
+			continue
+		}
+		a := args[n]
+		n++
+		var items []any
+		switch v := a.(type) {
+		case []string:
+			for _, x := range v {
+				items = append(items, x)
+			}
+		case []int64:
+			for _, x := range v {
+				items = append(items, x)
+			}
+		default:
+			sb.WriteByte('?')
+			out = append(out, a)
+			continue
+		}
+		if len(items) == 0 {
+			sb.WriteString("(NULL)")
+			continue
+		}
+		sb.WriteString("(" + strings.TrimSuffix(strings.Repeat("?, ", len(items)), ", ") + ")")
+		out = append(out, items...)
+	}
+	return sb.String(), out
+}

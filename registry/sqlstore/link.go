@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"math"
 	"slices"
@@ -122,6 +123,10 @@ func scanLinks(q *gorm.DB) ([]*registry.Link, error) {
 	if err != nil {
 		return nil, err
 	}
+	return scanLinkRows(rs)
+}
+
+func scanLinkRows(rs *sql.Rows) ([]*registry.Link, error) {
 	defer rs.Close()
 	var out []*registry.Link
 	for rs.Next() {
@@ -139,12 +144,6 @@ func scanLinks(q *gorm.DB) ([]*registry.Link, error) {
 // The link tables are written directly, not buffered like index rows, so
 // the link methods need no flush.
 
-// Links returns the links f selects, by id; f's order and paging are ignored.
-func (t *tx) Links(ctx context.Context, f registry.LinkFilter) ([]*registry.Link, error) {
-	where, args := linkWhere(f)
-	return scanLinks(t.db.WithContext(ctx).Raw(selectLinks+where+" ORDER BY id", args...))
-}
-
 // PutLink inserts l or replaces the link of the same pair, keeping its
 // Created; zero times become op.At. It sets l.ID, l.Created and l.Updated
 // and appends an event for op.
@@ -160,10 +159,15 @@ func (t *tx) PutLink(ctx context.Context, l *registry.Link, op *registry.Op) err
 	}
 	l.Updated = micros(l.Updated)
 	var created int64
-	if err := t.db.WithContext(ctx).Raw(upsertLink, linkArgs(l)...).Row().Scan(&l.ID, &created); err != nil {
+	st, err := t.conn.prepared(ctx, upsertLink)
+	if err != nil {
+		return err
+	}
+	if err := st.QueryRowContext(ctx, linkArgs(l)...).Scan(&l.ID, &created); err != nil {
 		return err
 	}
 	l.Created = time.UnixMicro(created).UTC()
+	t.links.cachePut(l)
 	return t.addEvent(ctx, l, op)
 }
 
@@ -173,8 +177,20 @@ func (t *tx) DeleteLink(ctx context.Context, l *registry.Link, op *registry.Op) 
 	if op == nil {
 		return errors.New("DeleteLink: nil op")
 	}
+	rs, err := t.conn.query(ctx, deleteLink, l.GoldenType, l.GoldenID, l.SourceType, l.SourceID)
+	if err != nil {
+		return err
+	}
 	var ids []int64
-	if err := t.db.WithContext(ctx).Raw(deleteLink, l.GoldenType, l.GoldenID, l.SourceType, l.SourceID).Scan(&ids).Error; err != nil {
+	for rs.Next() {
+		var id int64
+		if err := rs.Scan(&id); err != nil {
+			rs.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	if err := errors.Join(rs.Err(), rs.Close()); err != nil {
 		return err
 	}
 	gone := &registry.Link{GoldenType: l.GoldenType, GoldenID: l.GoldenID, SourceType: l.SourceType, SourceID: l.SourceID,
@@ -182,19 +198,23 @@ func (t *tx) DeleteLink(ctx context.Context, l *registry.Link, op *registry.Op) 
 	if len(ids) > 0 {
 		gone.ID = ids[0]
 	}
+	t.links.cacheDelete(l)
 	return t.addEvent(ctx, gone, op)
 }
 
 func (t *tx) addEvent(ctx context.Context, l *registry.Link, op *registry.Op) error {
 	args := append([]any{op.ID, l.ID}, linkArgs(l)...)
 	args = append(args, op.Actor, op.Reason, op.At.UnixMicro())
-	return t.db.WithContext(ctx).Exec(insertEvent, args...).Error
+	return t.conn.execPrepared(ctx, insertEvent, args...)
 }
 
 // AddOp stores op and sets op.ID.
 func (t *tx) AddOp(ctx context.Context, op *registry.Op) error {
-	return t.db.WithContext(ctx).Raw(insertOp, op.Kind, op.Actor, op.Reason, op.At.UnixMicro(), blob(op.Before), op.Undoes, op.UndoneBy).
-		Row().Scan(&op.ID)
+	st, err := t.conn.prepared(ctx, insertOp)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(ctx, op.Kind, op.Actor, op.Reason, op.At.UnixMicro(), blob(op.Before), op.Undoes, op.UndoneBy).Scan(&op.ID)
 }
 
 // UndoOp records that op id was undone by op by; an op is undone once.

@@ -305,7 +305,7 @@ func TestLinkWriteRollsBack(t *testing.T) {
 func TestTxCandidatesSeeOwnWrites(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
 		ctx := context.Background()
-		svc := &registry.Service{Store: s, MatchKeys: familyKeys}
+		svc := &registry.Service{Store: s, MatchIndex: familyKeys}
 		mustLinkWrite(t, s, func(ltx registry.LinkTx) error {
 			if _, err := svc.CreateTx(ctx, ltx, "Patient", "own", mustDecode(t, patientJSON("Owen", "A", "1990-01-01", "o1")), ""); err != nil {
 				return err
@@ -329,7 +329,7 @@ func TestTxCandidatesSerialiseOnPostgres(t *testing.T) {
 	dsn := sqltest.DSN(t, "postgres")
 	s := sqltest.Open(t, dsn)
 	ctx := context.Background()
-	svc := &registry.Service{Store: s, MatchKeys: familyKeys}
+	svc := &registry.Service{Store: s, MatchIndex: familyKeys}
 	q := registry.CandidateQuery{Keys: []string{"fam:race", "fam:other"}, KeyCap: 10, Max: 10}
 	records := map[string]map[string]any{
 		"a": mustDecode(t, patientJSON("Race", "A", "1990-01-01", "a")),

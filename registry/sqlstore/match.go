@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -23,7 +24,14 @@ var _ registry.MatchStore = (*Store)(nil)
 // the index alone, and only the best q.Max are read: their bodies are what
 // costs.
 func (s *Store) Candidates(ctx context.Context, typ string, q registry.CandidateQuery) (*registry.CandidateSet, error) {
-	return candidates(s.read.WithContext(ctx), typ, q)
+	sqldb, err := s.read.DB()
+	if err != nil {
+		return nil, err
+	}
+	return candidatesWith(func(query string, args ...any) (*sql.Rows, error) {
+		query, args = expandIn(query, args)
+		return sqldb.QueryContext(ctx, (&conn{pg: s.postgres}).rebind(query), args...)
+	}, typ, q, nil)
 }
 
 // Candidates is Store.Candidates seeing the transaction's own writes. On
@@ -32,16 +40,24 @@ func (s *Store) Candidates(ctx context.Context, typ string, q registry.Candidate
 // under READ COMMITTED the second one's candidate query, a new statement,
 // sees what the first committed. SQLite has one writer: nothing to lock.
 func (t *tx) Candidates(ctx context.Context, typ string, q registry.CandidateQuery) (*registry.CandidateSet, error) {
-	if err := t.flush(ctx); err != nil {
-		return nil, err
-	}
 	db := t.db.WithContext(ctx)
 	if t.conn.pg {
 		if err := lockKeys(db, q.Keys); err != nil {
 			return nil, err
 		}
 	}
-	return candidates(db, typ, q)
+	set, err := candidatesWith(func(query string, args ...any) (*sql.Rows, error) {
+		return t.conn.query(ctx, query, args...)
+	}, typ, q, &t.buf)
+	if err != nil {
+		return nil, err
+	}
+	// The linker reads every candidate's links next: one query for all.
+	ids := make([]string, len(set.Found))
+	for i, r := range set.Found {
+		ids[i] = r.ID
+	}
+	return set, t.preloadSources(ctx, typ, ids)
 }
 
 // lockKeys takes an advisory lock on a 64-bit hash of each key. The hashes
@@ -64,9 +80,10 @@ func lockKeys(db *gorm.DB, keys []string) error {
 	return nil
 }
 
-// candidates ranks and reads the candidates on db, the reader pool or a
-// write transaction.
-func candidates(db *gorm.DB, typ string, q registry.CandidateQuery) (*registry.CandidateSet, error) {
+// candidatesWith is candidates over the database plus the rows a write
+// transaction has buffered (buf, nil outside one): the buffered index rows
+// of a resource replace its written ones, which clearIndex already deleted.
+func candidatesWith(query func(string, ...any) (*sql.Rows, error), typ string, q registry.CandidateQuery, buf *pending) (*registry.CandidateSet, error) {
 	out := &registry.CandidateSet{}
 	if len(q.Keys) == 0 {
 		return out, nil
@@ -81,7 +98,7 @@ func candidates(db *gorm.DB, typ string, q registry.CandidateQuery) (*registry.C
 		fmt.Fprintf(&sb, "SELECT %d AS k, rid FROM (SELECT rid FROM idx_match WHERE key = ? LIMIT ?) AS t%d", i, i)
 		args = append(args, k, q.KeyCap+1)
 	}
-	rows, err := db.Raw(sb.String(), args...).Rows()
+	rows, err := query(sb.String(), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +114,13 @@ func candidates(db *gorm.DB, typ string, q registry.CandidateQuery) (*registry.C
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	if buf != nil {
+		for i, k := range q.Keys {
+			for rid := range buf.keyRIDs[k] {
+				held[i] = append(held[i], rid)
+			}
+		}
 	}
 	score := map[int64]float64{}
 	for i, rids := range held {
@@ -114,20 +138,66 @@ func candidates(db *gorm.DB, typ string, q registry.CandidateQuery) (*registry.C
 	}
 	best := registry.TopCandidates(score, q.Max)
 	out.Skipped = len(score) - len(best)
-	found, err := scanResources(db.Raw(selectCurrent+` WHERE r.pk IN ? AND r.type || '' = ? AND r.deleted = ?`, best, typ, false))
-	if err != nil {
-		return nil, err
+	var found []candidateRow
+	var stored []int64
+	for _, rid := range best {
+		if b := buf.buffered(rid); b != nil {
+			if b.res.Type == typ && !b.res.Deleted {
+				found = append(found, candidateRow{pk: rid, res: b.res, rec: buf.index[rid].MatchRecord})
+			}
+			continue
+		}
+		stored = append(stored, rid)
+	}
+	if len(stored) > 0 {
+		rs, err := query(selectCandidate+` WHERE r.pk IN ? AND r.type || '' = ? AND r.deleted = ?`, stored, typ, false)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := scanCandidates(rs)
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, rows...)
 	}
 	rank := make(map[int64]int, len(best))
 	for i, rid := range best {
 		rank[rid] = i
 	}
-	slices.SortFunc(found, func(a, b row) int { return rank[a.pk] - rank[b.pk] })
+	slices.SortFunc(found, func(a, b candidateRow) int { return rank[a.pk] - rank[b.pk] })
 	out.Found = make([]*registry.Resource, len(found))
+	out.Records = make([][]byte, len(found))
 	for i, r := range found {
-		out.Found[i] = r.res
+		out.Found[i], out.Records[i] = r.res, r.rec
 	}
 	return out, nil
+}
+
+// selectCandidate is selectCurrent with the compact features, if stored.
+const selectCandidate = `SELECT r.pk, r.type, r.id, r.version, r.updated, r.deleted, v.body, m.rec
+	FROM resources r JOIN resource_versions v ON v.rid = r.pk AND v.version = r.version
+	LEFT JOIN match_records m ON m.rid = r.pk`
+
+// candidateRow is a candidate's current version and compact features.
+type candidateRow struct {
+	pk  int64
+	res *registry.Resource
+	rec []byte
+}
+
+func scanCandidates(rs *sql.Rows) ([]candidateRow, error) {
+	defer rs.Close()
+	var out []candidateRow
+	for rs.Next() {
+		c := candidateRow{res: &registry.Resource{}}
+		var updated int64
+		if err := rs.Scan(&c.pk, &c.res.Type, &c.res.ID, &c.res.VersionID, &updated, &c.res.Deleted, &c.res.Body, &c.rec); err != nil {
+			return nil, err
+		}
+		c.res.LastUpdated = time.UnixMicro(updated).UTC()
+		out = append(out, c)
+	}
+	return out, rs.Err()
 }
 
 // CountValues counts resources per folded value of a string parameter.
@@ -200,10 +270,14 @@ func (s *Store) SetMatchKeys(ctx context.Context, typ string, keys map[string][]
 			if err := t.conn.execPrepared(ctx, deleteByRID("idx_match"), rids[0]); err != nil {
 				return err
 			}
-			for _, k := range ks {
-				t.buf.keys = append(t.buf.keys, keyRow{rids[0], k})
+			rows := make([]keyRow, len(ks))
+			for i, k := range ks {
+				rows[i] = keyRow{rids[0], k}
+			}
+			if err := t.insertRows(ctx, bufferTables[6].into, 2, keyValues(rows), true); err != nil {
+				return err
 			}
 		}
-		return t.flush(ctx)
+		return nil
 	})
 }

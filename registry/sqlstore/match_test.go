@@ -2,8 +2,10 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,18 +15,20 @@ import (
 )
 
 // familyKeys is a stand-in blocking function: one key per family name.
-func familyKeys(typ string, res map[string]any) []string {
+func familyKeys(typ string, res map[string]any) registry.MatchIndex {
 	var keys []string
 	for _, n := range res["name"].([]any) {
 		keys = append(keys, "fam:"+registry.Fold(n.(map[string]any)["family"].(string)))
 	}
-	return keys
+	return registry.MatchIndex{Keys: keys, Record: []byte(strings.Join(keys, ","))}
 }
+
+var errRollback = errors.New("roll back")
 
 func TestCandidatesAndCaps(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
 		ctx := context.Background()
-		svc := &registry.Service{Store: s, MatchKeys: familyKeys}
+		svc := &registry.Service{Store: s, MatchIndex: familyKeys}
 		a := mustCreate(t, svc, patientJSON("Zbigniew", "A", "1990-01-01", "1")).ID
 		for i := 0; i < 5; i++ {
 			mustCreate(t, svc, patientJSON("Smith", "S", "1990-01-01", fmt.Sprint(10+i)))
@@ -44,6 +48,45 @@ func TestCandidatesAndCaps(t *testing.T) {
 		}
 		if got := ids(set.Found); !slices.Equal(got, []string{a}) || set.Skipped != 5 {
 			t.Fatalf("best candidate %v, skipped %d; want %s and 5 skipped", got, set.Skipped, a)
+		}
+		if string(set.Records[0]) != "fam:zbigniew" {
+			t.Fatalf("stored features %q, want the MatchIndex record", set.Records[0])
+		}
+		// Inside a write, the transaction's own unflushed writes are
+		// candidates (with their features), read back, and replaced by a
+		// second version in the same transaction.
+		err = s.Write(ctx, func(tx registry.Tx) error {
+			out, err := svc.CreateTx(ctx, tx, "Patient", "in-tx", mustDecode(t, patientJSON("Zbigniew", "B", "1991-01-01", "2")), "")
+			if err != nil {
+				return err
+			}
+			set, err := tx.(registry.LinkTx).Candidates(ctx, "Patient", registry.CandidateQuery{Keys: []string{"fam:zbigniew"}, KeyCap: 10, Max: 10})
+			if err != nil {
+				return err
+			}
+			if got := ids(set.Found); !slices.Contains(got, "in-tx") || len(got) != 2 || string(set.Records[slices.Index(got, "in-tx")]) != "fam:zbigniew" {
+				t.Errorf("in-transaction candidates %v records %q", got, set.Records)
+			}
+			m := mustDecode(t, string(out.Resource.Body))
+			m["name"] = []any{map[string]any{"family": "Other"}}
+			if _, err := svc.UpdateTx(ctx, tx, "Patient", "in-tx", m, 0); err != nil {
+				return err
+			}
+			r, err := tx.Read(ctx, "Patient", "in-tx")
+			if err != nil || r.VersionID != 2 {
+				t.Errorf("read in transaction: %v, %v", r, err)
+			}
+			set, err = tx.(registry.LinkTx).Candidates(ctx, "Patient", registry.CandidateQuery{Keys: []string{"fam:zbigniew"}, KeyCap: 10, Max: 10})
+			if err != nil {
+				return err
+			}
+			if got := ids(set.Found); slices.Contains(got, "in-tx") {
+				t.Errorf("replaced keys still find the record: %v", got)
+			}
+			return errRollback // leave the database as it was
+		})
+		if !errors.Is(err, errRollback) {
+			t.Fatal(err)
 		}
 		// Keys follow updates and deletes.
 		r, _ := svc.Read(ctx, "Patient", a)
@@ -96,7 +139,7 @@ func TestModelVersions(t *testing.T) {
 // Keys are written for Bundle entries too (computed before the transaction).
 func TestBundleEntriesGetKeys(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
-		svc := &registry.Service{Store: s, MatchKeys: familyKeys}
+		svc := &registry.Service{Store: s, MatchIndex: familyKeys}
 		b := mustDecode(t, `{"resourceType":"Bundle","type":"transaction","entry":[
 			{"resource":`+patientJSON("Keyed", "A", "1990-01-01", "k1")+`,"request":{"method":"POST","url":"Patient"}},
 			{"resource":{"resourceType":"Patient","id":"p2","name":[{"family":"Keyed"}]},"request":{"method":"PUT","url":"Patient/p2"}}]}`)

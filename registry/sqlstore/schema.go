@@ -109,6 +109,13 @@ var matchMigration = migration{
 	},
 }
 
+// Migration 4: the matcher's compact features of each current version,
+// read with the candidates so they are scored without their JSON.
+var recordMigration = migration{
+	sqlite:   []string{`CREATE TABLE match_records (rid INTEGER PRIMARY KEY, rec BLOB NOT NULL)`},
+	postgres: []string{`CREATE TABLE match_records (rid BIGINT PRIMARY KEY, rec BYTEA NOT NULL)`},
+}
+
 // Migration 3: the MDM links between source and golden records, their
 // events (kept forever) and the linking operations that can be undone.
 // Link ids are never reused (AUTOINCREMENT on SQLite) because events name
@@ -228,7 +235,7 @@ func init() {
 	migrations[0].postgres = append(migrations[0].postgres, commonIndexes...)
 	linkMigration.sqlite = append(linkMigration.sqlite, linkIndexes...)
 	linkMigration.postgres = append(linkMigration.postgres, linkIndexes...)
-	migrations = append(migrations, matchMigration, linkMigration)
+	migrations = append(migrations, matchMigration, linkMigration, recordMigration)
 }
 
 // migrate applies the missing migrations in one transaction. On PostgreSQL an

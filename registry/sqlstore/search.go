@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"slices"
@@ -193,6 +194,10 @@ func scan(q *gorm.DB, sorted bool) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
+	return scanSQL(rs, sorted)
+}
+
+func scanSQL(rs *sql.Rows, sorted bool) ([]row, error) {
 	defer rs.Close()
 	var out []row
 	for rs.Next() {

@@ -12,24 +12,42 @@ import (
 
 // tx implements registry.Tx over a database transaction. Version and index
 // rows are buffered and written in multi-row INSERTs when the transaction
-// reads, replaces index rows, or ends, so a Bundle of a thousand resources
+// ends (or the buffer grows large), so a Bundle of a thousand resources
 // costs a handful of statements per table instead of thousands.
+//
+// Reads inside the transaction see its buffered writes without flushing
+// them (read your writes from the buffer, the rest from the database): a
+// linked write reads its candidates and golden records many times, and a
+// flush per read turned each Bundle into thousands of tiny INSERTs. Only a
+// search inside the transaction over a type with buffered rows, and the
+// conditional-create key, still flush first.
 type tx struct {
 	db    *gorm.DB // for GORM-built reads
 	conn  *conn
 	store *Store
 	buf   pending
+	links linkCache
 }
 
-// pending holds rows not yet written: resources and version rows as
-// flattened values, index rows typed so that flush can sort them.
+// pending holds rows not yet written. Heads and versions are flattened
+// values; index rows are kept per resource row (replaced whole when the
+// resource changes again in the same transaction) and expanded, sorted, at
+// flush. The maps are the read-your-writes overlay.
 type pending struct {
 	heads, versions []any
-	strings         []stringRow
-	tokens          []tokenRow
-	dates           []dateRow
-	refs            []refRow
-	keys            []keyRow
+	headAt          map[string]int            // "type/id" → offset in heads of a buffered new head (SQLite)
+	index           map[int64]*registry.Index // rid → its current buffered index rows
+	keyRIDs         map[string]map[int64]bool // blocking key → buffered rids holding it
+	current         map[string]*bufferedRes   // "type/id" → its newest buffered version
+	byRID           map[int64]*bufferedRes    // the same by rid
+	types           map[string]bool           // types with buffered rows
+	rows            int                       // buffered index rows, for the early flush
+}
+
+// bufferedRes is the newest buffered version of a resource.
+type bufferedRes struct {
+	rid int64
+	res *registry.Resource
 }
 
 type (
@@ -55,19 +73,90 @@ type (
 	}
 )
 
-func (p *pending) empty() bool {
-	return len(p.heads)+len(p.versions)+len(p.strings)+len(p.tokens)+len(p.dates)+len(p.refs)+len(p.keys) == 0
+func (p *pending) empty() bool { return len(p.heads)+len(p.versions) == 0 && len(p.index) == 0 }
+
+func (p *pending) init() {
+	if p.current == nil {
+		p.headAt, p.index, p.keyRIDs = map[string]int{}, map[int64]*registry.Index{}, map[string]map[int64]bool{}
+		p.current, p.byRID, p.types = map[string]*bufferedRes{}, map[int64]*bufferedRes{}, map[string]bool{}
+	}
+}
+
+// setIndex replaces the buffered index rows of rid (nil: none).
+func (p *pending) setIndex(rid int64, ix *registry.Index) {
+	p.init()
+	if old := p.index[rid]; old != nil {
+		p.rows -= indexRows(old)
+		for _, k := range old.MatchKeys {
+			delete(p.keyRIDs[k], rid)
+		}
+		delete(p.index, rid)
+	}
+	if ix == nil {
+		return
+	}
+	p.index[rid] = ix
+	p.rows += indexRows(ix)
+	for _, k := range ix.MatchKeys {
+		set := p.keyRIDs[k]
+		if set == nil {
+			set = map[int64]bool{}
+			p.keyRIDs[k] = set
+		}
+		set[rid] = true
+	}
+}
+
+func indexRows(ix *registry.Index) int {
+	return len(ix.Strings) + len(ix.Tokens) + len(ix.Dates) + len(ix.Refs) + len(ix.MatchKeys)
+}
+
+// expand turns the buffered index into rows, for flush.
+func (p *pending) expand() (strs []stringRow, toks []tokenRow, dates []dateRow, refs []refRow, keys []keyRow, recs []any) {
+	for rid, ix := range p.index {
+		if ix.MatchRecord != nil {
+			recs = append(recs, rid, ix.MatchRecord)
+		}
+		for _, k := range ix.Strings {
+			strs = append(strs, stringRow{rid, k})
+		}
+		for _, k := range ix.Tokens {
+			toks = append(toks, tokenRow{rid, k})
+		}
+		for _, k := range ix.Dates {
+			dates = append(dates, dateRow{rid, k})
+		}
+		for _, k := range ix.Refs {
+			refs = append(refs, refRow{rid, k})
+		}
+		for _, k := range ix.MatchKeys {
+			keys = append(keys, keyRow{rid, k})
+		}
+	}
+	return
 }
 
 const selectCurrent = `SELECT r.pk, r.type, r.id, r.version, r.updated, r.deleted, v.body
 	FROM resources r JOIN resource_versions v ON v.rid = r.pk AND v.version = r.version`
 
-// Read returns the current version of typ/id, deletion markers included.
+// Read returns the current version of typ/id, deletion markers included:
+// from the buffer when this transaction wrote it, else from the database.
 func (t *tx) Read(ctx context.Context, typ, id string) (*registry.Resource, error) {
-	if err := t.flush(ctx); err != nil {
+	if b := t.buf.current[typ+"/"+id]; b != nil {
+		return b.res, nil
+	}
+	rs, err := t.conn.query(ctx, selectCurrent+` WHERE r.type = ? AND r.id = ?`, typ, id)
+	if err != nil {
 		return nil, err
 	}
-	return readCurrent(t.db.WithContext(ctx), typ, id)
+	rows, err := scanSQL(rs, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, registry.Errorf(registry.ENotFound, "%s/%s is not known", typ, id)
+	}
+	return rows[0].res, nil
 }
 
 func readCurrent(db *gorm.DB, typ, id string) (*registry.Resource, error) {
@@ -81,10 +170,14 @@ func readCurrent(db *gorm.DB, typ, id string) (*registry.Resource, error) {
 	return rows[0].res, nil
 }
 
-// Match returns up to limit current resources matching q's clauses.
+// Match returns up to limit current resources matching q's clauses. The
+// search runs in the database, so rows of q's type still buffered are
+// flushed first.
 func (t *tx) Match(ctx context.Context, q *registry.Query, limit int) ([]*registry.Resource, error) {
-	if err := t.flush(ctx); err != nil {
-		return nil, err
+	if t.buf.types[q.Type] {
+		if err := t.flush(ctx); err != nil {
+			return nil, err
+		}
 	}
 	b := newBuilder(q.Type)
 	if err := b.where(q.Clauses); err != nil {
@@ -115,8 +208,10 @@ func (t *tx) ClaimKey(ctx context.Context, typ, key, id string) error {
 }
 
 // Put stores a new version: the resources row (inserted, or moved forward
-// only if it is still at PrevVersion) now, the version and index rows buffered.
+// only if it is still at PrevVersion) now or buffered, the version and
+// index rows buffered.
 func (t *tx) Put(ctx context.Context, p *registry.Put) error {
+	t.buf.init()
 	rid, err := t.putHead(ctx, p)
 	if err != nil {
 		return err
@@ -128,35 +223,23 @@ func (t *tx) Put(ctx context.Context, p *registry.Put) error {
 	}
 	r := p.Resource
 	t.buf.versions = append(t.buf.versions, rid, r.VersionID, r.Type, r.LastUpdated.UnixMicro(), r.Deleted, r.Body)
-	if p.Index != nil {
-		t.buffer(rid, p.Index)
+	t.buf.setIndex(rid, p.Index)
+	b := &bufferedRes{rid: rid, res: r}
+	t.buf.current[r.Type+"/"+r.ID], t.buf.byRID[rid] = b, b
+	t.buf.types[r.Type] = true
+	if p.PrevVersion == 0 && r.Type != registry.TypePerson && r.Type != registry.TypeLinkage {
+		// A record created now is no link's source yet (golden records
+		// are written after their links, so they are not known to be).
+		t.noLinks(r.Type, r.ID)
 	}
-	if len(t.buf.strings) > flushAt {
+	if t.buf.rows > flushAt {
 		return t.flush(ctx)
 	}
 	return nil
 }
 
-// flushAt bounds the buffered values before an early flush.
+// flushAt bounds the buffered index rows before an early flush.
 const flushAt = 1 << 18
-
-func (t *tx) buffer(rid int64, ix *registry.Index) {
-	for _, k := range ix.Strings {
-		t.buf.strings = append(t.buf.strings, stringRow{rid, k})
-	}
-	for _, k := range ix.Tokens {
-		t.buf.tokens = append(t.buf.tokens, tokenRow{rid, k})
-	}
-	for _, k := range ix.Dates {
-		t.buf.dates = append(t.buf.dates, dateRow{rid, k})
-	}
-	for _, k := range ix.Refs {
-		t.buf.refs = append(t.buf.refs, refRow{rid, k})
-	}
-	for _, k := range ix.MatchKeys {
-		t.buf.keys = append(t.buf.keys, keyRow{rid, k})
-	}
-}
 
 const (
 	insertHead = `INSERT INTO resources (type, id, version, updated, deleted, sort_family, sort_given, sort_name, sort_birth)
@@ -165,11 +248,25 @@ const (
 		WHERE type = ? AND id = ? AND version = ? RETURNING pk`
 )
 
+// headWidth is the number of values of one buffered head.
+const headWidth = 10
+
 func (t *tx) putHead(ctx context.Context, p *registry.Put) (int64, error) {
 	r := p.Resource
 	var sk registry.SortKeys
 	if p.Index != nil {
 		sk = p.Index.Sort
+	}
+	key := r.Type + "/" + r.ID
+	if at, ok := t.buf.headAt[key]; ok {
+		// Created in this transaction and not flushed yet: move the
+		// buffered head forward instead of updating a row not written.
+		h := t.buf.heads[at : at+headWidth]
+		if p.PrevVersion == 0 || h[3].(int64) != p.PrevVersion {
+			return 0, registry.ErrRetry(errors.New("version moved on"))
+		}
+		h[3], h[4], h[5], h[6], h[7], h[8], h[9] = r.VersionID, r.LastUpdated.UnixMicro(), r.Deleted, sk.Family, sk.Given, sk.Name, sk.Birthdate
+		return h[0].(int64), nil
 	}
 	var rid int64
 	var ok bool
@@ -179,6 +276,7 @@ func (t *tx) putHead(ctx context.Context, p *registry.Put) (int64, error) {
 		// buffered; a duplicate (type, id) fails the flush at the end of
 		// this request, inside its own savepoint.
 		rid, err = t.conn.newPK(ctx)
+		t.buf.headAt[key] = len(t.buf.heads)
 		t.buf.heads = append(t.buf.heads, rid, r.Type, r.ID, r.VersionID, r.LastUpdated.UnixMicro(), r.Deleted, sk.Family, sk.Given, sk.Name, sk.Birthdate)
 		return rid, err
 	}
@@ -200,9 +298,15 @@ func (t *tx) putHead(ctx context.Context, p *registry.Put) (int64, error) {
 	return rid, nil
 }
 
+// clearIndex removes the index rows of rid: the buffered ones from the
+// buffer, the written ones from the database (none for a head still
+// buffered).
 func (t *tx) clearIndex(ctx context.Context, rid int64) error {
-	if err := t.flush(ctx); err != nil {
-		return err
+	t.buf.setIndex(rid, nil)
+	if b := t.buf.byRID[rid]; b != nil {
+		if _, buffered := t.buf.headAt[b.res.Type+"/"+b.res.ID]; buffered {
+			return nil
+		}
 	}
 	for _, table := range clearTables {
 		if err := t.conn.execPrepared(ctx, deleteByRID(table), rid); err != nil {
@@ -219,7 +323,8 @@ func (t *tx) flush(ctx context.Context) error {
 	}
 	b := t.buf
 	t.buf = pending{}
-	for i, vals := range [][]any{b.heads, b.versions, b.stringValues(), b.tokenValues(), b.dateValues(), b.refValues(), b.keyValues()} {
+	strs, toks, dates, refs, keys, recs := b.expand()
+	for i, vals := range [][]any{b.heads, b.versions, stringValues(strs), tokenValues(toks), dateValues(dates), refValues(refs), keyValues(keys), recs} {
 		w := bufferTables[i]
 		if err := t.insertRows(ctx, w.into, w.width, vals, w.dedupe); err != nil {
 			if isUniqueViolation(err) {
@@ -244,9 +349,10 @@ var bufferTables = []struct {
 	{"idx_date (rid, param, lo, hi)", 4, true},
 	{"idx_ref (rid, param, target)", 3, true},
 	{"idx_match (rid, key)", 2, true},
+	{"match_records (rid, rec)", 2, true},
 }
 
-var clearTables = []string{"idx_string", "idx_token", "idx_date", "idx_ref", "idx_match", "cond_keys"}
+var clearTables = []string{"idx_string", "idx_token", "idx_date", "idx_ref", "idx_match", "match_records", "cond_keys"}
 
 func deleteByRID(table string) string { return `DELETE FROM ` + table + ` WHERE rid = ?` }
 
@@ -317,4 +423,13 @@ func isUniqueViolation(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505") ||
 		strings.Contains(msg, "PRIMARY KEY constraint failed")
+}
+
+// buffered returns the newest buffered version of the resource row rid,
+// nil when p is nil or holds none.
+func (p *pending) buffered(rid int64) *bufferedRes {
+	if p == nil {
+		return nil
+	}
+	return p.byRID[rid]
 }
