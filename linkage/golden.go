@@ -257,14 +257,20 @@ func choosePrimitive(strategy, field string, recs []sourceRecord) (string, strin
 	return vals[i], srcs[i]
 }
 
+// MaxGoldenValues bounds each repeating element of a golden record: a
+// union over fifty records of a hundred identifiers each would otherwise
+// grow a Person to megabytes that every later link rewrites.
+const MaxGoldenValues = 50
+
 // chooseList picks the elements of a repeating field: all distinct ones
-// for union, else every element of the one record the strategy picks.
+// for union, else every element of the one record the strategy picks; at
+// most MaxGoldenValues, the most recent records' first.
 func chooseList(strategy, field string, recs []sourceRecord) []any {
 	var out []any
 	seen := map[string]bool{}
 	add := func(e any, ref string) {
 		obj, ok := e.(map[string]any)
-		if !ok {
+		if !ok || len(out) >= MaxGoldenValues {
 			return
 		}
 		c := make(map[string]any, len(obj)+1)
@@ -273,7 +279,7 @@ func chooseList(strategy, field string, recs []sourceRecord) []any {
 				c[k] = v
 			}
 		}
-		key := string(registry.MarshalResource(c))
+		key := sameValueKey(field, c)
 		if seen[key] {
 			return
 		}
@@ -308,6 +314,29 @@ func chooseList(strategy, field string, recs []sourceRecord) []any {
 		add(e, srcs[i])
 	}
 	return out
+}
+
+// sameValueKey says when two elements are one value: identifiers by
+// system and value, telecoms by system and the value as dialled or
+// addressed (digits of a phone number, an e-mail address in lower case),
+// anything else by its whole content.
+func sameValueKey(field string, e map[string]any) string {
+	sys, val := registry.AsString(e["system"]), strings.TrimSpace(registry.AsString(e["value"]))
+	switch field {
+	case "identifier":
+		return sys + "|" + val
+	case "telecom":
+		if sys == "phone" || sys == "sms" || sys == "fax" || sys == "pager" {
+			val = strings.Map(func(r rune) rune {
+				if r >= '0' && r <= '9' {
+					return r
+				}
+				return -1
+			}, val)
+		}
+		return sys + "|" + strings.ToLower(val)
+	}
+	return string(registry.MarshalResource(e))
 }
 
 // pick applies a strategy to candidate values (in most-recent-first order,

@@ -110,6 +110,9 @@ func TestLinkOnWrite(t *testing.T) {
 		if len(ids) != 3 { // its own enterprise id and one MRN per source
 			t.Fatalf("Person identifiers %v", ids)
 		}
+		if tel := p["telecom"].([]any); len(tel) != 1 { // one number, written two ways
+			t.Fatalf("Person telecom %v, want the number once", tel)
+		}
 		if p["_birthDate"] == nil || p["meta"].(map[string]any)["tag"] == nil {
 			t.Fatalf("Person lacks value sources or the golden tag: %v", p)
 		}
@@ -130,6 +133,36 @@ func TestLinkOnWrite(t *testing.T) {
 			t.Fatalf("conditional update by _source: %+v, %v", out, err)
 		}
 	})
+}
+
+// TestGoldenRecordBounded: a record with more identifiers than a golden
+// record keeps does not grow its Person past MaxGoldenValues of them.
+func TestGoldenRecordBounded(t *testing.T) {
+	s, _, _, _ := open(t)
+	k := openLinked(t, s)
+	var ids []string
+	for i := 0; i < 2*MaxGoldenValues; i++ {
+		ids = append(ids, fmt.Sprintf(`{"system":"http://ehr.example/other","value":"X%d"}`, i))
+	}
+	a := k.create(t, patient("http://ehr.example/fhir", "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344"))
+	res, _ := registry.ParseResource([]byte(patient("http://ehr.example/fhir", "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344")), "")
+	res["id"] = a.Resource.ID
+	res["identifier"] = append(res["identifier"].([]any), mustJSONList(t, "["+strings.Join(ids, ",")+"]")...)
+	if _, err := k.svc.Update(context.Background(), "Patient", a.Resource.ID, res, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(k.read(t, a.Golden)["identifier"].([]any)); n > MaxGoldenValues+1 {
+		t.Fatalf("Person holds %d identifiers, want at most %d and its own", n, MaxGoldenValues)
+	}
+}
+
+func mustJSONList(t *testing.T, js string) []any {
+	t.Helper()
+	m, err := registry.DecodeJSON([]byte(`{"l":` + js + `}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m["l"].([]any)
 }
 
 func TestReviewAndStewardDecisions(t *testing.T) {
