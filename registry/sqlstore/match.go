@@ -88,56 +88,23 @@ func candidatesWith(query func(string, ...any) (*sql.Rows, error), typ string, q
 	if len(q.Keys) == 0 {
 		return out, nil
 	}
-	// One statement reads every key's entries, each up to KeyCap+1.
-	var sb strings.Builder
-	args := make([]any, 0, 2*len(q.Keys))
-	for i, k := range q.Keys {
-		if i > 0 {
-			sb.WriteString(" UNION ALL ")
-		}
-		fmt.Fprintf(&sb, "SELECT %d AS k, rid FROM (SELECT rid FROM idx_match WHERE key = ? LIMIT ?) AS t%d", i, i)
-		args = append(args, k, q.KeyCap+1)
-	}
-	rows, err := query(sb.String(), args...)
-	if err != nil {
+	b := blocking{query: query, q: q, buf: buf, score: map[int64]float64{}}
+	if err := b.count(); err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	held := make([][]int64, len(q.Keys))
-	for rows.Next() {
-		var k int
-		var rid int64
-		if err := rows.Scan(&k, &rid); err != nil {
-			return nil, err
-		}
-		held[k] = append(held[k], rid)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if buf != nil {
-		for i, k := range q.Keys {
-			for rid := range buf.keyRIDs[k] {
-				held[i] = append(held[i], rid)
-			}
-		}
-	}
-	score := map[int64]float64{}
-	for i, rids := range held {
-		if len(rids) > q.KeyCap {
+	for i, n := range b.counts {
+		if n > q.KeyCap {
 			out.Capped = append(out.Capped, q.Keys[i])
-			continue
-		}
-		w := registry.BlockingWeight(len(rids), q.KeyCap)
-		for _, rid := range rids {
-			score[rid] += w
 		}
 	}
-	if len(score) == 0 {
+	if err := b.rank(); err != nil {
+		return nil, err
+	}
+	if len(b.score) == 0 {
 		return out, nil
 	}
-	best := registry.TopCandidates(score, q.Max)
-	out.Skipped = len(score) - len(best)
+	best := registry.TopCandidates(b.score, q.Max)
+	out.Skipped = len(b.score) - len(best) + b.unfetched
 	var found []candidateRow
 	var stored []int64
 	for _, rid := range best {
@@ -171,6 +138,190 @@ func candidatesWith(query func(string, ...any) (*sql.Rows, error), typ string, q
 		out.Found[i], out.Records[i] = r.res, r.rec
 	}
 	return out, nil
+}
+
+// blocking ranks the records sharing a query's keys by the sum of the
+// keys' BlockingWeight, reading as few index entries as the ranking needs.
+// A key held by hundreds of records weighs little: its records can only
+// make the best Max when the rarer keys did not already find Max records
+// that outrank every sum the unread keys could give. So the keys are read
+// rarest first and reading stops there (the threshold algorithm); the
+// records already found then learn which unread keys they hold, in one
+// query. The result is the ranking of reading every key, at a cost that
+// stops growing with the registry once its common keys fill up.
+type blocking struct {
+	query     func(string, ...any) (*sql.Rows, error)
+	q         registry.CandidateQuery
+	buf       *pending
+	counts    []int // entries per key, up to KeyCap+1
+	score     map[int64]float64
+	unfetched int // entries of the keys not read (records ranked below Max, perhaps counted twice)
+}
+
+// count reads how many records hold each key, up to KeyCap+1, without
+// reading the records.
+func (b *blocking) count() error {
+	var sb strings.Builder
+	args := make([]any, 0, 2*len(b.q.Keys))
+	for i, k := range b.q.Keys {
+		if i > 0 {
+			sb.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&sb, "SELECT %d AS k, COUNT(*) AS n FROM (SELECT 1 AS x FROM idx_match WHERE key = ? LIMIT ?) AS t%d", i, i)
+		args = append(args, k, b.q.KeyCap+1)
+	}
+	rows, err := b.query(sb.String(), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	b.counts = make([]int, len(b.q.Keys))
+	for rows.Next() {
+		var k, n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return err
+		}
+		b.counts[k] = n
+	}
+	if b.buf != nil {
+		for i, k := range b.q.Keys {
+			b.counts[i] += len(b.buf.keyRIDs[k])
+		}
+	}
+	return rows.Err()
+}
+
+// rank reads the usable keys rarest first until the unread ones cannot
+// change the best Max, then completes the scores of the records found.
+func (b *blocking) rank() error {
+	var order []int
+	for i, n := range b.counts {
+		if n > 0 && n <= b.q.KeyCap {
+			order = append(order, i)
+		}
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return b.counts[x] - b.counts[y] })
+	weight := func(i int) float64 { return registry.BlockingWeight(b.counts[i], b.q.KeyCap) }
+	rest := 0.0 // the most the unread keys can add to a record
+	for _, i := range order {
+		rest += weight(i)
+	}
+	read := 0
+	for read < len(order) {
+		// The rare keys (no more entries than Max) together, then one by one.
+		next := read + 1
+		for next < len(order) && b.counts[order[next]] <= b.q.Max {
+			next++
+		}
+		if err := b.fetch(order[read:next]); err != nil {
+			return err
+		}
+		for _, i := range order[read:next] {
+			rest -= weight(i)
+		}
+		read = next
+		if b.settled(rest) {
+			break
+		}
+	}
+	unread := order[read:]
+	for _, i := range unread {
+		b.unfetched += b.counts[i]
+	}
+	return b.complete(unread)
+}
+
+// settled reports whether Max records already score more than rest.
+func (b *blocking) settled(rest float64) bool {
+	if len(b.score) < b.q.Max {
+		return false
+	}
+	above := 0
+	for _, s := range b.score {
+		if s > rest {
+			if above++; above >= b.q.Max {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fetch reads the records holding the keys at these indexes.
+func (b *blocking) fetch(keys []int) error {
+	var sb strings.Builder
+	args := make([]any, 0, 2*len(keys))
+	for j, i := range keys {
+		if j > 0 {
+			sb.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&sb, "SELECT %d AS k, rid FROM (SELECT rid FROM idx_match WHERE key = ? LIMIT ?) AS t%d", i, j)
+		args = append(args, b.q.Keys[i], b.q.KeyCap+1)
+	}
+	rows, err := b.query(sb.String(), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k int
+		var rid int64
+		if err := rows.Scan(&k, &rid); err != nil {
+			return err
+		}
+		b.score[rid] += registry.BlockingWeight(b.counts[k], b.q.KeyCap)
+	}
+	if b.buf != nil {
+		for _, i := range keys {
+			for rid := range b.buf.keyRIDs[b.q.Keys[i]] {
+				b.score[rid] += registry.BlockingWeight(b.counts[i], b.q.KeyCap)
+			}
+		}
+	}
+	return rows.Err()
+}
+
+// complete adds to the records found the weights of the unread keys they
+// hold.
+func (b *blocking) complete(unread []int) error {
+	if len(unread) == 0 || len(b.score) == 0 {
+		return nil
+	}
+	rids := make([]int64, 0, len(b.score))
+	for rid := range b.score {
+		rids = append(rids, rid)
+	}
+	keys := make([]string, len(unread))
+	at := make(map[string]int, len(unread))
+	for j, i := range unread {
+		keys[j], at[b.q.Keys[i]] = b.q.Keys[i], i
+	}
+	rows, err := b.query(`SELECT key, rid FROM idx_match WHERE rid IN ? AND key IN ?`, rids, keys)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var rid int64
+		if err := rows.Scan(&k, &rid); err != nil {
+			return err
+		}
+		i := at[k]
+		b.score[rid] += registry.BlockingWeight(b.counts[i], b.q.KeyCap)
+		b.unfetched--
+	}
+	if b.buf != nil {
+		for _, i := range unread {
+			for rid := range b.buf.keyRIDs[b.q.Keys[i]] {
+				if _, found := b.score[rid]; found {
+					b.score[rid] += registry.BlockingWeight(b.counts[i], b.q.KeyCap)
+					b.unfetched--
+				}
+			}
+		}
+	}
+	return rows.Err()
 }
 
 // selectCandidate is selectCurrent with the compact features, if stored.

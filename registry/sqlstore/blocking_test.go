@@ -1,0 +1,106 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"idem/registry"
+	"idem/registry/sqlstore"
+	"idem/registry/sqlstore/sqltest"
+)
+
+// TestCandidatesRankAsIfEveryKeyWereRead checks the threshold ranking
+// against the ranking of reading every entry of every key: records hold
+// one common, one middling and one rare key, and the queries mix them,
+// inside a write (half of the records unflushed) and outside one.
+func TestCandidatesRankAsIfEveryKeyWereRead(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		ctx := context.Background()
+		rng := rand.New(rand.NewPCG(1, 2))
+		keysOf := map[string][]string{} // resource id → its keys
+		held := map[string][]string{}   // key → ids
+		keys := func(typ string, res map[string]any) registry.MatchIndex {
+			id := res["identifier"].([]any)[0].(map[string]any)["value"].(string)
+			return registry.MatchIndex{Keys: keysOf[id]}
+		}
+		svc := &registry.Service{Store: s, MatchIndex: keys}
+		create := func(tx registry.Tx, i int) {
+			local := fmt.Sprint(i)
+			ks := []string{fmt.Sprintf("common:%d", rng.IntN(3)), fmt.Sprintf("mid:%d", rng.IntN(20)), fmt.Sprintf("rare:%d", rng.IntN(200))}
+			keysOf[local] = ks
+			out, err := svc.CreateTx(ctx, tx, "Patient", fmt.Sprintf("p%03d", i), mustDecode(t, patientJSON("F", "G", "2000-01-01", local)), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range ks {
+				held[k] = append(held[k], out.Resource.ID)
+			}
+		}
+		err := s.Write(ctx, func(tx registry.Tx) error {
+			for i := 0; i < 150; i++ {
+				create(tx, i)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(find func(registry.CandidateQuery) (*registry.CandidateSet, error)) {
+			for trial := 0; trial < 40; trial++ {
+				q := registry.CandidateQuery{KeyCap: 60 + rng.IntN(60), Max: 1 + rng.IntN(12),
+					Keys: []string{fmt.Sprintf("common:%d", rng.IntN(3)), fmt.Sprintf("mid:%d", rng.IntN(20)), fmt.Sprintf("rare:%d", rng.IntN(200)), fmt.Sprintf("rare:%d", rng.IntN(200))}}
+				set, err := find(q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := ids(set.Found), naiveRanking(held, q); !slices.Equal(got, want) {
+					t.Fatalf("query %+v: got %v, want %v", q, got, want)
+				}
+			}
+		}
+		check(func(q registry.CandidateQuery) (*registry.CandidateSet, error) { return s.Candidates(ctx, "Patient", q) })
+		err = s.Write(ctx, func(tx registry.Tx) error {
+			for i := 150; i < 300; i++ {
+				create(tx, i)
+			}
+			check(func(q registry.CandidateQuery) (*registry.CandidateSet, error) {
+				return tx.(registry.LinkTx).Candidates(ctx, "Patient", q)
+			})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// naiveRanking ranks by reading every key in full, as the store did before.
+func naiveRanking(held map[string][]string, q registry.CandidateQuery) []string {
+	score := map[string]float64{}
+	pk := map[string]int{}
+	for _, k := range q.Keys {
+		ids := held[k]
+		if len(ids) == 0 || len(ids) > q.KeyCap {
+			continue
+		}
+		for _, id := range ids {
+			score[id] += registry.BlockingWeight(len(ids), q.KeyCap)
+			var n int
+			fmt.Sscanf(id, "p%d", &n)
+			pk[id] = n
+		}
+	}
+	// Ties go to the newer record, as TopCandidates does by row key.
+	byPK := map[int]float64{}
+	for id, s := range score {
+		byPK[pk[id]] = s
+	}
+	var out []string
+	for _, n := range registry.TopCandidates(byPK, q.Max) {
+		out = append(out, fmt.Sprintf("p%03d", n))
+	}
+	return out
+}
