@@ -61,7 +61,9 @@ func TestCandidatesRankAsIfEveryKeyWereRead(t *testing.T) {
 				}
 			}
 		}
-		check(func(q registry.CandidateQuery) (*registry.CandidateSet, error) { return s.Candidates(ctx, "Patient", q) })
+		check(func(q registry.CandidateQuery) (*registry.CandidateSet, error) {
+			return s.Candidates(ctx, "Patient", q)
+		})
 		err = s.Write(ctx, func(tx registry.Tx) error {
 			for i := 150; i < 300; i++ {
 				create(tx, i)
