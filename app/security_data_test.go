@@ -71,6 +71,14 @@ func (s *testServer) createAs(token, typ, body string) string {
 	return r.json(s.t)["id"].(string)
 }
 
+func withID(body, id string) string {
+	return strings.Replace(body, `{"resourceType":"Patient",`, `{"resourceType":"Patient","id":"`+id+`",`, 1)
+}
+
+func transaction(kind string, entries ...string) string {
+	return `{"resourceType":"Bundle","type":"` + kind + `","entry":[` + strings.Join(entries, ",") + `]}`
+}
+
 func entry(method, url, resource string) string {
 	e := `{"request":{"method":"` + method + `","url":"` + url + `"}`
 	if resource != "" {
@@ -79,13 +87,83 @@ func entry(method, url, resource string) string {
 	return e + "}"
 }
 
-func transaction(kind string, entries ...string) string {
-	return `{"resourceType":"Bundle","type":"` + kind + `","entry":[` + strings.Join(entries, ",") + `]}`
+// TestSecurityRecordOwnership: a source client can neither update nor
+// delete a record another client wrote, by any route (finding 2).
+func TestSecurityRecordOwnership(t *testing.T) {
+	eachServer(t, func(t *testing.T, s *testServer) {
+		ehr := s.addClient(`{"name":"ehr-main","system":"http://ehr.example/fhir","roles":["source"],"domains":["http://ehr.example/mrn"]}`)
+		gp := s.addClient(`{"name":"gp","system":"http://gp.example/fhir","roles":["source"],"domains":["http://gp.example/mrn"]}`)
+		// Sources may delete here, so that only ownership stands in the way.
+		if status, out := s.admin("POST", "/rules", `{"rule":"p, role:source, Patient, *, delete, allow"}`); status != 201 && status != 200 && status != 204 {
+			t.Fatalf("add rule: %d %v", status, out)
+		}
+		id := s.createAs(ehr, "Patient", ehrPatient("http://ehr.example/mrn", "E1", "Owned"))
+		gone := s.createAs(ehr, "Patient", ehrPatient("http://ehr.example/mrn", "E2", "Buried"))
+		if r := s.do("DELETE", "/Patient/"+gone, "", bearer(ehr)...); r.status != 200 {
+			t.Fatalf("owner's delete: %d", r.status)
+		}
+		ref, goneRef := "Patient/"+id, "Patient/"+gone
+		mine := ehrPatient("http://gp.example/mrn", "G1", "Taken")
+		attacks := []attack{
+			{name: "PUT another's record", token: gp, method: "PUT", path: "/" + ref, body: withID(mine, id),
+				want: 403, wantBody: "owned by client ehr-main", unchanged: ref, noneNamed: "Taken"},
+			{name: "PUT with If-Match", token: gp, method: "PUT", path: "/" + ref, body: withID(mine, id), headers: []string{"If-Match", `W/"1"`},
+				want: 403, wantBody: "owned by", unchanged: ref},
+			{name: "PUT with no identifier at all", token: gp, method: "PUT", path: "/" + ref, body: `{"resourceType":"Patient","id":"` + id + `","gender":"other"}`,
+				want: 403, wantBody: "owned by", unchanged: ref},
+			{name: "conditional update by identifier", token: gp, method: "PUT", path: "/Patient?identifier=http://ehr.example/mrn|E1", body: mine,
+				want: 403, wantBody: "owned by", unchanged: ref, noneNamed: "Taken"},
+			{name: "DELETE another's record", token: gp, method: "DELETE", path: "/" + ref, want: 403, wantBody: "owned by", unchanged: ref},
+			{name: "conditional DELETE", token: gp, method: "DELETE", path: "/Patient?identifier=http://ehr.example/mrn|E1", want: 403, wantBody: "owned by", unchanged: ref},
+			{name: "PUT onto a deleted record's id", token: gp, method: "PUT", path: "/" + goneRef, body: withID(mine, gone),
+				want: 403, wantBody: "owned by", unchanged: goneRef, noneNamed: "Taken"},
+			{name: "transaction PUT", token: gp, method: "POST", path: "", body: transaction("transaction", entry("PUT", ref, withID(mine, id))),
+				want: 403, wantBody: "Bundle.entry[0]", unchanged: ref, noneNamed: "Taken"},
+			{name: "transaction conditional PUT", token: gp, method: "POST", path: "", body: transaction("transaction",
+				entry("POST", "Patient", ehrPatient("http://gp.example/mrn", "G7", "Innocent")),
+				entry("PUT", "Patient?identifier=http://ehr.example/mrn|E1", mine)),
+				want: 403, wantBody: "owned by", unchanged: ref, noneNamed: "Innocent"},
+			{name: "transaction DELETE", token: gp, method: "POST", path: "", body: transaction("transaction", entry("DELETE", ref, "")),
+				want: 403, wantBody: "owned by", unchanged: ref},
+			{name: "transaction conditional DELETE", token: gp, method: "POST", path: "", body: transaction("transaction", entry("DELETE", "Patient?identifier=http://ehr.example/mrn|E1", "")),
+				want: 403, wantBody: "owned by", unchanged: ref},
+			{name: "batch PUT: the entry is refused", token: gp, method: "POST", path: "", body: transaction("batch", entry("PUT", ref, withID(mine, id))),
+				want: 200, wantBody: `"status":"403`, unchanged: ref, noneNamed: "Taken"},
+			{name: "batch DELETE: the entry is refused", token: gp, method: "POST", path: "", body: transaction("batch", entry("DELETE", ref, "")),
+				want: 200, wantBody: `"status":"403`, unchanged: ref},
+			{name: "meta.source claiming the owner's URL", token: gp, method: "PUT", path: "/" + ref,
+				body: withID(strings.Replace(mine, "http://ehr.example/fhir/Patient/G1", "http://ehr.example/fhir/Patient/E1", 1), id),
+				want: 403, wantBody: "owned by", unchanged: ref},
+		}
+		runAttacks(t, s, attacks)
+		// The owner and the admin still may.
+		if r := s.do("PUT", "/"+ref, withID(ehrPatient("http://ehr.example/mrn", "E1", "Renamed"), id), bearer(ehr)...); r.status != 200 {
+			t.Errorf("owner's update: %d %s", r.status, truncate(r.body))
+		}
+		if r := s.do("PUT", "/"+ref, withID(ehrPatient("http://ehr.example/mrn", "E1", "Fixed"), id)); r.status != 200 {
+			t.Errorf("admin's update: %d %s", r.status, truncate(r.body))
+		}
+		if r := s.do("PUT", "/"+ref, withID(ehrPatient("http://ehr.example/mrn", "E1", "Again"), id), bearer(ehr)...); r.status != 200 {
+			t.Errorf("owner's update after the admin's: %d %s", r.status, truncate(r.body))
+		}
+	})
 }
 
-// delete a record another client wrote, by any route (finding 2).
 // An authoritative client in source-of-truth mode may correct any record
 // of its type; others may not.
+func TestSecurityOwnershipSourceOfTruth(t *testing.T) {
+	s := startWith(t, sqltest.DSN(t, "sqlite"), func(c *Config) {
+		c.Sharing = "Patient=source-of-truth"
+		c.Authoritative = "Patient=ehr-main,Patient=gp"
+	})
+	ehr := s.addClient(`{"name":"ehr-main","system":"http://ehr.example/fhir","roles":["source"],"domains":["http://ehr.example/mrn"]}`)
+	gp := s.addClient(`{"name":"gp","system":"http://gp.example/fhir","roles":["source"]}`)
+	id := s.createAs(ehr, "Patient", ehrPatient("http://ehr.example/mrn", "E1", "Truth"))
+	if r := s.do("PUT", "/Patient/"+id, `{"resourceType":"Patient","id":"`+id+`","gender":"other"}`, bearer(gp)...); r.status != 200 {
+		t.Errorf("authoritative client's update of another's record: %d %s", r.status, truncate(r.body))
+	}
+}
+
 // and see identifiers anywhere in the resource.
 // manyOf returns n copies of item joined as JSON array members.
 func manyOf(item string, n int) string {

@@ -121,9 +121,10 @@ type Authorizer struct {
 // this snapshot (decisions and authenticated tokens).
 type state struct {
 	version  int64
-	owners   map[string]string // identifier system → owning client
-	roles    map[string]bool   // role names the policy mentions
-	subjects map[string]bool   // subjects the policy mentions; others match no rule
+	owners   map[string]string   // identifier system → owning client
+	systems  map[string][]string // client system URI → clients registered with it (record owners)
+	roles    map[string]bool     // role names the policy mentions
+	subjects map[string]bool     // subjects the policy mentions; others match no rule
 	// domainRules: some rule names an identifier domain other than *.
 	domainRules bool
 	memo        memo
@@ -254,10 +255,14 @@ func (a *Authorizer) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	systems, err := readSystems(ctx, a.db.Read())
+	if err != nil {
+		return err
+	}
 	if err := a.enf.LoadPolicy(); err != nil {
 		return fmt.Errorf("policy: load rules: %w", err)
 	}
-	s := &state{version: v, owners: owners}
+	s := &state{version: v, owners: owners, systems: systems}
 	objects, err := a.scanRules(s)
 	if err != nil {
 		return err

@@ -81,6 +81,14 @@ func readCurrent(db *gorm.DB, typ, id string) (*registry.Resource, error) {
 	return rows[0].res, nil
 }
 
+// ReadVersion returns one version of typ/id.
+func (t *tx) ReadVersion(ctx context.Context, typ, id string, version int64) (*registry.Resource, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
+	return readVersion(t.db.WithContext(ctx), typ, id, version)
+}
+
 // Match returns up to limit current resources matching q's clauses.
 func (t *tx) Match(ctx context.Context, q *registry.Query, limit int) ([]*registry.Resource, error) {
 	if err := t.flush(ctx); err != nil {
