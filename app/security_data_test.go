@@ -164,7 +164,42 @@ func TestSecurityOwnershipSourceOfTruth(t *testing.T) {
 	}
 }
 
+// TestSecurityIdentifierDomains: domain checks compare canonical systems
 // and see identifiers anywhere in the resource.
+func TestSecurityIdentifierDomains(t *testing.T) {
+	eachServer(t, func(t *testing.T, s *testServer) {
+		s.addClient(`{"name":"ehr-main","system":"http://ehr.example/fhir","roles":["source"],"domains":["http://ehr.example/mrn","urn:oid:1.2.3"]}`)
+		gp := s.addClient(`{"name":"gp","system":"http://gp.example/fhir","roles":["source"],"domains":["http://gp.example/mrn"]}`)
+		poach := func(system string) string { return ehrPatient(system, "X1", "Poacher") }
+		var attacks []attack
+		for _, sys := range []string{"HTTP://EHR.example/mrn", "http://ehr.EXAMPLE/mrn/", "https://ehr.example/mrn", "http://ehr.example:80/mrn",
+			"http://ehr.example/mrn//", "urn:OID:1.2.3", "URN:oid:1.2.3", "1.2.3", "urn:oid:1.2.3/"} {
+			attacks = append(attacks, attack{name: "system " + sys, token: gp, method: "POST", path: "/Patient", body: poach(sys),
+				want: 403, wantBody: "owned by ehr-main", noneNamed: "Poacher"})
+		}
+		contained := `{"resourceType":"Patient","contained":[{"resourceType":"Patient","id":"c1","identifier":[{"system":"http://ehr.example/mrn","value":"X2"}]}],"name":[{"family":"Poacher"}]}`
+		extension := `{"resourceType":"Patient","extension":[{"url":"http://x.example/e","valueIdentifier":{"system":"http://ehr.example/mrn","value":"X4"}}],"name":[{"family":"Poacher"}]}`
+		nested := `{"resourceType":"Patient","link":[{"other":{"identifier":{"system":"http://ehr.example/mrn","value":"X3"}},"type":"seealso"}],"name":[{"family":"Poacher"}]}`
+		attacks = append(attacks,
+			attack{name: "identifier in a contained resource", token: gp, method: "POST", path: "/Patient", body: contained, want: 403, wantBody: "owned by ehr-main", noneNamed: "Poacher"},
+			attack{name: "identifier in a reference", token: gp, method: "POST", path: "/Patient", body: nested, want: 403, wantBody: "owned by ehr-main", noneNamed: "Poacher"},
+			attack{name: "identifier in an extension", token: gp, method: "POST", path: "/Patient", body: extension, want: 403, wantBody: "owned by ehr-main", noneNamed: "Poacher"},
+			attack{name: "space around the system is no valid uri", token: gp, method: "POST", path: "/Patient", body: poach(" http://ehr.example/mrn"), want: 422, noneNamed: "Poacher"},
+			attack{name: "in a Bundle entry", token: gp, method: "POST", path: "", body: transaction("transaction", entry("POST", "Patient", contained)),
+				want: 403, wantBody: "owned by ehr-main", noneNamed: "Poacher"},
+		)
+		runAttacks(t, s, attacks)
+		// A client may still use its own domain in any spelling.
+		if r := s.do("POST", "/Patient", ehrPatient("HTTP://GP.example/mrn/", "G1", "Mine"), bearer(gp)...); r.status != 201 {
+			t.Errorf("own domain, other spelling: %d %s", r.status, truncate(r.body))
+		}
+		// And a second client cannot register a domain that differs only in spelling.
+		if status, out := s.admin("POST", "/clients", `{"name":"copycat","system":"http://copy.example/fhir","roles":["source"],"domains":["HTTP://ehr.example/mrn/"]}`); status != 409 {
+			t.Errorf("registering another's domain in another spelling: %d %v", status, out)
+		}
+	})
+}
+
 // manyOf returns n copies of item joined as JSON array members.
 func manyOf(item string, n int) string {
 	return strings.TrimSuffix(strings.Repeat(item+",", n), ",")

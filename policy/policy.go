@@ -297,7 +297,7 @@ func readOwners(ctx context.Context, db *gorm.DB) (map[string]string, error) {
 	}
 	owners := make(map[string]string, len(rows))
 	for _, r := range rows {
-		owners[r.System] = r.Client
+		owners[CanonicalDomain(r.System)] = r.Client
 	}
 	return owners, nil
 }

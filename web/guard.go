@@ -234,10 +234,38 @@ func (g *Guard) checkOwner(ctx context.Context, tx registry.Tx, p Principal, act
 	return source, nil
 }
 
-// identifierSystems returns the distinct identifier systems of a resource.
+// identifierSystems returns the distinct systems of every Identifier in a
+// resource: its identifiers, those of contained resources, of references
+// (Reference.identifier) and of extensions (valueIdentifier). A record
+// must not carry another client's identifiers anywhere.
 func identifierSystems(res map[string]any) []string {
 	var out []string
-	ids, _ := res["identifier"].([]any)
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, child := range t {
+				if k == "identifier" || k == "valueIdentifier" {
+					out = appendSystems(out, child)
+				}
+				walk(child)
+			}
+		case []any:
+			for _, child := range t {
+				walk(child)
+			}
+		}
+	}
+	walk(res)
+	return out
+}
+
+// appendSystems adds the systems of an Identifier or a list of them.
+func appendSystems(out []string, v any) []string {
+	ids, ok := v.([]any)
+	if !ok {
+		ids = []any{v}
+	}
 	for _, e := range ids {
 		id, _ := e.(map[string]any)
 		if sys, _ := id["system"].(string); sys != "" && !slices.Contains(out, sys) {
