@@ -319,6 +319,46 @@ func TestSecurityControlCharacters(t *testing.T) {
 	})
 }
 
+// TestSecurityPolicyChangesAtOnce: a change made by another process (the
 // CLI, another instance) is in force on the very next request (finding 8).
+func TestSecurityPolicyChangesAtOnce(t *testing.T) {
+	for _, kind := range sqltest.Kinds() {
+		t.Run(kind, func(t *testing.T) {
+			dsn := sqltest.DSN(t, kind)
+			s := startOn(t, dsn)
+			gp := s.addClient(`{"name":"gp","system":"http://gp.example/fhir","roles":["source"]}`)
+			// The CLI registers an owner of a domain: gp's very next write into it is refused.
+			run(t, dsn, "client", "add", "late", "--system", "http://late.example/fhir", "--role", "source", "--domain", "http://late.example/mrn")
+			runAttacks(t, s, []attack{{name: "write into a domain just registered elsewhere", token: gp, method: "POST", path: "/Patient",
+				body: ehrPatient("http://late.example/mrn", "L1", "Latecomer"), want: 403, wantBody: "owned by late", noneNamed: "Latecomer"}})
+			// The CLI revokes gp: its very next request is refused.
+			if r := s.do("GET", "/Patient", "", bearer(gp)...); r.status != 200 {
+				t.Fatalf("before revocation: %d", r.status)
+			}
+			run(t, dsn, "client", "revoke", "gp")
+			if r := s.do("GET", "/Patient", "", bearer(gp)...); r.status != 401 {
+				t.Errorf("revoked by the CLI, next request: %d", r.status)
+			}
+		})
+	}
+}
+
 // Two instances on one PostgreSQL: a revocation or a new domain owner on
 // one is in force on the other's next request.
+func TestSecurityPolicyAcrossInstances(t *testing.T) {
+	dsn := sqltest.DSN(t, "postgres")
+	a, b := startOn(t, dsn), startOn(t, dsn)
+	gp := a.addClient(`{"name":"gp","system":"http://gp.example/fhir","roles":["source"]}`)
+	if r := b.do("GET", "/Patient", "", bearer(gp)...); r.status != 200 {
+		t.Fatalf("b before revocation: %d", r.status)
+	}
+	a.addClient(`{"name":"late","system":"http://late.example/fhir","roles":["source"],"domains":["http://late.example/mrn"]}`)
+	runAttacks(t, b, []attack{{name: "on b, a domain a just registered", token: gp, method: "POST", path: "/Patient",
+		body: ehrPatient("http://late.example/mrn", "L1", "Latecomer"), want: 403, wantBody: "owned by late", noneNamed: "Latecomer"}})
+	if status, _ := a.admin("DELETE", "/clients/gp", ""); status != 204 {
+		t.Fatalf("revoke: %d", status)
+	}
+	if r := b.do("GET", "/Patient", "", bearer(gp)...); r.status != 401 {
+		t.Errorf("b after revocation on a: %d", r.status)
+	}
+}

@@ -271,11 +271,14 @@ type tokenEntry struct {
 
 // Authenticate returns the client a bearer token belongs to (a static token
 // or an access token from IssueToken), or ErrUnauthenticated. Tokens found
-// are cached until the policy changes, so a revocation takes effect here at
-// once and elsewhere within one poll.
+// are cached until the policy changes; the policy version is checked first,
+// so a revocation anywhere takes effect on the next request everywhere.
 func (a *Authorizer) Authenticate(ctx context.Context, token string) (Principal, error) {
 	if token == "" {
 		return Principal{}, ErrUnauthenticated
+	}
+	if err := a.refresh(ctx); err != nil {
+		return Principal{}, err
 	}
 	h := hashSecret(token)
 	s := a.state.Load()
