@@ -69,6 +69,11 @@ func (p policyAuth) Decide(pr web.Principal, action, typ string, domains []strin
 	return web.Decision{Allowed: d.Allowed, Rule: d.Rule, Reason: d.Reason}
 }
 
+func (p policyAuth) DecideOwner(pr web.Principal, action, typ, source string) web.Decision {
+	d := p.a.DecideOwner(fromWeb(pr), action, typ, source)
+	return web.Decision{Allowed: d.Allowed, Rule: d.Rule, Reason: d.Reason}
+}
+
 func (p policyAuth) Allow(name string) (bool, time.Duration) { return p.a.Allow(name) }
 func (p policyAuth) AutoLink(typ string) bool                { return p.a.AutoLink(typ) }
 func (p policyAuth) Mode(typ string) string                  { return string(p.a.Mode(typ)) }

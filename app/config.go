@@ -26,6 +26,7 @@ type Config struct {
 	ShutdownFor time.Duration // IDEM_SHUTDOWN_TIMEOUT, --shutdown-timeout
 	MatchRules  string        // IDEM_MATCH_RULES, --match-rules: a match rules JSON file replacing the embedded default
 	Seed        bool          // IDEM_SEED, --demo: load the demo network into an empty database on start
+	MaxRepeats  string        // IDEM_MAX_REPEATS, --max-repeats: limits on repeating elements, e.g. "identifier=100,*=1000"
 	// Access control.
 	AdminToken    string  // IDEM_ADMIN_TOKEN: bootstraps an admin client "admin" with this bearer token
 	AdminPassword string  // IDEM_ADMIN_PASSWORD: the admin UI user "admin"'s password (generated and printed once when unset on first start)
@@ -60,6 +61,7 @@ func configFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.Sharing, "sharing", cfg.Sharing, "sharing architecture per resource type, e.g. Patient=shared-registry,Practitioner=linked (IDEM_SHARING)")
 	fs.StringVar(&cfg.Authoritative, "authoritative", cfg.Authoritative, "source-of-truth clients per type, e.g. Patient=ehr-main (IDEM_AUTHORITATIVE)")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "requests per second per client or user, 0 for no limit (IDEM_RATE)")
+	fs.StringVar(&cfg.MaxRepeats, "max-repeats", cfg.MaxRepeats, "limits on repeating elements over the defaults, e.g. identifier=100,name=20,*=1000 (IDEM_MAX_REPEATS)")
 	fs.BoolVar(&cfg.Seed, "demo", cfg.Seed, "load the demo network into an empty database on start (IDEM_SEED)")
 	fs.StringVar(&cfg.MatchRules, "match-rules", cfg.MatchRules, "match rules JSON file replacing the built-in rules (IDEM_MATCH_RULES)")
 	fs.DurationVar(&cfg.ShutdownFor, "shutdown-timeout", cfg.ShutdownFor, "how long to wait for requests in flight on shutdown (IDEM_SHUTDOWN_TIMEOUT)")
@@ -72,6 +74,7 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 		"IDEM_LOG_LEVEL": &cfg.LogLevel, "IDEM_LOG_FORMAT": &cfg.LogFormat, "IDEM_MATCH_RULES": &cfg.MatchRules,
 		"IDEM_ADMIN_TOKEN": &cfg.AdminToken, "IDEM_ADMIN_PASSWORD": &cfg.AdminPassword,
 		"IDEM_SHARING": &cfg.Sharing, "IDEM_AUTHORITATIVE": &cfg.Authoritative,
+		"IDEM_MAX_REPEATS": &cfg.MaxRepeats,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {

@@ -98,17 +98,8 @@ func (a *Authorizer) insertClient(ctx context.Context, c Client, tokenHash strin
 		if n > 0 {
 			return errorf(ErrExists, "client %s already exists", c.Name)
 		}
-		for _, d := range c.Domains {
-			var owner string
-			if err := tx.Raw(`SELECT client FROM policy_domains WHERE system = ?`, d).Scan(&owner).Error; err != nil {
-				return err
-			}
-			if owner != "" {
-				return errorf(ErrExists, "identifier domain %s is owned by client %s", d, owner)
-			}
-			if err := tx.Exec(`INSERT INTO policy_domains (system, client) VALUES (?, ?)`, d, c.Name).Error; err != nil {
-				return err
-			}
+		if err := claimDomains(ctx, tx, c); err != nil {
+			return err
 		}
 		if c.JWKS != "" {
 			if err := tx.Exec(`INSERT INTO policy_client_keys (client, jwks) VALUES (?, ?)`, c.Name, c.JWKS).Error; err != nil {
@@ -119,6 +110,27 @@ func (a *Authorizer) insertClient(ctx context.Context, c Client, tokenHash strin
 			VALUES (?, ?, ?, ?, ?, ?, ?, 0)`, c.Name, c.System, list(c.Roles), list(c.Domains), tokenHash,
 			a.now().UnixMicro(), micro(c.Expires)).Error
 	})
+}
+
+// claimDomains records c as the owner of its domains, in canonical form, so
+// that a domain owned under one spelling cannot be claimed under another.
+func claimDomains(ctx context.Context, tx *gorm.DB, c Client) error {
+	if len(c.Domains) == 0 {
+		return nil
+	}
+	owners, err := readOwners(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, d := range c.Domains {
+		if owner := owners[CanonicalDomain(d)]; owner != "" {
+			return errorf(ErrExists, "identifier domain %s is owned by client %s", d, owner)
+		}
+		if err := tx.Exec(`INSERT INTO policy_domains (system, client) VALUES (?, ?)`, CanonicalDomain(d), c.Name).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (a *Authorizer) checkClient(c Client) error {
@@ -138,7 +150,7 @@ func (a *Authorizer) checkClient(c Client) error {
 		if err := checkURI("identifier domain", d); err != nil {
 			return err
 		}
-		if slices.Contains(c.Domains[:i], d) {
+		if slices.Contains(canonicalDomains(c.Domains[:i]), CanonicalDomain(d)) {
 			return errorf(ErrInvalid, "identifier domain %s given twice", d)
 		}
 	}
@@ -259,11 +271,14 @@ type tokenEntry struct {
 
 // Authenticate returns the client a bearer token belongs to (a static token
 // or an access token from IssueToken), or ErrUnauthenticated. Tokens found
-// are cached until the policy changes, so a revocation takes effect here at
-// once and elsewhere within one poll.
+// are cached until the policy changes; the policy version is checked first,
+// so a revocation anywhere takes effect on the next request everywhere.
 func (a *Authorizer) Authenticate(ctx context.Context, token string) (Principal, error) {
 	if token == "" {
 		return Principal{}, ErrUnauthenticated
+	}
+	if err := a.refresh(ctx); err != nil {
+		return Principal{}, err
 	}
 	h := hashSecret(token)
 	s := a.state.Load()

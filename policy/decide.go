@@ -29,7 +29,8 @@ const (
 // Decide answers whether p may perform action on a resource of type typ
 // whose identifiers use the given identifier systems (domains; empty for
 // reads, searches and operations that assign no identifiers). For an update
-// the caller passes the systems of the new version.
+// the caller passes the systems of the new version. Systems are compared in
+// their canonical form (CanonicalDomain).
 //
 // Three checks, in order: the Casbin rules for p and each of its roles (a
 // deny rule wins); the sharing mode of typ for writes (source-of-truth types
@@ -44,6 +45,7 @@ func (a *Authorizer) Decide(p Principal, action, typ string, domains []string) D
 		return Decision{Rule: RuleAnonymous, Reason: fmt.Sprintf("%s %s needs an authenticated client or user", action, typ)}
 	}
 	s := a.state.Load()
+	domains = canonicalDomains(domains)
 	d := a.enforce(s, p, action, typ, domains)
 	if !d.Allowed || !isWrite(action) {
 		return d

@@ -121,9 +121,10 @@ type Authorizer struct {
 // this snapshot (decisions and authenticated tokens).
 type state struct {
 	version  int64
-	owners   map[string]string // identifier system → owning client
-	roles    map[string]bool   // role names the policy mentions
-	subjects map[string]bool   // subjects the policy mentions; others match no rule
+	owners   map[string]string   // identifier system → owning client
+	systems  map[string][]string // client system URI → clients registered with it (record owners)
+	roles    map[string]bool     // role names the policy mentions
+	subjects map[string]bool     // subjects the policy mentions; others match no rule
 	// domainRules: some rule names an identifier domain other than *.
 	domainRules bool
 	memo        memo
@@ -224,7 +225,10 @@ func (a *Authorizer) poll(every time.Duration) {
 	}
 }
 
-// refresh reloads if the database's policy version moved on.
+// refresh reloads if the database's policy version moved on. It costs one
+// read of the one-row version table; Authenticate and Session call it on
+// every request, so that a change committed by any instance or command (a
+// revocation, a new domain owner, a rule) is in force on the next request.
 func (a *Authorizer) refresh(ctx context.Context) error {
 	v, err := readVersion(ctx, a.db.Read())
 	if err != nil {
@@ -233,7 +237,12 @@ func (a *Authorizer) refresh(ctx context.Context) error {
 	if v == a.state.Load().version {
 		return nil
 	}
-	return a.reload(ctx)
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	if a.state.Load().version >= v {
+		return nil // loaded by a concurrent request meanwhile
+	}
+	return a.load(ctx)
 }
 
 // Reload loads the rules and domain owners now (Open and every change made
@@ -244,6 +253,11 @@ func (a *Authorizer) Reload(ctx context.Context) error { return a.reload(ctx) }
 func (a *Authorizer) reload(ctx context.Context) error {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
+	return a.load(ctx)
+}
+
+// load reads the policy; the caller holds reloadMu.
+func (a *Authorizer) load(ctx context.Context) error {
 	// The version is read first: a change committed during the load leaves
 	// the recorded version behind, so the next poll loads again.
 	v, err := readVersion(ctx, a.db.Read())
@@ -254,10 +268,14 @@ func (a *Authorizer) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	systems, err := readSystems(ctx, a.db.Read())
+	if err != nil {
+		return err
+	}
 	if err := a.enf.LoadPolicy(); err != nil {
 		return fmt.Errorf("policy: load rules: %w", err)
 	}
-	s := &state{version: v, owners: owners}
+	s := &state{version: v, owners: owners, systems: systems}
 	objects, err := a.scanRules(s)
 	if err != nil {
 		return err
@@ -278,8 +296,10 @@ func bumpVersion(tx *gorm.DB) error {
 }
 
 func readVersion(ctx context.Context, db *gorm.DB) (int64, error) {
+	// Row, not Scan: every request reads it, and GORM's reflective Scan
+	// costs more than the query.
 	var v int64
-	if err := db.WithContext(ctx).Raw(`SELECT version FROM policy_version WHERE id = 1`).Scan(&v).Error; err != nil {
+	if err := db.WithContext(ctx).Raw(`SELECT version FROM policy_version WHERE id = 1`).Row().Scan(&v); err != nil {
 		return 0, fmt.Errorf("policy: read version: %w", err)
 	}
 	return v, nil
@@ -292,7 +312,7 @@ func readOwners(ctx context.Context, db *gorm.DB) (map[string]string, error) {
 	}
 	owners := make(map[string]string, len(rows))
 	for _, r := range rows {
-		owners[r.System] = r.Client
+		owners[CanonicalDomain(r.System)] = r.Client
 	}
 	return owners, nil
 }

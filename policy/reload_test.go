@@ -115,3 +115,34 @@ func TestConcurrentReload(t *testing.T) {
 		}
 	})
 }
+
+// Without polling at all, a change made through another instance is in
+// force at the next Authenticate: revocations, new domain owners and rules.
+func TestNextRequestSeesOtherInstances(t *testing.T) {
+	eachDB(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		a := mustOpen(t, db, policy.Config{Reload: -1})
+		b := mustOpen(t, db, policy.Config{Reload: -1})
+		tok := mustAddClient(t, a, "gp", "source")
+		gp := mustAuthenticate(t, b, tok) // b caches the token
+		mustAddClient(t, a, "late", "source", "http://late.example/mrn")
+		mustAuthenticate(t, b, tok)
+		if d := b.Decide(gp, "create", "Patient", []string{"HTTP://late.example/mrn/"}); d.Allowed {
+			t.Errorf("b, next request after a new domain owner: %+v", d)
+		}
+		deny, _ := policy.ParseRule("p, client:gp, Patient, *, read, deny")
+		if err := a.AddRule(ctx, deny); err != nil {
+			t.Fatal(err)
+		}
+		mustAuthenticate(t, b, tok)
+		if b.Decide(gp, "read", "Patient", nil).Allowed {
+			t.Errorf("b, next request after a deny rule: allowed")
+		}
+		if err := a.RevokeClient(ctx, "gp"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Authenticate(ctx, tok); err == nil {
+			t.Errorf("b, next request after revocation: accepted")
+		}
+	})
+}

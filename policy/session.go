@@ -62,6 +62,9 @@ func (a *Authorizer) Session(ctx context.Context, id string) (Principal, string,
 	if id == "" {
 		return Principal{}, "", ErrUnauthenticated
 	}
+	if err := a.refresh(ctx); err != nil { // rules and roles as committed anywhere
+		return Principal{}, "", err
+	}
 	h := hashSecret(id)
 	var rows []struct {
 		Username, Csrf, Roles string

@@ -398,7 +398,7 @@ func DecodeStored(r *Resource) (map[string]any, error) {
 	if r.Body == nil {
 		return nil, Errorf(EGone, "%s/%s version %d is a deletion", r.Type, r.ID, r.VersionID)
 	}
-	m, err := DecodeJSON(r.Body)
+	m, err := decodeJSON(r.Body, true)
 	if err != nil {
 		return nil, Internal(fmt.Errorf("stored %s/%s is not valid JSON: %w", r.Type, r.ID, err))
 	}

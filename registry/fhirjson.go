@@ -17,9 +17,16 @@ const maxJSONDepth = 64
 // (at any depth), invalid UTF-8, nesting deeper than 64, trailing data; numbers kept as
 // json.Number (exact text, so decimals like 1.50 keep precision). Errors: *Error EInvalid,
 // issue code "structure", diagnostics naming the byte offset and (for duplicate keys) the path, e.g. "Patient.name[0].family".
-func DecodeJSON(body []byte) (map[string]any, error) {
+// A string escaping a control character FHIR strings forbid (U+0000–U+001F
+// but tab, CR, LF) is EInvalid too, with its path.
+func DecodeJSON(body []byte) (map[string]any, error) { return decodeJSON(body, false) }
+
+// decodeJSON is DecodeJSON; lenient accepts the control characters FHIR
+// forbids, for bodies stored before they were refused.
+func decodeJSON(body []byte, lenient bool) (map[string]any, error) {
 	d := decoders.Get().(*jsonDecoder)
 	defer d.release()
+	d.lenient = lenient
 	// One copy of the body as a string: strings without escapes are
 	// substrings of it, which saves an allocation per string.
 	d.data, d.text = body, string(body)
@@ -48,6 +55,7 @@ type jsonDecoder struct {
 	pos      int
 	depth    int
 	rootType string // resourceType of the top-level object, once seen
+	lenient  bool   // accept control characters FHIR strings forbid
 	members  []jsonMember
 	items    []any
 	slab     []any  // backing store for small arrays, see alloc

@@ -118,6 +118,9 @@ func (d *jsonDecoder) escape(buf []byte, i int) ([]byte, int, *jsonErr) {
 		return nil, 0, d.errf("unterminated string")
 	}
 	if c := simpleEscape(d.data[i+1]); c != 0 {
+		if forbiddenControl(rune(c)) && !d.lenient {
+			return nil, 0, d.errf("control character U+%04X in string (FHIR strings allow only tab, CR and LF below U+0020)", c)
+		}
 		return append(buf, c), i + 2, nil
 	}
 	if d.data[i+1] != 'u' {
@@ -127,6 +130,8 @@ func (d *jsonDecoder) escape(buf []byte, i int) ([]byte, int, *jsonErr) {
 	switch {
 	case r < 0:
 		return nil, 0, d.errf("invalid \\u escape")
+	case forbiddenControl(rune(r)) && !d.lenient:
+		return nil, 0, d.errf("control character U+%04X in string (FHIR strings allow only tab, CR and LF below U+0020)", r)
 	case r >= 0xDC00 && r <= 0xDFFF:
 		return nil, 0, d.errf("lone low surrogate in \\u escape")
 	case r >= 0xD800 && r <= 0xDBFF:

@@ -23,17 +23,38 @@ func mustDecode(tb testing.TB, body string) map[string]any {
 
 func TestDecodeJSON(t *testing.T) {
 	got := mustDecode(t, " {\"resourceType\" : \"Patient\",\r\n\t\"n\":[1.50, -0, 2e10, 0.0e-5],"+
-		`"s":"a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00é","b":[true,false,null],"o":{},"a":[]} `)
+		`"s":"a\"\\\/\n\r\t\u00e9\ud83d\ude00é","b":[true,false,null],"o":{},"a":[]} `)
 	want := map[string]any{
 		"resourceType": "Patient",
 		"n":            []any{json.Number("1.50"), json.Number("-0"), json.Number("2e10"), json.Number("0.0e-5")},
-		"s":            "a\"\\/\b\f\n\r\té😀é",
+		"s":            "a\"\\/\n\r\té😀é",
 		"b":            []any{true, false, nil},
 		"o":            map[string]any{},
 		"a":            []any{},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("DecodeJSON mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// Control characters FHIR strings forbid are refused, with their path;
+// stored bodies from before that rule still decode.
+func TestDecodeJSONControlCharacters(t *testing.T) {
+	for _, esc := range []string{`\u0000`, `\u0001`, `\b`, `\f`, `\u001F`, `\u001b`} {
+		body := `{"resourceType":"Patient","name":[{"family":"A` + esc + `B"}]}`
+		_, err := DecodeJSON([]byte(body))
+		if ErrorCode(err) != EInvalid || !strings.Contains(ErrorMessage(err), "Patient.name[0].family") {
+			t.Errorf("%s: %v, want EInvalid naming Patient.name[0].family", esc, err)
+		}
+		if _, err := decodeJSON([]byte(body), true); err != nil {
+			t.Errorf("%s, lenient: %v", esc, err)
+		}
+	}
+	if _, err := DecodeJSON([]byte(`{"k\u0000":1}`)); ErrorCode(err) != EInvalid {
+		t.Errorf("NUL in a key: %v", err)
+	}
+	if _, err := DecodeJSON([]byte(`{"s":"\t\r\n\u0009\u000a\u000D\u0020\u007f"}`)); err != nil {
+		t.Errorf("tab, CR, LF, space, DEL: %v", err)
 	}
 }
 
@@ -116,8 +137,18 @@ func TestDecodeJSONDepthLimit(t *testing.T) {
 	}
 }
 
+// mustDecodeStored decodes as stored bodies are: control characters kept.
+func mustDecodeStored(tb testing.TB, body string) map[string]any {
+	tb.Helper()
+	m, err := decodeJSON([]byte(body), true)
+	if err != nil {
+		tb.Fatalf("decodeJSON(%.60q): %v", body, err)
+	}
+	return m
+}
+
 func TestMarshalResource(t *testing.T) {
-	res := mustDecode(t, `{"z":1,"meta":{"versionId":"1"},"name":[{"given":["A"],"family":"B"}],"id":"p1",`+
+	res := mustDecodeStored(t, `{"z":1,"meta":{"versionId":"1"},"name":[{"given":["A"],"family":"B"}],"id":"p1",`+
 		`"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">a &amp; b</div>"},`+
 		`"resourceType":"Patient","contained":[{"name":"x","resourceType":"Organization","id":"o"}],`+
 		`"decimal":1.50,"esc":"q\"\\\n\r\t\u0001\u2028é😀"}`)
@@ -153,12 +184,12 @@ func TestMarshalGoValues(t *testing.T) {
 // canonical form is stable.
 func roundTrip(t *testing.T, name string, body []byte) {
 	t.Helper()
-	first, err := DecodeJSON(body)
+	first, err := decodeJSON(body, true)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
 	for _, out := range [][]byte{MarshalResource(first), MarshalIndent(first)} {
-		second, err := DecodeJSON(out)
+		second, err := decodeJSON(out, true)
 		if err != nil {
 			t.Fatalf("%s: decoding %s: %v", name, out, err)
 		}

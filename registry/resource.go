@@ -54,6 +54,8 @@ type Tx interface {
 	// Read returns the current version of typ/id, including a deletion
 	// marker (Deleted set), or an ENotFound error.
 	Read(ctx context.Context, typ, id string) (*Resource, error)
+	// ReadVersion returns one version of typ/id, or an ENotFound error.
+	ReadVersion(ctx context.Context, typ, id string, version int64) (*Resource, error)
 	// Match returns up to limit current resources that satisfy q's clauses
 	// (sort, paging and includes ignored); used by conditional interactions.
 	Match(ctx context.Context, q *Query, limit int) ([]*Resource, error)

@@ -43,10 +43,14 @@ var resultParams = map[string]func(p *queryParser, name, mod, v string) error{
 // EInvalid error when strict (Prefer: handling=strict); malformed values are
 // always EInvalid. Ignoring _summary=true|text|data, _elements and
 // :iterate only gives more or fewer resources than asked, so those are
-// warnings in either mode.
+// warnings in either mode. A name or value holding a control character FHIR
+// strings forbid is EInvalid.
 func ParseQuery(typ string, params url.Values, strict bool) (*Query, error) {
 	if !IsType(typ) {
 		return nil, Invalid(EInvalid, "not-supported", "", "resource type %q is not served here", typ)
+	}
+	if err := CheckParams(params); err != nil {
+		return nil, err
 	}
 	p := queryParser{q: &Query{Type: typ, Count: DefaultCount}, strict: strict}
 	for _, key := range sortedKeys(params) {

@@ -20,6 +20,7 @@ const (
 	issueTypeRequired    = "required"
 	issueTypeInvariant   = "invariant"
 	issueTypeCodeInvalid = "code-invalid"
+	issueTypeTooCostly   = "too-costly"
 )
 
 // ValidateResource checks res against the FHIR R4 definition of its resourceType and
@@ -68,6 +69,7 @@ type schemaWalk struct {
 	issues     []pathIssue
 	structural bool
 	local      []string // ids of the current resource's contained resources (ref-1)
+	limits     Limits
 }
 
 type pathIssue struct {
@@ -260,6 +262,7 @@ func (v *schemaWalk) element(obj map[string]any, val any, f schemaField) {
 		v.structure("expected an array (%s repeats), got %s", f.elem.name, jsonTypeName(val))
 	case len(arr) == 0:
 		v.add(issueTypeValue, "empty array")
+	case v.tooMany(f.elem.name, len(arr)):
 	default:
 		for i, item := range arr {
 			n := v.pushIndex(i)
@@ -334,6 +337,8 @@ func (v *schemaWalk) primitiveExt(obj map[string]any, val any, f schemaField) {
 	case len(arr) == 0:
 		v.add(issueTypeValue, "empty array")
 		return
+	case v.tooMany(f.pair, len(arr)):
+		return
 	}
 	values, isArr := obj[f.pair].([]any)
 	if isArr && len(values) != len(arr) {
@@ -385,6 +390,9 @@ func (v *schemaWalk) opaqueValue(parent map[string]any, key string, val any) {
 	case []any:
 		if len(x) == 0 {
 			v.add(issueTypeValue, "empty array")
+		}
+		if v.tooMany(key, len(x)) {
+			return
 		}
 		for i, item := range x {
 			n := v.pushIndex(i)

@@ -151,13 +151,51 @@ func issueExprs(t *testing.T, err error) []string {
 func TestValidateIssueCap(t *testing.T) {
 	given := strings.TrimSuffix(strings.Repeat(`"",`, 150), ",")
 	res := mustDecode(t, `{"resourceType":"Patient","name":[{"given":[`+given+`]}]}`)
-	err := ValidateResource(res)
+	err := Limits{Repeats: map[string]int{}}.Validate(res) // no repeat limits
 	exprs := issueExprs(t, err)
 	if len(exprs) != maxIssues || exprs[0] != "Patient.name[0].given[0]" || exprs[99] != "Patient.name[0].given[99]" {
 		t.Errorf("issues = %d, first %q, last %q", len(exprs), exprs[0], exprs[len(exprs)-1])
 	}
 	if !strings.HasSuffix(ErrorMessage(err), "(and 149 more issues)") {
 		t.Errorf("message = %q", ErrorMessage(err))
+	}
+}
+
+// Arrays over their repeat limit are one 422 issue naming the element,
+// wherever they are; their items are not checked.
+func TestValidateRepeatLimits(t *testing.T) {
+	many := func(item string, n int) string { return strings.TrimSuffix(strings.Repeat(item+",", n), ",") }
+	tests := []struct {
+		name, body, want string
+	}{
+		{"identifier", `{"resourceType":"Patient","identifier":[` + many(`{"value":"x"}`, 101) + `]}`, "Patient.identifier"},
+		{"given", `{"resourceType":"Patient","name":[{"given":[` + many(`""`, 21) + `]}]}`, "Patient.name[0].given"},
+		{"_given", `{"resourceType":"Patient","name":[{"_given":[` + many(`{"id":"a"}`, 21) + `]}]}`, "Patient.name[0]._given"},
+		{"any array", `{"resourceType":"Patient","address":[{"line":[` + many(`"l"`, 1001) + `]}]}`, "Patient.address[0].line"},
+		{"contained", `{"resourceType":"Patient","contained":[{"resourceType":"Patient","id":"c","telecom":[` + many(`{"value":"1"}`, 51) + `]}]}`, "Patient.contained[0].telecom"},
+		{"opaque", `{"resourceType":"Patient","contained":[{"resourceType":"Observation","id":"o","note":[` + many(`{"text":"n"}`, 1001) + `]}]}`, "Patient.contained[0].note"},
+		{"in a Bundle", `{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient","name":[` + many(`{"family":"F"}`, 21) + `]},"request":{"method":"POST","url":"Patient"}}]}`, "Bundle.entry[0].resource.name"},
+	}
+	for _, tt := range tests {
+		err := ValidateResource(mustDecode(t, tt.body))
+		if exprs := issueExprs(t, err); ErrorCode(err) != EUnprocessable || len(exprs) != 1 || exprs[0] != tt.want {
+			t.Errorf("%s: %v, want one 422 issue at %s", tt.name, err, tt.want)
+		}
+	}
+	l, err := ParseLimits("identifier=2, *=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Validate(mustDecode(t, `{"resourceType":"Patient","identifier":[`+many(`{"value":"x"}`, 3)+`]}`)); ErrorCode(err) != EUnprocessable {
+		t.Errorf("configured limit of 2: %v", err)
+	}
+	if err := l.Validate(mustDecode(t, `{"resourceType":"Patient","address":[{"line":[`+many(`"l"`, 5000)+`]}]}`)); err != nil {
+		t.Errorf("no general limit: %v", err)
+	}
+	for _, bad := range []string{"identifier", "identifier=x", "=3", "name=-1"} {
+		if _, err := ParseLimits(bad); err == nil {
+			t.Errorf("ParseLimits(%q) accepted", bad)
+		}
 	}
 }
 

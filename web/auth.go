@@ -51,6 +51,9 @@ type Auth interface {
 	Authenticate(ctx context.Context, token string) (Principal, error)
 	// Decide answers one authorisation question.
 	Decide(p Principal, action, typ string, domains []string) Decision
+	// DecideOwner answers whether p may update or delete (action) a stored
+	// record of typ whose meta.source is source (which names its owner).
+	DecideOwner(p Principal, action, typ, source string) Decision
 	// Allow spends one request of p's rate budget; when it is spent it
 	// returns false and how long to wait.
 	Allow(name string) (bool, time.Duration)

@@ -20,12 +20,13 @@ func resourceType(c *fiber.Ctx) (string, error) {
 	return typ, nil
 }
 
-// body parses the request body as a resource of type typ.
-func body(c *fiber.Ctx, typ string) (map[string]any, error) {
+// body parses the request body as a resource of type typ, within the
+// configured repeat limits.
+func (s *Server) body(c *fiber.Ctx, typ string) (map[string]any, error) {
 	if len(c.Body()) == 0 {
 		return nil, registry.Invalid(registry.EInvalid, "required", typ, "the request has no body: send a %s resource as application/fhir+json", typ)
 	}
-	return registry.ParseResource(c.Body(), typ)
+	return s.cfg.Limits.ParseResource(c.Body(), typ)
 }
 
 func (s *Server) handleRead(c *fiber.Ctx) error {
@@ -64,7 +65,7 @@ func (s *Server) handleCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := body(c, typ)
+	res, err := s.body(c, typ)
 	if err != nil {
 		return err
 	}
@@ -80,7 +81,7 @@ func (s *Server) handleUpdate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := body(c, typ)
+	res, err := s.body(c, typ)
 	if err != nil {
 		return err
 	}
@@ -104,7 +105,7 @@ func (s *Server) handleConditionalUpdate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := body(c, typ)
+	res, err := s.body(c, typ)
 	if err != nil {
 		return err
 	}
@@ -195,7 +196,7 @@ func (s *Server) sendOutcomeOf(c *fiber.Ctx, out *registry.Outcome) error {
 }
 
 func (s *Server) handleBundle(c *fiber.Ctx) error {
-	b, err := registry.ParseResource(c.Body(), "Bundle")
+	b, err := s.cfg.Limits.ParseResource(c.Body(), "Bundle")
 	if err != nil {
 		return err
 	}

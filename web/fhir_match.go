@@ -28,7 +28,7 @@ func (s *Server) handleMatch(c *fiber.Ctx) error {
 	if s.matcher == nil {
 		return registry.Errorf(registry.EMethod, "$match is not available on this server")
 	}
-	res, opts, err := matchInput(c.Body(), typ)
+	res, opts, err := matchInput(c.Body(), typ, s.cfg.Limits)
 	if err != nil {
 		return err
 	}
@@ -41,12 +41,12 @@ func (s *Server) handleMatch(c *fiber.Ctx) error {
 
 // matchInput reads a Parameters body (resource, onlyCertainMatches, count)
 // or, as ITI-119 allows, the bare resource.
-func matchInput(body []byte, typ string) (map[string]any, linkage.MatchOptions, error) {
+func matchInput(body []byte, typ string, limits registry.Limits) (map[string]any, linkage.MatchOptions, error) {
 	var opts linkage.MatchOptions
 	if len(body) == 0 {
 		return nil, opts, registry.Invalid(registry.EInvalid, "required", "Parameters", "send a Parameters resource with a %s in parameter \"resource\"", typ)
 	}
-	in, err := registry.ParseResource(body, "")
+	in, err := limits.ParseResource(body, "")
 	if err != nil {
 		return nil, opts, err
 	}

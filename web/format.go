@@ -144,7 +144,7 @@ func preferValue(c *fiber.Ctx, key string) string {
 }
 
 // queryValues returns the request's query parameters, plus the form body of
-// a POST _search.
+// a POST _search; control characters FHIR strings forbid are EInvalid.
 func queryValues(c *fiber.Ctx) (url.Values, error) {
 	v, err := url.ParseQuery(string(c.Request().URI().QueryString()))
 	if err != nil {
@@ -158,6 +158,9 @@ func queryValues(c *fiber.Ctx) (url.Values, error) {
 		for k, vs := range form {
 			v[k] = append(v[k], vs...)
 		}
+	}
+	if err := registry.CheckParams(v); err != nil {
+		return nil, err
 	}
 	return v, nil
 }

@@ -191,8 +191,12 @@ func (g *Guard) BeforePut(ctx context.Context, tx registry.Tx, typ, id string, r
 	if err := g.s.allow(ctx, p, action, typ, identifierSystems(res)); err != nil {
 		return err
 	}
+	stored, err := g.checkOwner(ctx, tx, p, action, typ, id)
+	if err != nil {
+		return err
+	}
 	if p.Kind == "client" {
-		setSource(res, p.System)
+		setSource(res, p.System, stored)
 	}
 	return nil
 }
@@ -203,13 +207,65 @@ func (g *Guard) AfterPut(ctx context.Context, tx registry.Tx, out *registry.Outc
 	if !ok || g.s.auth == nil || res != nil {
 		return nil
 	}
-	return g.s.allow(ctx, p, "delete", out.Resource.Type, nil)
+	if err := g.s.allow(ctx, p, "delete", out.Resource.Type, nil); err != nil {
+		return err
+	}
+	_, err := g.checkOwner(ctx, tx, p, "delete", out.Resource.Type, out.Resource.ID)
+	return err
 }
 
-// identifierSystems returns the distinct identifier systems of a resource.
+// checkOwner is the ownership step of a write: a stored record (a deleted
+// one too: its id stays its owner's) is updated, re-created or deleted by
+// the client whose system wrote it, unless the policy grants it to p. It
+// reads the stored owner inside the write's transaction, so that no
+// concurrent write slips in between the check and the write. It returns
+// the stored record's meta.source ("" for a new record).
+func (g *Guard) checkOwner(ctx context.Context, tx registry.Tx, p Principal, action, typ, id string) (string, error) {
+	if serverManaged(typ) {
+		return "", nil
+	}
+	source, found, err := registry.StoredSource(ctx, tx, typ, id)
+	if err != nil || !found {
+		return "", err
+	}
+	if d := g.s.auth.DecideOwner(p, action, typ, source); !d.Allowed {
+		return "", deny(p, d)
+	}
+	return source, nil
+}
+
+// identifierSystems returns the distinct systems of every Identifier in a
+// resource: its identifiers, those of contained resources, of references
+// (Reference.identifier) and of extensions (valueIdentifier). A record
+// must not carry another client's identifiers anywhere.
 func identifierSystems(res map[string]any) []string {
 	var out []string
-	ids, _ := res["identifier"].([]any)
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, child := range t {
+				if k == "identifier" || k == "valueIdentifier" {
+					out = appendSystems(out, child)
+				}
+				walk(child)
+			}
+		case []any:
+			for _, child := range t {
+				walk(child)
+			}
+		}
+	}
+	walk(res)
+	return out
+}
+
+// appendSystems adds the systems of an Identifier or a list of them.
+func appendSystems(out []string, v any) []string {
+	ids, ok := v.([]any)
+	if !ok {
+		ids = []any{v}
+	}
 	for _, e := range ids {
 		id, _ := e.(map[string]any)
 		if sys, _ := id["system"].(string); sys != "" && !slices.Contains(out, sys) {
@@ -221,12 +277,18 @@ func identifierSystems(res map[string]any) []string {
 
 // setSource makes meta.source the client's: its own record URL
 // ("<system>/<Type>/<local id>") is kept, anything else becomes the
-// client's system URI.
-func setSource(res map[string]any, system string) {
+// client's system URI. A stored record of another system that the client
+// may change (an admin's or an authoritative client's correction) keeps
+// its source: it stays its owner's, and the audit trail names who changed it.
+func setSource(res map[string]any, system, stored string) {
 	meta, _ := res["meta"].(map[string]any)
 	if meta == nil {
 		meta = map[string]any{}
 		res["meta"] = meta
+	}
+	if stored != "" && !fromSystem(stored, system) {
+		meta["source"] = stored
+		return
 	}
 	src, _ := meta["source"].(string)
 	if system == "" {
@@ -236,6 +298,12 @@ func setSource(res map[string]any, system string) {
 	if !strings.HasPrefix(src, strings.TrimSuffix(system, "/")+"/") {
 		meta["source"] = system
 	}
+}
+
+// fromSystem reports whether meta.source src names system or a record in it.
+func fromSystem(src, system string) bool {
+	system = strings.TrimSuffix(system, "/")
+	return system != "" && (src == system || strings.HasPrefix(src, system+"/"))
 }
 
 // allowEntries checks each entry of a Bundle as if it were a request of its

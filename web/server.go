@@ -32,6 +32,9 @@ type Config struct {
 	// Audit records the AuditEvents that are not writes (denials, logins);
 	// nil: not recorded.
 	Audit *registry.Auditor
+	// Limits bounds repeating elements in resources sent to the API (the
+	// zero value: registry.DefaultRepeats).
+	Limits registry.Limits
 }
 
 // Server holds the web layer's dependencies.

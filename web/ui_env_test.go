@@ -76,6 +76,10 @@ func (a *fakeAuth) Decide(p Principal, action, typ string, domains []string) Dec
 	return Decision{Rule: "built-in: default deny", Reason: p.Name + " may not " + action + " " + typ}
 }
 
+func (a *fakeAuth) DecideOwner(p Principal, action, typ, source string) Decision {
+	return Decision{Allowed: p.HasRole("admin"), Rule: "built-in: owner"}
+}
+
 func (a *fakeAuth) Allow(name string) (bool, time.Duration) { return true, 0 }
 func (a *fakeAuth) AutoLink(typ string) bool                { return true }
 func (a *fakeAuth) Mode(typ string) string                  { return "shared" }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"gorm.io/gorm"
+
 	"idem/registry"
 )
 
@@ -17,7 +19,11 @@ func (s *Store) Read(ctx context.Context, typ, id string) (*registry.Resource, e
 
 // VRead returns one version of typ/id.
 func (s *Store) VRead(ctx context.Context, typ, id string, version int64) (*registry.Resource, error) {
-	rows, err := scanResources(s.read.WithContext(ctx).Raw(selectVersion+` WHERE r.type = ? AND r.id = ? AND v.version = ?`, typ, id, version))
+	return readVersion(s.read.WithContext(ctx), typ, id, version)
+}
+
+func readVersion(db *gorm.DB, typ, id string, version int64) (*registry.Resource, error) {
+	rows, err := scanResources(db.Raw(selectVersion+` WHERE r.type = ? AND r.id = ? AND v.version = ?`, typ, id, version))
 	if err != nil {
 		return nil, err
 	}

@@ -170,6 +170,15 @@ func readCurrent(db *gorm.DB, typ, id string) (*registry.Resource, error) {
 	return rows[0].res, nil
 }
 
+// ReadVersion returns one version of typ/id (flushing first: rare, and
+// versions are not in the overlay).
+func (t *tx) ReadVersion(ctx context.Context, typ, id string, version int64) (*registry.Resource, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
+	return readVersion(t.db.WithContext(ctx), typ, id, version)
+}
+
 // Match returns up to limit current resources matching q's clauses. The
 // search runs in the database, so rows of q's type still buffered are
 // flushed first.
