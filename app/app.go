@@ -124,6 +124,10 @@ type Instance struct {
 // Start opens the database and starts serving on cfg.Addr (":0" picks a free
 // port; see URL).
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error) {
+	proxies, err := cfg.proxies()
+	if err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
 	o, err := open(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -140,7 +144,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error)
 		}
 	}
 	auditor := registry.NewAuditor(o.svc, auditSource(cfg))
-	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: Version, Started: time.Now(), Auth: policyAuth{o.authz}, Audit: auditor},
+	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: Version, Started: time.Now(),
+		Auth: policyAuth{o.authz}, Audit: auditor, TrustedProxies: proxies},
 		o.svc, o.matcher, o.linker, log, store.Ping)
 	// Every write is checked against the policy (with its identifier
 	// domains) before it is stored, then linked, then audited, in one

@@ -62,14 +62,11 @@ func (e *OAuthError) status() int {
 
 // tokenEndpoints are the URLs a client may name as its assertion's aud:
 // the one under the configured public base (IDEM_BASE_URL, without its
-// /fhir), or without one the URL this request reached.
+// /fhir), or without one the one under the address the connection reached.
+// Never one that follows Host or X-Forwarded-Host: an assertion minted for
+// another server must not be accepted here.
 func (s *Server) tokenEndpoints(c *fiber.Ctx) []string {
-	if s.cfg.BaseURL == "" {
-		return []string{c.BaseURL() + "/auth/token"}
-	}
-	// With a configured public URL only that one counts: the derived one
-	// follows request headers (X-Forwarded-Host) a caller controls.
-	return []string{strings.TrimSuffix(strings.TrimSuffix(s.cfg.BaseURL, "/"), "/fhir") + "/auth/token"}
+	return []string{s.tokenRoot(c) + "/auth/token"}
 }
 
 // handleSMARTConfiguration serves /.well-known/smart-configuration (also
@@ -94,6 +91,9 @@ func (s *Server) handleToken(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderPragma, "no-cache")
 	if s.auth == nil {
 		return registry.Errorf(registry.ENotFound, "access control is not configured")
+	}
+	if err := s.loadBody(c, credentialBody); err != nil {
+		return err // 413 and 415 are the server's, not OAuth errors
 	}
 	req, err := s.tokenRequest(c)
 	var tok AccessToken
