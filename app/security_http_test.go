@@ -1,16 +1,21 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"idem/registry/sqlstore/sqltest"
 )
 
 // Attacks through real HTTP, as tables: (method, URL, body, identity) →
@@ -263,4 +268,106 @@ func TestSecurityCSRF(t *testing.T) {
 	s.run(t, c, []attack{
 		{name: "token in the header", method: "POST", url: "/logout", ctype: formType, body: "x=1", header: []string{"X-CSRF-Token", csrf}, want: 303},
 	})
+}
+
+// Finding 9: Host and X-Forwarded-* headers choose neither the token
+// audience nor the URLs idem answers with, unless a trusted proxy sends them.
+func TestSecurityHostHeaders(t *testing.T) {
+	s := startServer(t, "sqlite") // no base URL, no trusted proxies
+	backend := newSMARTClient(t, "backend")
+	if status, out := s.admin("POST", "/clients", `{"name":"backend","system":"https://backend.example.org","roles":["reader"],"jwks":`+backend.jwks+`}`); status != 201 {
+		t.Fatalf("add client: %d %v", status, out)
+	}
+	evilAud := "http://evil.example/auth/token"
+	token := func(jti string) string { return tokenForm(backend.assertion(t, evilAud, jti), "") }
+	fj := "application/fhir+json"
+	patient := `{"resourceType":"Patient","name":[{"family":"Hosted"}]}`
+	s.run(t, nil, []attack{
+		{name: "aud of another host, Host", method: "POST", url: "/auth/token", ctype: formType, body: token("h1"), header: []string{"Host", "evil.example"}, want: 400, never: "access_token"},
+		{name: "aud of another host, X-Forwarded-Host", method: "POST", url: "/auth/token", ctype: formType, body: token("h2"), header: []string{"X-Forwarded-Host", "evil.example"}, want: 400, never: "access_token"},
+		{name: "Location, Host", as: testAdminToken, method: "POST", url: "/fhir/Patient", ctype: fj, body: patient, header: []string{"Host", "evil.example"}, want: 201, never: "evil.example"},
+		{name: "Location, X-Forwarded-Host", as: testAdminToken, method: "POST", url: "/fhir/Patient", ctype: fj, body: patient, header: []string{"X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "https"}, want: 201, never: "evil.example"},
+		{name: "Bundle links", as: testAdminToken, method: "GET", url: "/fhir/Patient?family=hosted", header: []string{"X-Forwarded-Host", "evil.example"}, want: 200, never: "evil.example"},
+		{name: "Bundle links, Host", as: testAdminToken, method: "GET", url: "/fhir/Patient?family=hosted", header: []string{"Host", "evil.example"}, want: 200, never: "evil.example"},
+		{name: "transaction response", as: testAdminToken, method: "POST", url: "/fhir", ctype: fj, header: []string{"Host", "evil.example"},
+			body: `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + patient + `,"request":{"method":"POST","url":"Patient"}}]}`, want: 200, never: "evil.example"},
+		{name: "CapabilityStatement", method: "GET", url: "/fhir/metadata", header: []string{"Host", "evil.example"}, want: 200, never: "evil.example"},
+		{name: "SMART discovery", method: "GET", url: "/.well-known/smart-configuration", header: []string{"X-Forwarded-Host", "evil.example"}, want: 200, never: "evil.example"},
+		{name: "sign-in redirect", method: "GET", url: "/review", header: []string{"Host", "evil.example", "X-Forwarded-Host", "evil.example"}, want: 303, never: "evil.example"},
+	})
+
+	// Behind a trusted proxy its X-Forwarded-Host names the URLs, but
+	// the token audience stays the listen address.
+	proxied := startWith(t, sqltest.DSN(t, "sqlite"), func(c *Config) { c.TrustedProxies = "127.0.0.1" })
+	if status, out := proxied.admin("POST", "/clients", `{"name":"backend","system":"https://backend.example.org","roles":["reader"],"jwks":`+backend.jwks+`}`); status != 201 {
+		t.Fatalf("add client: %d %v", status, out)
+	}
+	r := proxied.send(nil, attack{as: testAdminToken, method: "POST", url: "/fhir/Patient", ctype: fj, body: patient,
+		header: []string{"X-Forwarded-Host", "idem.example.org", "X-Forwarded-Proto", "https"}})
+	if loc := r.header.Get("Location"); r.status != 201 || !strings.HasPrefix(loc, "https://idem.example.org/fhir/Patient/") {
+		t.Errorf("behind a trusted proxy: %d Location %q", r.status, loc)
+	}
+	proxied.run(t, nil, []attack{
+		{name: "trusted proxy, aud of the forwarded host", method: "POST", url: "/auth/token", ctype: formType,
+			body: tokenForm(backend.assertion(t, "https://idem.example.org/auth/token", "p1"), ""), header: []string{"X-Forwarded-Host", "idem.example.org", "X-Forwarded-Proto", "https"}, want: 400, never: "access_token"},
+		{name: "trusted proxy, aud of the listen address", method: "POST", url: "/auth/token", ctype: formType,
+			body: tokenForm(backend.assertion(t, proxied.URL()+"/auth/token", "p2"), ""), header: []string{"X-Forwarded-Host", "idem.example.org"}, want: 200},
+	})
+
+	// With a base URL configured, it alone.
+	based := startWith(t, sqltest.DSN(t, "sqlite"), func(c *Config) { c.BaseURL = "https://registry.example.org/fhir"; c.TrustedProxies = "127.0.0.1" })
+	r = based.send(nil, attack{as: testAdminToken, method: "POST", url: "/fhir/Patient", ctype: fj, body: patient,
+		header: []string{"Host", "evil.example", "X-Forwarded-Host", "evil.example"}})
+	if loc := r.header.Get("Location"); r.status != 201 || !strings.HasPrefix(loc, "https://registry.example.org/fhir/Patient/") {
+		t.Errorf("with a base URL: %d Location %q", r.status, loc)
+	}
+}
+
+// countingReader yields n spaces, counting what was read.
+type countingReader struct{ n, read int64 }
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	if r.read >= r.n {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), r.n-r.read)
+	for i := range p[:k] {
+		p[i] = ' '
+	}
+	r.read += k
+	return int(k), nil
+}
+
+// Finding 4: a token-less upload is answered without being read: a huge
+// chunked one, and one whose body the client holds back.
+func TestSecurityUploadBeforeAuth(t *testing.T) {
+	s := startServer(t, "sqlite") // MaxBody 1 MiB
+	body := &countingReader{n: 120 << 20}
+	req, _ := http.NewRequest("POST", s.base+"/Patient", body)
+	req.ContentLength = -1 // chunked
+	req.Header.Set("Content-Type", "application/fhir+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("chunked upload: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 && resp.StatusCode != 413 {
+		t.Errorf("token-less chunked 120 MiB: %d", resp.StatusCode)
+	}
+	if body.read >= body.n {
+		t.Errorf("the whole 120 MiB was sent")
+	}
+	// Headers and 16 KiB of a declared 512 KiB: the 401 comes before the rest
+	// (fasthttp reads ahead 8 KiB at most).
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /fhir/Patient HTTP/1.1\r\nHost: idem\r\nContent-Type: application/fhir+json\r\nContent-Length: %d\r\n\r\n%s", 512<<10, strings.Repeat(" ", 16<<10))
+	_ = conn.SetReadDeadline(time.Now().Add(time.Minute)) // only ends a hang
+	got, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || got.StatusCode != 401 || !got.Close {
+		t.Fatalf("held-back body: %v %v", got, err)
+	}
 }
