@@ -54,6 +54,10 @@ func (s *Server) limitBody(c *fiber.Ctx) error {
 func (s *Server) discardAfter(c *fiber.Ctx) {
 	limit := int64(4 * s.cfg.MaxBody)
 	fc := c.Context()
+	if _, ok := fc.Conn().(*net.TCPConn); !ok {
+		fc.SetConnectionClose() // not a network connection (fiber's app.Test): nothing to linger on
+		return
+	}
 	fc.HijackSetNoResponse(true) // written by the hijack handler, with Connection: close
 	fc.Hijack(func(conn net.Conn) {
 		fc.Response.SetConnectionClose()

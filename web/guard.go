@@ -277,7 +277,8 @@ func (s *Server) allowEntry(ctx context.Context, p Principal, e any) error {
 
 // auditDenial records a refused request as an AuditEvent (outcome 4,
 // minor failure) naming the principal, the interaction, the record and the
-// rule; a failure to record is logged, never hides the 403.
+// rule; repeats are aggregated (refusals). A failure to record is logged,
+// never hides the 403.
 func (s *Server) auditDenial(c *fiber.Ctx, err error) {
 	if s.cfg.Audit == nil {
 		return
@@ -293,11 +294,9 @@ func (s *Server) auditDenial(c *fiber.Ctx, err error) {
 		entities = []string{parts[0] + "/" + parts[1]}
 	}
 	rec := registry.AuditRecord{Action: auditAction(action), Subtype: "denied", Outcome: registry.AuditMinorFailure,
-		OutcomeDesc: registry.ErrorMessage(err), Entities: entities,
-		Detail: map[string]string{"interaction": c.Method() + " " + c.Path(), "action": action, "type": typ}}
-	if _, aerr := s.cfg.Audit.Record(context.WithoutCancel(ctx), rec); aerr != nil {
-		s.log.Error("audit of a denial failed", "id", requestID(c), "err", aerr)
-	}
+		OutcomeDesc: registry.ErrorMessage(err), Entities: entities, Agent: registry.AgentFrom(ctx),
+		Detail: map[string]string{"interaction": c.Method() + " " + c.Path(), "action": action, "type": typ, "address": s.clientIP(c)}}
+	s.refused.add(rec, s.clientIP(c))
 }
 
 // auditAction is the AuditEvent action code of a policy action.

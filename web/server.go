@@ -48,6 +48,7 @@ type Server struct {
 	ui       *ui              // the admin UI's templates and static files
 	log      *slog.Logger
 	proxies  []netip.Prefix // trusted proxies
+	refused  *refusals      // audits refusals, a flood of them aggregated
 	ready    func(ctx context.Context) error
 	app      *fiber.App
 }
@@ -62,6 +63,7 @@ func New(cfg Config, svc *registry.Service, matcher *linkage.Matcher, linker *li
 		cfg.ReadTime = 60 * time.Second
 	}
 	s := &Server{cfg: cfg, registry: svc, matcher: matcher, linker: linker, auth: cfg.Auth, log: log, ready: ready, proxies: cfg.TrustedProxies}
+	s.refused = s.newRefusals()
 	proxies := make([]string, len(cfg.TrustedProxies))
 	for i, p := range cfg.TrustedProxies {
 		proxies[i] = p.String()

@@ -239,20 +239,27 @@ func (s *Server) handleLogin(c *fiber.Ctx) error {
 		return s.showLogin(c, fiber.StatusForbidden, "", "The sign-in form expired: please try again.")
 	}
 	name := strings.TrimSpace(postValue(c, "user"))
+	account, agent := "user:"+name, registry.Agent{Name: name, Kind: "user"}
+	if wait, err := s.throttled(c, account, agent); err != nil || wait > 0 {
+		if err != nil {
+			return err
+		}
+		return s.showLogin(c, fiber.StatusTooManyRequests, name, "Too many failed sign-ins: try again in "+waitText(wait)+".")
+	}
 	id, _, err := s.auth.Login(c.UserContext(), name, postValue(c, "password"))
 	if err != nil {
 		if registry.ErrorCode(err) == registry.EInternal {
 			return err
 		}
-		s.log.Info("admin UI sign-in refused", "user", name)
-		s.auditUI(c, registry.AuditRecord{Action: "E", Subtype: "login", Outcome: registry.AuditMinorFailure,
-			OutcomeDesc: "wrong user name or password", Agent: registry.Agent{Name: name, Kind: "user"}})
+		s.log.Info("admin UI sign-in refused", "user", truncateName(name))
+		s.signInFailed(c, account, agent, "wrong user name or password")
 		return s.showLogin(c, fiber.StatusUnauthorized, name, "Wrong user name or password.")
 	}
-	s.auditUI(c, registry.AuditRecord{Action: "E", Subtype: "login", Agent: registry.Agent{Name: name, Kind: "user"}})
+	s.signInSucceeded(c, account)
+	s.auditUI(c, registry.AuditRecord{Action: "E", Subtype: "login", Agent: agent})
 	s.clearCookie(c, loginCookie)
 	s.setCookie(c, sessionCookie, id)
-	return redirect(c, localPath(c.FormValue("next")))
+	return redirect(c, localPath(postValue(c, "next")))
 }
 
 func (s *Server) handleLogout(c *fiber.Ctx) error {
