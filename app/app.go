@@ -128,6 +128,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error)
 	if err != nil {
 		return nil, fmt.Errorf("IDEM_MAX_REPEATS: %w", err)
 	}
+	proxies, err := cfg.proxies()
+	if err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
 	o, err := open(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -144,7 +148,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error)
 		}
 	}
 	auditor := registry.NewAuditor(o.svc, auditSource(cfg))
-	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: Version, Started: time.Now(), Auth: policyAuth{o.authz}, Audit: auditor, Limits: limits},
+	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: Version, Started: time.Now(),
+		Auth: policyAuth{o.authz}, Audit: auditor, Limits: limits, TrustedProxies: proxies},
 		o.svc, o.matcher, o.linker, log, store.Ping)
 	// Every write is checked against the policy (with its identifier
 	// domains) before it is stored, then linked, then audited, in one

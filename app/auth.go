@@ -102,6 +102,19 @@ func (p policyAuth) Session(ctx context.Context, id string) (web.Principal, stri
 	return toWeb(pr), csrf, policyError(err)
 }
 
+func (p policyAuth) Throttle(ctx context.Context, account, addr string) (time.Duration, error) {
+	wait, err := p.a.Throttle(ctx, account, addr)
+	return wait, policyError(err)
+}
+
+func (p policyAuth) SignInFailed(ctx context.Context, account, addr string) error {
+	return policyError(p.a.SignInFailed(ctx, account, addr))
+}
+
+func (p policyAuth) SignInSucceeded(ctx context.Context, account string) error {
+	return policyError(p.a.SignInSucceeded(ctx, account))
+}
+
 func (p policyAuth) Logout(ctx context.Context, id string) error {
 	return policyError(p.a.Logout(ctx, id))
 }

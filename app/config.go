@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"idem/matching"
 	"idem/policy"
+	"idem/web"
 )
 
 // Config is idem's configuration: defaults, overridden by IDEM_* environment
@@ -33,6 +35,9 @@ type Config struct {
 	Sharing       string  // IDEM_SHARING, --sharing: sharing architecture per type, e.g. "Patient=shared-registry,Practitioner=linked"
 	Authoritative string  // IDEM_AUTHORITATIVE, --authoritative: source-of-truth clients per type, e.g. "Patient=ehr-main"
 	Rate          float64 // IDEM_RATE, --rate: requests per second per client or user (0: unlimited)
+	// TrustedProxies (IDEM_TRUSTED_PROXIES, --trusted-proxies) are the
+	// comma-separated IPs and CIDR ranges whose X-Forwarded-* headers count.
+	TrustedProxies string
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -62,6 +67,7 @@ func configFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.Authoritative, "authoritative", cfg.Authoritative, "source-of-truth clients per type, e.g. Patient=ehr-main (IDEM_AUTHORITATIVE)")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "requests per second per client or user, 0 for no limit (IDEM_RATE)")
 	fs.StringVar(&cfg.MaxRepeats, "max-repeats", cfg.MaxRepeats, "limits on repeating elements over the defaults, e.g. identifier=100,name=20,*=1000 (IDEM_MAX_REPEATS)")
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "comma-separated IPs and CIDR ranges of reverse proxies whose X-Forwarded-For/-Host/-Proto headers count (IDEM_TRUSTED_PROXIES)")
 	fs.BoolVar(&cfg.Seed, "demo", cfg.Seed, "load the demo network into an empty database on start (IDEM_SEED)")
 	fs.StringVar(&cfg.MatchRules, "match-rules", cfg.MatchRules, "match rules JSON file replacing the built-in rules (IDEM_MATCH_RULES)")
 	fs.DurationVar(&cfg.ShutdownFor, "shutdown-timeout", cfg.ShutdownFor, "how long to wait for requests in flight on shutdown (IDEM_SHUTDOWN_TIMEOUT)")
@@ -75,6 +81,7 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 		"IDEM_ADMIN_TOKEN": &cfg.AdminToken, "IDEM_ADMIN_PASSWORD": &cfg.AdminPassword,
 		"IDEM_SHARING": &cfg.Sharing, "IDEM_AUTHORITATIVE": &cfg.Authoritative,
 		"IDEM_MAX_REPEATS": &cfg.MaxRepeats,
+		"IDEM_TRUSTED_PROXIES": &cfg.TrustedProxies,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {
@@ -139,6 +146,11 @@ func (cfg *Config) policyConfig(log *slog.Logger) (policy.Config, error) {
 		return policy.Config{}, fmt.Errorf("authoritative: %w", err)
 	}
 	return policy.Config{Modes: modes, Authoritative: auth, Rate: cfg.Rate, Log: log}, nil
+}
+
+// proxies parses TrustedProxies.
+func (cfg *Config) proxies() ([]netip.Prefix, error) {
+	return web.ParseProxies(strings.Split(cfg.TrustedProxies, ","))
 }
 
 // rules loads the match rules: the file named by MatchRules, or the built-in default.

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"gorm.io/gorm"
 )
@@ -84,7 +85,7 @@ var schema = []string{
 
 func migrate(ctx context.Context, db DB) error {
 	err := db.Write(ctx, func(tx *gorm.DB) error {
-		for _, q := range schema {
+		for _, q := range slices.Concat(schema, throttleSchema) {
 			if err := tx.Exec(q).Error; err != nil {
 				return err
 			}

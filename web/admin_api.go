@@ -14,7 +14,7 @@ import (
 // automation (the admin UI's pages do the same through forms). JSON in and
 // out, bearer tokens of principals with the admin role.
 func (s *Server) adminRoutes() {
-	a := s.app.Group("/admin/api", s.adminOnly)
+	a := s.app.Group("/admin/api", s.adminOnly, s.readBody)
 	a.Get("/clients", s.handleClientList)
 	a.Post("/clients", s.handleClientAdd)
 	a.Delete("/clients/:name", s.handleClientRevoke)

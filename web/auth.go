@@ -72,6 +72,13 @@ type Auth interface {
 	Login(ctx context.Context, user, password string) (session, csrf string, err error)
 	Session(ctx context.Context, id string) (Principal, string, error)
 	Logout(ctx context.Context, id string) error
+	// Throttle returns how long sign-ins (passwords, token requests) for
+	// account ("user:NAME", "client:NAME") from address addr must wait;
+	// SignInFailed and SignInSucceeded count the outcomes (shared by every
+	// instance on the database).
+	Throttle(ctx context.Context, account, addr string) (time.Duration, error)
+	SignInFailed(ctx context.Context, account, addr string) error
+	SignInSucceeded(ctx context.Context, account string) error
 
 	// Clients, AddClient (returns the new token, shown once) and
 	// RevokeClient manage client systems.

@@ -21,11 +21,15 @@ func (s *Server) handleSearch(c *fiber.Ctx) error {
 		return err
 	}
 	params = withoutControl(params)
+	if err := s.allowSearch(c.UserContext(), typ, params); err != nil {
+		return err
+	}
 	strict := preferValue(c, "handling") == "strict"
 	q, res, err := s.registry.Search(c.UserContext(), typ, params, strict)
 	if err != nil {
 		return err
 	}
+	res.Included = s.permittedIncludes(c.UserContext(), res.Included)
 	return s.sendJSON(c, fiber.StatusOK, s.searchBundle(c, typ, params, q, res))
 }
 

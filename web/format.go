@@ -25,7 +25,7 @@ func (s *Server) negotiate(c *fiber.Ctx) error {
 	if a := c.Get(fiber.HeaderAccept); a != "" && !acceptsJSON(a) {
 		return registry.Errorf(registry.ENotAcceptable, "Accept %q is not supported: this server speaks application/fhir+json only", a)
 	}
-	if (c.Method() == fiber.MethodPost || c.Method() == fiber.MethodPut) && len(c.Body()) > 0 {
+	if (c.Method() == fiber.MethodPost || c.Method() == fiber.MethodPut) && hasBody(c) {
 		return checkContentType(c)
 	}
 	return c.Next()
@@ -125,7 +125,7 @@ func (s *Server) base(c *fiber.Ctx) string {
 	if s.cfg.BaseURL != "" {
 		return strings.TrimSuffix(s.cfg.BaseURL, "/")
 	}
-	return c.BaseURL() + "/fhir"
+	return s.root(c) + "/fhir"
 }
 
 // preferReturn returns the return= value of the Prefer header, or "".

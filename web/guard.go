@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,14 +48,8 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	query := string(c.Request().URI().QueryString())
-	if strings.HasSuffix(c.Path(), "/_search") {
-		query += "&" + string(c.Body())
-	}
-	if !p.HasRole("admin") && strings.Contains(query, registry.TypeAuditEvent) {
-		// _include/_revinclude of the audit trail: admins only.
-		return deny(p, Decision{Rule: "audit-admin-only", Reason: "only admins read the audit trail (also through _include and _revinclude)"})
-	}
+	// The types a search reaches through _include and _revinclude are
+	// checked on the parsed search by handleSearch (allowSearch).
 	return c.Next()
 }
 
@@ -316,24 +311,42 @@ func (s *Server) allowEntries(ctx context.Context, b map[string]any) error {
 	}
 	entries, _ := b["entry"].([]any)
 	for i, e := range entries {
-		req, _ := e.(map[string]any)["request"].(map[string]any)
-		method, _ := req["method"].(string)
-		u, _ := req["url"].(string)
-		path, _, _ := strings.Cut(u, "?")
-		action, typ := routeAction(method, "/"+strings.TrimPrefix(path, "/"))
-		if action == "" || !registry.IsType(typ) {
-			continue // the Bundle's own processing refuses unknown types
-		}
-		if err := s.allow(ctx, p, action, typ, nil); err != nil {
+		if err := s.allowEntry(ctx, p, e); err != nil {
 			return registry.Errorf(registry.EForbidden, "Bundle.entry[%d]: %s", i, registry.ErrorMessage(err))
 		}
 	}
 	return nil
 }
 
+// allowEntry checks one Bundle entry's request: its interaction, and for a
+// search every type its decoded query reaches, as for a search of its own.
+func (s *Server) allowEntry(ctx context.Context, p Principal, e any) error {
+	entry, _ := e.(map[string]any)
+	req, _ := entry["request"].(map[string]any)
+	method, _ := req["method"].(string)
+	u, _ := req["url"].(string)
+	path, rawQuery, _ := strings.Cut(u, "?")
+	action, typ := routeAction(method, "/"+strings.TrimPrefix(path, "/"))
+	if action == "" || !registry.IsType(typ) {
+		return nil // the Bundle's own processing refuses unknown types and methods
+	}
+	if err := s.allow(ctx, p, action, typ, nil); err != nil {
+		return err
+	}
+	if action != "search" {
+		return nil
+	}
+	query, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil // the Bundle refuses a malformed query (400)
+	}
+	return s.allowSearch(ctx, typ, query)
+}
+
 // auditDenial records a refused request as an AuditEvent (outcome 4,
 // minor failure) naming the principal, the interaction, the record and the
-// rule; a failure to record is logged, never hides the 403.
+// rule; repeats are aggregated (refusals). A failure to record is logged,
+// never hides the 403.
 func (s *Server) auditDenial(c *fiber.Ctx, err error) {
 	if s.cfg.Audit == nil {
 		return
@@ -349,11 +362,9 @@ func (s *Server) auditDenial(c *fiber.Ctx, err error) {
 		entities = []string{parts[0] + "/" + parts[1]}
 	}
 	rec := registry.AuditRecord{Action: auditAction(action), Subtype: "denied", Outcome: registry.AuditMinorFailure,
-		OutcomeDesc: registry.ErrorMessage(err), Entities: entities,
-		Detail: map[string]string{"interaction": c.Method() + " " + c.Path(), "action": action, "type": typ}}
-	if _, aerr := s.cfg.Audit.Record(context.WithoutCancel(ctx), rec); aerr != nil {
-		s.log.Error("audit of a denial failed", "id", requestID(c), "err", aerr)
-	}
+		OutcomeDesc: registry.ErrorMessage(err), Entities: entities, Agent: registry.AgentFrom(ctx),
+		Detail: map[string]string{"interaction": c.Method() + " " + c.Path(), "action": action, "type": typ, "address": s.clientIP(c)}}
+	s.refused.add(rec, s.clientIP(c))
 }
 
 // auditAction is the AuditEvent action code of a policy action.

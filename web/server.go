@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 
 // Config holds what the web layer needs to know about its deployment.
 type Config struct {
-	BaseURL  string // public FHIR base (e.g. https://idem.example.org/fhir); derived from each request when empty
+	BaseURL  string // public FHIR base (e.g. https://idem.example.org/fhir); when empty, the address a connection reached (or a trusted proxy's X-Forwarded-Host)
 	MaxBody  int    // request body limit in bytes
 	Version  string // software version for the CapabilityStatement
 	Started  time.Time
@@ -29,6 +30,9 @@ type Config struct {
 	// Auth authenticates and authorises requests; nil leaves the API open
 	// and the admin UI closed (unit tests of the web layer).
 	Auth Auth
+	// TrustedProxies are the peers whose X-Forwarded-For, -Host and -Proto
+	// headers count (ParseProxies); from anyone else they are ignored.
+	TrustedProxies []netip.Prefix
 	// Audit records the AuditEvents that are not writes (denials, logins);
 	// nil: not recorded.
 	Audit *registry.Auditor
@@ -46,6 +50,8 @@ type Server struct {
 	auth     Auth             // nil: API open, admin UI closed
 	ui       *ui              // the admin UI's templates and static files
 	log      *slog.Logger
+	proxies  []netip.Prefix // trusted proxies
+	refused  *refusals      // audits refusals, a flood of them aggregated
 	ready    func(ctx context.Context) error
 	app      *fiber.App
 }
@@ -59,20 +65,30 @@ func New(cfg Config, svc *registry.Service, matcher *linkage.Matcher, linker *li
 	if cfg.ReadTime <= 0 {
 		cfg.ReadTime = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, registry: svc, matcher: matcher, linker: linker, auth: cfg.Auth, log: log, ready: ready}
+	s := &Server{cfg: cfg, registry: svc, matcher: matcher, linker: linker, auth: cfg.Auth, log: log, ready: ready, proxies: cfg.TrustedProxies}
+	s.refused = s.newRefusals()
+	proxies := make([]string, len(cfg.TrustedProxies))
+	for i, p := range cfg.TrustedProxies {
+		proxies[i] = p.String()
+	}
 	s.app = fiber.New(fiber.Config{
 		ErrorHandler: s.handleError,
-		// fasthttp drops the connection on a body over its limit, which a
-		// client still uploading sees as a reset. So it reads up to four
-		// times the limit and limitBody answers those with a clean 413.
-		BodyLimit:             4 * cfg.MaxBody,
-		Immutable:             true, // strings from the request outlive handlers (goroutines in bundles)
-		DisableStartupMessage: true,
-		ReadTimeout:           cfg.ReadTime,
-		WriteTimeout:          cfg.ReadTime,
-		IdleTimeout:           2 * time.Minute,
-		StrictRouting:         false,
-		CaseSensitive:         true,
+		// Bodies are streamed: read only after authentication, through
+		// the limit (body.go). Multipart forms are not parsed ahead either.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		BodyLimit:                    cfg.MaxBody,
+		Immutable:                    true, // strings from the request outlive handlers (goroutines in bundles)
+		DisableStartupMessage:        true,
+		ReadTimeout:                  cfg.ReadTime,
+		WriteTimeout:                 cfg.ReadTime,
+		IdleTimeout:                  2 * time.Minute,
+		StrictRouting:                false,
+		CaseSensitive:                true,
+		// X-Forwarded-Proto (c.Protocol, the cookies' Secure flag) counts
+		// only from a trusted proxy.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          proxies,
 	})
 	s.app.Use(requestid.New())
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
@@ -95,7 +111,7 @@ func (s *Server) routes() {
 	s.app.Post("/auth/token", s.handleToken)
 	s.app.Get("/.well-known/smart-configuration", s.handleSMARTConfiguration)
 	s.app.Get("/fhir/.well-known/smart-configuration", s.handleSMARTConfiguration)
-	f := s.app.Group("/fhir", s.negotiate, s.authenticate)
+	f := s.app.Group("/fhir", s.negotiate, s.authenticate, s.readBody)
 	f.Get("/metadata", s.handleMetadata)
 	f.Post("/", s.handleBundle)
 	// The MDM operations (HAPI FHIR names) come before /:type, which would
@@ -130,13 +146,6 @@ func (s *Server) routes() {
 	f.Get("/:type/:id/_history", s.handleInstanceHistory)
 	f.Get("/:type/:id/_history/:vid", s.handleVRead)
 	f.Use(s.handleNoRoute)
-}
-
-func (s *Server) limitBody(c *fiber.Ctx) error {
-	if len(c.Body()) > s.cfg.MaxBody {
-		return registry.Errorf(registry.ETooLarge, "request body of %d bytes exceeds the limit of %d bytes", len(c.Body()), s.cfg.MaxBody)
-	}
-	return c.Next()
 }
 
 func (s *Server) handleHealth(c *fiber.Ctx) error {

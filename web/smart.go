@@ -62,14 +62,11 @@ func (e *OAuthError) status() int {
 
 // tokenEndpoints are the URLs a client may name as its assertion's aud:
 // the one under the configured public base (IDEM_BASE_URL, without its
-// /fhir), or without one the URL this request reached.
+// /fhir), or without one the one under the address the connection reached.
+// Never one that follows Host or X-Forwarded-Host: an assertion minted for
+// another server must not be accepted here.
 func (s *Server) tokenEndpoints(c *fiber.Ctx) []string {
-	if s.cfg.BaseURL == "" {
-		return []string{c.BaseURL() + "/auth/token"}
-	}
-	// With a configured public URL only that one counts: the derived one
-	// follows request headers (X-Forwarded-Host) a caller controls.
-	return []string{strings.TrimSuffix(strings.TrimSuffix(s.cfg.BaseURL, "/"), "/fhir") + "/auth/token"}
+	return []string{s.tokenRoot(c) + "/auth/token"}
 }
 
 // handleSMARTConfiguration serves /.well-known/smart-configuration (also
@@ -95,7 +92,18 @@ func (s *Server) handleToken(c *fiber.Ctx) error {
 	if s.auth == nil {
 		return registry.Errorf(registry.ENotFound, "access control is not configured")
 	}
+	if err := s.loadBody(c, credentialBody); err != nil {
+		return err // 413 and 415 are the server's, not OAuth errors
+	}
 	req, err := s.tokenRequest(c)
+	account := "client:" + claimedClient(req.Assertion)
+	if wait, terr := s.throttled(c, account, registry.Agent{Name: claimedClient(req.Assertion), Kind: "client"}); terr != nil || wait > 0 {
+		if terr != nil {
+			return s.sendOAuthError(c, terr)
+		}
+		return c.Status(fiber.StatusTooManyRequests).JSON(fiber.Map{"error": "invalid_client",
+			"error_description": "too many failed token requests: retry in " + waitText(wait)})
+	}
 	var tok AccessToken
 	if err == nil {
 		tok, err = s.auth.IssueToken(c.UserContext(), req)
@@ -103,6 +111,7 @@ func (s *Server) handleToken(c *fiber.Ctx) error {
 	if err != nil {
 		return s.sendOAuthError(c, err)
 	}
+	s.signInSucceeded(c, "client:"+tok.Principal.Name)
 	s.auditToken(c, registry.AuditRecord{Agent: registry.Agent{Name: tok.Principal.Name, Kind: tok.Principal.Kind,
 		System: tok.Principal.System}, Detail: map[string]string{"scope": tok.Scope}})
 	return c.JSON(fiber.Map{"access_token": tok.Token, "token_type": "bearer",
@@ -148,9 +157,10 @@ func (s *Server) sendOAuthError(c *fiber.Ctx, err error) error {
 		}
 		oe = &OAuthError{Code: "invalid_request", Description: registry.ErrorMessage(err)}
 	}
-	if oe.Client != "" && (oe.Code == "invalid_client" || oe.Code == "invalid_grant") {
-		s.auditToken(c, registry.AuditRecord{Outcome: registry.AuditMinorFailure, OutcomeDesc: oe.Error(),
-			Agent: registry.Agent{Name: truncateName(oe.Client), Kind: "client"}})
+	if oe.Code == "invalid_client" || oe.Code == "invalid_grant" {
+		// Counted for the claimed client (if any) and the address; audited,
+		// repeats aggregated.
+		s.signInFailed(c, "client:"+truncateName(oe.Client), registry.Agent{Name: oe.Client, Kind: "client"}, oe.Error())
 	}
 	return c.Status(oe.status()).JSON(fiber.Map{"error": oe.Code, "error_description": oe.Description})
 }

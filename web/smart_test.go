@@ -104,9 +104,10 @@ func TestTokenEndpoint(t *testing.T) {
 	}
 }
 
-// Discovery needs no token, at the root and under the FHIR base.
+// Discovery needs no token, at the root and under the FHIR base; the token
+// endpoint is the configured one, whatever Host the request names.
 func TestSMARTConfiguration(t *testing.T) {
-	srv := New(Config{Auth: newFakeAuth()}, nil, nil, nil, quietLog, nil)
+	srv := New(Config{Auth: newFakeAuth(), BaseURL: "https://idem.example.org/fhir"}, nil, nil, nil, quietLog, nil)
 	for _, path := range []string{"/.well-known/smart-configuration", "/fhir/.well-known/smart-configuration"} {
 		resp, err := srv.App().Test(httptest.NewRequest(http.MethodGet, "http://idem.test"+path, nil), -1)
 		if err != nil {
@@ -119,7 +120,7 @@ func TestSMARTConfiguration(t *testing.T) {
 		}
 		err = json.NewDecoder(resp.Body).Decode(&got)
 		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 || got.TokenEndpoint != "http://idem.test/auth/token" ||
+		if err != nil || resp.StatusCode != 200 || got.TokenEndpoint != "https://idem.example.org/auth/token" ||
 			!cmp.Equal(got.Methods, []string{"private_key_jwt"}) || !cmp.Equal(got.Capabilities, []string{"client-confidential-asymmetric"}) {
 			t.Errorf("%s: %d %+v %v", path, resp.StatusCode, got, err)
 		}

@@ -84,6 +84,10 @@ func (a *fakeAuth) Allow(name string) (bool, time.Duration) { return true, 0 }
 func (a *fakeAuth) AutoLink(typ string) bool                { return true }
 func (a *fakeAuth) Mode(typ string) string                  { return "shared" }
 
+func (a *fakeAuth) Throttle(context.Context, string, string) (time.Duration, error) { return 0, nil }
+func (a *fakeAuth) SignInFailed(context.Context, string, string) error              { return nil }
+func (a *fakeAuth) SignInSucceeded(context.Context, string) error                   { return nil }
+
 func (a *fakeAuth) Login(ctx context.Context, user, password string) (string, string, error) {
 	u, ok := fakeUsers[user]
 	if !ok || u.password != password {

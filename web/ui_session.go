@@ -7,8 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -89,12 +91,48 @@ func redirect(c *fiber.Ctx, to string) error {
 }
 
 // localPath returns p if it is a path on this site, else "/": redirect
-// targets taken from forms must not lead elsewhere.
+// targets taken from forms and query strings must not lead elsewhere. The
+// target is parsed, not matched: it must be a path starting with a single
+// "/", with no scheme, no host, and neither as given nor decoded a
+// backslash or control character (browsers drop tabs and newlines and read
+// "\" as "/", so "/\t/evil.example" would be "//evil.example").
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
 	}
+	decoded, err := url.PathUnescape(p)
+	if err != nil {
+		return "/"
+	}
+	for _, t := range []string{p, decoded, u.Path} {
+		if !strings.HasPrefix(t, "/") || strings.HasPrefix(t, "//") || strings.IndexFunc(t, unsafeInURL) >= 0 {
+			return "/"
+		}
+	}
 	return p
+}
+
+// unsafeInURL reports the characters a redirect target must not hold: a
+// backslash, control characters and invisible formatting characters.
+func unsafeInURL(r rune) bool {
+	return r == '\\' || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+}
+
+// csrfToken returns the CSRF token a POST carries: the form body's csrf
+// field, or the X-CSRF-Token header. Never the query string: a token in a
+// URL leaks through logs, history and Referer headers.
+func csrfToken(c *fiber.Ctx) string {
+	if t := postValue(c, "csrf"); t != "" {
+		return t
+	}
+	return c.Get("X-CSRF-Token")
+}
+
+// postValue returns a field of a url-encoded form body only (fiber's
+// FormValue would also take it from the query string).
+func postValue(c *fiber.Ctx, key string) string {
+	return string(c.Request().PostArgs().Peek(key))
 }
 
 // sameToken compares two secrets in constant time; an empty one never matches.
@@ -125,7 +163,10 @@ func (s *Server) uiSession(c *fiber.Ctx) error {
 	c.Locals(localCSRF, csrf)
 	ctx := registry.WithAgent(c.UserContext(), registry.Agent{Name: p.Name, Kind: "user"})
 	c.SetUserContext(withPrincipal(ctx, p))
-	if c.Method() == fiber.MethodPost && !sameToken(c.FormValue("csrf"), csrf) {
+	if err := s.loadBody(c, s.cfg.MaxBody); err != nil {
+		return err
+	}
+	if c.Method() == fiber.MethodPost && !sameToken(csrfToken(c), csrf) {
 		return registry.Errorf(registry.EForbidden, "the form's CSRF token is missing or out of date: reload the page and try again")
 	}
 	return c.Next()
@@ -191,24 +232,34 @@ func (s *Server) showLogin(c *fiber.Ctx, status int, name, msg string) error {
 }
 
 func (s *Server) handleLogin(c *fiber.Ctx) error {
-	if !sameToken(c.FormValue("csrf"), c.Cookies(loginCookie)) {
+	if err := s.loadBody(c, credentialBody); err != nil {
+		return err
+	}
+	if !sameToken(csrfToken(c), c.Cookies(loginCookie)) {
 		return s.showLogin(c, fiber.StatusForbidden, "", "The sign-in form expired: please try again.")
 	}
-	name := strings.TrimSpace(c.FormValue("user"))
-	id, _, err := s.auth.Login(c.UserContext(), name, c.FormValue("password"))
+	name := strings.TrimSpace(postValue(c, "user"))
+	account, agent := "user:"+name, registry.Agent{Name: name, Kind: "user"}
+	if wait, err := s.throttled(c, account, agent); err != nil || wait > 0 {
+		if err != nil {
+			return err
+		}
+		return s.showLogin(c, fiber.StatusTooManyRequests, name, "Too many failed sign-ins: try again in "+waitText(wait)+".")
+	}
+	id, _, err := s.auth.Login(c.UserContext(), name, postValue(c, "password"))
 	if err != nil {
 		if registry.ErrorCode(err) == registry.EInternal {
 			return err
 		}
-		s.log.Info("admin UI sign-in refused", "user", name)
-		s.auditUI(c, registry.AuditRecord{Action: "E", Subtype: "login", Outcome: registry.AuditMinorFailure,
-			OutcomeDesc: "wrong user name or password", Agent: registry.Agent{Name: name, Kind: "user"}})
+		s.log.Info("admin UI sign-in refused", "user", truncateName(name))
+		s.signInFailed(c, account, agent, "wrong user name or password")
 		return s.showLogin(c, fiber.StatusUnauthorized, name, "Wrong user name or password.")
 	}
-	s.auditUI(c, registry.AuditRecord{Action: "E", Subtype: "login", Agent: registry.Agent{Name: name, Kind: "user"}})
+	s.signInSucceeded(c, account)
+	s.auditUI(c, registry.AuditRecord{Action: "E", Subtype: "login", Agent: agent})
 	s.clearCookie(c, loginCookie)
 	s.setCookie(c, sessionCookie, id)
-	return redirect(c, localPath(c.FormValue("next")))
+	return redirect(c, localPath(postValue(c, "next")))
 }
 
 func (s *Server) handleLogout(c *fiber.Ctx) error {
