@@ -80,7 +80,7 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 		"IDEM_LOG_LEVEL": &cfg.LogLevel, "IDEM_LOG_FORMAT": &cfg.LogFormat, "IDEM_MATCH_RULES": &cfg.MatchRules,
 		"IDEM_ADMIN_TOKEN": &cfg.AdminToken, "IDEM_ADMIN_PASSWORD": &cfg.AdminPassword,
 		"IDEM_SHARING": &cfg.Sharing, "IDEM_AUTHORITATIVE": &cfg.Authoritative,
-		"IDEM_MAX_REPEATS": &cfg.MaxRepeats,
+		"IDEM_MAX_REPEATS":     &cfg.MaxRepeats,
 		"IDEM_TRUSTED_PROXIES": &cfg.TrustedProxies,
 	}
 	for k, p := range str {

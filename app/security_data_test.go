@@ -7,9 +7,9 @@ import (
 	"idem/registry/sqlstore/sqltest"
 )
 
-// attack is one request an attacker sends, what it must get, and the
+// writeAttack is one request an attacker sends, what it must get, and the
 // stored record that must not have changed (read back as the admin).
-type attack struct {
+type writeAttack struct {
 	name               string
 	token              string
 	method, path, body string
@@ -22,7 +22,7 @@ type attack struct {
 
 // runAttacks sends each attack and checks its status, its message, and
 // that it left nothing behind.
-func runAttacks(t *testing.T, s *testServer, attacks []attack) {
+func runAttacks(t *testing.T, s *testServer, attacks []writeAttack) {
 	t.Helper()
 	for _, a := range attacks {
 		var before string
@@ -104,7 +104,7 @@ func TestSecurityRecordOwnership(t *testing.T) {
 		}
 		ref, goneRef := "Patient/"+id, "Patient/"+gone
 		mine := ehrPatient("http://gp.example/mrn", "G1", "Taken")
-		attacks := []attack{
+		attacks := []writeAttack{
 			{name: "PUT another's record", token: gp, method: "PUT", path: "/" + ref, body: withID(mine, id),
 				want: 403, wantBody: "owned by client ehr-main", unchanged: ref, noneNamed: "Taken"},
 			{name: "PUT with If-Match", token: gp, method: "PUT", path: "/" + ref, body: withID(mine, id), headers: []string{"If-Match", `W/"1"`},
@@ -171,21 +171,21 @@ func TestSecurityIdentifierDomains(t *testing.T) {
 		s.addClient(`{"name":"ehr-main","system":"http://ehr.example/fhir","roles":["source"],"domains":["http://ehr.example/mrn","urn:oid:1.2.3"]}`)
 		gp := s.addClient(`{"name":"gp","system":"http://gp.example/fhir","roles":["source"],"domains":["http://gp.example/mrn"]}`)
 		poach := func(system string) string { return ehrPatient(system, "X1", "Poacher") }
-		var attacks []attack
+		var attacks []writeAttack
 		for _, sys := range []string{"HTTP://EHR.example/mrn", "http://ehr.EXAMPLE/mrn/", "https://ehr.example/mrn", "http://ehr.example:80/mrn",
 			"http://ehr.example/mrn//", "urn:OID:1.2.3", "URN:oid:1.2.3", "1.2.3", "urn:oid:1.2.3/"} {
-			attacks = append(attacks, attack{name: "system " + sys, token: gp, method: "POST", path: "/Patient", body: poach(sys),
+			attacks = append(attacks, writeAttack{name: "system " + sys, token: gp, method: "POST", path: "/Patient", body: poach(sys),
 				want: 403, wantBody: "owned by ehr-main", noneNamed: "Poacher"})
 		}
 		contained := `{"resourceType":"Patient","contained":[{"resourceType":"Patient","id":"c1","identifier":[{"system":"http://ehr.example/mrn","value":"X2"}]}],"name":[{"family":"Poacher"}]}`
 		extension := `{"resourceType":"Patient","extension":[{"url":"http://x.example/e","valueIdentifier":{"system":"http://ehr.example/mrn","value":"X4"}}],"name":[{"family":"Poacher"}]}`
 		nested := `{"resourceType":"Patient","link":[{"other":{"identifier":{"system":"http://ehr.example/mrn","value":"X3"}},"type":"seealso"}],"name":[{"family":"Poacher"}]}`
 		attacks = append(attacks,
-			attack{name: "identifier in a contained resource", token: gp, method: "POST", path: "/Patient", body: contained, want: 403, wantBody: "owned by ehr-main", noneNamed: "Poacher"},
-			attack{name: "identifier in a reference", token: gp, method: "POST", path: "/Patient", body: nested, want: 403, wantBody: "owned by ehr-main", noneNamed: "Poacher"},
-			attack{name: "identifier in an extension", token: gp, method: "POST", path: "/Patient", body: extension, want: 403, wantBody: "owned by ehr-main", noneNamed: "Poacher"},
-			attack{name: "space around the system is no valid uri", token: gp, method: "POST", path: "/Patient", body: poach(" http://ehr.example/mrn"), want: 422, noneNamed: "Poacher"},
-			attack{name: "in a Bundle entry", token: gp, method: "POST", path: "", body: transaction("transaction", entry("POST", "Patient", contained)),
+			writeAttack{name: "identifier in a contained resource", token: gp, method: "POST", path: "/Patient", body: contained, want: 403, wantBody: "owned by ehr-main", noneNamed: "Poacher"},
+			writeAttack{name: "identifier in a reference", token: gp, method: "POST", path: "/Patient", body: nested, want: 403, wantBody: "owned by ehr-main", noneNamed: "Poacher"},
+			writeAttack{name: "identifier in an extension", token: gp, method: "POST", path: "/Patient", body: extension, want: 403, wantBody: "owned by ehr-main", noneNamed: "Poacher"},
+			writeAttack{name: "space around the system is no valid uri", token: gp, method: "POST", path: "/Patient", body: poach(" http://ehr.example/mrn"), want: 422, noneNamed: "Poacher"},
+			writeAttack{name: "in a Bundle entry", token: gp, method: "POST", path: "", body: transaction("transaction", entry("POST", "Patient", contained)),
 				want: 403, wantBody: "owned by ehr-main", noneNamed: "Poacher"},
 		)
 		runAttacks(t, s, attacks)
@@ -215,7 +215,7 @@ func TestSecurityRepeatLimits(t *testing.T) {
 			return `{"resourceType":"Patient",` + members + `,"name":[{"family":"Huge"}]}`
 		}
 		ident := `{"system":"http://gp.example/mrn","value":"v"}`
-		attacks := []attack{
+		attacks := []writeAttack{
 			{name: "101 identifiers", token: gp, method: "POST", path: "/Patient", body: patient(`"identifier":[` + manyOf(ident, 101) + `]`),
 				want: 422, wantBody: "Patient.identifier", noneNamed: "Huge"},
 			{name: "20000 identifiers", token: gp, method: "POST", path: "/Patient", body: patient(`"identifier":[` + manyOf(ident, 20000) + `]`),
@@ -273,7 +273,7 @@ func TestSecurityControlCharacters(t *testing.T) {
 		ref := "Patient/" + id
 		nul := `{"resourceType":"Patient","name":[{"family":"A\u0000B"}]}`
 		ctl := func(esc string) string { return `{"resourceType":"Patient","name":[{"family":"Ctl` + esc + `"}]}` }
-		attacks := []attack{
+		attacks := []writeAttack{
 			{name: "NUL in a string", method: "POST", path: "/Patient", body: nul, want: 400, wantBody: "Patient.name[0].family"},
 			{name: "U+0001", method: "POST", path: "/Patient", body: ctl(`\u0001`), want: 400, wantBody: "Patient.name[0].family", noneNamed: "Ctl"},
 			{name: "form feed", method: "POST", path: "/Patient", body: ctl(`\f`), want: 400, noneNamed: "Ctl"},
@@ -329,7 +329,7 @@ func TestSecurityPolicyChangesAtOnce(t *testing.T) {
 			gp := s.addClient(`{"name":"gp","system":"http://gp.example/fhir","roles":["source"]}`)
 			// The CLI registers an owner of a domain: gp's very next write into it is refused.
 			run(t, dsn, "client", "add", "late", "--system", "http://late.example/fhir", "--role", "source", "--domain", "http://late.example/mrn")
-			runAttacks(t, s, []attack{{name: "write into a domain just registered elsewhere", token: gp, method: "POST", path: "/Patient",
+			runAttacks(t, s, []writeAttack{{name: "write into a domain just registered elsewhere", token: gp, method: "POST", path: "/Patient",
 				body: ehrPatient("http://late.example/mrn", "L1", "Latecomer"), want: 403, wantBody: "owned by late", noneNamed: "Latecomer"}})
 			// The CLI revokes gp: its very next request is refused.
 			if r := s.do("GET", "/Patient", "", bearer(gp)...); r.status != 200 {
@@ -353,7 +353,7 @@ func TestSecurityPolicyAcrossInstances(t *testing.T) {
 		t.Fatalf("b before revocation: %d", r.status)
 	}
 	a.addClient(`{"name":"late","system":"http://late.example/fhir","roles":["source"],"domains":["http://late.example/mrn"]}`)
-	runAttacks(t, b, []attack{{name: "on b, a domain a just registered", token: gp, method: "POST", path: "/Patient",
+	runAttacks(t, b, []writeAttack{{name: "on b, a domain a just registered", token: gp, method: "POST", path: "/Patient",
 		body: ehrPatient("http://late.example/mrn", "L1", "Latecomer"), want: 403, wantBody: "owned by late", noneNamed: "Latecomer"}})
 	if status, _ := a.admin("DELETE", "/clients/gp", ""); status != 204 {
 		t.Fatalf("revoke: %d", status)
