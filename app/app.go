@@ -147,14 +147,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error)
 			return nil, err
 		}
 	}
-	auditor := registry.NewAuditor(o.svc, auditSource(cfg))
 	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: Version, Started: time.Now(),
-		Auth: policyAuth{o.authz}, Audit: auditor, Limits: limits, TrustedProxies: proxies},
+		Auth: policyAuth{o.authz}, Audit: o.auditor, Limits: limits, TrustedProxies: proxies},
 		o.svc, o.matcher, o.linker, log, store.Ping)
-	// Every write is checked against the policy (with its identifier
-	// domains) before it is stored, then linked, then audited, in one
-	// transaction.
-	o.svc.Hooks = registry.ChainHooks(srv.Guard(), o.linker, auditor)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		o.close()

@@ -31,11 +31,11 @@ type policyAuth struct{ a *policy.Authorizer }
 
 var _ web.Auth = policyAuth{}
 
-func toWeb(p policy.Principal) web.Principal {
-	return web.Principal{Kind: string(p.Kind), Name: p.Name, System: p.System, Roles: p.Roles, Domains: p.Domains}
+func toWeb(p policy.Principal) registry.Actor {
+	return registry.Actor{Kind: string(p.Kind), Name: p.Name, System: p.System, Roles: p.Roles, Domains: p.Domains}
 }
 
-func fromWeb(p web.Principal) policy.Principal {
+func fromWeb(p registry.Actor) policy.Principal {
 	return policy.Principal{Kind: policy.Kind(p.Kind), Name: p.Name, System: p.System, Roles: p.Roles, Domains: p.Domains}
 }
 
@@ -56,20 +56,20 @@ func policyError(err error) error {
 	return registry.Internal(err)
 }
 
-func (p policyAuth) Authenticate(ctx context.Context, token string) (web.Principal, error) {
+func (p policyAuth) Authenticate(ctx context.Context, token string) (registry.Actor, error) {
 	pr, err := p.a.Authenticate(ctx, token)
 	if errors.Is(err, policy.ErrUnauthenticated) {
-		return web.Principal{}, registry.Errorf(registry.EUnauthorized, "the bearer token is not valid: unknown, revoked or expired")
+		return registry.Actor{}, registry.Errorf(registry.EUnauthorized, "the bearer token is not valid: unknown, revoked or expired")
 	}
 	return toWeb(pr), policyError(err)
 }
 
-func (p policyAuth) Decide(pr web.Principal, action, typ string, domains []string) web.Decision {
+func (p policyAuth) Decide(pr registry.Actor, action, typ string, domains []string) web.Decision {
 	d := p.a.Decide(fromWeb(pr), action, typ, domains)
 	return web.Decision{Allowed: d.Allowed, Rule: d.Rule, Reason: d.Reason}
 }
 
-func (p policyAuth) DecideOwner(pr web.Principal, action, typ, source string) web.Decision {
+func (p policyAuth) DecideOwner(pr registry.Actor, action, typ, source string) web.Decision {
 	d := p.a.DecideOwner(fromWeb(pr), action, typ, source)
 	return web.Decision{Allowed: d.Allowed, Rule: d.Rule, Reason: d.Reason}
 }
@@ -97,7 +97,7 @@ func (p policyAuth) Login(ctx context.Context, user, password string) (string, s
 	return sess, csrf, policyError(err)
 }
 
-func (p policyAuth) Session(ctx context.Context, id string) (web.Principal, string, error) {
+func (p policyAuth) Session(ctx context.Context, id string) (registry.Actor, string, error) {
 	pr, csrf, err := p.a.Session(ctx, id)
 	return toWeb(pr), csrf, policyError(err)
 }

@@ -16,6 +16,7 @@ import (
 	"idem/registry"
 	"idem/registry/sqlstore"
 	"idem/seed"
+	"idem/web"
 )
 
 // opened is a store with the registry and matcher wired as serve wires them.
@@ -25,6 +26,7 @@ type opened struct {
 	models  *linkage.Models
 	matcher *linkage.Matcher
 	linker  *linkage.Linker
+	auditor *registry.Auditor
 	authz   *policy.Authorizer
 }
 
@@ -53,12 +55,21 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 		store.Close()
 		return nil, fmt.Errorf("policy: %w", err)
 	}
+	// The write pipeline (registry/pipeline.go), every step handed in here:
+	// authorize (the policy, as the Guard) → resolve and link (the
+	// linker) → store (the Writer: also the system path golden records
+	// and AuditEvents take) → audit.
 	models := linkage.NewModels(store, rules, modelRefresh, log)
 	matcher := linkage.NewMatcher(store, models, log)
-	svc := &registry.Service{Store: store, MatchIndex: matcher.Index}
-	linker := linkage.NewLinker(svc, matcher, linkage.LinkerConfig{AutoLink: authz.AutoLink}, log)
-	svc.Hooks = linker
-	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, svc: svc}, nil
+	w := &registry.Writer{MatchIndex: matcher.Index}
+	linker := linkage.NewLinker(store, w, matcher, linkage.LinkerConfig{AutoLink: authz.AutoLink}, log)
+	auditor := registry.NewAuditor(store, w, auditSource(cfg))
+	svc := &registry.Service{Store: store, Writer: w, Steps: registry.Steps{
+		Authorize: web.NewGuard(policyAuth{authz}),
+		Link:      linker,
+		Audit:     auditor,
+	}}
+	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, auditor: auditor, svc: svc}, nil
 }
 
 // withStore opens the database as serve does, runs fn, and closes it.
@@ -126,6 +137,9 @@ const loadBatch = 500
 // loadNetwork generates a network and stores it with transaction Bundles;
 // progress, when not nil, hears the number of resources stored after each.
 func loadNetwork(ctx context.Context, svc *registry.Service, sc seed.Config, progress func(stored int)) (int, error) {
+	if _, ok := registry.ActorIn(ctx); !ok {
+		ctx = registry.WithActor(ctx, registry.SystemActor("idem seed"))
+	}
 	var batch []any
 	n := 0
 	flush := func() error {
@@ -329,7 +343,7 @@ func seedDemo(ctx context.Context, o *opened, log *slog.Logger) error {
 	}
 	log.Info("empty database: loading the demo network (IDEM_SEED=false turns this off)")
 	start := time.Now()
-	n, err := loadNetwork(ctx, o.svc, seed.Demo(), func(stored int) {
+	n, err := loadNetwork(registry.WithActor(ctx, registry.SystemActor("idem demo")), o.svc, seed.Demo(), func(stored int) {
 		if stored%2000 < loadBatch {
 			log.Info("loading the demo network", "resources", stored, "linked", true)
 		}

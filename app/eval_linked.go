@@ -45,6 +45,7 @@ func evalLinked(ctx context.Context, cfg Config, patients []map[string]any, enti
 	defer os.RemoveAll(dir)
 	cfg.DB = filepath.Join(dir, "eval.db")
 	var rep linkedReport
+	ctx = registry.WithActor(ctx, registry.SystemActor("idem eval"))
 	err = withStore(ctx, cfg, io.Discard, func(o *opened) error {
 		index := map[string]int{} // registry id → record
 		start := time.Now()

@@ -27,12 +27,12 @@ func (p *plan) audit(ctx context.Context) error {
 		Action:   "E",
 		Subtype:  p.op.Kind,
 		Outcome:  registry.AuditSuccess,
-		Agent:    registry.AgentFrom(ctx),
+		Agent:    registry.ActorFrom(ctx),
 		Entities: entities,
 		Recorded: p.op.At,
 		Detail:   detail,
 	})
-	_, err := p.l.svc.CreateTx(ctx, p.ltx, registry.TypeAuditEvent, p.l.svc.NewResourceID(), ev, "")
+	_, err := p.l.w.Create(ctx, p.ltx, registry.TypeAuditEvent, p.l.w.NewResourceID(), ev)
 	return err
 }
 

@@ -91,9 +91,10 @@ func BenchmarkCreateUnlinked(b *testing.B) { benchCreate(b, false) }
 func benchCreate(b *testing.B, link bool) {
 	ctx := context.Background()
 	s, m, res := benchDB(b, "_lastUpdated")
-	svc := &registry.Service{Store: s, MatchIndex: m.Index}
+	w := &registry.Writer{MatchIndex: m.Index}
+	svc := &registry.Service{Store: s, Writer: w}
 	if link {
-		svc.Hooks = NewLinker(svc, m, LinkerConfig{}, quiet)
+		svc.Link = NewLinker(s, w, m, LinkerConfig{}, quiet)
 	}
 	bodies := make([][]byte, len(res.Matches))
 	for i, r := range res.Matches {

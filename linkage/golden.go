@@ -83,7 +83,7 @@ type sourceRecord struct {
 
 // rebuild rewrites a golden record from its MATCH links; it writes a new
 // version only when the content changes.
-func (l *Linker) rebuild(ctx context.Context, ltx registry.LinkTx, golden string) error {
+func (l *Linker) rebuild(ctx context.Context, ltx registry.Tx, golden string) error {
 	gtype, gid, _ := strings.Cut(golden, "/")
 	links, err := ltx.Links(ctx, registry.LinkFilter{GoldenType: gtype, GoldenID: gid, MatchResult: []string{registry.MatchResultMatch}})
 	if err != nil {
@@ -118,7 +118,7 @@ func (l *Linker) rebuild(ctx context.Context, ltx registry.LinkTx, golden string
 
 // write stores body as gtype/gid unless the current version says the same;
 // nil deletes it.
-func (l *Linker) write(ctx context.Context, ltx registry.LinkTx, gtype, gid string, body map[string]any) error {
+func (l *Linker) write(ctx context.Context, ltx registry.Tx, gtype, gid string, body map[string]any) error {
 	cur, err := ltx.Read(ctx, gtype, gid)
 	exists := err == nil && !cur.Deleted
 	if err != nil && registry.ErrorCode(err) != registry.ENotFound {
@@ -126,7 +126,7 @@ func (l *Linker) write(ctx context.Context, ltx registry.LinkTx, gtype, gid stri
 	}
 	if body == nil {
 		if exists {
-			_, err = l.svc.DeleteTx(ctx, ltx, gtype, gid)
+			_, err = l.w.Delete(ctx, ltx, gtype, gid)
 		}
 		return err
 	}
@@ -139,13 +139,13 @@ func (l *Linker) write(ctx context.Context, ltx registry.LinkTx, gtype, gid stri
 			return nil
 		}
 	}
-	_, err = l.svc.UpdateTx(ctx, ltx, gtype, gid, body, 0)
+	_, err = l.w.Put(ctx, ltx, gtype, gid, body)
 	return err
 }
 
 // restoreGolden puts back a golden record's prior content (undo); nil
 // content means it did not exist.
-func (l *Linker) restoreGolden(ctx context.Context, ltx registry.LinkTx, golden string, prior []byte) error {
+func (l *Linker) restoreGolden(ctx context.Context, ltx registry.Tx, golden string, prior []byte) error {
 	gtype, gid, _ := strings.Cut(golden, "/")
 	if prior == nil {
 		return l.write(ctx, ltx, gtype, gid, nil)

@@ -68,9 +68,8 @@ func BenchmarkLinkedIngest(b *testing.B) {
 // app wires it (without policy and audit).
 func newLinkedService(s *sqlstore.Store) *registry.Service {
 	m := NewMatcher(s, NewModels(s, matching.DefaultRules(), time.Hour, quiet), quiet)
-	svc := &registry.Service{Store: s, MatchIndex: m.Index}
-	svc.Hooks = NewLinker(svc, m, LinkerConfig{}, quiet)
-	return svc
+	w := &registry.Writer{MatchIndex: m.Index}
+	return &registry.Service{Store: s, Writer: w, Steps: registry.Steps{Link: NewLinker(s, w, m, LinkerConfig{}, quiet)}}
 }
 
 // ingestBundles generates about n Patients (three systems, duplicates)

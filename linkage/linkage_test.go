@@ -24,7 +24,7 @@ func open(t *testing.T) (*sqlstore.Store, *registry.Service, *Matcher, *Models) 
 	t.Cleanup(func() { s.Close() })
 	models := NewModels(s, matching.DefaultRules(), time.Hour, quiet)
 	m := NewMatcher(s, models, quiet)
-	return s, &registry.Service{Store: s, MatchIndex: m.Index}, m, models
+	return s, &registry.Service{Store: s, Writer: &registry.Writer{MatchIndex: m.Index}}, m, models
 }
 
 func create(t *testing.T, svc *registry.Service, js string) string {

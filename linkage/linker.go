@@ -13,8 +13,10 @@ import (
 
 // Linker links every stored Patient, Practitioner and Location to its
 // golden record in the transaction of the write itself, so the response can
-// name it: a Person for people, a Linkage for Locations. It is the
-// registry.Service's WriteHooks.
+// name it: a Person for people, a Linkage for Locations. It is the resolve
+// and link steps of the registry's write pipeline (registry.Linker); it
+// writes golden records and its AuditEvents through the system path (a
+// registry.Writer), never back through the pipeline.
 //
 // For a new or changed record it scores the blocking candidates and:
 //   - a certain match to one golden record (or a shared enterprise
@@ -25,7 +27,8 @@ import (
 //
 // A steward's decisions (MANUAL links, NO_MATCH) are never overridden.
 type Linker struct {
-	svc     *registry.Service
+	store   Store
+	w       *registry.Writer
 	matcher *Matcher
 	cfg     LinkerConfig
 	log     *slog.Logger
@@ -42,27 +45,27 @@ type LinkerConfig struct {
 	Survivorship *Survivorship
 }
 
-// NewLinker returns a Linker writing through svc and scoring with matcher.
-// Set it as svc.Hooks.
-func NewLinker(svc *registry.Service, matcher *Matcher, cfg LinkerConfig, log *slog.Logger) *Linker {
+// Store is what linkage needs of idem's store: resources and write
+// transactions, the links' read side, and blocking candidates, term
+// frequencies and models. A store lacking one is a compile error where
+// the Linker and Matcher are built, not a step silently skipped.
+type Store interface {
+	registry.Store
+	registry.LinkStore
+	registry.MatchStore
+}
+
+// NewLinker returns a Linker over store, writing golden records with w
+// and scoring with matcher. Hand it to the registry.Service as its Link
+// step.
+func NewLinker(store Store, w *registry.Writer, matcher *Matcher, cfg LinkerConfig, log *slog.Logger) *Linker {
 	if cfg.Survivorship == nil {
 		cfg.Survivorship = DefaultSurvivorship()
 	}
-	return &Linker{svc: svc, matcher: matcher, cfg: cfg, log: log}
+	return &Linker{store: store, w: w, matcher: matcher, cfg: cfg, log: log}
 }
 
-var _ registry.WriteHooks = (*Linker)(nil)
-
-// WithActor returns ctx naming who acts (a steward, say), for link history
-// and audit; the web layer sets the full registry.Agent instead.
-func WithActor(ctx context.Context, actor string) context.Context {
-	return registry.WithAgent(ctx, registry.Agent{Name: actor, Kind: "user"})
-}
-
-// Actor returns who acts in ctx; "system" when nobody was named.
-func Actor(ctx context.Context) string {
-	return registry.AgentFrom(ctx).Name
-}
+var _ registry.Linker = (*Linker)(nil)
 
 func (l *Linker) autoLink(typ string) bool {
 	return l.cfg.AutoLink == nil || l.cfg.AutoLink(typ)
@@ -76,12 +79,13 @@ func goldenType(typ string) string {
 	return registry.TypePerson
 }
 
-// BeforePut resolves references between the records of one source: a
+// Resolve rewrites references between the records of one source: a
 // record whose meta.source is "<base>/<Type>/<local id>" may refer to
 // "Practitioner/77", meaning that source's Practitioner 77; when the
 // registry holds a record with meta.source "<base>/Practitioner/77" the
 // reference is rewritten to its registry id.
-func (l *Linker) BeforePut(ctx context.Context, tx registry.Tx, typ, id string, res map[string]any) error {
+func (l *Linker) Resolve(ctx context.Context, tx registry.Tx, w *registry.Write) error {
+	typ, res := w.Type, w.Resource
 	if !Matchable(typ) {
 		return nil
 	}
@@ -152,32 +156,28 @@ func rewriteRefs(v any, fn func(string) (string, error)) error {
 	return nil
 }
 
-// AfterPut links a stored version, or unlinks a deleted record.
-func (l *Linker) AfterPut(ctx context.Context, tx registry.Tx, out *registry.Outcome, res map[string]any) error {
+// Link links a stored version, or unlinks a deleted record.
+func (l *Linker) Link(ctx context.Context, tx registry.Tx, w *registry.Write, out *registry.Outcome) error {
 	r := out.Resource
 	if !Matchable(r.Type) {
 		return nil
 	}
-	ltx, ok := tx.(registry.LinkTx)
-	if !ok {
-		return nil
+	if w.Resource == nil {
+		return l.unlinkDeleted(ctx, tx, r)
 	}
-	if res == nil {
-		return l.unlinkDeleted(ctx, ltx, r)
-	}
-	golden, _, err := l.link(ctx, ltx, r.Type, r.ID, res)
+	golden, _, err := l.link(ctx, tx, r.Type, r.ID, w.Resource)
 	out.Golden = golden
 	return err
 }
 
 // unlinkDeleted removes every link of a deleted record and refreshes the
 // golden records it was part of.
-func (l *Linker) unlinkDeleted(ctx context.Context, ltx registry.LinkTx, r *registry.Resource) error {
+func (l *Linker) unlinkDeleted(ctx context.Context, ltx registry.Tx, r *registry.Resource) error {
 	links, err := ltx.Links(ctx, registry.LinkFilter{SourceType: r.Type, SourceID: r.ID})
 	if err != nil || len(links) == 0 {
 		return err
 	}
-	p := l.newPlan(ltx, "unlink", Actor(ctx), r.Type+"/"+r.ID+" was deleted")
+	p := l.newPlan(ltx, "unlink", registry.ActorFrom(ctx).Name, r.Type+"/"+r.ID+" was deleted")
 	for _, k := range links {
 		p.remove(k)
 	}
@@ -194,7 +194,7 @@ type decision struct {
 
 // link runs the matcher for typ/id and applies its decision; it returns
 // the golden record the record is linked to and the applied plan.
-func (l *Linker) link(ctx context.Context, ltx registry.LinkTx, typ, id string, res map[string]any) (string, *plan, error) {
+func (l *Linker) link(ctx context.Context, ltx registry.Tx, typ, id string, res map[string]any) (string, *plan, error) {
 	current, err := ltx.Links(ctx, registry.LinkFilter{SourceType: typ, SourceID: id})
 	if err != nil {
 		return "", nil, err
@@ -209,7 +209,7 @@ func (l *Linker) link(ctx context.Context, ltx registry.LinkTx, typ, id string, 
 			refused[k.Golden()] = true
 		}
 	}
-	p := l.newPlan(ltx, "link", Actor(ctx), "")
+	p := l.newPlan(ltx, "link", registry.ActorFrom(ctx).Name, "")
 	if (match != nil && match.LinkSource == registry.LinkSourceManual) || !l.autoLink(typ) {
 		if match == nil {
 			return "", p, nil // independent: stewards link by hand
@@ -340,7 +340,7 @@ const (
 )
 
 // full reports whether golden holds MaxAutoRecords records already.
-func (l *Linker) full(ctx context.Context, ltx registry.LinkTx, golden string) (bool, error) {
+func (l *Linker) full(ctx context.Context, ltx registry.Tx, golden string) (bool, error) {
 	gt, gid, ok := strings.Cut(golden, "/")
 	if !ok || gt == registry.TypeLocation {
 		return false, nil
@@ -352,7 +352,7 @@ func (l *Linker) full(ctx context.Context, ltx registry.LinkTx, golden string) (
 // reviewedTheOtherWay reports whether a record of other already waits in
 // review as a candidate of golden: asking again from this side would put
 // the same question in the queue twice.
-func (l *Linker) reviewedTheOtherWay(ctx context.Context, ltx registry.LinkTx, golden, other string) (bool, error) {
+func (l *Linker) reviewedTheOtherWay(ctx context.Context, ltx registry.Tx, golden, other string) (bool, error) {
 	if golden == "" {
 		return false, nil
 	}
@@ -378,7 +378,7 @@ func (l *Linker) reviewedTheOtherWay(ctx context.Context, ltx registry.LinkTx, g
 
 // proposeDuplicates adds POSSIBLE_DUPLICATE links from the first golden
 // record to the others, unless a steward said they are different.
-func (l *Linker) proposeDuplicates(ctx context.Context, ltx registry.LinkTx, p *plan, certain []*decision) error {
+func (l *Linker) proposeDuplicates(ctx context.Context, ltx registry.Tx, p *plan, certain []*decision) error {
 	gt, gid, _ := strings.Cut(certain[0].golden, "/")
 	if gt != registry.TypePerson && gt != registry.TypeLinkage {
 		return nil
@@ -425,7 +425,7 @@ func (l *Linker) scored(k *registry.Link, sc *scoring, d *decision) {
 
 // decide groups the scored candidates by their golden records, with the
 // enterprise identifier comparison.
-func (l *Linker) decide(ctx context.Context, ltx registry.LinkTx, sc *scoring, typ string, res map[string]any) ([]*decision, error) {
+func (l *Linker) decide(ctx context.Context, ltx registry.Tx, sc *scoring, typ string, res map[string]any) ([]*decision, error) {
 	mine := enterpriseIDs(sc, sc.rec)
 	byGolden := map[string]*decision{}
 	var order []*decision

@@ -26,9 +26,9 @@ func openLinked(t *testing.T, s *sqlstore.Store) *linked {
 	t.Helper()
 	models := NewModels(s, matching.DefaultRules(), time.Hour, quiet)
 	m := NewMatcher(s, models, quiet)
-	svc := &registry.Service{Store: s, MatchIndex: m.Index}
-	l := NewLinker(svc, m, LinkerConfig{}, quiet)
-	svc.Hooks = l
+	w := &registry.Writer{MatchIndex: m.Index}
+	l := NewLinker(s, w, m, LinkerConfig{}, quiet)
+	svc := &registry.Service{Store: s, Writer: w, Steps: registry.Steps{Link: l}}
 	return &linked{s: s, svc: svc, l: l}
 }
 
@@ -167,7 +167,7 @@ func mustJSONList(t *testing.T, js string) []any {
 
 func TestReviewAndStewardDecisions(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
-		ctx := WithActor(context.Background(), "steward-ann")
+		ctx := registry.WithActor(context.Background(), registry.Actor{Name: "steward-ann", Kind: "user"})
 		k := openLinked(t, s)
 		a := k.create(t, patient("http://ehr.example/fhir", "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344"))
 		// Same name, only the birth year, nothing else in common: uncertain.
@@ -231,7 +231,7 @@ func TestReviewAndStewardDecisions(t *testing.T) {
 
 func TestMergeAndNotDuplicate(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
-		ctx := WithActor(context.Background(), "steward-ann")
+		ctx := registry.WithActor(context.Background(), registry.Actor{Name: "steward-ann", Kind: "user"})
 		k := openLinked(t, s)
 		a := k.create(t, patient("http://ehr.example/fhir", "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344"))
 		c := k.create(t, patient("http://ehr.example/fhir", "2", "Marek", "Kowalczyk", "1958-11-23", "555-909-1212"))
@@ -360,7 +360,7 @@ func TestReviewQueueStaysClean(t *testing.T) {
 
 func TestStewardLinksTwoLocations(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
-		ctx := WithActor(context.Background(), "steward-ann")
+		ctx := registry.WithActor(context.Background(), registry.Actor{Name: "steward-ann", Kind: "user"})
 		k := openLinked(t, s)
 		a := k.create(t, `{"resourceType":"Location","meta":{"source":"http://ehr.example/fhir/Location/1"},"name":"Springfield General Hospital"}`)
 		b := k.create(t, `{"resourceType":"Location","meta":{"source":"http://lab.example/fhir/Location/2"},"name":"Springfield General"}`)

@@ -14,14 +14,14 @@ import (
 
 // Matcher finds and scores the stored records that match a resource.
 type Matcher struct {
-	store  registry.MatchStore
+	store  Store
 	models *Models
 	tf     *Frequencies
 	log    *slog.Logger
 }
 
 // NewMatcher returns a Matcher over store using models for the current model.
-func NewMatcher(store registry.MatchStore, models *Models, log *slog.Logger) *Matcher {
+func NewMatcher(store Store, models *Models, log *slog.Logger) *Matcher {
 	return &Matcher{store: store, models: models, tf: NewFrequencies(store), log: log}
 }
 
@@ -174,10 +174,7 @@ func candidateRecord(typ string, r *registry.Resource, stored []byte) (*matching
 // oneEntity reports whether the certain candidates are all linked (MATCH)
 // to one golden record, so they are known to be one entity.
 func (m *Matcher) oneEntity(ctx context.Context, cands []Candidate) (bool, error) {
-	ls, ok := m.store.(registry.LinkStore)
-	if !ok {
-		return false, nil
-	}
+	ls := m.store
 	golden := ""
 	n := 0
 	for _, c := range cands {

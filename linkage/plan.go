@@ -14,7 +14,7 @@ import (
 // applies them and refreshes the golden records involved.
 type plan struct {
 	l      *Linker
-	ltx    registry.LinkTx
+	ltx    registry.Tx
 	kind   string
 	actor  string
 	reason string
@@ -51,7 +51,7 @@ type goldenState struct {
 	Body json.RawMessage `json:"body,omitempty"` // nil: did not exist (or was deleted)
 }
 
-func (l *Linker) newPlan(ltx registry.LinkTx, kind, actor, reason string) *plan {
+func (l *Linker) newPlan(ltx registry.Tx, kind, actor, reason string) *plan {
 	return &plan{l: l, ltx: ltx, kind: kind, actor: actor, reason: reason, seen: map[string]struct{}{}}
 }
 
@@ -88,7 +88,7 @@ func (p *plan) newGolden(gtype string, self *registry.Link) string {
 	if gtype == registry.TypeLinkage {
 		return ""
 	}
-	self.GoldenType, self.GoldenID, self.NewGolden = gtype, p.l.svc.NewResourceID(), true
+	self.GoldenType, self.GoldenID, self.NewGolden = gtype, p.l.w.NewResourceID(), true
 	return self.Golden()
 }
 
@@ -97,7 +97,7 @@ func (p *plan) newGolden(gtype string, self *registry.Link) string {
 func (p *plan) linkTo(ctx context.Context, golden string, self *registry.Link, d *decision) (string, error) {
 	t, id, _ := strings.Cut(golden, "/")
 	if t == registry.TypeLocation {
-		lk := &registry.Link{GoldenType: registry.TypeLinkage, GoldenID: p.l.svc.NewResourceID(),
+		lk := &registry.Link{GoldenType: registry.TypeLinkage, GoldenID: p.l.w.NewResourceID(),
 			SourceType: t, SourceID: id, MatchResult: registry.MatchResultMatch, LinkSource: registry.LinkSourceAuto,
 			Score: self.Score, Grade: self.Grade, RuleVersion: self.RuleVersion, Evidence: self.Evidence, EIDMatch: self.EIDMatch, NewGolden: true}
 		p.put(lk)
@@ -230,9 +230,4 @@ func (p *plan) snapshot(ctx context.Context) ([]byte, error) {
 	return json.Marshal(s)
 }
 
-func (l *Linker) now() time.Time {
-	if l.svc.Now != nil {
-		return l.svc.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (l *Linker) now() time.Time { return l.w.Time() }

@@ -28,7 +28,7 @@ func splitRef(ref, what string, want ...string) (string, string, error) {
 }
 
 // mustExist checks that typ/id is a current resource.
-func mustExist(ctx context.Context, ltx registry.LinkTx, typ, id string) error {
+func mustExist(ctx context.Context, ltx registry.Tx, typ, id string) error {
 	r, err := ltx.Read(ctx, typ, id)
 	if err != nil {
 		return err
@@ -39,14 +39,8 @@ func mustExist(ctx context.Context, ltx registry.LinkTx, typ, id string) error {
 	return nil
 }
 
-func (l *Linker) write0(ctx context.Context, fn func(ltx registry.LinkTx) error) error {
-	return l.svc.Store.Write(ctx, func(tx registry.Tx) error {
-		ltx, ok := tx.(registry.LinkTx)
-		if !ok {
-			return registry.Errorf(registry.EInternal, "the store does not keep links")
-		}
-		return fn(ltx)
-	})
+func (l *Linker) write0(ctx context.Context, fn func(ltx registry.Tx) error) error {
+	return l.store.Write(ctx, fn)
 }
 
 // SetLink is $mdm-update-link and $mdm-create-link: the steward says the
@@ -72,7 +66,7 @@ func (l *Linker) SetLink(ctx context.Context, golden, source, result string, mus
 		return nil, registry.Errorf(registry.EInvalid, "%s records are linked to %s, not %s", st, goldenType(st), gt)
 	}
 	var out *registry.Link
-	err = l.write0(ctx, func(ltx registry.LinkTx) error {
+	err = l.write0(ctx, func(ltx registry.Tx) error {
 		if err := mustExist(ctx, ltx, gt, gid); err != nil {
 			return err
 		}
@@ -92,7 +86,7 @@ func (l *Linker) SetLink(ctx context.Context, golden, source, result string, mus
 		if mustExistLink && prior == nil {
 			return registry.Errorf(registry.ENotFound, "no link between %s and %s", golden, source)
 		}
-		p := l.newPlan(ltx, "update-link", Actor(ctx), fmt.Sprintf("steward: %s is %s of %s", source, result, golden))
+		p := l.newPlan(ltx, "update-link", registry.ActorFrom(ctx).Name, fmt.Sprintf("steward: %s is %s of %s", source, result, golden))
 		if !mustExistLink {
 			p.kind = "create-link"
 		}
@@ -142,7 +136,7 @@ func (l *Linker) SetLink(ctx context.Context, golden, source, result string, mus
 
 // locationGolden returns the Linkage of Location id, making one (with
 // the Location as its first item, MANUAL) when it has none.
-func (l *Linker) locationGolden(ctx context.Context, ltx registry.LinkTx, p *plan, id string) (string, error) {
+func (l *Linker) locationGolden(ctx context.Context, ltx registry.Tx, p *plan, id string) (string, error) {
 	links, err := ltx.Links(ctx, registry.LinkFilter{SourceType: registry.TypeLocation, SourceID: id, MatchResult: []string{registry.MatchResultMatch}})
 	if err != nil || len(links) > 0 {
 		if err != nil {
@@ -150,7 +144,7 @@ func (l *Linker) locationGolden(ctx context.Context, ltx registry.LinkTx, p *pla
 		}
 		return links[0].Golden(), nil
 	}
-	k := &registry.Link{GoldenType: registry.TypeLinkage, GoldenID: l.svc.NewResourceID(), SourceType: registry.TypeLocation, SourceID: id,
+	k := &registry.Link{GoldenType: registry.TypeLinkage, GoldenID: l.w.NewResourceID(), SourceType: registry.TypeLocation, SourceID: id,
 		MatchResult: registry.MatchResultMatch, LinkSource: registry.LinkSourceManual, NewGolden: true}
 	p.put(k)
 	return k.Golden(), nil
@@ -170,7 +164,7 @@ func (l *Linker) Merge(ctx context.Context, from, to string) error {
 	if fid == tid {
 		return registry.Errorf(registry.EInvalid, "cannot merge %s into itself", from)
 	}
-	return l.write0(ctx, func(ltx registry.LinkTx) error {
+	return l.write0(ctx, func(ltx registry.Tx) error {
 		if err := mustExist(ctx, ltx, ft, fid); err != nil {
 			return err
 		}
@@ -181,7 +175,7 @@ func (l *Linker) Merge(ctx context.Context, from, to string) error {
 		if err != nil {
 			return err
 		}
-		p := l.newPlan(ltx, "merge", Actor(ctx), "steward: merge "+from+" into "+to)
+		p := l.newPlan(ltx, "merge", registry.ActorFrom(ctx).Name, "steward: merge "+from+" into "+to)
 		for _, k := range links {
 			p.remove(k)
 			if k.MatchResult == registry.MatchResultMatch {
@@ -217,14 +211,14 @@ func (l *Linker) NotDuplicate(ctx context.Context, golden, target string) error 
 	if gid == tid {
 		return registry.Errorf(registry.EInvalid, "%s cannot be marked not a duplicate of itself", golden)
 	}
-	return l.write0(ctx, func(ltx registry.LinkTx) error {
+	return l.write0(ctx, func(ltx registry.Tx) error {
 		if err := mustExist(ctx, ltx, gt, gid); err != nil {
 			return err
 		}
 		if err := mustExist(ctx, ltx, tt, tid); err != nil {
 			return err
 		}
-		p := l.newPlan(ltx, "not-duplicate", Actor(ctx), "steward: "+golden+" and "+target+" are different entities")
+		p := l.newPlan(ltx, "not-duplicate", registry.ActorFrom(ctx).Name, "steward: "+golden+" and "+target+" are different entities")
 		for _, pair := range [][4]string{{gt, gid, tt, tid}, {tt, tid, gt, gid}} {
 			ks, err := ltx.Links(ctx, registry.LinkFilter{GoldenType: pair[0], GoldenID: pair[1], SourceType: pair[2], SourceID: pair[3]})
 			if err != nil {
@@ -255,8 +249,8 @@ func (l *Linker) Clear(ctx context.Context, types []string) (int, error) {
 			if len(page.Links) == 0 {
 				break
 			}
-			err = l.write0(ctx, func(ltx registry.LinkTx) error {
-				p := l.newPlan(ltx, "clear", Actor(ctx), "$mdm-clear of "+typ)
+			err = l.write0(ctx, func(ltx registry.Tx) error {
+				p := l.newPlan(ltx, "clear", registry.ActorFrom(ctx).Name, "$mdm-clear of "+typ)
 				for _, k := range page.Links {
 					p.remove(k)
 				}
@@ -271,10 +265,10 @@ func (l *Linker) Clear(ctx context.Context, types []string) (int, error) {
 	return n, nil
 }
 
-func (l *Linker) links() registry.LinkStore {
-	ls, _ := l.svc.Store.(registry.LinkStore)
-	return ls
-}
+// Links is the read side of the links, for the web layer.
+func (l *Linker) Links() registry.LinkStore { return l.store }
+
+func (l *Linker) links() registry.LinkStore { return l.store }
 
 // Undo reverses a decision, restoring its links and golden records to
 // exactly their state before it. A decision whose links a later decision
@@ -296,7 +290,7 @@ func (l *Linker) Undo(ctx context.Context, id int64) (*registry.Op, error) {
 		return nil, err
 	}
 	var undo *registry.Op
-	err = l.write0(ctx, func(ltx registry.LinkTx) error {
+	err = l.write0(ctx, func(ltx registry.Tx) error {
 		op, err := ltx.Op(ctx, id)
 		if err != nil {
 			return err
@@ -304,7 +298,7 @@ func (l *Linker) Undo(ctx context.Context, id int64) (*registry.Op, error) {
 		if op.UndoneBy != 0 {
 			return registry.Errorf(registry.EConflict, "decision %d was already undone by decision %d", id, op.UndoneBy)
 		}
-		p := l.newPlan(ltx, "undo", Actor(ctx), fmt.Sprintf("undo of decision %d (%s)", id, op.Kind))
+		p := l.newPlan(ltx, "undo", registry.ActorFrom(ctx).Name, fmt.Sprintf("undo of decision %d (%s)", id, op.Kind))
 		p.undoes, p.restore = id, map[string]*[]byte{}
 		for _, st := range snap.Links {
 			if st.Prior == nil {

@@ -88,12 +88,12 @@ func (l *Linker) Submit(ctx context.Context, typ string, criteria url.Values, dr
 	}
 	// Ids are random, not counted: instances sharing a database must not
 	// hand out the same one.
-	j := &Job{ID: l.svc.NewResourceID(), Type: typ, DryRun: dryRun, Started: l.now()}
+	j := &Job{ID: l.w.NewResourceID(), Type: typ, DryRun: dryRun, Started: l.now()}
 	l.jobs.byID[j.ID] = j
 	l.jobs.mu.Unlock()
-	actor := Actor(ctx)
+	actor := registry.ActorFrom(ctx)
 	go func() {
-		err := l.rematch(WithActor(context.Background(), actor), j, criteria)
+		err := l.rematch(registry.WithActor(context.Background(), actor), j, criteria)
 		j.mu.Lock()
 		j.err, j.finished = err, l.now()
 		j.mu.Unlock()
@@ -124,7 +124,11 @@ func (l *Linker) rematch(ctx context.Context, j *Job, criteria url.Values) error
 	params.Set("_sort", "_lastUpdated")
 	first := true
 	for {
-		q, page, err := l.svc.Search(ctx, j.Type, params, false)
+		q, err := registry.ParseQuery(j.Type, params, false)
+		if err != nil {
+			return err
+		}
+		page, err := l.store.Search(ctx, q)
 		if err != nil {
 			return err
 		}
@@ -152,7 +156,7 @@ func (l *Linker) rematchOne(ctx context.Context, j *Job, r *registry.Resource) e
 		return err
 	}
 	var change LinkChange
-	err = l.write0(ctx, func(ltx registry.LinkTx) error {
+	err = l.write0(ctx, func(ltx registry.Tx) error {
 		before, err := ltx.Links(ctx, registry.LinkFilter{SourceType: r.Type, SourceID: r.ID, MatchResult: []string{registry.MatchResultMatch}})
 		if err != nil {
 			return err

@@ -43,7 +43,7 @@ type AuditRecord struct {
 	Subtype     string // a FHIR restful interaction ("create"), a "$operation", or link, merge, undo, login, denied, ...
 	Outcome     string // AuditSuccess, AuditMinorFailure, AuditSeriousFailure; "" is success
 	OutcomeDesc string
-	Agent       Agent
+	Agent       Actor
 	Entities    []string // "Patient/123", "Person/9/_history/2"
 	Recorded    time.Time
 	Source      string            // the idem instance (its base URL)
@@ -113,9 +113,9 @@ func auditCodings(sub string) (typ map[string]any, subtypes []any) {
 // auditAgent describes who acted, as the requestor. Agents are not
 // resources here, so who is an identifier: the client's system URI (or
 // SystemClients) for a client, SystemUsers for a steward or idem itself.
-func auditAgent(a Agent, action string) map[string]any {
+func auditAgent(a Actor, action string) map[string]any {
 	if a.Name == "" {
-		a = Agent{Name: "system", Kind: "system"}
+		a = Actor{Name: "system", Kind: "system"}
 	}
 	system := SystemUsers
 	if a.Kind == "client" {
@@ -202,33 +202,28 @@ func coding(system, code, display string) map[string]any {
 	return c
 }
 
-// Auditor is the WriteHooks that records an AuditEvent for every stored
-// version (create, update, delete) of any type but AuditEvent itself, in
-// the transaction of the write: a rolled-back write leaves no event.
-// Compose it with other hooks by ChainHooks.
+// Auditor is the pipeline's audit step (AuditTrail): an AuditEvent for
+// every write, in the transaction of the write, so a rolled-back write
+// leaves no event. It also records events that are not writes (logins,
+// denials). AuditEvents are written through the system path, never
+// audited themselves.
 type Auditor struct {
-	svc    *Service
+	store  Store
+	w      *Writer
 	source string
 }
 
-var _ WriteHooks = (*Auditor)(nil)
+var _ AuditTrail = (*Auditor)(nil)
 
-// NewAuditor returns an Auditor writing through svc; source names the idem
-// instance (its base URL) in every event.
-func NewAuditor(svc *Service, source string) *Auditor {
-	return &Auditor{svc: svc, source: source}
+// NewAuditor returns an Auditor writing to store with w; source names the
+// idem instance (its base URL) in every event.
+func NewAuditor(store Store, w *Writer, source string) *Auditor {
+	return &Auditor{store: store, w: w, source: source}
 }
 
-// BeforePut does nothing.
-func (a *Auditor) BeforePut(context.Context, Tx, string, string, map[string]any) error { return nil }
-
-// AfterPut writes the AuditEvent of the version just stored; the put of
-// that AuditEvent comes back here and is not audited again.
-func (a *Auditor) AfterPut(ctx context.Context, tx Tx, out *Outcome, _ map[string]any) error {
+// AuditWrite writes the AuditEvent of the version just stored.
+func (a *Auditor) AuditWrite(ctx context.Context, tx Tx, w *Write, out *Outcome) error {
 	r := out.Resource
-	if r.Type == TypeAuditEvent {
-		return nil
-	}
 	action, sub := "U", "update"
 	switch {
 	case r.Deleted:
@@ -243,10 +238,10 @@ func (a *Auditor) AfterPut(ctx context.Context, tx Tx, out *Outcome, _ map[strin
 
 // Record writes the AuditEvent of e in a transaction of its own: for
 // events that are not writes, such as logins and denials. The agent
-// defaults to AgentFrom(ctx), Recorded to now, Source to the Auditor's.
+// defaults to ActorFrom(ctx), Recorded to now, Source to the Auditor's.
 func (a *Auditor) Record(ctx context.Context, e AuditRecord) (*Outcome, error) {
 	var out *Outcome
-	err := a.svc.Store.Write(ctx, func(tx Tx) (err error) {
+	err := a.store.Write(ctx, func(tx Tx) (err error) {
 		out, err = a.RecordTx(ctx, tx, e)
 		return err
 	})
@@ -256,51 +251,13 @@ func (a *Auditor) Record(ctx context.Context, e AuditRecord) (*Outcome, error) {
 // RecordTx is Record inside an open transaction.
 func (a *Auditor) RecordTx(ctx context.Context, tx Tx, e AuditRecord) (*Outcome, error) {
 	if e.Agent.Name == "" {
-		e.Agent = AgentFrom(ctx)
+		e.Agent = ActorFrom(ctx)
 	}
 	if e.Recorded.IsZero() {
-		e.Recorded = a.svc.now()
+		e.Recorded = a.w.Time()
 	}
 	if e.Source == "" {
 		e.Source = a.source
 	}
-	return a.svc.CreateTx(ctx, tx, TypeAuditEvent, a.svc.NewResourceID(), AuditEvent(e), "")
-}
-
-// ChainHooks returns hooks that run each of h in order (nil ones left
-// out), stopping at the first error; nil when none is left.
-func ChainHooks(h ...WriteHooks) WriteHooks {
-	var c hookChain
-	for _, x := range h {
-		if x != nil {
-			c = append(c, x)
-		}
-	}
-	switch len(c) {
-	case 0:
-		return nil
-	case 1:
-		return c[0]
-	}
-	return c
-}
-
-type hookChain []WriteHooks
-
-func (c hookChain) BeforePut(ctx context.Context, tx Tx, typ, id string, res map[string]any) error {
-	for _, h := range c {
-		if err := h.BeforePut(ctx, tx, typ, id, res); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (c hookChain) AfterPut(ctx context.Context, tx Tx, out *Outcome, res map[string]any) error {
-	for _, h := range c {
-		if err := h.AfterPut(ctx, tx, out, res); err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.w.Create(ctx, tx, TypeAuditEvent, a.w.NewResourceID(), AuditEvent(e))
 }

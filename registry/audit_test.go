@@ -1,11 +1,8 @@
 package registry
 
 import (
-	"context"
-	"errors"
 	"net/url"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,15 +20,15 @@ func TestAuditEventValidFHIR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ann := Agent{Name: "ann", Kind: "user"}
-	ehr := Agent{Name: "ehr-main", Kind: "client", System: "urn:oid:1.2.3"}
+	ann := Actor{Name: "ann", Kind: "user"}
+	ehr := Actor{Name: "ehr-main", Kind: "client", System: "urn:oid:1.2.3"}
 	tests := []struct {
 		name string
 		rec  AuditRecord
 	}{
 		{"create", AuditRecord{Action: "C", Subtype: "create", Agent: ehr, Entities: []string{"Patient/1/_history/1"}}},
 		{"update", AuditRecord{Action: "U", Subtype: "update", Agent: ann, Entities: []string{"Practitioner/2/_history/3"}}},
-		{"delete", AuditRecord{Action: "D", Subtype: "delete", Agent: Agent{Name: "lab", Kind: "client"}, Entities: []string{"Location/3/_history/2"}}},
+		{"delete", AuditRecord{Action: "D", Subtype: "delete", Agent: Actor{Name: "lab", Kind: "client"}, Entities: []string{"Location/3/_history/2"}}},
 		{"read", AuditRecord{Action: "R", Subtype: "read", Agent: ann, Entities: []string{"Person/4"}}},
 		{"link", AuditRecord{Action: "E", Subtype: "link", Entities: []string{"Person/4", "Patient/1"},
 			Detail: map[string]string{"decision": "7", "score": "0.98"}}},
@@ -80,7 +77,7 @@ func TestAuditEventValidFHIR(t *testing.T) {
 
 func TestAuditEventDenied(t *testing.T) {
 	got := AuditEvent(AuditRecord{Action: "C", Subtype: "denied", Outcome: AuditMinorFailure, OutcomeDesc: "no",
-		Agent:    Agent{Name: "lab-east", Kind: "client", System: "https://lab.example"},
+		Agent:    Actor{Name: "lab-east", Kind: "client", System: "https://lab.example"},
 		Entities: []string{"Patient/1"}, Recorded: auditTime, Source: "https://idem.example/fhir",
 		Detail: map[string]string{"rule": "r1", "empty": ""}})
 	want := mustDecodeStd(t, `{"resourceType":"AuditEvent",
@@ -128,7 +125,7 @@ func TestAuditEventCodings(t *testing.T) {
 }
 
 func TestExtractAuditEvent(t *testing.T) {
-	ev := AuditEvent(AuditRecord{Action: "U", Subtype: "update", Agent: Agent{Name: "Ann", Kind: "user"},
+	ev := AuditEvent(AuditRecord{Action: "U", Subtype: "update", Agent: Actor{Name: "Ann", Kind: "user"},
 		Entities: []string{"Patient/1/_history/2", "Person/9"}, Recorded: auditTime})
 	ix := Extract(TypeAuditEvent, mustDecodeStd(t, string(MarshalResource(ev))))
 	c := func(local int16) int16 { return Code(TypeAuditEvent, local) }
@@ -162,44 +159,5 @@ func TestAuditEventQuery(t *testing.T) {
 	}
 	if _, err := ParseQuery(TypeAuditEvent, url.Values{"patient": {"Person/1"}}, true); err == nil {
 		t.Error("patient=Person/1 accepted")
-	}
-}
-
-// recorder is a WriteHooks that notes its calls.
-type recorder struct {
-	name  string
-	calls *[]string
-	err   error
-}
-
-func (r recorder) BeforePut(context.Context, Tx, string, string, map[string]any) error {
-	*r.calls = append(*r.calls, "before "+r.name)
-	return r.err
-}
-
-func (r recorder) AfterPut(context.Context, Tx, *Outcome, map[string]any) error {
-	*r.calls = append(*r.calls, "after "+r.name)
-	return r.err
-}
-
-func TestChainHooks(t *testing.T) {
-	if ChainHooks() != nil || ChainHooks(nil, nil) != nil {
-		t.Error("an empty chain is not nil")
-	}
-	var calls []string
-	a := recorder{name: "a", calls: &calls}
-	if got := ChainHooks(nil, a); got != WriteHooks(a) {
-		t.Errorf("a chain of one is %T, want the hooks themselves", got)
-	}
-	failed := errors.New("no")
-	h := ChainHooks(a, recorder{name: "b", calls: &calls, err: failed}, recorder{name: "c", calls: &calls})
-	if err := h.BeforePut(context.Background(), nil, "Patient", "1", nil); err != failed {
-		t.Errorf("BeforePut = %v, want %v", err, failed)
-	}
-	if err := h.AfterPut(context.Background(), nil, &Outcome{}, nil); err != failed {
-		t.Errorf("AfterPut = %v, want %v", err, failed)
-	}
-	if got := strings.Join(calls, ", "); got != "before a, before b, after a, after b" {
-		t.Errorf("calls: %s", got)
 	}
 }

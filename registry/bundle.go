@@ -446,7 +446,7 @@ func (s *Service) batchOne(ctx context.Context, e *entry, base string) (*Outcome
 // prepareKeys computes the blocking keys of every POST and PUT entry on all
 // cores before the transaction starts.
 func (s *Service) prepareKeys(entries []*entry) {
-	if s.MatchIndex == nil {
+	if w := s.writer(); w.MatchIndex == nil {
 		return
 	}
 	workers := runtime.GOMAXPROCS(0)
@@ -457,7 +457,7 @@ func (s *Service) prepareKeys(entries []*entry) {
 			defer wg.Done()
 			for i := w; i < len(entries); i += workers {
 				if e := entries[i]; e.err == nil && e.res != nil {
-					e.keys = s.MatchIndex(e.typ, e.res)
+					e.keys = s.writer().Index(e.typ, e.res)
 				}
 			}
 		}(w)

@@ -99,30 +99,6 @@ type ReviewCount struct {
 	Items       int
 }
 
-// LinkTx is the transaction view the linker needs besides Tx. The SQL store's
-// transactions implement it.
-type LinkTx interface {
-	Tx
-	// Candidates is MatchStore.Candidates seeing this transaction's writes.
-	// On a store with concurrent writers it first serialises on the keys,
-	// so two transactions writing the same new entity cannot both miss
-	// each other.
-	Candidates(ctx context.Context, typ string, q CandidateQuery) (*CandidateSet, error)
-	// Links returns the links f selects (paging ignored).
-	Links(ctx context.Context, f LinkFilter) ([]*Link, error)
-	// PutLink inserts l, or replaces the link of the same golden and
-	// source records; it sets l.ID and appends a LinkEvent for op.
-	PutLink(ctx context.Context, l *Link, op *Op) error
-	// DeleteLink removes the link between golden and source, if any, and
-	// appends a LinkEvent for op.
-	DeleteLink(ctx context.Context, l *Link, op *Op) error
-	// AddOp stores op and sets op.ID; UndoOp marks op undone by another.
-	AddOp(ctx context.Context, op *Op) error
-	UndoOp(ctx context.Context, id, by int64) error
-	// Op reads one op for update.
-	Op(ctx context.Context, id int64) (*Op, error)
-}
-
 // LinkStore answers the read-side questions about links.
 type LinkStore interface {
 	QueryLinks(ctx context.Context, f LinkFilter) (*LinkPage, error)

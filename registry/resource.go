@@ -48,8 +48,9 @@ type Put struct {
 	Index       *Index // search-index rows of the new version; nil for a deletion
 }
 
-// Tx is the view of the store inside one write transaction. Everything done
-// through one Tx commits or rolls back together.
+// Tx is the view of the store inside one write transaction: resources,
+// and the links, operations and blocking candidates of linking. Everything
+// done through one Tx commits or rolls back together.
 type Tx interface {
 	// Read returns the current version of typ/id, including a deletion
 	// marker (Deleted set), or an ENotFound error.
@@ -65,6 +66,25 @@ type Tx interface {
 	// typ/id; a concurrent claim of the same key fails with a retryable error.
 	// Claims are released when the resource is updated or deleted.
 	ClaimKey(ctx context.Context, typ, key, id string) error
+
+	// Candidates is MatchStore.Candidates seeing this transaction's writes.
+	// On a store with concurrent writers it first serialises on the keys,
+	// so two transactions writing the same new entity cannot both miss
+	// each other.
+	Candidates(ctx context.Context, typ string, q CandidateQuery) (*CandidateSet, error)
+	// Links returns the links f selects (paging ignored).
+	Links(ctx context.Context, f LinkFilter) ([]*Link, error)
+	// PutLink inserts l, or replaces the link of the same golden and
+	// source records; it sets l.ID and appends a LinkEvent for op.
+	PutLink(ctx context.Context, l *Link, op *Op) error
+	// DeleteLink removes the link between golden and source, if any, and
+	// appends a LinkEvent for op.
+	DeleteLink(ctx context.Context, l *Link, op *Op) error
+	// AddOp stores op and sets op.ID; UndoOp marks op undone by another.
+	AddOp(ctx context.Context, op *Op) error
+	UndoOp(ctx context.Context, id, by int64) error
+	// Op reads one op for update.
+	Op(ctx context.Context, id int64) (*Op, error)
 }
 
 // Store persists resources. Reads see committed data; Write runs fn in one

@@ -3,36 +3,17 @@ package registry
 import (
 	"context"
 	"net/url"
-	"strconv"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // Service carries out the FHIR REST interactions over a Store: it assigns
 // ids and versions, sets meta, extracts index rows, and applies the
-// conditional and versioning rules of FHIR R4 http.html.
+// conditional and versioning rules of FHIR R4 http.html. Every write runs
+// the pipeline of pipeline.go.
 type Service struct {
-	Store Store
-	Now   func() time.Time // injectable clock; time.Now when nil
-	NewID func() string    // id generator; UUIDv7 (time-ordered, index friendly) when nil
-	// MatchIndex, when set, returns the blocking keys and the compact
-	// features of a resource; they are stored with its index rows so the
-	// matcher finds candidates by index and scores them without their JSON.
-	MatchIndex func(typ string, res map[string]any) MatchIndex
-	// Hooks, when set, run inside the transaction of every write.
-	Hooks WriteHooks
-}
-
-// WriteHooks extend a write inside its transaction: the linker resolves a
-// source's local references before a version is stored and links the
-// record to its golden record after, all or nothing with the write.
-type WriteHooks interface {
-	// BeforePut may change res before it is stored as typ/id.
-	BeforePut(ctx context.Context, tx Tx, typ, id string, res map[string]any) error
-	// AfterPut runs after a version is stored (res nil for a deletion) and
-	// may set out.Golden.
-	AfterPut(ctx context.Context, tx Tx, out *Outcome, res map[string]any) error
+	Store  Store
+	Writer *Writer // the store step (ids, versions, index rows); defaults when nil
+	Steps          // authorize, resolve and link, audit
 }
 
 // Outcome is the result of a write interaction.
@@ -54,22 +35,24 @@ func (o *Outcome) Status() int {
 	}
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC().Truncate(time.Microsecond)
+var defaultWriter = &Writer{}
+
+func (s *Service) writer() *Writer {
+	if s.Writer == nil {
+		return defaultWriter
 	}
-	return time.Now().UTC().Truncate(time.Microsecond)
+	return s.Writer
 }
+
+func (s *Service) now() time.Time { return s.writer().Time() }
+
+// Now is the registry's clock (the Writer's).
+func (s *Service) Now() time.Time { return s.now() }
 
 // NewResourceID returns a new server-assigned resource id.
 func (s *Service) NewResourceID() string { return s.newID() }
 
-func (s *Service) newID() string {
-	if s.NewID != nil {
-		return s.NewID()
-	}
-	return uuid.Must(uuid.NewV7()).String()
-}
+func (s *Service) newID() string { return s.writer().NewResourceID() }
 
 // Read returns the current version of typ/id: ENotFound if unknown, EGone if deleted.
 func (s *Service) Read(ctx context.Context, typ, id string) (*Resource, error) {
@@ -114,13 +97,10 @@ func (s *Service) CreateTx(ctx context.Context, tx Tx, typ, id string, res map[s
 	return s.createTx(ctx, tx, typ, id, res, ifNoneExist, s.matchKeys(typ, res))
 }
 
-// matchKeys computes blocking keys; callers do it before entering the
-// transaction, so the work stays off SQLite's single writer.
+// matchKeys computes blocking keys and features; callers do it before
+// entering the transaction, so the work stays off SQLite's single writer.
 func (s *Service) matchKeys(typ string, res map[string]any) MatchIndex {
-	if s.MatchIndex == nil {
-		return MatchIndex{}
-	}
-	return s.MatchIndex(typ, res)
+	return s.writer().Index(typ, res)
 }
 
 func (s *Service) createTx(ctx context.Context, tx Tx, typ, id string, res map[string]any, ifNoneExist string, keys MatchIndex) (*Outcome, error) {
@@ -133,13 +113,13 @@ func (s *Service) createTx(ctx context.Context, tx Tx, typ, id string, res map[s
 		if err != nil || found != nil {
 			return &Outcome{Resource: found, Existing: true}, err
 		}
-		out, err := s.put(ctx, tx, typ, id, res, 0, keys)
+		out, err := s.put(ctx, tx, typ, id, res, nil, keys)
 		if err != nil {
 			return nil, err
 		}
 		return out, tx.ClaimKey(ctx, typ, CanonicalQuery(typ, criteria), id)
 	}
-	return s.put(ctx, tx, typ, id, res, 0, keys)
+	return s.put(ctx, tx, typ, id, res, nil, keys)
 }
 
 // match returns the single current resource matching criteria, nil for none,
@@ -197,6 +177,7 @@ func (s *Service) updateTx(ctx context.Context, tx Tx, typ, id string, res map[s
 	var prev int64
 	switch {
 	case ErrorCode(err) == ENotFound:
+		cur = nil
 	case err != nil:
 		return nil, err
 	default:
@@ -205,11 +186,7 @@ func (s *Service) updateTx(ctx context.Context, tx Tx, typ, id string, res map[s
 	if ifMatch > 0 && (prev != ifMatch || cur.Deleted) {
 		return nil, Errorf(EPrecondition, "If-Match version %d is not the current version of %s/%s (current: %d)", ifMatch, typ, id, prev)
 	}
-	out, err := s.put(ctx, tx, typ, id, res, prev, keys)
-	if err == nil && cur != nil && cur.Deleted {
-		out.Created = true
-	}
-	return out, err
+	return s.put(ctx, tx, typ, id, res, cur, keys)
 }
 
 // ConditionalUpdate updates the one resource matching criteria, creates one
@@ -245,7 +222,7 @@ func (s *Service) conditionalUpdateTx(ctx context.Context, tx Tx, typ string, cr
 	case bodyID != "":
 		return s.updateTx(ctx, tx, typ, bodyID, res, ifMatch, keys)
 	}
-	return s.put(ctx, tx, typ, newID, res, 0, keys)
+	return s.put(ctx, tx, typ, newID, res, nil, keys)
 }
 
 // Delete marks typ/id deleted (a new, empty version). Deleting a deleted
@@ -268,17 +245,7 @@ func (s *Service) DeleteTx(ctx context.Context, tx Tx, typ, id string) (*Outcome
 	if cur.Deleted {
 		return &Outcome{Resource: cur, NoChange: true}, nil
 	}
-	r := &Resource{Type: typ, ID: id, VersionID: cur.VersionID + 1, LastUpdated: s.now(), Deleted: true}
-	if err := tx.Put(ctx, &Put{Resource: r, PrevVersion: cur.VersionID}); err != nil {
-		return nil, err
-	}
-	out := &Outcome{Resource: r}
-	if s.Hooks != nil {
-		if err := s.Hooks.AfterPut(ctx, tx, out, nil); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return s.run(ctx, tx, &Write{Action: "delete", Type: typ, ID: id, Stored: cur})
 }
 
 // ConditionalDelete deletes the one resource matching criteria; none is
@@ -299,41 +266,14 @@ func (s *Service) ConditionalDelete(ctx context.Context, typ string, criteria ur
 	return out, err
 }
 
-// put stores res as version prev+1 of typ/id with its blocking keys.
-func (s *Service) put(ctx context.Context, tx Tx, typ, id string, res map[string]any, prev int64, keys MatchIndex) (*Outcome, error) {
-	if s.Hooks != nil {
-		if err := s.Hooks.BeforePut(ctx, tx, typ, id, res); err != nil {
-			return nil, err
-		}
+// put runs the pipeline for a new version of typ/id replacing cur (nil:
+// none, a create).
+func (s *Service) put(ctx context.Context, tx Tx, typ, id string, res map[string]any, cur *Resource, keys MatchIndex) (*Outcome, error) {
+	action := "update"
+	if cur == nil || cur.Deleted {
+		action = "create"
 	}
-	r := &Resource{Type: typ, ID: id, VersionID: prev + 1, LastUpdated: s.now()}
-	setMeta(res, id, r.VersionID, r.LastUpdated)
-	r.Body = MarshalResource(res)
-	ix := Extract(typ, res)
-	ix.MatchKeys, ix.MatchRecord = keys.Keys, keys.Record
-	if err := tx.Put(ctx, &Put{Resource: r, PrevVersion: prev, Index: ix}); err != nil {
-		return nil, err
-	}
-	out := &Outcome{Resource: r, Created: prev == 0}
-	if s.Hooks != nil {
-		if err := s.Hooks.AfterPut(ctx, tx, out, res); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// setMeta sets the server-managed id, meta.versionId and meta.lastUpdated,
-// keeping the client's other meta elements (profile, tag, security, source).
-func setMeta(res map[string]any, id string, version int64, at time.Time) {
-	res["id"] = id
-	meta, _ := res["meta"].(map[string]any)
-	if meta == nil {
-		meta = map[string]any{}
-	}
-	meta["versionId"] = strconv.FormatInt(version, 10)
-	meta["lastUpdated"] = FormatInstant(at)
-	res["meta"] = meta
+	return s.run(ctx, tx, &Write{Action: action, Type: typ, ID: id, Resource: res, Stored: cur, Index: keys})
 }
 
 // FormatInstant formats t as a FHIR instant in UTC with microsecond precision at most.

@@ -167,27 +167,27 @@ func (s *Server) handleDecide(c *fiber.Ctx) error {
 
 // dryRunPrincipal is the subject of a dry run: a stored client by name, or
 // a hypothetical principal with one role.
-func (s *Server) dryRunPrincipal(c *fiber.Ctx, client, role string) (Principal, error) {
+func (s *Server) dryRunPrincipal(c *fiber.Ctx, client, role string) (registry.Actor, error) {
 	switch {
 	case client != "":
 		cs, err := s.auth.Clients(c.UserContext())
 		if err != nil {
-			return Principal{}, err
+			return registry.Actor{}, err
 		}
 		for _, x := range cs {
 			if x.Name == client {
-				return Principal{Kind: "client", Name: x.Name, System: x.System, Roles: x.Roles, Domains: x.Domains}, nil
+				return registry.Actor{Kind: "client", Name: x.Name, System: x.System, Roles: x.Roles, Domains: x.Domains}, nil
 			}
 		}
-		return Principal{}, registry.Errorf(registry.ENotFound, "no client %q", client)
+		return registry.Actor{}, registry.Errorf(registry.ENotFound, "no client %q", client)
 	case role != "":
-		return Principal{Kind: "client", Name: "(any " + role + ")", Roles: []string{role}}, nil
+		return registry.Actor{Kind: "client", Name: "(any " + role + ")", Roles: []string{role}}, nil
 	}
-	return Principal{}, registry.Errorf(registry.EInvalid, "give client (a client name) or role")
+	return registry.Actor{}, registry.Errorf(registry.EInvalid, "give client (a client name) or role")
 }
 
 // decideAs answers like allow, without refusing.
-func (s *Server) decideAs(c *fiber.Ctx, p Principal, action, typ string, domains []string) Decision {
+func (s *Server) decideAs(c *fiber.Ctx, p registry.Actor, action, typ string, domains []string) Decision {
 	if err := s.allow(c.UserContext(), p, action, typ, domains); err != nil {
 		d := s.auth.Decide(p, action, typ, domains)
 		if d.Allowed { // refused by a server-managed rule before the policy

@@ -2,23 +2,10 @@ package web
 
 import (
 	"context"
-	"slices"
 	"time"
+
+	"idem/registry"
 )
-
-// Principal is who makes a request: a client system (bearer token) or a
-// steward (admin UI session). The web layer takes it from Auth and keeps it
-// per request only.
-type Principal struct {
-	Kind    string // "client" or "user"
-	Name    string
-	System  string   // a client's system URI (its records' meta.source base)
-	Roles   []string // source, reader, steward, admin
-	Domains []string // identifier systems a client owns
-}
-
-// HasRole reports whether p has role r.
-func (p Principal) HasRole(r string) bool { return slices.Contains(p.Roles, r) }
 
 // Decision is the answer to "may p do action on type in domains?", with the
 // rule that decided it and a reason a person can read.
@@ -48,12 +35,12 @@ type User struct {
 // Authentication failures are registry errors (EUnauthorized).
 type Auth interface {
 	// Authenticate resolves a bearer token.
-	Authenticate(ctx context.Context, token string) (Principal, error)
+	Authenticate(ctx context.Context, token string) (registry.Actor, error)
 	// Decide answers one authorisation question.
-	Decide(p Principal, action, typ string, domains []string) Decision
+	Decide(p registry.Actor, action, typ string, domains []string) Decision
 	// DecideOwner answers whether p may update or delete (action) a stored
 	// record of typ whose meta.source is source (which names its owner).
-	DecideOwner(p Principal, action, typ, source string) Decision
+	DecideOwner(p registry.Actor, action, typ, source string) Decision
 	// Allow spends one request of p's rate budget; when it is spent it
 	// returns false and how long to wait.
 	Allow(name string) (bool, time.Duration)
@@ -70,7 +57,7 @@ type Auth interface {
 	// Login checks a steward's password and starts a session; Session
 	// resolves one (and returns its CSRF token); Logout ends it.
 	Login(ctx context.Context, user, password string) (session, csrf string, err error)
-	Session(ctx context.Context, id string) (Principal, string, error)
+	Session(ctx context.Context, id string) (registry.Actor, string, error)
 	Logout(ctx context.Context, id string) error
 	// Throttle returns how long sign-ins (passwords, token requests) for
 	// account ("user:NAME", "client:NAME") from address addr must wait;

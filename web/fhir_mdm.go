@@ -414,11 +414,7 @@ func (s *Server) handleMDMReviewSummary(c *fiber.Ctx) error {
 	if _, err := operationParams(c, "$mdm-review-summary"); err != nil {
 		return err
 	}
-	now := time.Now()
-	if s.registry.Now != nil {
-		now = s.registry.Now()
-	}
-	counts, err := ls.ReviewCounts(c.UserContext(), now)
+	counts, err := ls.ReviewCounts(c.UserContext(), s.now())
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -12,19 +11,6 @@ import (
 
 	"idem/registry"
 )
-
-type principalKey struct{}
-
-// withPrincipal returns ctx carrying the request's principal.
-func withPrincipal(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
-}
-
-// principalFrom returns the request's principal, if it was authenticated.
-func principalFrom(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(Principal)
-	return p, ok
-}
 
 // authenticate resolves the bearer token of a /fhir request (all but the
 // CapabilityStatement), spends one request of the principal's rate budget,
@@ -56,19 +42,18 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 // bearer authenticates the request's bearer token (401 with
 // WWW-Authenticate without a valid one) and puts the principal, and the
 // agent that history and audit name, in the request context.
-func (s *Server) bearer(c *fiber.Ctx) (Principal, error) {
+func (s *Server) bearer(c *fiber.Ctx) (registry.Actor, error) {
 	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 	if !ok || strings.TrimSpace(token) == "" {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="idem"`)
-		return Principal{}, registry.Errorf(registry.EUnauthorized, "this server needs a bearer token (Authorization: Bearer <token>; issue one with `idem client add`)")
+		return registry.Actor{}, registry.Errorf(registry.EUnauthorized, "this server needs a bearer token (Authorization: Bearer <token>; issue one with `idem client add`)")
 	}
 	p, err := s.auth.Authenticate(c.UserContext(), strings.TrimSpace(token))
 	if err != nil {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="idem", error="invalid_token"`)
-		return Principal{}, err
+		return registry.Actor{}, err
 	}
-	ctx := registry.WithAgent(c.UserContext(), registry.Agent{Name: p.Name, Kind: p.Kind, System: p.System})
-	c.SetUserContext(withPrincipal(ctx, p))
+	c.SetUserContext(registry.WithActor(c.UserContext(), p))
 	return p, nil
 }
 
@@ -120,16 +105,22 @@ func routeAction(method, path string) (action, typ string) {
 }
 
 // allow answers one authorisation question for p, refusing with 403 and
-// the rule. Golden records and audit events are idem's own: no client
-// writes them, and only admins read the audit trail.
-func (s *Server) allow(ctx context.Context, p Principal, action, typ string, domains []string) error {
+// the rule.
+func (s *Server) allow(ctx context.Context, p registry.Actor, action, typ string, domains []string) error {
+	return allowed(s.auth, p, action, typ, domains)
+}
+
+// allowed is allow with the Auth given. Golden records and audit events
+// are idem's own: no client writes them, and only admins read the audit
+// trail.
+func allowed(auth Auth, p registry.Actor, action, typ string, domains []string) error {
 	switch {
 	case isWrite(action) && serverManaged(typ):
 		return deny(p, Decision{Rule: "server-managed", Reason: fmt.Sprintf("%s resources are written by idem only (golden records change through the $mdm operations)", typ)})
 	case typ == registry.TypeAuditEvent && !p.HasRole("admin"):
 		return deny(p, Decision{Rule: "audit-admin-only", Reason: "only admins read the audit trail"})
 	}
-	d := s.auth.Decide(p, action, typ, domains)
+	d := auth.Decide(p, action, typ, domains)
 	if !d.Allowed {
 		return deny(p, d)
 	}
@@ -147,7 +138,7 @@ func isWrite(action string) bool {
 
 // deny is the 403 of a refused request: it names the principal, the reason
 // and the rule, so the refused client and an operator both see why.
-func deny(p Principal, d Decision) error {
+func deny(p registry.Actor, d Decision) error {
 	reason := d.Reason
 	if reason == "" {
 		reason = "not allowed"
@@ -155,157 +146,11 @@ func deny(p Principal, d Decision) error {
 	return registry.Errorf(registry.EForbidden, "%s %s: %s (rule: %s)", p.Kind, p.Name, reason, d.Rule)
 }
 
-// Guard checks every write of a request against the policy with the
-// record's identifier domains (a Bundle's entries included), inside the
-// write's transaction, and sets meta.source from the authenticated client:
-// clients cannot claim another system's records. It is one of the
-// registry.Service's WriteHooks; writes without a principal (idem's own:
-// the demo seed, the linker's golden records) pass.
-type Guard struct{ s *Server }
-
-// Guard returns the server's write guard, for the service's hooks.
-func (s *Server) Guard() *Guard { return &Guard{s: s} }
-
-var _ registry.WriteHooks = (*Guard)(nil)
-
-// BeforePut authorises a create or update of a matchable record.
-func (g *Guard) BeforePut(ctx context.Context, tx registry.Tx, typ, id string, res map[string]any) error {
-	p, ok := principalFrom(ctx)
-	if !ok || g.s.auth == nil {
-		return nil
-	}
-	if serverManaged(typ) {
-		return nil // written by idem in the course of the request
-	}
-	action := "update"
-	if cur, err := tx.Read(ctx, typ, id); registry.ErrorCode(err) == registry.ENotFound || (err == nil && cur.Deleted) {
-		action = "create"
-	} else if err != nil {
-		return err
-	}
-	if err := g.s.allow(ctx, p, action, typ, identifierSystems(res)); err != nil {
-		return err
-	}
-	stored, err := g.checkOwner(ctx, tx, p, action, typ, id)
-	if err != nil {
-		return err
-	}
-	if p.Kind == "client" {
-		setSource(res, p.System, stored)
-	}
-	return nil
-}
-
-// AfterPut authorises a deletion (a Bundle's DELETE entries included).
-func (g *Guard) AfterPut(ctx context.Context, tx registry.Tx, out *registry.Outcome, res map[string]any) error {
-	p, ok := principalFrom(ctx)
-	if !ok || g.s.auth == nil || res != nil {
-		return nil
-	}
-	if err := g.s.allow(ctx, p, "delete", out.Resource.Type, nil); err != nil {
-		return err
-	}
-	_, err := g.checkOwner(ctx, tx, p, "delete", out.Resource.Type, out.Resource.ID)
-	return err
-}
-
-// checkOwner is the ownership step of a write: a stored record (a deleted
-// one too: its id stays its owner's) is updated, re-created or deleted by
-// the client whose system wrote it, unless the policy grants it to p. It
-// reads the stored owner inside the write's transaction, so that no
-// concurrent write slips in between the check and the write. It returns
-// the stored record's meta.source ("" for a new record).
-func (g *Guard) checkOwner(ctx context.Context, tx registry.Tx, p Principal, action, typ, id string) (string, error) {
-	if serverManaged(typ) {
-		return "", nil
-	}
-	source, found, err := registry.StoredSource(ctx, tx, typ, id)
-	if err != nil || !found {
-		return "", err
-	}
-	if d := g.s.auth.DecideOwner(p, action, typ, source); !d.Allowed {
-		return "", deny(p, d)
-	}
-	return source, nil
-}
-
-// identifierSystems returns the distinct systems of every Identifier in a
-// resource: its identifiers, those of contained resources, of references
-// (Reference.identifier) and of extensions (valueIdentifier). A record
-// must not carry another client's identifiers anywhere.
-func identifierSystems(res map[string]any) []string {
-	var out []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch t := v.(type) {
-		case map[string]any:
-			for k, child := range t {
-				if k == "identifier" || k == "valueIdentifier" {
-					out = appendSystems(out, child)
-				}
-				walk(child)
-			}
-		case []any:
-			for _, child := range t {
-				walk(child)
-			}
-		}
-	}
-	walk(res)
-	return out
-}
-
-// appendSystems adds the systems of an Identifier or a list of them.
-func appendSystems(out []string, v any) []string {
-	ids, ok := v.([]any)
-	if !ok {
-		ids = []any{v}
-	}
-	for _, e := range ids {
-		id, _ := e.(map[string]any)
-		if sys, _ := id["system"].(string); sys != "" && !slices.Contains(out, sys) {
-			out = append(out, sys)
-		}
-	}
-	return out
-}
-
-// setSource makes meta.source the client's: its own record URL
-// ("<system>/<Type>/<local id>") is kept, anything else becomes the
-// client's system URI. A stored record of another system that the client
-// may change (an admin's or an authoritative client's correction) keeps
-// its source: it stays its owner's, and the audit trail names who changed it.
-func setSource(res map[string]any, system, stored string) {
-	meta, _ := res["meta"].(map[string]any)
-	if meta == nil {
-		meta = map[string]any{}
-		res["meta"] = meta
-	}
-	if stored != "" && !fromSystem(stored, system) {
-		meta["source"] = stored
-		return
-	}
-	src, _ := meta["source"].(string)
-	if system == "" {
-		delete(meta, "source")
-		return
-	}
-	if !strings.HasPrefix(src, strings.TrimSuffix(system, "/")+"/") {
-		meta["source"] = system
-	}
-}
-
-// fromSystem reports whether meta.source src names system or a record in it.
-func fromSystem(src, system string) bool {
-	system = strings.TrimSuffix(system, "/")
-	return system != "" && (src == system || strings.HasPrefix(src, system+"/"))
-}
-
 // allowEntries checks each entry of a Bundle as if it were a request of its
 // own (the Guard checks writes again with their identifier domains). The
 // whole Bundle is refused when one entry is: nothing is half-done.
 func (s *Server) allowEntries(ctx context.Context, b map[string]any) error {
-	p, ok := principalFrom(ctx)
+	p, ok := registry.ActorIn(ctx)
 	if !ok || s.auth == nil {
 		return nil
 	}
@@ -320,7 +165,7 @@ func (s *Server) allowEntries(ctx context.Context, b map[string]any) error {
 
 // allowEntry checks one Bundle entry's request: its interaction, and for a
 // search every type its decoded query reaches, as for a search of its own.
-func (s *Server) allowEntry(ctx context.Context, p Principal, e any) error {
+func (s *Server) allowEntry(ctx context.Context, p registry.Actor, e any) error {
 	entry, _ := e.(map[string]any)
 	req, _ := entry["request"].(map[string]any)
 	method, _ := req["method"].(string)
@@ -352,7 +197,7 @@ func (s *Server) auditDenial(c *fiber.Ctx, err error) {
 		return
 	}
 	ctx := c.UserContext()
-	if _, ok := principalFrom(ctx); !ok {
+	if _, ok := registry.ActorIn(ctx); !ok {
 		return // unauthenticated: the 401s are not an audit trail of anyone
 	}
 	path := strings.TrimPrefix(c.Path(), "/fhir")
@@ -362,7 +207,7 @@ func (s *Server) auditDenial(c *fiber.Ctx, err error) {
 		entities = []string{parts[0] + "/" + parts[1]}
 	}
 	rec := registry.AuditRecord{Action: auditAction(action), Subtype: "denied", Outcome: registry.AuditMinorFailure,
-		OutcomeDesc: registry.ErrorMessage(err), Entities: entities, Agent: registry.AgentFrom(ctx),
+		OutcomeDesc: registry.ErrorMessage(err), Entities: entities, Agent: registry.ActorFrom(ctx),
 		Detail: map[string]string{"interaction": c.Method() + " " + c.Path(), "action": action, "type": typ, "address": s.clientIP(c)}}
 	s.refused.add(rec, s.clientIP(c))
 }

@@ -19,7 +19,7 @@ import (
 // parameters the search will run with (query string and form body alike).
 // A search that does not parse is left to the search itself (400).
 func (s *Server) allowSearch(ctx context.Context, typ string, params url.Values) error {
-	p, ok := principalFrom(ctx)
+	p, ok := registry.ActorIn(ctx)
 	if !ok || s.auth == nil {
 		return nil
 	}
@@ -61,7 +61,7 @@ func reachedTypes(typ string, params url.Values) []string {
 // search; this keeps a reference that points somewhere unexpected (a
 // Location whose partOf names an AuditEvent) from carrying anything past it.
 func (s *Server) permittedIncludes(ctx context.Context, included []*registry.Resource) []*registry.Resource {
-	p, ok := principalFrom(ctx)
+	p, ok := registry.ActorIn(ctx)
 	if !ok || s.auth == nil {
 		return included
 	}

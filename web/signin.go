@@ -21,7 +21,7 @@ import (
 
 // throttled reports how long the sign-in of account (with agent as the
 // audit names it) must wait; when it must, it sets Retry-After and audits.
-func (s *Server) throttled(c *fiber.Ctx, account string, agent registry.Agent) (time.Duration, error) {
+func (s *Server) throttled(c *fiber.Ctx, account string, agent registry.Actor) (time.Duration, error) {
 	ip := s.clientIP(c)
 	wait, err := s.auth.Throttle(c.UserContext(), account, ip)
 	if err != nil || wait <= 0 {
@@ -33,7 +33,7 @@ func (s *Server) throttled(c *fiber.Ctx, account string, agent registry.Agent) (
 }
 
 // signInFailed counts a failed sign-in of account and audits it.
-func (s *Server) signInFailed(c *fiber.Ctx, account string, agent registry.Agent, why string) {
+func (s *Server) signInFailed(c *fiber.Ctx, account string, agent registry.Actor, why string) {
 	ip := s.clientIP(c)
 	if err := s.auth.SignInFailed(c.UserContext(), account, ip); err != nil {
 		s.log.Error("counting a failed sign-in failed", "id", requestID(c), "err", err)
@@ -50,7 +50,7 @@ func (s *Server) signInSucceeded(c *fiber.Ctx, account string) {
 
 // signInRecord is the AuditEvent of a refused sign-in (DICOM User
 // Authentication, minor failure).
-func signInRecord(c *fiber.Ctx, agent registry.Agent, why, ip string) registry.AuditRecord {
+func signInRecord(c *fiber.Ctx, agent registry.Actor, why, ip string) registry.AuditRecord {
 	agent.Name = truncateName(agent.Name)
 	return registry.AuditRecord{Action: "E", Subtype: "login", Outcome: registry.AuditMinorFailure, OutcomeDesc: why, Agent: agent,
 		Detail: map[string]string{"interaction": c.Method() + " " + c.Path(), "address": ip}}

@@ -36,7 +36,7 @@ type AccessToken struct {
 	Token     string
 	Scope     string
 	Lifetime  time.Duration
-	Principal Principal
+	Principal registry.Actor
 }
 
 // OAuthError is a refused token request: an OAuth 2.0 error code
@@ -97,7 +97,7 @@ func (s *Server) handleToken(c *fiber.Ctx) error {
 	}
 	req, err := s.tokenRequest(c)
 	account := "client:" + claimedClient(req.Assertion)
-	if wait, terr := s.throttled(c, account, registry.Agent{Name: claimedClient(req.Assertion), Kind: "client"}); terr != nil || wait > 0 {
+	if wait, terr := s.throttled(c, account, registry.Actor{Name: claimedClient(req.Assertion), Kind: "client"}); terr != nil || wait > 0 {
 		if terr != nil {
 			return s.sendOAuthError(c, terr)
 		}
@@ -112,7 +112,7 @@ func (s *Server) handleToken(c *fiber.Ctx) error {
 		return s.sendOAuthError(c, err)
 	}
 	s.signInSucceeded(c, "client:"+tok.Principal.Name)
-	s.auditToken(c, registry.AuditRecord{Agent: registry.Agent{Name: tok.Principal.Name, Kind: tok.Principal.Kind,
+	s.auditToken(c, registry.AuditRecord{Agent: registry.Actor{Name: tok.Principal.Name, Kind: tok.Principal.Kind,
 		System: tok.Principal.System}, Detail: map[string]string{"scope": tok.Scope}})
 	return c.JSON(fiber.Map{"access_token": tok.Token, "token_type": "bearer",
 		"expires_in": int(tok.Lifetime.Seconds()), "scope": tok.Scope})
@@ -160,7 +160,7 @@ func (s *Server) sendOAuthError(c *fiber.Ctx, err error) error {
 	if oe.Code == "invalid_client" || oe.Code == "invalid_grant" {
 		// Counted for the claimed client (if any) and the address; audited,
 		// repeats aggregated.
-		s.signInFailed(c, "client:"+truncateName(oe.Client), registry.Agent{Name: oe.Client, Kind: "client"}, oe.Error())
+		s.signInFailed(c, "client:"+truncateName(oe.Client), registry.Actor{Name: oe.Client, Kind: "client"}, oe.Error())
 	}
 	return c.Status(oe.status()).JSON(fiber.Map{"error": oe.Code, "error_description": oe.Description})
 }

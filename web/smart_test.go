@@ -32,7 +32,7 @@ func (a *smartAuth) IssueToken(ctx context.Context, req TokenRequest) (AccessTok
 	a.last = req
 	switch req.Assertion {
 	case "good":
-		return AccessToken{Token: "idem_access", Scope: "system/*.read", Lifetime: 300e9, Principal: Principal{Kind: "client", Name: "backend"}}, nil
+		return AccessToken{Token: "idem_access", Scope: "system/*.read", Lifetime: 300e9, Principal: registry.Actor{Kind: "client", Name: "backend"}}, nil
 	case "replayed":
 		return AccessToken{}, &OAuthError{Code: "invalid_grant", Description: "jti already used", Client: "backend"}
 	}

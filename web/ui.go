@@ -146,7 +146,7 @@ func (s *Server) uiPage(c *fiber.Ctx) error {
 	}
 	status := registry.Status(err)
 	msg := registry.ErrorMessage(err)
-	if _, signedIn := c.Locals(localUser).(Principal); signedIn && status == fiber.StatusForbidden {
+	if _, signedIn := c.Locals(localUser).(registry.Actor); signedIn && status == fiber.StatusForbidden {
 		s.auditUI(c, registry.AuditRecord{Action: "E", Subtype: "denied", Outcome: registry.AuditMinorFailure, OutcomeDesc: msg})
 	}
 	if status >= 500 {

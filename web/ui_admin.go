@@ -153,19 +153,19 @@ func (s *Server) handlePolicyPage(c *fiber.Ctx) error {
 
 // dryRunPrincipal is who a dry run asks about: a client as it is, or an
 // anonymous user holding one role.
-func dryRunPrincipal(who string, clients []Client) (Principal, bool) {
+func dryRunPrincipal(who string, clients []Client) (registry.Actor, bool) {
 	kind, name, _ := strings.Cut(who, ":")
 	switch kind {
 	case "role":
-		return Principal{Kind: "user", Name: "dry-run", Roles: []string{name}}, name != ""
+		return registry.Actor{Kind: "user", Name: "dry-run", Roles: []string{name}}, name != ""
 	case "client":
 		for _, cl := range clients {
 			if cl.Name == name {
-				return Principal{Kind: "client", Name: cl.Name, System: cl.System, Roles: cl.Roles, Domains: cl.Domains}, true
+				return registry.Actor{Kind: "client", Name: cl.Name, System: cl.System, Roles: cl.Roles, Domains: cl.Domains}, true
 			}
 		}
 	}
-	return Principal{}, false
+	return registry.Actor{}, false
 }
 
 func (s *Server) handleUIRuleAdd(c *fiber.Ctx) error {

@@ -40,7 +40,7 @@ type fakeAuth struct {
 }
 
 type fakeSession struct {
-	p    Principal
+	p    registry.Actor
 	csrf string
 }
 
@@ -58,11 +58,11 @@ func newFakeAuth() *fakeAuth {
 	return &fakeAuth{sessions: map[string]fakeSession{}, rules: []Rule{{Line: "p, role:reader, Patient, *, read, allow", Builtin: true}}}
 }
 
-func (a *fakeAuth) Authenticate(ctx context.Context, token string) (Principal, error) {
-	return Principal{}, registry.Errorf(registry.EUnauthorized, "no such token")
+func (a *fakeAuth) Authenticate(ctx context.Context, token string) (registry.Actor, error) {
+	return registry.Actor{}, registry.Errorf(registry.EUnauthorized, "no such token")
 }
 
-func (a *fakeAuth) Decide(p Principal, action, typ string, domains []string) Decision {
+func (a *fakeAuth) Decide(p registry.Actor, action, typ string, domains []string) Decision {
 	switch {
 	case p.HasRole("admin"):
 		return Decision{Allowed: true, Rule: "p, role:admin, *, *, *, allow", Reason: "admins may do anything"}
@@ -76,7 +76,7 @@ func (a *fakeAuth) Decide(p Principal, action, typ string, domains []string) Dec
 	return Decision{Rule: "built-in: default deny", Reason: p.Name + " may not " + action + " " + typ}
 }
 
-func (a *fakeAuth) DecideOwner(p Principal, action, typ, source string) Decision {
+func (a *fakeAuth) DecideOwner(p registry.Actor, action, typ, source string) Decision {
 	return Decision{Allowed: p.HasRole("admin"), Rule: "built-in: owner"}
 }
 
@@ -97,16 +97,16 @@ func (a *fakeAuth) Login(ctx context.Context, user, password string) (string, st
 	defer a.mu.Unlock()
 	a.n++
 	id := fmt.Sprintf("session-%d", a.n)
-	a.sessions[id] = fakeSession{p: Principal{Kind: "user", Name: user, Roles: u.roles}, csrf: fmt.Sprintf("csrf-%d", a.n)}
+	a.sessions[id] = fakeSession{p: registry.Actor{Kind: "user", Name: user, Roles: u.roles}, csrf: fmt.Sprintf("csrf-%d", a.n)}
 	return id, a.sessions[id].csrf, nil
 }
 
-func (a *fakeAuth) Session(ctx context.Context, id string) (Principal, string, error) {
+func (a *fakeAuth) Session(ctx context.Context, id string) (registry.Actor, string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s, ok := a.sessions[id]
 	if !ok {
-		return Principal{}, "", registry.Errorf(registry.EUnauthorized, "no such session")
+		return registry.Actor{}, "", registry.Errorf(registry.EUnauthorized, "no such session")
 	}
 	return s.p, s.csrf, nil
 }
@@ -200,15 +200,15 @@ func newUIEnv(t *testing.T, withAuth bool) *uiEnv {
 	t.Cleanup(func() { store.Close() })
 	models := linkage.NewModels(store, matching.DefaultRules(), time.Hour, quietLog)
 	m := linkage.NewMatcher(store, models, quietLog)
-	svc := &registry.Service{Store: store, MatchIndex: m.Index}
-	l := linkage.NewLinker(svc, m, linkage.LinkerConfig{}, quietLog)
-	svc.Hooks = l
+	w := &registry.Writer{MatchIndex: m.Index}
+	l := linkage.NewLinker(store, w, m, linkage.LinkerConfig{}, quietLog)
+	svc := &registry.Service{Store: store, Writer: w, Steps: registry.Steps{Link: l}}
 	env := &uiEnv{t: t, svc: svc, links: store}
 	cfg := Config{}
 	if withAuth {
 		env.auth = newFakeAuth()
 		cfg.Auth = env.auth
-		cfg.Audit = registry.NewAuditor(svc, "idem test")
+		cfg.Audit = registry.NewAuditor(store, w, "idem test")
 	}
 	env.srv = New(cfg, svc, m, l, quietLog, store.Ping)
 	env.a = env.create(`{"resourceType":"Patient","meta":{"source":"http://ehr.example/fhir/Patient/1"},

@@ -37,7 +37,7 @@ const (
 type view struct {
 	Title string
 	Nav   string
-	User  *Principal
+	User  *registry.Actor
 	Admin bool
 	CSRF  string
 	Flash *flash
@@ -54,7 +54,7 @@ type flash struct {
 
 func (s *Server) baseView(c *fiber.Ctx, title, nav string) view {
 	v := view{Title: title, Nav: nav}
-	if p, ok := c.Locals(localUser).(Principal); ok {
+	if p, ok := c.Locals(localUser).(registry.Actor); ok {
 		v.User = &p
 		v.Admin = p.HasRole("admin")
 		v.CSRF, _ = c.Locals(localCSRF).(string)
@@ -161,8 +161,7 @@ func (s *Server) uiSession(c *fiber.Ctx) error {
 	}
 	c.Locals(localUser, p)
 	c.Locals(localCSRF, csrf)
-	ctx := registry.WithAgent(c.UserContext(), registry.Agent{Name: p.Name, Kind: "user"})
-	c.SetUserContext(withPrincipal(ctx, p))
+	c.SetUserContext(registry.WithActor(c.UserContext(), p))
 	if err := s.loadBody(c, s.cfg.MaxBody); err != nil {
 		return err
 	}
@@ -183,15 +182,15 @@ func (s *Server) toLogin(c *fiber.Ctx) error {
 
 // uiAdmin requires the admin role.
 func (s *Server) uiAdmin(c *fiber.Ctx) error {
-	if p, _ := c.Locals(localUser).(Principal); !p.HasRole("admin") {
+	if p, _ := c.Locals(localUser).(registry.Actor); !p.HasRole("admin") {
 		return registry.Errorf(registry.EForbidden, "this page is for admins: user %s is not one", p.Name)
 	}
 	return c.Next()
 }
 
 // user returns the signed-in user of a request past uiSession.
-func user(c *fiber.Ctx) Principal {
-	p, _ := c.Locals(localUser).(Principal)
+func user(c *fiber.Ctx) registry.Actor {
+	p, _ := c.Locals(localUser).(registry.Actor)
 	return p
 }
 
@@ -239,7 +238,7 @@ func (s *Server) handleLogin(c *fiber.Ctx) error {
 		return s.showLogin(c, fiber.StatusForbidden, "", "The sign-in form expired: please try again.")
 	}
 	name := strings.TrimSpace(postValue(c, "user"))
-	account, agent := "user:"+name, registry.Agent{Name: name, Kind: "user"}
+	account, agent := "user:"+name, registry.Actor{Name: name, Kind: "user"}
 	if wait, err := s.throttled(c, account, agent); err != nil || wait > 0 {
 		if err != nil {
 			return err

@@ -219,10 +219,7 @@ func (s *Server) goldenOf(ctx context.Context, ls registry.LinkStore, refs []str
 
 // now is the registry's clock.
 func (s *Server) now() time.Time {
-	if s.registry.Now != nil {
-		return s.registry.Now()
-	}
-	return time.Now()
+	return s.registry.Now()
 }
 
 // linkStore returns the link store and the linker, or EMethod when this

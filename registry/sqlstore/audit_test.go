@@ -9,10 +9,13 @@ import (
 	"idem/registry"
 )
 
-// auditService returns svc with an Auditor as its only hooks.
+// auditService gives svc an Auditor as its audit step, and no other.
 func auditService(svc *registry.Service) *registry.Auditor {
-	a := registry.NewAuditor(svc, "https://idem.test/fhir")
-	svc.Hooks = registry.ChainHooks(a)
+	if svc.Writer == nil {
+		svc.Writer = &registry.Writer{}
+	}
+	a := registry.NewAuditor(svc.Store, svc.Writer, "https://idem.test/fhir")
+	svc.Audit = a
 	return a
 }
 
@@ -38,7 +41,7 @@ func subtypeOf(ev map[string]any) string {
 func TestAuditorWrites(t *testing.T) {
 	eachService(t, func(t *testing.T, svc *registry.Service) {
 		auditService(svc)
-		ctx := registry.WithAgent(context.Background(), registry.Agent{Name: "ann", Kind: "user"})
+		ctx := registry.WithActor(context.Background(), registry.Actor{Name: "ann", Kind: "user"})
 		m := mustDecode(t, patientJSON("Smith", "Ann", "1980-01-02", "a1"))
 		out, err := svc.Create(ctx, registry.TypePatient, m, "")
 		if err != nil {
@@ -109,7 +112,7 @@ func TestAuditorRollback(t *testing.T) {
 func TestAuditorRecordDenial(t *testing.T) {
 	eachService(t, func(t *testing.T, svc *registry.Service) {
 		a := auditService(svc)
-		ctx := registry.WithAgent(context.Background(), registry.Agent{Name: "lab-east", Kind: "client", System: "https://lab.example"})
+		ctx := registry.WithActor(context.Background(), registry.Actor{Name: "lab-east", Kind: "client", System: "https://lab.example"})
 		_, err := a.Record(ctx, registry.AuditRecord{Action: "C", Subtype: "denied", Outcome: registry.AuditMinorFailure,
 			OutcomeDesc: "client lab-east may not create Patient", Detail: map[string]string{"rule": "default"}})
 		if err != nil {

@@ -26,7 +26,7 @@ func TestCandidatesRankAsIfEveryKeyWereRead(t *testing.T) {
 			id := res["identifier"].([]any)[0].(map[string]any)["value"].(string)
 			return registry.MatchIndex{Keys: keysOf[id]}
 		}
-		svc := &registry.Service{Store: s, MatchIndex: keys}
+		svc := &registry.Service{Store: s, Writer: &registry.Writer{MatchIndex: keys}}
 		create := func(tx registry.Tx, i int) {
 			local := fmt.Sprint(i)
 			ks := []string{fmt.Sprintf("common:%d", rng.IntN(3)), fmt.Sprintf("mid:%d", rng.IntN(20)), fmt.Sprintf("rare:%d", rng.IntN(200))}
@@ -69,7 +69,7 @@ func TestCandidatesRankAsIfEveryKeyWereRead(t *testing.T) {
 				create(tx, i)
 			}
 			check(func(q registry.CandidateQuery) (*registry.CandidateSet, error) {
-				return tx.(registry.LinkTx).Candidates(ctx, "Patient", q)
+				return tx.(registry.Tx).Candidates(ctx, "Patient", q)
 			})
 			return nil
 		})

@@ -24,7 +24,7 @@ func fixedClock() func() time.Time {
 }
 
 func service(s *sqlstore.Store) *registry.Service {
-	return &registry.Service{Store: s, Now: fixedClock()}
+	return &registry.Service{Store: s, Writer: &registry.Writer{Now: fixedClock()}}
 }
 
 // eachService runs fn once per database with a fresh service.

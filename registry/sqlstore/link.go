@@ -16,7 +16,7 @@ import (
 )
 
 var (
-	_ registry.LinkTx    = (*tx)(nil)
+	_ registry.Tx        = (*tx)(nil)
 	_ registry.LinkStore = (*Store)(nil)
 )
 

@@ -21,9 +21,9 @@ import (
 var linkT0 = time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC)
 
 // mustLinkWrite runs fn in one write transaction through the LinkTx view.
-func mustLinkWrite(t testing.TB, s *sqlstore.Store, fn func(ltx registry.LinkTx) error) {
+func mustLinkWrite(t testing.TB, s *sqlstore.Store, fn func(ltx registry.Tx) error) {
 	t.Helper()
-	err := s.Write(context.Background(), func(tx registry.Tx) error { return fn(tx.(registry.LinkTx)) })
+	err := s.Write(context.Background(), func(tx registry.Tx) error { return fn(tx.(registry.Tx)) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,14 +33,14 @@ func mustLinkWrite(t testing.TB, s *sqlstore.Store, fn func(ltx registry.LinkTx)
 func mustOp(t testing.TB, s *sqlstore.Store, kind string, at time.Time) *registry.Op {
 	t.Helper()
 	op := &registry.Op{Kind: kind, Actor: "steward", Reason: "test " + kind, At: at}
-	mustLinkWrite(t, s, func(ltx registry.LinkTx) error { return ltx.AddOp(context.Background(), op) })
+	mustLinkWrite(t, s, func(ltx registry.Tx) error { return ltx.AddOp(context.Background(), op) })
 	return op
 }
 
 // mustPutLinks stores links in one transaction under op.
 func mustPutLinks(t testing.TB, s *sqlstore.Store, op *registry.Op, links ...*registry.Link) {
 	t.Helper()
-	mustLinkWrite(t, s, func(ltx registry.LinkTx) error {
+	mustLinkWrite(t, s, func(ltx registry.Tx) error {
 		for _, l := range links {
 			if err := ltx.PutLink(context.Background(), l, op); err != nil {
 				return err
@@ -108,7 +108,7 @@ func TestDeleteLinkRecordsEvent(t *testing.T) {
 		l := personLink("g1", "p1", registry.MatchResultMatch, 0.9, linkT0)
 		mustPutLinks(t, s, op, l)
 		clear := mustOp(t, s, "clear", linkT0.Add(time.Minute))
-		mustLinkWrite(t, s, func(ltx registry.LinkTx) error {
+		mustLinkWrite(t, s, func(ltx registry.Tx) error {
 			if err := ltx.DeleteLink(ctx, &registry.Link{GoldenType: "Person", GoldenID: "g1", SourceType: "Patient", SourceID: "p1"}, clear); err != nil {
 				return err
 			}
@@ -187,7 +187,7 @@ func TestQueryLinks(t *testing.T) {
 			}
 		}
 		// Inside a transaction: the same selection, by id, paging ignored.
-		mustLinkWrite(t, s, func(ltx registry.LinkTx) error {
+		mustLinkWrite(t, s, func(ltx registry.Tx) error {
 			links, err := ltx.Links(ctx, registry.LinkFilter{MatchResult: open, Count: 1, SortByScore: true})
 			if got := sourceIDs(links); err != nil || !slices.Equal(got, []string{"p2", "p3", "g1"}) {
 				t.Errorf("tx links %v %v", got, err)
@@ -232,24 +232,24 @@ func TestOpsUndo(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
 		ctx := context.Background()
 		merge := &registry.Op{Kind: "merge", Actor: "ann", Reason: "same person", At: linkT0, Before: []byte(`{"links":[]}`)}
-		mustLinkWrite(t, s, func(ltx registry.LinkTx) error { return ltx.AddOp(ctx, merge) })
+		mustLinkWrite(t, s, func(ltx registry.Tx) error { return ltx.AddOp(ctx, merge) })
 		undo := &registry.Op{Kind: "undo", Actor: "bob", At: linkT0.Add(time.Hour), Undoes: merge.ID}
-		mustLinkWrite(t, s, func(ltx registry.LinkTx) error {
+		mustLinkWrite(t, s, func(ltx registry.Tx) error {
 			if err := ltx.AddOp(ctx, undo); err != nil {
 				return err
 			}
 			return ltx.UndoOp(ctx, merge.ID, undo.ID)
 		})
-		err := s.Write(ctx, func(tx registry.Tx) error { return tx.(registry.LinkTx).UndoOp(ctx, merge.ID, undo.ID+1) })
+		err := s.Write(ctx, func(tx registry.Tx) error { return tx.(registry.Tx).UndoOp(ctx, merge.ID, undo.ID+1) })
 		wantCode(t, err, registry.EConflict)
-		err = s.Write(ctx, func(tx registry.Tx) error { return tx.(registry.LinkTx).UndoOp(ctx, 999, undo.ID) })
+		err = s.Write(ctx, func(tx registry.Tx) error { return tx.(registry.Tx).UndoOp(ctx, 999, undo.ID) })
 		wantCode(t, err, registry.ENotFound)
 		err = s.Write(ctx, func(tx registry.Tx) error {
-			op, err := tx.(registry.LinkTx).Op(ctx, merge.ID)
+			op, err := tx.(registry.Tx).Op(ctx, merge.ID)
 			if err == nil && op.UndoneBy != undo.ID {
 				t.Errorf("op read in tx: %+v", op)
 			}
-			_, err2 := tx.(registry.LinkTx).Op(ctx, 999)
+			_, err2 := tx.(registry.Tx).Op(ctx, 999)
 			wantCode(t, err2, registry.ENotFound)
 			return err
 		})
@@ -273,7 +273,7 @@ func TestLinkWriteRollsBack(t *testing.T) {
 		boom := errors.New("boom")
 		var opID int64
 		err := s.Write(ctx, func(tx registry.Tx) error {
-			ltx := tx.(registry.LinkTx)
+			ltx := tx.(registry.Tx)
 			op := &registry.Op{Kind: "link", At: linkT0}
 			if err := ltx.AddOp(ctx, op); err != nil {
 				return err
@@ -305,8 +305,8 @@ func TestLinkWriteRollsBack(t *testing.T) {
 func TestTxCandidatesSeeOwnWrites(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
 		ctx := context.Background()
-		svc := &registry.Service{Store: s, MatchIndex: familyKeys}
-		mustLinkWrite(t, s, func(ltx registry.LinkTx) error {
+		svc := &registry.Service{Store: s, Writer: &registry.Writer{MatchIndex: familyKeys}}
+		mustLinkWrite(t, s, func(ltx registry.Tx) error {
 			if _, err := svc.CreateTx(ctx, ltx, "Patient", "own", mustDecode(t, patientJSON("Owen", "A", "1990-01-01", "o1")), ""); err != nil {
 				return err
 			}
@@ -329,7 +329,7 @@ func TestTxCandidatesSerialiseOnPostgres(t *testing.T) {
 	dsn := sqltest.DSN(t, "postgres")
 	s := sqltest.Open(t, dsn)
 	ctx := context.Background()
-	svc := &registry.Service{Store: s, MatchIndex: familyKeys}
+	svc := &registry.Service{Store: s, Writer: &registry.Writer{MatchIndex: familyKeys}}
 	q := registry.CandidateQuery{Keys: []string{"fam:race", "fam:other"}, KeyCap: 10, Max: 10}
 	records := map[string]map[string]any{
 		"a": mustDecode(t, patientJSON("Race", "A", "1990-01-01", "a")),
@@ -337,7 +337,7 @@ func TestTxCandidatesSerialiseOnPostgres(t *testing.T) {
 	}
 	findOrCreate := func(id string, afterCandidates func()) (found int, err error) {
 		err = s.Write(ctx, func(tx registry.Tx) error {
-			set, err := tx.(registry.LinkTx).Candidates(ctx, "Patient", q)
+			set, err := tx.(registry.Tx).Candidates(ctx, "Patient", q)
 			if err != nil {
 				return err
 			}

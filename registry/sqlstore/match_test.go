@@ -28,7 +28,7 @@ var errRollback = errors.New("roll back")
 func TestCandidatesAndCaps(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
 		ctx := context.Background()
-		svc := &registry.Service{Store: s, MatchIndex: familyKeys}
+		svc := &registry.Service{Store: s, Writer: &registry.Writer{MatchIndex: familyKeys}}
 		a := mustCreate(t, svc, patientJSON("Zbigniew", "A", "1990-01-01", "1")).ID
 		for i := 0; i < 5; i++ {
 			mustCreate(t, svc, patientJSON("Smith", "S", "1990-01-01", fmt.Sprint(10+i)))
@@ -60,7 +60,7 @@ func TestCandidatesAndCaps(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			set, err := tx.(registry.LinkTx).Candidates(ctx, "Patient", registry.CandidateQuery{Keys: []string{"fam:zbigniew"}, KeyCap: 10, Max: 10})
+			set, err := tx.(registry.Tx).Candidates(ctx, "Patient", registry.CandidateQuery{Keys: []string{"fam:zbigniew"}, KeyCap: 10, Max: 10})
 			if err != nil {
 				return err
 			}
@@ -76,7 +76,7 @@ func TestCandidatesAndCaps(t *testing.T) {
 			if err != nil || r.VersionID != 2 {
 				t.Errorf("read in transaction: %v, %v", r, err)
 			}
-			set, err = tx.(registry.LinkTx).Candidates(ctx, "Patient", registry.CandidateQuery{Keys: []string{"fam:zbigniew"}, KeyCap: 10, Max: 10})
+			set, err = tx.(registry.Tx).Candidates(ctx, "Patient", registry.CandidateQuery{Keys: []string{"fam:zbigniew"}, KeyCap: 10, Max: 10})
 			if err != nil {
 				return err
 			}
@@ -139,7 +139,7 @@ func TestModelVersions(t *testing.T) {
 // Keys are written for Bundle entries too (computed before the transaction).
 func TestBundleEntriesGetKeys(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
-		svc := &registry.Service{Store: s, MatchIndex: familyKeys}
+		svc := &registry.Service{Store: s, Writer: &registry.Writer{MatchIndex: familyKeys}}
 		b := mustDecode(t, `{"resourceType":"Bundle","type":"transaction","entry":[
 			{"resource":`+patientJSON("Keyed", "A", "1990-01-01", "k1")+`,"request":{"method":"POST","url":"Patient"}},
 			{"resource":{"resourceType":"Patient","id":"p2","name":[{"family":"Keyed"}]},"request":{"method":"PUT","url":"Patient/p2"}}]}`)

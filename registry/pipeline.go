@@ -1,0 +1,205 @@
+package registry
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The write pipeline. Every create, update and delete of a resource a
+// client may write — from the REST API, a Bundle entry, a CLI load, an
+// import, a re-match — runs these steps, in this order, in the write's
+// transaction, and nothing else does:
+//
+//  1. authorize: may the acting client or user (ActorFrom(ctx)) make this
+//     write, given the stored record's owner and the new record's
+//     identifier domains? (Authorizer; the policy's decision)
+//  2. validate: the resource was parsed and validated against R4 and the
+//     repeat limits when the request was read (ParseResource); generated
+//     resources (the demo, seed) are built valid.
+//  3. resolve: references between one source's records are rewritten to
+//     registry ids (Linker.Resolve).
+//  4. store: a new version with its index rows, blocking keys and match
+//     features (Writer).
+//  5. link: the record is matched and linked to its golden record, or
+//     unlinked when deleted (Linker.Link); golden records are written
+//     through the system path below.
+//  6. audit: an AuditEvent for the write (AuditTrail).
+//
+// Golden records and AuditEvents are idem's own. They are written by
+// Writer.Put and Writer.Delete directly: the system path, which has no
+// authorize, resolve, link or audit step to skip — a linking decision is
+// audited once, as a decision, naming the golden records it rewrote.
+
+// Write is one write the pipeline carries out.
+type Write struct {
+	Action   string         // "create", "update" or "delete"
+	Type, ID string         // the record written
+	Resource map[string]any // the new content; nil for a delete
+	Stored   *Resource      // the version it replaces (a deletion marker too); nil when none
+	Index    MatchIndex     // blocking keys and features, computed before the transaction
+}
+
+// Authorizer is the pipeline's authorize step. It may set meta.source on
+// w.Resource (the writing client's own record URL).
+type Authorizer interface {
+	AuthorizeWrite(ctx context.Context, tx Tx, w *Write) error
+}
+
+// Linker is the pipeline's resolve and link steps.
+type Linker interface {
+	// Resolve rewrites w.Resource before it is stored.
+	Resolve(ctx context.Context, tx Tx, w *Write) error
+	// Link links the stored version (or unlinks a deleted record) and
+	// names its golden record in out.Golden.
+	Link(ctx context.Context, tx Tx, w *Write, out *Outcome) error
+}
+
+// AuditTrail is the pipeline's audit step.
+type AuditTrail interface {
+	AuditWrite(ctx context.Context, tx Tx, w *Write, out *Outcome) error
+}
+
+// Steps are the pipeline's steps besides storing. A nil step is not part
+// of the service: the registry's own tests run without policy, linking or
+// audit; app always sets all three.
+type Steps struct {
+	Authorize Authorizer
+	Link      Linker
+	Audit     AuditTrail
+}
+
+// run carries w through the pipeline.
+func (s *Service) run(ctx context.Context, tx Tx, w *Write) (*Outcome, error) {
+	if s.Authorize != nil {
+		if err := s.Authorize.AuthorizeWrite(ctx, tx, w); err != nil {
+			return nil, err
+		}
+	}
+	if s.Link != nil && w.Resource != nil {
+		if err := s.Link.Resolve(ctx, tx, w); err != nil {
+			return nil, err
+		}
+	}
+	out, err := s.writer().store(ctx, tx, w)
+	if err != nil {
+		return nil, err
+	}
+	if s.Link != nil {
+		if err := s.Link.Link(ctx, tx, w, out); err != nil {
+			return nil, err
+		}
+	}
+	if s.Audit != nil {
+		if err := s.Audit.AuditWrite(ctx, tx, w, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Writer stores new versions inside a transaction: it assigns ids and
+// version numbers, sets meta, and extracts the index rows, blocking keys
+// and match features. It is the pipeline's store step and, called
+// directly, the system path for golden records and AuditEvents.
+type Writer struct {
+	Now   func() time.Time // injectable clock; time.Now when nil
+	NewID func() string    // id generator; UUIDv7 (time-ordered, index friendly) when nil
+	// MatchIndex, when set, returns the blocking keys and the compact
+	// features of a resource; they are stored with its index rows so the
+	// matcher finds candidates by index and scores them without their JSON.
+	MatchIndex func(typ string, res map[string]any) MatchIndex
+}
+
+// Time returns the current time as versions record it (UTC, microseconds).
+func (w *Writer) Time() time.Time {
+	if w != nil && w.Now != nil {
+		return w.Now().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+// NewResourceID returns a new server-assigned resource id.
+func (w *Writer) NewResourceID() string {
+	if w != nil && w.NewID != nil {
+		return w.NewID()
+	}
+	return uuid.Must(uuid.NewV7()).String()
+}
+
+// Index computes the blocking keys and features of res (none without a
+// MatchIndex); callers do it before entering the transaction, so the work
+// stays off SQLite's single writer.
+func (w *Writer) Index(typ string, res map[string]any) MatchIndex {
+	if w == nil || w.MatchIndex == nil {
+		return MatchIndex{}
+	}
+	return w.MatchIndex(typ, res)
+}
+
+// Put stores res as the next version of typ/id, for idem itself (the
+// system path).
+func (w *Writer) Put(ctx context.Context, tx Tx, typ, id string, res map[string]any) (*Outcome, error) {
+	cur, err := tx.Read(ctx, typ, id)
+	if err != nil && ErrorCode(err) != ENotFound {
+		return nil, err
+	}
+	return w.store(ctx, tx, &Write{Action: "update", Type: typ, ID: id, Resource: res, Stored: cur, Index: w.Index(typ, res)})
+}
+
+// Create stores res as the new resource typ/id (an id never used: the
+// store refuses a duplicate), for idem itself (the system path).
+func (w *Writer) Create(ctx context.Context, tx Tx, typ, id string, res map[string]any) (*Outcome, error) {
+	return w.store(ctx, tx, &Write{Action: "create", Type: typ, ID: id, Resource: res, Index: w.Index(typ, res)})
+}
+
+// Delete marks typ/id deleted, for idem itself (the system path); an
+// unknown or deleted resource is left as it is.
+func (w *Writer) Delete(ctx context.Context, tx Tx, typ, id string) (*Outcome, error) {
+	cur, err := tx.Read(ctx, typ, id)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Deleted {
+		return &Outcome{Resource: cur, NoChange: true}, nil
+	}
+	return w.store(ctx, tx, &Write{Action: "delete", Type: typ, ID: id, Stored: cur})
+}
+
+// store writes w's version: the content with its index rows, or a
+// deletion marker.
+func (w *Writer) store(ctx context.Context, tx Tx, wr *Write) (*Outcome, error) {
+	var prev int64
+	if wr.Stored != nil {
+		prev = wr.Stored.VersionID
+	}
+	r := &Resource{Type: wr.Type, ID: wr.ID, VersionID: prev + 1, LastUpdated: w.Time()}
+	put := &Put{Resource: r, PrevVersion: prev}
+	if wr.Resource == nil {
+		r.Deleted = true
+	} else {
+		setMeta(wr.Resource, wr.ID, r.VersionID, r.LastUpdated)
+		r.Body = MarshalResource(wr.Resource)
+		put.Index = Extract(wr.Type, wr.Resource)
+		put.Index.MatchKeys, put.Index.MatchRecord = wr.Index.Keys, wr.Index.Record
+	}
+	if err := tx.Put(ctx, put); err != nil {
+		return nil, err
+	}
+	return &Outcome{Resource: r, Created: wr.Stored == nil || (wr.Stored.Deleted && wr.Resource != nil)}, nil
+}
+
+// setMeta sets the server-managed id, meta.versionId and meta.lastUpdated,
+// keeping the client's other meta elements (profile, tag, security, source).
+func setMeta(res map[string]any, id string, version int64, at time.Time) {
+	res["id"] = id
+	meta, _ := res["meta"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	meta["versionId"] = strconv.FormatInt(version, 10)
+	meta["lastUpdated"] = FormatInstant(at)
+	res["meta"] = meta
+}
