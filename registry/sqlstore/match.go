@@ -167,8 +167,8 @@ func (b *blocking) count() error {
 		if i > 0 {
 			sb.WriteString(" UNION ALL ")
 		}
-		fmt.Fprintf(&sb, "SELECT %d AS k, COUNT(*) AS n FROM (SELECT 1 AS x FROM idx_match WHERE key = ? LIMIT ?) AS t%d", i, i)
-		args = append(args, k, b.q.KeyCap+1)
+		fmt.Fprintf(&sb, "SELECT ? AS k, COUNT(*) AS n FROM (SELECT 1 AS x FROM idx_match WHERE key = ? LIMIT ?) AS t%d", i)
+		args = append(args, i, k, b.q.KeyCap+1)
 	}
 	rows, err := b.query(sb.String(), args...)
 	if err != nil {
@@ -255,8 +255,8 @@ func (b *blocking) fetch(keys []int) error {
 		if j > 0 {
 			sb.WriteString(" UNION ALL ")
 		}
-		fmt.Fprintf(&sb, "SELECT %d AS k, rid FROM (SELECT rid FROM idx_match WHERE key = ? LIMIT ?) AS t%d", i, j)
-		args = append(args, b.q.Keys[i], b.q.KeyCap+1)
+		fmt.Fprintf(&sb, "SELECT ? AS k, rid FROM (SELECT rid FROM idx_match WHERE key = ? LIMIT ?) AS t%d", j)
+		args = append(args, i, b.q.Keys[i], b.q.KeyCap+1)
 	}
 	rows, err := b.query(sb.String(), args...)
 	if err != nil {

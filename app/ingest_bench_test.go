@@ -1,0 +1,165 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"idem/policy"
+	"idem/registry"
+	"idem/seed"
+)
+
+// BenchmarkLinkedIngestHTTP is linked ingest as a deployment sees it:
+// IDEM_BENCH_RECORDS (default 10,000) generated Patients, duplicates
+// included, from the network's three patient source systems, each system a
+// client of its own with its identifier domain, posted as transaction
+// Bundles of 1,000 over HTTP, one at a time, to a fresh idem with policy,
+// linking and audit on (a SQLite file, or IDEM_BENCH_DSN). It reports the
+// rate overall and of the first and last 10 % of the Bundles, and the peak
+// RSS of the process (server and client). Run it once:
+//
+//	IDEM_BENCH_RECORDS=100000 go test -run '^$' -bench LinkedIngestHTTP -benchtime 1x ./app/
+func BenchmarkLinkedIngestHTTP(b *testing.B) {
+	want := 10_000
+	if s := os.Getenv("IDEM_BENCH_RECORDS"); s != "" {
+		want, _ = strconv.Atoi(s)
+	}
+	for i := 0; i < b.N; i++ {
+		ctx := context.Background()
+		cfg := DefaultConfig()
+		cfg.Addr, cfg.Seed, cfg.Rate, cfg.MaxBody = "127.0.0.1:0", false, 0, 64<<20
+		cfg.DB = os.Getenv("IDEM_BENCH_DSN")
+		if cfg.DB == "" {
+			cfg.DB = filepath.Join(b.TempDir(), "ingest.db")
+		}
+		inst, err := Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		bundles := sourceBundles(b, inst.authz, want)
+		rates := make([]float64, len(bundles))
+		total := 0
+		t0 := time.Now()
+		for j, sb := range bundles {
+			t := time.Now()
+			postBundle(b, inst.URL()+"/fhir", sb)
+			rates[j] = float64(sb.n) / time.Since(t).Seconds()
+			total += sb.n
+		}
+		elapsed := time.Since(t0)
+		inst.Close()
+		tenth := max(1, len(rates)/10)
+		first, last := meanOf(rates[:tenth]), meanOf(rates[len(rates)-tenth:])
+		b.ReportMetric(float64(total)/elapsed.Seconds(), "records/s")
+		b.ReportMetric(first, "first10%-rec/s")
+		b.ReportMetric(last, "last10%-rec/s")
+		b.ReportMetric(last/first, "last/first")
+		b.ReportMetric(peakRSS(), "peak-RSS-MB")
+	}
+}
+
+// sourceBundle is one transaction Bundle of one source system, as JSON.
+type sourceBundle struct {
+	token string
+	body  []byte
+	n     int
+}
+
+// sourceBundles registers one client per patient source system and
+// returns about n generated Patients as their Bundles of 1,000, the
+// systems taking turns.
+func sourceBundles(tb testing.TB, authz *policy.Authorizer, n int) []sourceBundle {
+	tokens := map[string]string{}
+	for i, sys := range seed.Systems() {
+		domain, ok := sys.Identifiers[registry.TypePatient]
+		if !ok {
+			continue
+		}
+		tok, err := authz.AddClient(context.Background(), policy.Client{Name: fmt.Sprintf("source-%d", i), System: sys.URI,
+			Roles: []string{"source"}, Domains: []string{domain}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tokens[sys.URI] = tok
+	}
+	cfg := seed.DefaultConfig()
+	cfg.Seed, cfg.Persons = 7, max(1, n*10/16) // about 1.6 records per person
+	pending := map[string][]any{}
+	var out []sourceBundle
+	flush := func(sys string) {
+		body, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": pending[sys]})
+		out = append(out, sourceBundle{token: tokens[sys], body: body, n: len(pending[sys])})
+		pending[sys] = nil
+	}
+	count := 0
+	err := seed.Generate(cfg, func(r seed.Record) error {
+		if r.Type != registry.TypePatient || count >= n || tokens[r.System] == "" {
+			return nil
+		}
+		count++
+		pending[r.System] = append(pending[r.System], map[string]any{"resource": r.Resource, "request": map[string]any{"method": "POST", "url": r.Type}})
+		if len(pending[r.System]) == 1000 {
+			flush(r.System)
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for sys := range pending {
+		if len(pending[sys]) > 0 {
+			flush(sys)
+		}
+	}
+	return out
+}
+
+func postBundle(tb testing.TB, base string, sb sourceBundle) {
+	req, _ := http.NewRequest("POST", base, bytes.NewReader(sb.body))
+	req.Header.Set("Content-Type", "application/fhir+json")
+	req.Header.Set("Authorization", "Bearer "+sb.token)
+	req.Header.Set("Prefer", "return=minimal")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		tb.Fatalf("transaction: %d %.500s", resp.StatusCode, body)
+	}
+}
+
+func meanOf(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+// peakRSS reads the process's peak resident set size in MB (Linux).
+func peakRSS() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
