@@ -20,6 +20,8 @@ const (
 	cmpIdentifier
 	cmpDistance
 	cmpHousehold
+	cmpAddress
+	cmpPartOf
 )
 
 // comparatorInfo describes one comparator: which features it takes, which
@@ -51,6 +53,8 @@ var comparators = map[string]comparatorInfo{
 	"identifier": {cmpIdentifier, typoLevels, false, only(fIdentifier)},
 	"distance":   {cmpDistance, allLevels, false, only(fPosition)},
 	"household":  {cmpHousehold, allLevels, true, only(fHousehold)},
+	"address":    {cmpAddress, allLevels, true, only(fHousehold)},
+	"partOf":     {cmpPartOf, twoLevels, false, only(fPartOf)},
 }
 
 // idKind is how an identifier system's values are read.
@@ -78,6 +82,7 @@ type outcome struct {
 	swapped     bool
 	inHousehold bool
 	inTwins     bool
+	capped      bool // the field's disagreement capped the match below certain
 	ai, bj      int16
 	weight      float64
 }
