@@ -108,3 +108,20 @@ func TestFacilityNames(t *testing.T) {
 		}
 	}
 }
+
+func TestNumberedEmails(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"emily.kaufmann@example.org", "emily.kaufmann2@example.org", true},
+		{"j.doe1@example.org", "j.doe2@example.org", true},
+		{"j.doe@example.org", "j.dow@example.org", false},
+		{"j.doe@example.org", "j.doe@example.org", false},
+	}
+	for _, tt := range tests {
+		if got := numberedApart(tt.a, tt.b); got != tt.want {
+			t.Errorf("numberedApart(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
