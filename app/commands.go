@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -107,6 +106,7 @@ func seedCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 		fs.IntVar(&sc.Practitioners, "practitioners", 100, "distinct practitioners")
 		fs.IntVar(&sc.Locations, "locations", 50, "distinct locations")
 		fs.Uint64Var(&sc.Seed, "seed", sc.Seed, "random seed (same seed, same data)")
+		fs.StringVar(&sc.Profile, "profile", seed.ProfileDefault, "kind of network: "+strings.Join(seed.Profiles(), ", "))
 		fs.StringVar(&out, "out", "", "write Patient/Practitioner/Location NDJSON and truth.csv to this directory")
 		fs.BoolVar(&load, "load", false, "load into the database (IDEM_DB) through the normal write path")
 	})
@@ -247,89 +247,6 @@ func readRecords(ctx context.Context, store registry.Store, typ string, limit in
 	return recs[:min(len(recs), limit)], nil
 }
 
-// evalCommand evaluates the matcher on FEBRL files and on generated data.
-func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
-	var febrl string
-	var linked bool
-	generated := 5000
-	err := commandFlags("eval", &cfg, args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&febrl, "febrl", "", "comma-separated FEBRL CSV files (e.g. ../shared/data/febrl/dataset1.csv)")
-		fs.IntVar(&generated, "generated", generated, "persons of generated data to evaluate on (0: none)")
-		fs.BoolVar(&linked, "linked", false, "load the records through the registry (as several source systems, linking on every create) and score the Persons built")
-	})
-	if err != nil {
-		return err
-	}
-	if linked {
-		return evalLinkedCommand(ctx, cfg, febrl, generated, stdout)
-	}
-	rules, err := cfg.rules()
-	if err != nil {
-		return err
-	}
-	base := matching.NewModel(rules)
-	for _, path := range strings.Split(febrl, ",") {
-		if path == "" {
-			continue
-		}
-		recs, truth, err := febrlRecords(path)
-		if err != nil {
-			return err
-		}
-		evaluate(stdout, path, base, recs, truth)
-	}
-	if generated > 0 {
-		recs, truth, err := generatedRecords(seed.Config{Seed: 7, Persons: generated})
-		if err != nil {
-			return err
-		}
-		evaluate(stdout, fmt.Sprintf("generated (%d persons)", generated), base, recs, truth)
-	}
-	return nil
-}
-
-// evaluate prints the default model's report and the report after unsupervised training.
-func evaluate(w io.Writer, name string, base *matching.Model, recs []*matching.Record, truth []string) {
-	tf := matching.NewFrequencyTable(recs)
-	fmt.Fprintf(w, "== %s, default model\n%s\n", name, matching.Evaluate(base, "Patient", recs, truth, tf))
-	trained, _, err := matching.Train(base, "Patient", recs, matching.TrainOptions{})
-	if err != nil {
-		fmt.Fprintf(w, "== %s: training failed: %v\n", name, err)
-		return
-	}
-	fmt.Fprintf(w, "== %s, trained without labels\n%s\n", name, matching.Evaluate(trained, "Patient", recs, truth, tf))
-}
-
-func febrlRecords(path string) ([]*matching.Record, []string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	patients, truth, err := seed.ReadFEBRL(f)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	recs := make([]*matching.Record, len(patients))
-	for i, p := range patients {
-		recs[i] = matching.Extract("Patient", p)
-	}
-	return recs, truth, nil
-}
-
-func generatedRecords(sc seed.Config) ([]*matching.Record, []string, error) {
-	var recs []*matching.Record
-	var truth []string
-	err := seed.Generate(sc, func(r seed.Record) error {
-		if r.Type == registry.TypePatient {
-			recs = append(recs, matching.Extract(r.Type, r.Resource))
-			truth = append(truth, r.Entity)
-		}
-		return nil
-	})
-	return recs, truth, err
-}
-
 // seedDemo loads the demo network (seed.Demo) through the normal write
 // path, linking included, when the database holds no Patient yet: a new
 // user finds Persons, Linkages and open review items at once.
@@ -352,43 +269,5 @@ func seedDemo(ctx context.Context, o *opened, log *slog.Logger) error {
 		return fmt.Errorf("demo network: %w", err)
 	}
 	log.Info("demo network loaded", "resources", n, "seconds", time.Since(start).Round(time.Second).Seconds())
-	return nil
-}
-
-// evalLinkedCommand is "idem eval --linked".
-func evalLinkedCommand(ctx context.Context, cfg Config, febrl string, generated int, stdout io.Writer) error {
-	run := func(name string, patients []map[string]any, entity []string) error {
-		rep, err := evalLinked(ctx, cfg, patients, entity)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		fmt.Fprintf(stdout, "== %s, linked on write\n%s\n", name, rep)
-		return nil
-	}
-	for _, path := range strings.Split(febrl, ",") {
-		if path == "" {
-			continue
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		patients, entity, err := seed.ReadFEBRL(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		febrlSources(patients)
-		if err := run(path, patients, entity); err != nil {
-			return err
-		}
-	}
-	if generated > 0 {
-		patients, entity, err := generatedPatients(seed.Config{Seed: 7, Persons: generated})
-		if err != nil {
-			return err
-		}
-		return run(fmt.Sprintf("generated (%d persons)", generated), patients, entity)
-	}
 	return nil
 }

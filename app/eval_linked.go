@@ -34,10 +34,10 @@ func (r linkedReport) String() string {
 		r.LinkedPairs, r.CorrectPairs, r.Precision, r.Recall, r.F1, r.Review, 100*r.Left, r.Missed)
 }
 
-// evalLinked loads patients (with ground truth entity labels) into a fresh
-// database through the service with the linker, and scores the Persons it
-// built against the truth.
-func evalLinked(ctx context.Context, cfg Config, patients []map[string]any, entity []string) (linkedReport, error) {
+// evalLinked loads resources of type typ (with ground truth entity labels)
+// into a fresh database through the service with the linker, and scores
+// the golden records it built against the truth.
+func evalLinked(ctx context.Context, cfg Config, typ string, patients []map[string]any, entity []string) (linkedReport, error) {
 	dir, err := os.MkdirTemp("", "idem-eval-")
 	if err != nil {
 		return linkedReport{}, err
@@ -50,7 +50,7 @@ func evalLinked(ctx context.Context, cfg Config, patients []map[string]any, enti
 		index := map[string]int{} // registry id → record
 		start := time.Now()
 		for i, p := range patients {
-			out, err := o.svc.Create(ctx, registry.TypePatient, p, "")
+			out, err := o.svc.Create(ctx, typ, p, "")
 			if err != nil {
 				return fmt.Errorf("record %d: %w", i, err)
 			}
@@ -59,7 +59,7 @@ func evalLinked(ctx context.Context, cfg Config, patients []map[string]any, enti
 		rep.Elapsed = time.Since(start)
 		golden := make([]string, len(patients))
 		review := map[[2]string]bool{} // (record, golden) pairs in review
-		page, err := o.store.QueryLinks(ctx, registry.LinkFilter{SourceType: registry.TypePatient})
+		page, err := o.store.QueryLinks(ctx, registry.LinkFilter{SourceType: typ})
 		if err != nil {
 			return err
 		}
@@ -151,17 +151,4 @@ func febrlSources(patients []map[string]any) {
 		}
 		p["meta"] = map[string]any{"source": seed.SourceURL(systems[sys].URI, registry.TypePatient, id)}
 	}
-}
-
-// generatedPatients returns the Patients of a generated network and their entities.
-func generatedPatients(sc seed.Config) ([]map[string]any, []string, error) {
-	var out []map[string]any
-	var entity []string
-	err := seed.Generate(sc, func(r seed.Record) error {
-		if r.Type == registry.TypePatient {
-			out, entity = append(out, r.Resource), append(entity, r.Entity)
-		}
-		return nil
-	})
-	return out, entity, err
 }

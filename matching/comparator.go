@@ -20,6 +20,8 @@ const (
 	cmpIdentifier
 	cmpDistance
 	cmpHousehold
+	cmpAddress
+	cmpPartOf
 )
 
 // comparatorInfo describes one comparator: which features it takes, which
@@ -51,6 +53,8 @@ var comparators = map[string]comparatorInfo{
 	"identifier": {cmpIdentifier, typoLevels, false, only(fIdentifier)},
 	"distance":   {cmpDistance, allLevels, false, only(fPosition)},
 	"household":  {cmpHousehold, allLevels, true, only(fHousehold)},
+	"address":    {cmpAddress, allLevels, true, only(fHousehold)},
+	"partOf":     {cmpPartOf, twoLevels, false, only(fPartOf)},
 }
 
 // idKind is how an identifier system's values are read.
@@ -78,6 +82,7 @@ type outcome struct {
 	swapped     bool
 	inHousehold bool
 	inTwins     bool
+	capped      bool // the field's disagreement capped the match below certain
 	ai, bj      int16
 	weight      float64
 }
@@ -262,6 +267,10 @@ func codeLevel(x, y *value, kind cmpKind) (Level, rule) {
 	switch {
 	case xn == yn:
 		return Exact, rSameValue
+	case kind == cmpEmail && numberedApart(xn, yn):
+		// jane.doe@ and jane.doe2@: an organisation's scheme numbering
+		// namesakes, not a typo
+		return Different, rDifferentValues
 	case oneTypo(xn, yn):
 		return Close, rOneTypo
 	case kind == cmpPostcode && x.coarse != "" && x.coarse == y.coarse:
@@ -271,6 +280,28 @@ func codeLevel(x, y *value, kind cmpKind) (Level, rule) {
 	}
 	return Different, rDifferentValues
 }
+
+// numberedApart reports whether two addresses differ only in the digits of
+// their mailbox names.
+func numberedApart(x, y string) bool {
+	i, j := 0, 0
+	differ := false
+	for i < len(x) || j < len(y) {
+		switch {
+		case i < len(x) && isDigit(x[i]):
+			i, differ = i+1, true
+		case j < len(y) && isDigit(y[j]):
+			j, differ = j+1, true
+		case i < len(x) && j < len(y) && x[i] == y[j]:
+			i, j = i+1, j+1
+		default:
+			return false
+		}
+	}
+	return differ
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // lastDigits returns the last nine digits of a phone number.
 func lastDigits(s string) string {

@@ -195,7 +195,9 @@ func TestLocationLevels(t *testing.T) {
 		want  string
 	}{
 		{"name", loc("St Marys Hospital", 0, 0, "", ""), "exact"},
-		{"name", loc("Saint Mary's Hospital", 0, 0, "", ""), "close"},
+		{"name", loc("Saint Mary's Hospital", 0, 0, "", ""), "exact"},
+		{"name", loc("ST. MARY'S HOSP. INC", 0, 0, "", ""), "exact"},
+		{"name", loc("St Marys Med Ctr", 0, 0, "", ""), "similar"},
 		{"name", loc("Royal Free Hospital", 0, 0, "", ""), "different"},
 		{"position", loc("", 51.5172, -0.1739, "", ""), "exact"},     // ~13 m
 		{"position", loc("", 51.5180, -0.1750, "", ""), "close"},     // ~125 m
@@ -214,7 +216,7 @@ func TestLocationLevels(t *testing.T) {
 
 func TestHaversine(t *testing.T) {
 	// Paris (48.8566, 2.3522) to London (51.5074, -0.1278): about 343.5 km.
-	d := metres(point{48.8566, 2.3522, true}, point{51.5074, -0.1278, true})
+	d := metres(newPoint(48.8566, 2.3522), newPoint(51.5074, -0.1278))
 	if d < 343000 || d > 344200 {
 		t.Errorf("Paris-London = %.0f m, want about 343,500", d)
 	}

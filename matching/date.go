@@ -85,7 +85,14 @@ func parsePoint(pos map[string]any) point {
 	if !ok1 || !ok2 || math.Abs(lat) > 90 || math.Abs(lon) > 180 {
 		return point{}
 	}
-	return point{lat: lat, lon: lon, ok: true}
+	return newPoint(lat, lon)
+}
+
+// newPoint returns the point with its frequency key: the position rounded
+// to four decimals (about 10 m), so that records geocoded to one spot (a
+// town's centroid) share a key.
+func newPoint(lat, lon float64) point {
+	return point{lat: lat, lon: lon, ok: true, key: strconv.FormatFloat(lat, 'f', 4, 64) + "," + strconv.FormatFloat(lon, 'f', 4, 64)}
 }
 
 // asFloat reads a JSON number decoded as json.Number (a string type with a

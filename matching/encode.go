@@ -14,8 +14,13 @@ import (
 // replays them through the same normalisation, whose costly part (the
 // phonetic codes and q-grams of names) comes from the shared value cache.
 
-// recordFormat is the first byte of the encoding; a new layout takes a new one.
-const recordFormat = 1
+// recordFormat is the first byte of the encoding; a new layout takes a new
+// one. Format 1 had the features before partOf (featuresV1); it still
+// decodes.
+const (
+	recordFormat = 2
+	featuresV1   = int(fPartOf)
+)
 
 // errRecordFormat is returned for bytes that are not an encoded Record.
 var errRecordFormat = errors.New("matching: not an encoded record")
@@ -57,11 +62,16 @@ func (r *Record) Encode() []byte {
 // DecodeRecord rebuilds the Record Encode wrote.
 func DecodeRecord(b []byte) (*Record, error) {
 	d := decoder{b: b}
-	if d.byte() != recordFormat {
+	features := int(numFeatures)
+	switch d.byte() {
+	case recordFormat:
+	case 1:
+		features = featuresV1
+	default:
 		return nil, errRecordFormat
 	}
 	r := &Record{Type: d.string(), ID: d.string()}
-	for f := range r.vals {
+	for f := range features {
 		n := d.uvarint()
 		for i := uint64(0); i < n && d.err == nil; i++ {
 			r.add(feature(f), d.string())
@@ -74,7 +84,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 		r.ids = append(r.ids, identifier{system: sys, value: NormalizeCode(raw), display: raw})
 	}
 	if d.byte() == 1 {
-		r.pos = point{lat: math.Float64frombits(d.uint64()), lon: math.Float64frombits(d.uint64()), ok: true}
+		r.pos = newPoint(math.Float64frombits(d.uint64()), math.Float64frombits(d.uint64()))
 	}
 	for n := d.uvarint(); n > 0 && d.err == nil; n-- {
 		r.addrs = append(r.addrs, addressRef{line: int8(d.byte()), city: int8(d.byte()), postalCode: int8(d.byte())})

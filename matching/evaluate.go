@@ -28,6 +28,12 @@ type Report struct {
 	Grades, TrueGrades map[string]int
 	// CappedKeys are the blocking keys over the type's cap, most shared first.
 	CappedKeys []CappedKey
+	// Review is the share of true pairs graded probable or possible: left
+	// to a steward.
+	Review float64
+	// Reliability compares predicted probabilities with the observed share
+	// of true matches, band by band, over the candidate pairs.
+	Reliability []Band
 }
 
 // gradeOrder is the order grades are reported in.
@@ -57,12 +63,15 @@ func Evaluate(m *Model, typ string, recs []*Record, truth []string, tf Frequenci
 	pairs, capped := m.candidates(typ, recs)
 	rep.CandidatePairs, rep.CappedKeys = len(pairs), capped
 	var tpCertain, predCertain, tpProbable, predProbable int
+	rel := newReliability()
 	for _, p := range pairs {
-		grade := m.Grade(typ, m.Score(recs[p.i], recs[p.j], tf))
+		prob := m.Score(recs[p.i], recs[p.j], tf)
+		grade := m.Grade(typ, prob)
 		if grade == "" {
 			grade = "none"
 		}
 		same := int(p.j) < len(truth) && truth[p.i] != "" && truth[p.i] == truth[p.j]
+		rel.add(prob, same)
 		rep.Grades[grade]++
 		if same {
 			rep.TrueCandidates++
@@ -78,6 +87,8 @@ func Evaluate(m *Model, typ string, recs []*Record, truth []string, tf Frequenci
 		}
 	}
 	rep.BlockingRecall = ratio(rep.TrueCandidates, rep.TruePairs)
+	rep.Review = ratio(rep.TrueGrades["probable"]+rep.TrueGrades["possible"], rep.TruePairs)
+	rep.Reliability = rel.table()
 	rep.Precision, rep.Recall, rep.F1 = prf(tpCertain, predCertain, rep.TruePairs)
 	rep.ProbablePrecision, rep.ProbableRecall, rep.ProbableF1 = prf(tpProbable, predProbable, rep.TruePairs)
 	return rep
@@ -121,6 +132,8 @@ func (r *Report) String() string {
 	for _, g := range gradeOrder {
 		fmt.Fprintf(&b, "  %-22s %9d %9d\n", g, r.Grades[g], r.TrueGrades[g])
 	}
+	fmt.Fprintf(&b, "  true pairs left to review %.2f%%   calibration error %.4f\n", 100*r.Review, CalibrationError(r.Reliability))
+	b.WriteString(ReliabilityString(r.Reliability))
 	fmt.Fprintf(&b, "  capped keys %d", len(r.CappedKeys))
 	for i, k := range r.CappedKeys {
 		if i == 5 {

@@ -25,6 +25,7 @@ const (
 	fHousehold // address and phone together: no values of its own
 	fMiddle    // middle names: the given names after the first of a name
 	fMobile    // personal phone numbers (use mobile, or system sms)
+	fPartOf    // the Location a Location is part of (a reference key)
 	numFeatures
 )
 
@@ -33,7 +34,7 @@ const (
 var featureNames = [numFeatures]string{
 	"given", "family", "name", "birthDate", "gender", "line", "city", "postalCode",
 	"state", "country", "phone", "email", "identifier", "qualification", "position",
-	"type", "organization", "household", "middle", "mobile",
+	"type", "organization", "household", "middle", "mobile", "partOf",
 }
 
 // featureByName returns the feature with the given rules name.

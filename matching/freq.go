@@ -13,21 +13,25 @@ type freqColumn struct {
 	share      map[string]float64
 }
 
-// NewFrequencyTable counts, for every name-like field (given, family, name,
-// city), the share of each type's records that hold each value.
+// NewFrequencyTable counts, for every text field (names, line, city, postal
+// code, organisation, …) and the position's key, the share of each type's
+// records that hold each value.
 func NewFrequencyTable(recs []*Record) Frequencies {
 	t := &FrequencyTable{}
 	totals := map[string]int{}
 	for _, r := range recs {
 		totals[r.Type]++
 		for f := range numFeatures {
-			if !f.phonetic() {
+			if len(r.vals[f]) == 0 {
 				continue
 			}
 			col := t.column(r.Type, featureNames[f], true)
 			for _, v := range r.vals[f] { // values are distinct within a record
 				col.share[v.norm]++
 			}
+		}
+		if r.pos.ok {
+			t.column(r.Type, "position", true).share[r.pos.key]++
 		}
 	}
 	for i := range t.columns {

@@ -1,5 +1,7 @@
 package matching
 
+import "strings"
+
 // cityClose is the Jaro-Winkler similarity from which two city names count
 // as the same town in the household comparison (a typo, not another town).
 const cityClose = 0.92
@@ -22,15 +24,9 @@ const cityClose = 0.92
 // Addresses are compared part by part within each address, never a line of
 // one address with the town of another.
 func compareHousehold(a, b *Record, f *fieldModel) outcome {
-	o := outcome{level: Missing, ai: -1, bj: -1}
-	for i := range a.addrs {
-		for j := range b.addrs {
-			l, rule := addressLevel(a, b, a.addrs[i], b.addrs[j], f)
-			o = best(o, outcome{level: l, rule: rule, ai: int16(i), bj: int16(j)})
-			if o.level == Exact {
-				return o
-			}
-		}
+	o := compareAddresses(a, b, f)
+	if o.level == Exact {
+		return o
 	}
 	p := compareCodes(a.vals[fPhone], b.vals[fPhone], cmpPhone)
 	switch p.level {
@@ -41,7 +37,79 @@ func compareHousehold(a, b *Record, f *fieldModel) outcome {
 	case Different:
 		p.rule = rDifferentPhones
 	}
+	if p.level != Missing && o.rule == rTownOnly {
+		o.rule = rSameTown // a phone was compared too: the levels mean what they say
+	}
 	return best(o, p) // on a tie the address, which says more
+}
+
+// compareAddresses is compareHousehold without the phone: the "address"
+// comparator of sites, whose phone is a field of its own. When no two
+// compared addresses both have a line, same town is all agreement can
+// show, and the rule says so (rTownOnly: weighed by the coarsened levels).
+func compareAddresses(a, b *Record, f *fieldModel) outcome {
+	o := outcome{level: Missing, ai: -1, bj: -1}
+	lines := false
+	for i := range a.addrs {
+		for j := range b.addrs {
+			lines = lines || a.addrs[i].line >= 0 && b.addrs[j].line >= 0
+			l, rule := addressLevel(a, b, a.addrs[i], b.addrs[j], f)
+			o = best(o, outcome{level: l, rule: rule, ai: int16(i), bj: int16(j)})
+			if o.level == Exact {
+				return o
+			}
+		}
+	}
+	if !lines && o.level == Similar {
+		o.rule = rTownOnly
+	}
+	return o
+}
+
+// comparePartOf compares the sites two Locations are part of: exact for the
+// same site, different for different sites named in one identifier system,
+// or when one record is part of the other (its partOf names the other's
+// identifier or id: a department and its hospital); missing otherwise.
+func comparePartOf(a, b *Record) outcome {
+	if partOfOther(a, b) || partOfOther(b, a) {
+		return outcome{level: Different, rule: rPartOfOther, ai: -1, bj: -1}
+	}
+	o := outcome{level: Missing, ai: -1, bj: -1}
+	for i, x := range a.vals[fPartOf] {
+		for j, y := range b.vals[fPartOf] {
+			switch {
+			case x.norm == y.norm:
+				return outcome{level: Exact, rule: rSameValue, ai: int16(i), bj: int16(j)}
+			case refSystem(x.norm) == refSystem(y.norm):
+				o = outcome{level: Different, rule: rDifferentValues, ai: int16(i), bj: int16(j)}
+			}
+		}
+	}
+	return o
+}
+
+// partOfOther reports whether a is part of b.
+func partOfOther(a, b *Record) bool {
+	for _, p := range a.vals[fPartOf] {
+		for _, id := range b.ids {
+			if n := len(id.system); len(p.norm) == n+1+len(id.value) && p.norm[:n] == id.system && p.norm[n] == '|' && p.norm[n+1:] == id.value {
+				return true
+			}
+		}
+		if n, m := len(p.norm), len(b.ID); m > 0 && n > m && p.norm[n-m-1] == '/' && p.norm[n-m:] == b.ID {
+			return true
+		}
+	}
+	return false
+}
+
+// refSystem is the system of a "system|value" reference key, or "" for a
+// literal reference.
+func refSystem(k string) string {
+	if i := strings.LastIndexByte(k, '|'); i >= 0 {
+		return k[:i]
+	}
+	return ""
 }
 
 // addressLevel levels two addresses. The same street is the same street

@@ -44,6 +44,7 @@ type typeModel struct {
 	household     int // index of the household field, -1 when none
 	fields        []fieldModel
 	twins         twinModel
+	vetoWeight    float64 // the most log2 odds a pair may have when a veto field disagrees
 }
 
 // twinModel is the compiled twin signature; on is false without one.
@@ -62,7 +63,10 @@ type fieldModel struct {
 	metres         [3]float64
 	jaccard        bool
 	nicknames, tf  bool
-	mExact         float64            // for term-frequency adjustment
+	veto           bool               // disagreement caps the match below certain
+	m              [numLevels]float64 // for term-frequency adjustment
+	townM          float64            // m of agreement on the town, any level (see rTownOnly)
+	town           float64            // log2(townM/townU)
 	weight         [numLevels]float64 // log2(m/u); 0 for missing
 	inHousehold    bool               // hhWeight is set
 	hhWeight       [numLevels]float64 // log2(m/uSameHousehold), used when the household is exact
@@ -94,6 +98,8 @@ func compileType(typ string, tr *TypeRules) *typeModel {
 	t := &typeModel{
 		typ: typ, prefix: typePrefix[typ], thresholds: tr.Thresholds, keyCap: tr.KeyCap, maxCandidates: tr.MaxCandidates,
 		priorWeight: math.Log2(tr.Prior / (1 - tr.Prior)), tfMinU: tr.TFMinimumU, given: -1, family: -1, household: -1,
+		// just below certain: such a pair goes to a steward at best
+		vetoWeight: math.Log2(tr.Thresholds.Certain/(1-tr.Thresholds.Certain)) - 0.01,
 	}
 	for _, k := range tr.Blocking {
 		t.blocking = append(t.blocking, blockingKeys[k])
@@ -142,10 +148,21 @@ func compileField(fr *FieldRules) fieldModel {
 	feat, _ := featureByName(fr.Field)
 	f := fieldModel{
 		name: fr.Field, feat: feat, cmp: comparators[fr.Compare].kind, close: fr.Close, similar: fr.Similar,
-		jaccard: fr.Metric == "jaccard", nicknames: fr.Nicknames, tf: fr.TF, mExact: fr.M.Exact,
+		jaccard: fr.Metric == "jaccard", nicknames: fr.Nicknames, tf: fr.TF, veto: fr.Veto,
 	}
 	copy(f.metres[:], fr.Metres)
 	f.weight = weights(&fr.M, &fr.U)
+	for l := Different; l <= Exact; l++ {
+		f.m[l] = fr.M.get(l)
+	}
+	// Same town, when nothing finer could be compared, is the event "the
+	// town agrees", whose probability is that of every level at or above
+	// similar: weighing it as "similar" (same town, not the same street)
+	// would take for a disagreement what the records cannot show.
+	if f.cmp == cmpHousehold || f.cmp == cmpAddress {
+		f.townM = fr.M.Exact + fr.M.Close + fr.M.Similar
+		f.town = math.Log2(f.townM / (fr.U.Exact + fr.U.Close + fr.U.Similar))
+	}
 	if fr.USameHousehold != nil {
 		f.inHousehold, f.hhWeight = true, weights(&fr.M, fr.USameHousehold)
 	}

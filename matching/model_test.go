@@ -68,7 +68,7 @@ func TestParseRulesErrors(t *testing.T) {
 		{"sum", "sum to", edit(func(r *Rules) { r.Types["Patient"].Fields[0].U.Exact = 0.5 })},
 		{"zero", "want 0 < p", edit(func(r *Rules) { r.Types["Patient"].Fields[0].M.Similar = 0 })},
 		{"twice", "compared twice", edit(func(r *Rules) { r.Types["Patient"].Fields[1] = r.Types["Patient"].Fields[0] })},
-		{"metres", "metres", edit(func(r *Rules) { r.Types["Location"].Fields[4].Metres = []float64{10, 5, 1} })},
+		{"metres", "metres", edit(func(r *Rules) { r.Types["Location"].Fields[2].Metres = []float64{10, 5, 1} })},
 	}
 	for _, tt := range tests {
 		_, err := ParseRules(tt.data)

@@ -54,6 +54,7 @@ type identifier struct {
 type point struct {
 	lat, lon float64
 	ok       bool
+	key      string // for term frequencies (see newPoint)
 }
 
 // Values returns the normalised values of a feature (by its rules name, such
@@ -105,7 +106,8 @@ func Extract(typ string, res map[string]any) *Record {
 			r.add(fName, registry.AsString(a))
 		}
 		r.locationTypes(res["type"])
-		r.add(fOrganization, registry.AsString(registry.AsObject(res["managingOrganization"])["reference"]))
+		r.add(fOrganization, referenceKey(res["managingOrganization"]))
+		r.add(fPartOf, referenceKey(res["partOf"]))
 		r.pos = parsePoint(registry.AsObject(res["position"]))
 	default: // Patient, Practitioner
 		for _, n := range registry.AsList(res["name"]) {
@@ -182,6 +184,21 @@ var particles = map[string]bool{
 	"della": true, "la": true, "le": true, "da": true, "di": true, "du": true,
 	"dos": true, "das": true, "y": true, "bin": true, "ibn": true, "al": true,
 	"el": true, "ben": true, "bat": true, "ter": true, "ten": true, "op": true,
+}
+
+// referenceKey is what identifies the target of a Reference: its literal
+// reference, else its business identifier as "system|value" (sources that
+// share identifiers, not resource ids, reference that way), else nothing.
+func referenceKey(v any) string {
+	ref := registry.AsObject(v)
+	if s := registry.AsString(ref["reference"]); s != "" {
+		return s
+	}
+	id := registry.AsObject(ref["identifier"])
+	if val := registry.AsString(id["value"]); val != "" {
+		return registry.AsString(id["system"]) + "|" + NormalizeCode(val)
+	}
+	return ""
 }
 
 func (r *Record) addresses(v any) {
@@ -323,8 +340,10 @@ func newValue(f feature, s string) (v value, ph phonetics) {
 		}
 	case fEmail:
 		v.norm = NormalizeEmail(s)
-	case fQualification, fType, fOrganization:
+	case fQualification, fType, fOrganization, fPartOf:
 		v.norm = strings.TrimSpace(s) // codes and references compare as written
+	case fName:
+		v.norm = NormalizeFacilityName(s)
 	default:
 		v.norm = Normalize(s)
 	}

@@ -50,6 +50,9 @@ const (
 	rInTwins
 	rInHousehold
 	rNicknameTypo
+	rTownOnly
+	rPartOfOther
+	rNamesDisagree
 )
 
 // ruleNames are the rules' texts in evidence.
@@ -97,6 +100,9 @@ var ruleNames = [...]string{
 	rInTwins:            "weighed in the twin signature",
 	rInHousehold:        "weighed given the same household",
 	rNicknameTypo:       "nickname of a misspelt name",
+	rTownOnly:           "same town (no street or phone on one side: weighed as all a town can say)",
+	rPartOfOther:        "one is part of the other",
+	rNamesDisagree:      "disagrees: the match is capped below certain",
 }
 
 // String returns the rule's text ("" for none).

@@ -91,8 +91,12 @@ type FieldRules struct {
 	Metres    []float64 `json:"metres,omitempty"`
 	Nicknames bool      `json:"nicknames,omitempty"`
 	TF        bool      `json:"tf,omitempty"`
-	M         Levels    `json:"m"`
-	U         Levels    `json:"u"`
+	// Veto: when this field disagrees (level different), the match is
+	// capped just below the certain threshold: never linked automatically
+	// (two sites whose names clearly disagree).
+	Veto bool   `json:"veto,omitempty"`
+	M    Levels `json:"m"`
+	U    Levels `json:"u"`
 	// USameHousehold, when set, is u among pairs of records of one
 	// household: it replaces U (and term frequencies) when the type's
 	// household field is exact. Members of a household share more than

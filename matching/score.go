@@ -93,20 +93,30 @@ func (m *Model) compare(t *typeModel, a, b *Record, tf Frequencies, out *[maxFie
 
 // weigh sets the weight of each outcome and returns the total log2 odds.
 // A field with weights given the same household takes those when the
-// household field is exact; exact agreement on a term-frequency field is
-// weighed by its value's frequency in a (tf may be nil: no adjustment);
-// the twin signature, when the outcomes show it, takes over its fields.
+// household field is exact; agreement on a term-frequency field is weighed
+// by its value's frequency in a (tf may be nil: no adjustment); the twin
+// signature, when the outcomes show it, takes over its fields; and a veto
+// field's disagreement caps the total below certain.
 func (t *typeModel) weigh(a *Record, tf Frequencies, out *[maxFields]outcome) float64 {
 	sameHousehold := t.household >= 0 && out[t.household].level == Exact
+	veto := false
 	for i := range t.fields {
 		f, o := &t.fields[i], &out[i]
 		switch {
 		case sameHousehold && f.inHousehold && o.level != Missing:
 			o.weight, o.inHousehold = f.hhWeight[o.level], true
-		case o.level == Exact && f.tf && tf != nil && !o.swapped:
-			o.weight = t.tfWeight(f, a.vals[f.feat][o.ai].norm, tf, f.weight[o.level])
+		case o.rule == rTownOnly:
+			o.weight = f.town
+			if f.tf && tf != nil {
+				o.weight = t.tfWeight(f, a, o, tf, f.townM, f.town)
+			}
+		case f.tf && tf != nil && o.level > Different && !o.swapped:
+			o.weight = t.tfWeight(f, a, o, tf, f.m[o.level], f.weight[o.level])
 		default:
 			o.weight = f.weight[o.level]
+		}
+		if f.veto && o.level == Different {
+			veto, o.capped = true, true
 		}
 	}
 	if t.twins.on {
@@ -115,6 +125,9 @@ func (t *typeModel) weigh(a *Record, tf Frequencies, out *[maxFields]outcome) fl
 	w := t.priorWeight
 	for i := range t.fields {
 		w += out[i].weight
+	}
+	if veto {
+		w = min(w, t.vetoWeight)
 	}
 	return w
 }
@@ -162,6 +175,10 @@ func (m *Model) compareField(f *fieldModel, a, b *Record) outcome {
 		return compareDistance(a.pos, b.pos, f)
 	case cmpHousehold:
 		return compareHousehold(a, b, f)
+	case cmpAddress:
+		return compareAddresses(a, b, f)
+	case cmpPartOf:
+		return comparePartOf(a, b)
 	}
 	return compareCodes(a.vals[f.feat], b.vals[f.feat], f.cmp)
 }
@@ -186,16 +203,58 @@ func (t *typeModel) swap(a, b *Record, out *[maxFields]outcome) {
 	*f = outcome{level: Close, rule: rSwapped, ai: fg.ai, bj: fg.bj, swapped: true}
 }
 
-// tfWeight returns the weight of exact agreement on value with u replaced by
-// the value's frequency, bounded below by the type's tfMinimumU and above by
-// half of m, so that exact agreement always counts for at least one bit.
-func (t *typeModel) tfWeight(f *fieldModel, value string, tf Frequencies, w float64) float64 {
-	u := tf.Frequency(t.typ, f.name, value)
+// tfWeight returns the weight of the outcome's agreement with u replaced by
+// the agreeing value's frequency (see tfValue), bounded below by the type's
+// tfMinU, and for exact agreement above by half of m, so that it always
+// counts for at least one bit. w is the weight without frequencies, kept
+// when the value or its frequency is unknown.
+func (t *typeModel) tfWeight(f *fieldModel, a *Record, o *outcome, tf Frequencies, m, w float64) float64 {
+	field, value := f.tfValue(a, o)
+	if value == "" {
+		return w
+	}
+	u := tf.Frequency(t.typ, field, value)
 	if u <= 0 {
 		return w
 	}
-	u = min(max(u, t.tfMinU), f.mExact/2)
-	return math.Log2(f.mExact / u)
+	u = max(u, t.tfMinU)
+	if o.level == Exact {
+		u = min(u, m/2)
+	}
+	return math.Log2(m / min(u, 1))
+}
+
+// tfValue returns the field and value whose frequency weighs the outcome's
+// agreement: the value itself for exact agreement of names, texts and
+// codes; the position's key for the same position; for addresses the line
+// when the address is the same, the town (or else the postal code) when
+// only the town agrees. "" when frequency does not apply.
+func (f *fieldModel) tfValue(a *Record, o *outcome) (string, string) {
+	switch f.cmp {
+	case cmpDistance:
+		if o.level == Exact {
+			return "position", a.pos.key
+		}
+	case cmpHousehold, cmpAddress:
+		if o.ai < 0 || int(o.ai) >= len(a.addrs) {
+			return "", ""
+		}
+		ref := a.addrs[o.ai]
+		switch {
+		case o.rule == rSameAddress && ref.line >= 0:
+			return "line", a.vals[fLine][ref.line].norm
+		case o.rule != rSameTown && o.rule != rTownOnly:
+		case ref.city >= 0:
+			return "city", a.vals[fCity][ref.city].norm
+		case ref.postalCode >= 0:
+			return "postalCode", a.vals[fPostalCode][ref.postalCode].norm
+		}
+	default:
+		if o.level == Exact && o.ai >= 0 && int(o.ai) < len(a.vals[f.feat]) {
+			return f.name, a.vals[f.feat][o.ai].norm
+		}
+	}
+	return "", ""
 }
 
 // evidence renders one field's outcome.
@@ -206,6 +265,9 @@ func (f *fieldModel) evidence(a, b *Record, o *outcome) Evidence {
 	}
 	if o.inTwins {
 		e.Rule += "; " + rInTwins.String()
+	}
+	if o.capped {
+		e.Rule += "; " + rNamesDisagree.String()
 	}
 	e.Left, e.Right = f.display(a, int(o.ai), o, true), f.display(b, int(o.bj), o, false)
 	return e

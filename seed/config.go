@@ -13,6 +13,9 @@ type Config struct {
 	Persons       int // distinct real people (Patients)
 	Practitioners int // distinct real practitioners
 	Locations     int // distinct real facilities
+	// Profile selects a kind of network (see Profiles): "" or "default",
+	// "sparse", "many" or "geocoded".
+	Profile string
 
 	// Shares of persons known to exactly two and to all three patient
 	// systems (the rest are known to one). Defaults 0.30 and 0.15.
@@ -68,6 +71,7 @@ func Demo() Config {
 // withDefaults fills zero rates with the defaults and turns negative ones
 // into zero.
 func (c Config) withDefaults() Config {
+	c.profileDefaults()
 	d := DefaultConfig()
 	for _, f := range []struct {
 		v   *float64
@@ -95,7 +99,7 @@ const maxEntities = 50_000_000
 
 // validate checks a Config after withDefaults.
 func (c Config) validate() error {
-	var errs []error
+	errs := []error{c.checkProfile()}
 	for _, n := range []struct {
 		name string
 		v    int

@@ -79,6 +79,9 @@ func contactPoint(system, value, use string) map[string]any {
 
 // addressJSON builds an Address, upper-cased for systems that print so.
 func (a *addrDraft) json(use string, upper bool) map[string]any {
+	if a.cityOnly {
+		return map[string]any{"use": use, "city": caseFor(a.city, upper), "state": a.state}
+	}
 	line := make([]any, len(a.line))
 	for i, l := range a.line {
 		line[i] = caseFor(l, upper)
@@ -129,7 +132,7 @@ func (d *patientDraft) resource(sys int, id string) map[string]any {
 	if d.birth != "" {
 		res["birthDate"] = d.birth
 	}
-	if d.addr.line != nil {
+	if d.addr.has() {
 		addrs := []any{d.addr.json("home", d.legacy)}
 		if d.oldAddr.line != nil {
 			addrs = append(addrs, d.oldAddr.json("old", d.legacy))

@@ -68,6 +68,7 @@ type generator struct {
 	src, recSrc *rand.PCG
 	rng, recRng *rand.Rand
 	noErrors    float64 // e^-ErrorRate: Poisson sampling of the error count
+	copies      int     // the most records of one entity in one system
 	emit        func(Record) error
 	negative    func(HardNegative) error
 
@@ -85,16 +86,17 @@ func newGenerator(cfg Config) *generator {
 	g := &generator{cfg: cfg, data: loadData(), src: &rand.PCG{}, recSrc: &rand.PCG{}}
 	g.rng, g.recRng = rand.New(g.src), rand.New(g.recSrc)
 	g.noErrors = math.Exp(-cfg.ErrorRate)
+	g.copies = cfg.copiesPerSystem()
 	g.ssnIDs = newPermuter(ssnCount, cfg.Seed^0x55e)
 	g.npiIDs = newPermuter(100_000_000, cfg.Seed^0x2b1)
 	g.licenceIDs = newPermuter(900_000, cfg.Seed^0x11c)
 	counts := [numTypes]int{cfg.Persons, cfg.Practitioners, cfg.Locations}
 	for s := range numSystems {
 		for t := range numTypes {
-			// Room for maxCopies records per entity in one system, and at
+			// Room for g.copies records per entity in one system, and at
 			// least the system's usual number width, so that small networks
 			// do not get telltale small record numbers.
-			n := max(uint64(counts[t])*maxCopies, idSpace(localFormats[s][t].digits))
+			n := max(uint64(counts[t])*uint64(g.copies), idSpace(localFormats[s][t].digits))
 			g.localIDs[s][t] = newPermuter(n, cfg.Seed^uint64(s*numTypes+t+1)<<32)
 		}
 	}
@@ -102,7 +104,8 @@ func newGenerator(cfg Config) *generator {
 	return g
 }
 
-// maxCopies is the most records one entity has in one system.
+// maxCopies is the most records one entity has in one system (but see
+// ProfileMany).
 const maxCopies = 2
 
 // each runs group for every group of count entities of type t, seeding the

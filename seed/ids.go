@@ -146,9 +146,9 @@ var localFormats = [numSystems][numTypes]struct {
 // then the serial ("L19-0412345").
 func (g *generator) localID(sys, t, entity, c int) string {
 	p, f := g.localIDs[sys][t], localFormats[sys][t]
-	n := pad(p.apply(uint64(entity*maxCopies+c)), max(p.digits(), f.digits))
+	n := pad(p.apply(uint64(entity*g.copies+c)), max(p.digits(), f.digits))
 	if sys == sysLab {
-		year := 5 + mix(g.cfg.Seed^uint64(entity*maxCopies+c))%20
+		year := 5 + mix(g.cfg.Seed^uint64(entity*g.copies+c))%20
 		return f.prefix + pad(year, 2) + "-" + n
 	}
 	return f.prefix + n

@@ -24,6 +24,9 @@ var facilityKinds = []facilityKind{
 	{"OF", "Outpatient facility", 12, []string{"{place} Urgent Care", "{city} Urgent Care Center", "{place} Surgery Center"}},
 	{"NCCF", "Nursing or custodial care facility", 12, []string{"{place} Nursing and Rehabilitation Center", "{saint} Nursing Home", "{place} Senior Care Center"}},
 	{"ER", "Emergency room", 0, nil}, // only as a hospital department
+	// Home health agencies and hospices serve patients at home; only
+	// ProfileGeocoded has them (weight 0 keeps the default's stream).
+	{"COMM", "Community Location", 0, []string{"{place} Home Health", "{surname} Home Care", "{city} Visiting Nurses", "{place} Hospice"}},
 }
 
 const (
@@ -31,6 +34,7 @@ const (
 	kindLab      = 2
 	kindImaging  = 4
 	kindER       = 7
+	kindHome     = 8
 )
 
 var facilityWeights = func() []int {
@@ -95,8 +99,12 @@ func (g *generator) siteGroup(r *rand.Rand, gi int) []facility {
 	base := gi * groupSize
 	g.pairs = g.pairs[:0]
 	sites := make([]facility, groupSize)
+	weights := facilityWeights
+	if g.cfg.Profile == ProfileGeocoded {
+		weights = geocodedWeights
+	}
 	for i := range sites {
-		sites[i] = g.newFacility(r, base+i, weighted(r, facilityWeights))
+		sites[i] = g.newFacility(r, base+i, weighted(r, weights))
 	}
 	switch u := r.Float64(); {
 	case u < g.cfg.Household/2:
@@ -148,6 +156,10 @@ func (g *generator) newFacility(r *rand.Rand, index, kind int) facility {
 	}
 	c := f.addr.city
 	f.lat, f.long = c.lat+(r.Float64()-0.5)*0.08, c.long+(r.Float64()-0.5)*0.1
+	if g.cfg.Profile == ProfileGeocoded && r.Float64() < 0.8 {
+		// geocoded from the town alone: the town's centroid
+		f.lat, f.long = c.lat, c.long
+	}
 	f.phone = phoneNumber(r, c.areas[r.IntN(len(c.areas))])
 	f.name = g.facilityName(r, kind, c, false)
 	if kind == kindHospital {

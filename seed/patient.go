@@ -17,9 +17,16 @@ func (g *generator) patientGroup(r *rand.Rand, gi, count int) error {
 		if p.index >= count {
 			break
 		}
-		for n, pl := range g.patientPlacements(r) {
+		places := g.patientPlacements(r)
+		if g.cfg.Profile == ProfileMany {
+			places = g.manyPlacements(r)
+		}
+		for n, pl := range places {
 			rr := g.recordRand(typePatient, p.index, n)
 			d := g.patientDraft(rr, p, pl.sys)
+			if g.cfg.Profile == ProfileSparse {
+				g.sparsen(rr, &d, p)
+			}
 			for k := g.errorCount(rr); k > 0; k-- {
 				g.patientError(rr, &d)
 			}
@@ -84,6 +91,7 @@ type addrDraft struct {
 	city, state, zip, plus4 string
 	zipFormat               int
 	country                 bool
+	cityOnly                bool // only the town is recorded (ProfileSparse)
 }
 
 type phoneDraft struct {

@@ -26,6 +26,7 @@ import (
 //	identifier-typo  SSN or NPI mistyped by one digit or two swapped digits
 //	geocode          a location's position 30–200 m off
 //	rename           a site under its former name
+//	email-change     another email address of the person (ProfileSparse)
 //
 // The first eleven are drawn per record with the weights below (mean
 // Config.ErrorRate per record); the others come from life events and
@@ -39,7 +40,8 @@ var patientErrorWeights = []int{18, 10, 10, 8, 5, 6, 16, 14, 1, 5, 3}
 
 // ErrorKinds lists every kind of difference Record.Errors can name.
 func ErrorKinds() []string {
-	return append(append([]string(nil), patientErrorKinds...), "marriage", "move", "identifier-typo", "geocode", "rename")
+	kinds := append(append([]string(nil), patientErrorKinds...), "marriage", "move", "identifier-typo", "geocode", "rename")
+	return append(kinds, profileErrorKinds...)
 }
 
 // patientError applies one data-entry error, trying other kinds when the
@@ -60,7 +62,10 @@ func (g *generator) applyPatientError(r *rand.Rand, d *patientDraft, kind string
 	}
 	switch kind {
 	case "typo": // a name error did not apply: try the street
-		return d.addr.line != nil && set(&d.addr.line[0])(adjacentTypo(d.addr.line[0], typoPos(r, d.addr.line[0]), r.IntN(8)))
+		if d.addr.cityOnly {
+			return set(&d.addr.city)(adjacentTypo(d.addr.city, typoPos(r, d.addr.city), r.IntN(8)))
+		}
+		return len(d.addr.line) > 0 && set(&d.addr.line[0])(adjacentTypo(d.addr.line[0], typoPos(r, d.addr.line[0]), r.IntN(8)))
 	case "day-month-swap":
 		return set(&d.birth)(swapDayMonth(d.birth))
 	case "date-typo":
@@ -166,7 +171,7 @@ func (d *patientDraft) dropField(r *rand.Rand) bool {
 		func() bool { return empty(&d.middle) },
 		func() bool { return empty(&d.email) },
 		func() bool { return empty(&d.ssn) },
-		func() bool { ok := d.addr.line != nil; d.addr, d.oldAddr = addrDraft{}, addrDraft{}; return ok },
+		func() bool { ok := d.addr.has(); d.addr, d.oldAddr = addrDraft{}, addrDraft{}; return ok },
 		func() bool { ok := len(d.phones) > 0; d.phones = nil; return ok },
 	}
 	start := r.IntN(len(fields))
@@ -190,7 +195,7 @@ func (d *patientDraft) reformat(r *rand.Rand) bool {
 		func() bool { return set(&d.family)(closeUp(d.family)) },
 		func() bool { return set(&d.family)(asciiFold(d.family)) || set(&d.given)(asciiFold(d.given)) },
 		func() bool {
-			return d.addr.line != nil && set(&d.addr.line[0])(abbreviate(d.addr.line[0], r.IntN(3), r.IntN(2) == 0))
+			return len(d.addr.line) > 0 && set(&d.addr.line[0])(abbreviate(d.addr.line[0], r.IntN(3), r.IntN(2) == 0))
 		},
 		func() bool {
 			if len(d.phones) == 0 {
@@ -200,7 +205,7 @@ func (d *patientDraft) reformat(r *rand.Rand) bool {
 			return true
 		},
 		func() bool {
-			if d.addr.line == nil {
+			if len(d.addr.line) == 0 {
 				return false
 			}
 			d.addr.zipFormat = (d.addr.zipFormat + 1 + r.IntN(zipFormats-1)) % zipFormats

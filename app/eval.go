@@ -1,0 +1,211 @@
+package app
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"idem/matching"
+	"idem/registry"
+	"idem/seed"
+)
+
+// evalOptions are the flags of "idem eval".
+type evalOptions struct {
+	febrl                               string
+	generated, practitioners, locations int
+	profiles                            []string
+	linked                              bool
+}
+
+// evalCommand evaluates the matcher on FEBRL files and on generated data,
+// per generator profile and resource type.
+func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
+	o := evalOptions{generated: 5000, practitioners: -1, locations: -1}
+	profiles := seed.ProfileDefault
+	err := commandFlags("eval", &cfg, args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&o.febrl, "febrl", "", "comma-separated FEBRL CSV files (e.g. ../shared/data/febrl/dataset1.csv)")
+		fs.IntVar(&o.generated, "generated", o.generated, "persons of generated data to evaluate on (0: none)")
+		fs.IntVar(&o.practitioners, "practitioners", o.practitioners, "practitioners of generated data (-1: a tenth of --generated)")
+		fs.IntVar(&o.locations, "locations", o.locations, "facilities of generated data (-1: a fifth of --generated)")
+		fs.StringVar(&profiles, "profile", profiles, "comma-separated generator profiles ("+strings.Join(seed.Profiles(), ", ")+", or all)")
+		fs.BoolVar(&o.linked, "linked", false, "load the records through the registry (as several source systems, linking on every create) and score the golden records built")
+	})
+	if err != nil {
+		return err
+	}
+	o.profiles = strings.Split(profiles, ",")
+	if profiles == "all" {
+		o.profiles = seed.Profiles()
+	}
+	if o.practitioners < 0 {
+		o.practitioners = o.generated / 10
+	}
+	if o.locations < 0 {
+		o.locations = o.generated / 5
+	}
+	if o.linked {
+		return evalLinkedCommand(ctx, cfg, o, stdout)
+	}
+	rules, err := cfg.rules()
+	if err != nil {
+		return err
+	}
+	base := matching.NewModel(rules)
+	for _, path := range splitList(o.febrl) {
+		recs, truth, err := febrlRecords(path)
+		if err != nil {
+			return err
+		}
+		evaluate(stdout, path, registry.TypePatient, base, recs, truth)
+	}
+	if o.generated <= 0 {
+		return nil
+	}
+	for _, p := range o.profiles {
+		sets, err := generatedRecords(o.seedConfig(p))
+		if err != nil {
+			return err
+		}
+		for _, typ := range evalTypes {
+			if s := sets[typ]; len(s.recs) > 0 {
+				evaluate(stdout, generatedName(p, o.generated), typ, base, s.recs, s.truth)
+			}
+		}
+	}
+	return nil
+}
+
+// evalTypes are the resource types evaluated, in report order.
+var evalTypes = []string{registry.TypePatient, registry.TypePractitioner, registry.TypeLocation}
+
+// seedConfig is the generated network of one profile.
+func (o evalOptions) seedConfig(profile string) seed.Config {
+	return seed.Config{Seed: 7, Persons: o.generated, Practitioners: o.practitioners, Locations: o.locations, Profile: profile}
+}
+
+// generatedName names a generated data set in reports.
+func generatedName(profile string, persons int) string {
+	if profile == "" || profile == seed.ProfileDefault {
+		return fmt.Sprintf("generated (%d persons)", persons)
+	}
+	return fmt.Sprintf("generated %s (%d persons)", profile, persons)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// evaluate prints the default model's report and the report after unsupervised training.
+func evaluate(w io.Writer, name, typ string, base *matching.Model, recs []*matching.Record, truth []string) {
+	tf := matching.NewFrequencyTable(recs)
+	label := name
+	if typ != registry.TypePatient {
+		label = name + ", " + typ
+	}
+	fmt.Fprintf(w, "== %s, default model\n%s\n", label, matching.Evaluate(base, typ, recs, truth, tf))
+	trained, _, err := matching.Train(base, typ, recs, matching.TrainOptions{})
+	if err != nil {
+		fmt.Fprintf(w, "== %s: training failed: %v\n", label, err)
+		return
+	}
+	fmt.Fprintf(w, "== %s, trained without labels\n%s\n", label, matching.Evaluate(trained, typ, recs, truth, tf))
+}
+
+func febrlRecords(path string) ([]*matching.Record, []string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	patients, truth, err := seed.ReadFEBRL(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	recs := make([]*matching.Record, len(patients))
+	for i, p := range patients {
+		recs[i] = matching.Extract("Patient", p)
+	}
+	return recs, truth, nil
+}
+
+// labelled are the records of one type with their entities.
+type labelled struct {
+	recs      []*matching.Record
+	resources []map[string]any
+	truth     []string
+}
+
+// generatedRecords generates a network and returns its records by type.
+func generatedRecords(sc seed.Config) (map[string]*labelled, error) {
+	sets := map[string]*labelled{}
+	err := seed.Generate(sc, func(r seed.Record) error {
+		s := sets[r.Type]
+		if s == nil {
+			s = &labelled{}
+			sets[r.Type] = s
+		}
+		s.recs = append(s.recs, matching.Extract(r.Type, r.Resource))
+		s.resources = append(s.resources, r.Resource)
+		s.truth = append(s.truth, r.Entity)
+		return nil
+	})
+	return sets, err
+}
+
+// evalLinkedCommand is "idem eval --linked".
+func evalLinkedCommand(ctx context.Context, cfg Config, o evalOptions, stdout io.Writer) error {
+	run := func(name, typ string, resources []map[string]any, entity []string) error {
+		rep, err := evalLinked(ctx, cfg, typ, resources, entity)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		fmt.Fprintf(stdout, "== %s, linked on write\n%s\n", name, rep)
+		return nil
+	}
+	for _, path := range splitList(o.febrl) {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		patients, entity, err := seed.ReadFEBRL(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		febrlSources(patients)
+		if err := run(path, registry.TypePatient, patients, entity); err != nil {
+			return err
+		}
+	}
+	if o.generated <= 0 {
+		return nil
+	}
+	for _, p := range o.profiles {
+		sets, err := generatedRecords(o.seedConfig(p))
+		if err != nil {
+			return err
+		}
+		for _, typ := range evalTypes {
+			name := generatedName(p, o.generated)
+			if typ != registry.TypePatient {
+				name += ", " + typ
+			}
+			if s := sets[typ]; s != nil {
+				if err := run(name, typ, s.resources, s.truth); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
