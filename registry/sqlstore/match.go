@@ -167,7 +167,7 @@ func (b *blocking) count() error {
 		if i > 0 {
 			sb.WriteString(" UNION ALL ")
 		}
-		fmt.Fprintf(&sb, "SELECT ? AS k, COUNT(*) AS n FROM (SELECT 1 AS x FROM idx_match WHERE key = ? LIMIT ?) AS t%d", i)
+		fmt.Fprintf(&sb, "SELECT CAST(? AS INTEGER) AS k, COUNT(*) AS n FROM (SELECT 1 AS x FROM idx_match WHERE key = ? LIMIT ?) AS t%d", i)
 		args = append(args, i, k, b.q.KeyCap+1)
 	}
 	rows, err := b.query(sb.String(), args...)
@@ -255,7 +255,7 @@ func (b *blocking) fetch(keys []int) error {
 		if j > 0 {
 			sb.WriteString(" UNION ALL ")
 		}
-		fmt.Fprintf(&sb, "SELECT ? AS k, rid FROM (SELECT rid FROM idx_match WHERE key = ? LIMIT ?) AS t%d", j)
+		fmt.Fprintf(&sb, "SELECT CAST(? AS INTEGER) AS k, rid FROM (SELECT rid FROM idx_match WHERE key = ? LIMIT ?) AS t%d", j)
 		args = append(args, i, b.q.Keys[i], b.q.KeyCap+1)
 	}
 	rows, err := b.query(sb.String(), args...)
