@@ -59,6 +59,9 @@ func BenchmarkLinkedIngestHTTP(b *testing.B) {
 		}
 		elapsed := time.Since(t0)
 		inst.Close()
+		for j, r := range rates {
+			b.Logf("bundle %d: %d records, %.0f records/s", j, bundles[j].n, r)
+		}
 		tenth := max(1, len(rates)/10)
 		first, last := meanOf(rates[:tenth]), meanOf(rates[len(rates)-tenth:])
 		b.ReportMetric(float64(total)/elapsed.Seconds(), "records/s")

@@ -22,6 +22,36 @@ type conn struct {
 	// nextPK is the next resources.pk to assign on SQLite, where the single
 	// writer holds the write lock for the whole transaction; 0 until read.
 	nextPK int64
+	// next holds the next id to assign per table (mdm_ops, mdm_links) on
+	// SQLite, for the same reason: plain INSERTs with the id given cost a
+	// third of INSERT … RETURNING, whose statement journal and reset made
+	// them the dearest statements of a linked write.
+	next map[string]int64
+}
+
+// nextIDs are the queries of the next free id of the tables whose ids
+// are assigned here. mdm_links is AUTOINCREMENT: ids of deleted links are
+// never reused, so sqlite_sequence counts too.
+var nextIDs = map[string]string{
+	"mdm_ops": `SELECT COALESCE(MAX(id), 0) + 1 FROM mdm_ops`,
+	"mdm_links": `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'mdm_links'), 0),
+		COALESCE((SELECT MAX(id) FROM mdm_links), 0)) + 1`,
+}
+
+// newID assigns the next id of table (SQLite only).
+func (c *conn) newID(ctx context.Context, table string) (int64, error) {
+	if c.next == nil {
+		c.next = map[string]int64{}
+	}
+	if c.next[table] == 0 {
+		var n int64
+		if err := c.pool.QueryRowContext(ctx, nextIDs[table]).Scan(&n); err != nil {
+			return 0, err
+		}
+		c.next[table] = n
+	}
+	c.next[table]++
+	return c.next[table] - 1, nil
 }
 
 // newPK assigns a resources.pk without a round trip per row (SQLite only).
@@ -112,6 +142,19 @@ func (c *conn) execPrepared(ctx context.Context, query string, args ...any) erro
 	}
 	_, err = st.ExecContext(ctx, args...)
 	return err
+}
+
+// execCount runs a prepared statement and returns the rows it changed.
+func (c *conn) execCount(ctx context.Context, query string, args ...any) (int64, error) {
+	st, err := c.prepared(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // returningID runs an INSERT/UPDATE ... RETURNING pk; ok is false when no row

@@ -41,6 +41,11 @@ const (
 	selectOps = `SELECT id, kind, actor, reason, at, "before", undoes, undone_by FROM mdm_ops`
 	insertOp  = `INSERT INTO mdm_ops (kind, actor, reason, at, "before", undoes, undone_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	insertOpID = `INSERT INTO mdm_ops (id, kind, actor, reason, at, "before", undoes, undone_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	insertLinkID = `INSERT INTO mdm_links (id, ` + linkCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	updateLinkID = `UPDATE mdm_links SET match_result = ?, link_source = ?, score = ?, grade = ?, rule_version = ?,
+		evidence = ?, eid_match = ?, new_golden = ?, updated = ? WHERE id = ?`
 )
 
 func linkArgs(l *registry.Link) []any {
@@ -158,6 +163,15 @@ func (t *tx) PutLink(ctx context.Context, l *registry.Link, op *registry.Op) err
 		l.Updated = op.At
 	}
 	l.Updated = micros(l.Updated)
+	if !t.conn.pg {
+		if done, err := t.putKnownLink(ctx, l); done || err != nil {
+			if err != nil {
+				return err
+			}
+			t.links.cachePut(l)
+			return t.addEvent(ctx, l, op)
+		}
+	}
 	var created int64
 	st, err := t.conn.prepared(ctx, upsertLink)
 	if err != nil {
@@ -169,6 +183,32 @@ func (t *tx) PutLink(ctx context.Context, l *registry.Link, op *registry.Op) err
 	l.Created = time.UnixMicro(created).UTC()
 	t.links.cachePut(l)
 	return t.addEvent(ctx, l, op)
+}
+
+// putKnownLink writes l without RETURNING when the cache knows whether
+// its pair has a link (SQLite): an UPDATE of that link keeping its id and
+// Created, or an INSERT with a new id. done is false when the cache does
+// not know.
+func (t *tx) putKnownLink(ctx context.Context, l *registry.Link) (done bool, err error) {
+	set, loaded := t.links.bySource[l.Source()]
+	if !loaded {
+		if set, loaded = t.links.byGolden[l.Golden()]; !loaded {
+			return false, nil
+		}
+	}
+	for _, x := range set {
+		if keyOfLink(x) == keyOfLink(l) {
+			l.ID, l.Created = x.ID, x.Created
+			return true, t.conn.execPrepared(ctx, updateLinkID, l.MatchResult, l.LinkSource, l.Score, l.Grade, l.RuleVersion,
+				blob(l.Evidence), l.EIDMatch, l.NewGolden, l.Updated.UnixMicro(), l.ID)
+		}
+	}
+	id, err := t.conn.newID(ctx, "mdm_links")
+	if err != nil {
+		return true, err
+	}
+	l.ID, l.Created = id, micros(l.Created)
+	return true, t.conn.execPrepared(ctx, insertLinkID, append([]any{id}, linkArgs(l)...)...)
 }
 
 // DeleteLink removes the link of l's pair, if there is one, and appends an
@@ -210,6 +250,14 @@ func (t *tx) addEvent(ctx context.Context, l *registry.Link, op *registry.Op) er
 
 // AddOp stores op and sets op.ID.
 func (t *tx) AddOp(ctx context.Context, op *registry.Op) error {
+	if !t.conn.pg {
+		id, err := t.conn.newID(ctx, "mdm_ops")
+		if err != nil {
+			return err
+		}
+		op.ID = id
+		return t.conn.execPrepared(ctx, insertOpID, op.ID, op.Kind, op.Actor, op.Reason, op.At.UnixMicro(), blob(op.Before), op.Undoes, op.UndoneBy)
+	}
 	st, err := t.conn.prepared(ctx, insertOp)
 	if err != nil {
 		return err

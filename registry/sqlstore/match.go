@@ -3,10 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"hash/fnv"
 	"slices"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -158,30 +156,25 @@ type blocking struct {
 	unfetched int // entries of the keys not read (records ranked below Max, perhaps counted twice)
 }
 
-// count reads how many records hold each key, up to KeyCap+1, without
-// reading the records.
+// count reads how many records hold each key (match_key_counts, kept by
+// triggers), plus the transaction's buffered ones.
 func (b *blocking) count() error {
-	var sb strings.Builder
-	args := make([]any, 0, 2*len(b.q.Keys))
-	for i, k := range b.q.Keys {
-		if i > 0 {
-			sb.WriteString(" UNION ALL ")
-		}
-		fmt.Fprintf(&sb, "SELECT CAST(? AS INTEGER) AS k, COUNT(*) AS n FROM (SELECT 1 AS x FROM idx_match WHERE key = ? LIMIT ?) AS t%d", i)
-		args = append(args, i, k, b.q.KeyCap+1)
-	}
-	rows, err := b.query(sb.String(), args...)
+	b.counts = make([]int, len(b.q.Keys))
+	at := b.positions()
+	rows, err := b.query(`SELECT key, n FROM match_key_counts WHERE key IN ?`, b.q.Keys)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	b.counts = make([]int, len(b.q.Keys))
 	for rows.Next() {
-		var k, n int
+		var k string
+		var n int
 		if err := rows.Scan(&k, &n); err != nil {
 			return err
 		}
-		b.counts[k] = n
+		for _, i := range at[k] {
+			b.counts[i] = n
+		}
 	}
 	if b.buf != nil {
 		for i, k := range b.q.Keys {
@@ -189,6 +182,15 @@ func (b *blocking) count() error {
 		}
 	}
 	return rows.Err()
+}
+
+// positions maps each key to its indexes in the query (a key may repeat).
+func (b *blocking) positions() map[string][]int {
+	at := make(map[string][]int, len(b.q.Keys))
+	for i, k := range b.q.Keys {
+		at[k] = append(at[k], i)
+	}
+	return at
 }
 
 // rank reads the usable keys rarest first until the unread ones cannot
@@ -247,29 +249,32 @@ func (b *blocking) settled(rest float64) bool {
 	return false
 }
 
-// fetch reads the records holding the keys at these indexes.
+// fetch reads the records holding the keys at these indexes (each holds
+// at most KeyCap: count said so).
 func (b *blocking) fetch(keys []int) error {
-	var sb strings.Builder
-	args := make([]any, 0, 2*len(keys))
-	for j, i := range keys {
-		if j > 0 {
-			sb.WriteString(" UNION ALL ")
+	list := make([]string, 0, len(keys))
+	at := map[string][]int{}
+	for _, i := range keys {
+		k := b.q.Keys[i]
+		if at[k] == nil {
+			list = append(list, k)
 		}
-		fmt.Fprintf(&sb, "SELECT CAST(? AS INTEGER) AS k, rid FROM (SELECT rid FROM idx_match WHERE key = ? LIMIT ?) AS t%d", j)
-		args = append(args, i, b.q.Keys[i], b.q.KeyCap+1)
+		at[k] = append(at[k], i)
 	}
-	rows, err := b.query(sb.String(), args...)
+	rows, err := b.query(`SELECT key, rid FROM idx_match WHERE key IN ?`, list)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var k int
+		var k string
 		var rid int64
 		if err := rows.Scan(&k, &rid); err != nil {
 			return err
 		}
-		b.score[rid] += registry.BlockingWeight(b.counts[k], b.q.KeyCap)
+		for _, i := range at[k] {
+			b.score[rid] += registry.BlockingWeight(b.counts[i], b.q.KeyCap)
+		}
 	}
 	if b.buf != nil {
 		for _, i := range keys {

@@ -116,6 +116,36 @@ var recordMigration = migration{
 	postgres: []string{`CREATE TABLE match_records (rid BIGINT PRIMARY KEY, rec BYTEA NOT NULL)`},
 }
 
+// Migration 5: how many records hold each blocking key, kept by triggers
+// on idx_match, so blocking learns whether a key is rare, common or capped
+// in one indexed lookup instead of counting its entries on every match.
+var keyCountMigration = migration{
+	sqlite: []string{
+		`CREATE TABLE match_key_counts (key TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID`,
+		`INSERT INTO match_key_counts (key, n) SELECT key, COUNT(*) FROM idx_match GROUP BY key`,
+		`CREATE TRIGGER idx_match_counted AFTER INSERT ON idx_match BEGIN
+			INSERT INTO match_key_counts (key, n) VALUES (NEW.key, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1;
+		END`,
+		`CREATE TRIGGER idx_match_uncounted AFTER DELETE ON idx_match BEGIN
+			UPDATE match_key_counts SET n = n - 1 WHERE key = OLD.key;
+		END`,
+	},
+	postgres: []string{
+		`CREATE TABLE match_key_counts (key TEXT COLLATE "C" PRIMARY KEY, n BIGINT NOT NULL)`,
+		`INSERT INTO match_key_counts (key, n) SELECT key, COUNT(*) FROM idx_match GROUP BY key`,
+		`CREATE FUNCTION idx_match_count() RETURNS trigger LANGUAGE plpgsql AS $f$
+		BEGIN
+			IF TG_OP = 'INSERT' THEN
+				INSERT INTO match_key_counts (key, n) VALUES (NEW.key, 1) ON CONFLICT (key) DO UPDATE SET n = match_key_counts.n + 1;
+			ELSE
+				UPDATE match_key_counts SET n = n - 1 WHERE key = OLD.key;
+			END IF;
+			RETURN NULL;
+		END $f$`,
+		`CREATE TRIGGER idx_match_counted AFTER INSERT OR DELETE ON idx_match FOR EACH ROW EXECUTE FUNCTION idx_match_count()`,
+	},
+}
+
 // Migration 3: the MDM links between source and golden records, their
 // events (kept forever) and the linking operations that can be undone.
 // Link ids are never reused (AUTOINCREMENT on SQLite) because events name
@@ -235,7 +265,7 @@ func init() {
 	migrations[0].postgres = append(migrations[0].postgres, commonIndexes...)
 	linkMigration.sqlite = append(linkMigration.sqlite, linkIndexes...)
 	linkMigration.postgres = append(linkMigration.postgres, linkIndexes...)
-	migrations = append(migrations, matchMigration, linkMigration, recordMigration)
+	migrations = append(migrations, matchMigration, linkMigration, recordMigration, keyCountMigration)
 }
 
 // migrate applies the missing migrations in one transaction. On PostgreSQL an

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"gorm.io/gorm"
@@ -27,6 +28,7 @@ type tx struct {
 	store *Store
 	buf   pending
 	links linkCache
+	pks   map[string]int64 // "type/id" → resources.pk of rows read, so updates need no RETURNING
 }
 
 // pending holds rows not yet written. Heads and versions are flattened
@@ -41,6 +43,7 @@ type pending struct {
 	current         map[string]*bufferedRes   // "type/id" → its newest buffered version
 	byRID           map[int64]*bufferedRes    // the same by rid
 	types           map[string]bool           // types with buffered rows
+	cleared         map[int64]bool            // resources replaced: their written index rows go at flush
 	rows            int                       // buffered index rows, for the early flush
 }
 
@@ -156,6 +159,10 @@ func (t *tx) Read(ctx context.Context, typ, id string) (*registry.Resource, erro
 	if len(rows) == 0 {
 		return nil, registry.Errorf(registry.ENotFound, "%s/%s is not known", typ, id)
 	}
+	if t.pks == nil {
+		t.pks = map[string]int64{}
+	}
+	t.pks[typ+"/"+id] = rows[0].pk
 	return rows[0].res, nil
 }
 
@@ -226,7 +233,7 @@ func (t *tx) Put(ctx context.Context, p *registry.Put) error {
 		return err
 	}
 	if p.PrevVersion != 0 {
-		if err := t.clearIndex(ctx, rid); err != nil {
+		if err := t.clearIndex(ctx, rid, p.Index); err != nil {
 			return err
 		}
 	}
@@ -255,6 +262,8 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk`
 	updateHead = `UPDATE resources SET version = ?, updated = ?, deleted = ?, sort_family = ?, sort_given = ?, sort_name = ?, sort_birth = ?
 		WHERE type = ? AND id = ? AND version = ? RETURNING pk`
+	updateHeadPK = `UPDATE resources SET version = ?, updated = ?, deleted = ?, sort_family = ?, sort_given = ?, sort_name = ?, sort_birth = ?
+		WHERE pk = ? AND version = ?`
 )
 
 // headWidth is the number of values of one buffered head.
@@ -289,6 +298,16 @@ func (t *tx) putHead(ctx context.Context, p *registry.Put) (int64, error) {
 		t.buf.heads = append(t.buf.heads, rid, r.Type, r.ID, r.VersionID, r.LastUpdated.UnixMicro(), r.Deleted, sk.Family, sk.Given, sk.Name, sk.Birthdate)
 		return rid, err
 	}
+	if pk, known := t.pks[key]; known && p.PrevVersion != 0 && !t.conn.pg {
+		// Read in this transaction: its key is known, and SQLite's single
+		// writer lets nothing move the version in between but this check.
+		n, err := t.conn.execCount(ctx, updateHeadPK,
+			r.VersionID, r.LastUpdated.UnixMicro(), r.Deleted, sk.Family, sk.Given, sk.Name, sk.Birthdate, pk, p.PrevVersion)
+		if err == nil && n != 1 {
+			err = registry.ErrRetry(errors.New("version moved on"))
+		}
+		return pk, err
+	}
 	if p.PrevVersion == 0 {
 		rid, ok, err = t.conn.returningID(ctx, insertHead,
 			r.Type, r.ID, r.VersionID, r.LastUpdated.UnixMicro(), r.Deleted, sk.Family, sk.Given, sk.Name, sk.Birthdate)
@@ -310,19 +329,67 @@ func (t *tx) putHead(ctx context.Context, p *registry.Put) (int64, error) {
 // clearIndex removes the index rows of rid: the buffered ones from the
 // buffer, the written ones from the database (none for a head still
 // buffered).
-func (t *tx) clearIndex(ctx context.Context, rid int64) error {
+//
+// The written rows are deleted at the next flush, one statement per table
+// for every resource replaced (a golden record rewritten a thousand times
+// in a Bundle cost seven DELETEs each). Until then a search in the
+// transaction flushes first (Match), and blocking, which reads the
+// database under the overlay, sees no stale keys: a resource with
+// blocking keys (next the new version ix, or a deletion) has its keys and
+// features deleted at once.
+func (t *tx) clearIndex(ctx context.Context, rid int64, ix *registry.Index) error {
 	t.buf.setIndex(rid, nil)
 	if b := t.buf.byRID[rid]; b != nil {
 		if _, buffered := t.buf.headAt[b.res.Type+"/"+b.res.ID]; buffered {
 			return nil
 		}
 	}
-	for _, table := range clearTables {
-		if err := t.conn.execPrepared(ctx, deleteByRID(table), rid); err != nil {
-			return err
+	if ix == nil || len(ix.MatchKeys) > 0 || ix.MatchRecord != nil {
+		for _, table := range matchTables {
+			if err := t.conn.execPrepared(ctx, deleteByRID(table), rid); err != nil {
+				return err
+			}
+		}
+	}
+	if t.buf.cleared == nil {
+		t.buf.cleared = map[int64]bool{}
+	}
+	t.buf.cleared[rid] = true
+	return nil
+}
+
+// clearWritten deletes the written index rows of the resources replaced
+// since the last flush.
+func (t *tx) clearWritten(ctx context.Context, rids map[int64]bool) error {
+	if len(rids) == 0 {
+		return nil
+	}
+	list := make([]int64, 0, len(rids))
+	for rid := range rids {
+		list = append(list, rid)
+	}
+	slices.Sort(list)
+	for start := 0; start < len(list); start += maxChunk {
+		chunk := list[start:min(start+maxChunk, len(list))]
+		for _, table := range clearTables {
+			if err := t.conn.exec(ctx, `DELETE FROM `+table+` WHERE rid IN `+placeholders(len(chunk)), int64Args(chunk)...); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+func placeholders(n int) string {
+	return "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+}
+
+func int64Args(xs []int64) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
 }
 
 // flush writes the buffered rows.
@@ -332,6 +399,9 @@ func (t *tx) flush(ctx context.Context) error {
 	}
 	b := t.buf
 	t.buf = pending{}
+	if err := t.clearWritten(ctx, b.cleared); err != nil {
+		return err
+	}
 	strs, toks, dates, refs, keys, recs := b.expand()
 	for i, vals := range [][]any{b.heads, b.versions, stringValues(strs), tokenValues(toks), dateValues(dates), refValues(refs), keyValues(keys), recs} {
 		w := bufferTables[i]
@@ -362,6 +432,9 @@ var bufferTables = []struct {
 }
 
 var clearTables = []string{"idx_string", "idx_token", "idx_date", "idx_ref", "idx_match", "match_records", "cond_keys"}
+
+// matchTables are the tables blocking reads, cleared at once.
+var matchTables = []string{"idx_match", "match_records"}
 
 func deleteByRID(table string) string { return `DELETE FROM ` + table + ` WHERE rid = ?` }
 
