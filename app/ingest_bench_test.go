@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,9 +52,16 @@ func BenchmarkLinkedIngestHTTP(b *testing.B) {
 		rates := make([]float64, len(bundles))
 		total := 0
 		t0 := time.Now()
+		prof := os.Getenv("IDEM_BENCH_PROFILE") // profile the first and last three Bundles into PREFIX-first.prof, PREFIX-last.prof
 		for j, sb := range bundles {
+			if prof != "" && (j == 0 || j == len(bundles)-3) {
+				startProfile(b, prof, j == 0)
+			}
 			t := time.Now()
 			postBundle(b, inst.URL()+"/fhir", sb)
+			if prof != "" && (j == 2 || j == len(bundles)-1) {
+				pprof.StopCPUProfile()
+			}
 			rates[j] = float64(sb.n) / time.Since(t).Seconds()
 			total += sb.n
 		}
@@ -62,8 +70,7 @@ func BenchmarkLinkedIngestHTTP(b *testing.B) {
 		for j, r := range rates {
 			b.Logf("bundle %d: %d records, %.0f records/s", j, bundles[j].n, r)
 		}
-		tenth := max(1, len(rates)/10)
-		first, last := meanOf(rates[:tenth]), meanOf(rates[len(rates)-tenth:])
+		first, last := tenthRate(bundles, rates, false), tenthRate(bundles, rates, true)
 		b.ReportMetric(float64(total)/elapsed.Seconds(), "records/s")
 		b.ReportMetric(first, "first10%-rec/s")
 		b.ReportMetric(last, "last10%-rec/s")
@@ -128,6 +135,20 @@ func sourceBundles(tb testing.TB, authz *policy.Authorizer, n int) []sourceBundl
 	return out
 }
 
+func startProfile(tb testing.TB, prefix string, first bool) {
+	name := prefix + "-last.prof"
+	if first {
+		name = prefix + "-first.prof"
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func postBundle(tb testing.TB, base string, sb sourceBundle) {
 	req, _ := http.NewRequest("POST", base, bytes.NewReader(sb.body))
 	req.Header.Set("Content-Type", "application/fhir+json")
@@ -144,12 +165,26 @@ func postBundle(tb testing.TB, base string, sb sourceBundle) {
 	}
 }
 
-func meanOf(xs []float64) float64 {
-	s := 0.0
-	for _, x := range xs {
-		s += x
+// tenthRate is the ingest rate over the first (or last) tenth of the
+// records, in whole Bundles, weighted by their sizes.
+func tenthRate(bundles []sourceBundle, rates []float64, last bool) float64 {
+	total := 0
+	for _, sb := range bundles {
+		total += sb.n
 	}
-	return s / float64(len(xs))
+	n, secs := 0, 0.0
+	for k := range bundles {
+		j := k
+		if last {
+			j = len(bundles) - 1 - k
+		}
+		n += bundles[j].n
+		secs += float64(bundles[j].n) / rates[j]
+		if n*10 >= total {
+			break
+		}
+	}
+	return float64(n) / secs
 }
 
 // peakRSS reads the process's peak resident set size in MB (Linux).

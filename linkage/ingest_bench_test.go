@@ -20,7 +20,8 @@ import (
 // through transaction Bundles of 1,000 with linking on, into a fresh
 // database (IDEM_BENCH_DSN, or a SQLite file in a temporary directory). It
 // reports the overall rate, the rate of the first and the last 10 % of the
-// Bundles, their ratio, and the peak RSS. Run it once:
+// Bundles, their ratio, and the peak RSS. IDEM_BENCH_AUDIT=1 adds the
+// audit step. Run it once:
 //
 //	IDEM_BENCH_RECORDS=100000 go test -run '^$' -bench LinkedIngest -benchtime 1x ./linkage/
 func BenchmarkLinkedIngest(b *testing.B) {
@@ -43,6 +44,7 @@ func BenchmarkLinkedIngest(b *testing.B) {
 		rates := make([]float64, len(bundles))
 		t0 := time.Now()
 		total := 0
+		ctx = registry.WithActor(ctx, registry.SystemActor("bench"))
 		for j, bundle := range bundles {
 			n := len(bundle["entry"].([]any))
 			t := time.Now()
@@ -69,7 +71,11 @@ func BenchmarkLinkedIngest(b *testing.B) {
 func newLinkedService(s *sqlstore.Store) *registry.Service {
 	m := NewMatcher(s, NewModels(s, matching.DefaultRules(), time.Hour, quiet), quiet)
 	w := &registry.Writer{MatchIndex: m.Index}
-	return &registry.Service{Store: s, Writer: w, Steps: registry.Steps{Link: NewLinker(s, w, m, LinkerConfig{}, quiet)}}
+	steps := registry.Steps{Link: NewLinker(s, w, m, LinkerConfig{}, quiet)}
+	if os.Getenv("IDEM_BENCH_AUDIT") != "" {
+		steps.Audit = registry.NewAuditor(s, w, "bench")
+	}
+	return &registry.Service{Store: s, Writer: w, Steps: steps}
 }
 
 // ingestBundles generates about n Patients (three systems, duplicates)
