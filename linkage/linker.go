@@ -162,26 +162,33 @@ func (l *Linker) Link(ctx context.Context, tx registry.Tx, w *registry.Write, ou
 	if !Matchable(r.Type) {
 		return nil
 	}
+	var p *plan
+	var err error
 	if w.Resource == nil {
-		return l.unlinkDeleted(ctx, tx, r)
+		p, err = l.unlinkDeleted(ctx, tx, r, true)
+	} else {
+		out.Golden, p, err = l.link(ctx, tx, r.Type, r.ID, w.Resource, true)
 	}
-	golden, _, err := l.link(ctx, tx, r.Type, r.ID, w.Resource)
-	out.Golden = golden
+	if err == nil && p != nil && p.op != nil {
+		// The write's AuditEvent records the decision it made.
+		out.Decision = &registry.LinkDecision{Op: p.op.ID, Kind: p.kind, Reason: p.reason, Entities: p.auditEntities()}
+	}
 	return err
 }
 
 // unlinkDeleted removes every link of a deleted record and refreshes the
 // golden records it was part of.
-func (l *Linker) unlinkDeleted(ctx context.Context, ltx registry.Tx, r *registry.Resource) error {
+func (l *Linker) unlinkDeleted(ctx context.Context, ltx registry.Tx, r *registry.Resource, inWrite bool) (*plan, error) {
 	links, err := ltx.Links(ctx, registry.LinkFilter{SourceType: r.Type, SourceID: r.ID})
 	if err != nil || len(links) == 0 {
-		return err
+		return nil, err
 	}
 	p := l.newPlan(ltx, "unlink", registry.ActorFrom(ctx).Name, r.Type+"/"+r.ID+" was deleted")
+	p.inWrite = inWrite
 	for _, k := range links {
 		p.remove(k)
 	}
-	return p.commit(ctx)
+	return p, p.commit(ctx)
 }
 
 // decision is what the matcher says about one golden record.
@@ -193,8 +200,9 @@ type decision struct {
 }
 
 // link runs the matcher for typ/id and applies its decision; it returns
-// the golden record the record is linked to and the applied plan.
-func (l *Linker) link(ctx context.Context, ltx registry.Tx, typ, id string, res map[string]any) (string, *plan, error) {
+// the golden record the record is linked to and the applied plan. inWrite:
+// the decision is part of a write, whose AuditEvent records it.
+func (l *Linker) link(ctx context.Context, ltx registry.Tx, typ, id string, res map[string]any, inWrite bool) (string, *plan, error) {
 	current, err := ltx.Links(ctx, registry.LinkFilter{SourceType: typ, SourceID: id})
 	if err != nil {
 		return "", nil, err
@@ -210,6 +218,7 @@ func (l *Linker) link(ctx context.Context, ltx registry.Tx, typ, id string, res 
 		}
 	}
 	p := l.newPlan(ltx, "link", registry.ActorFrom(ctx).Name, "")
+	p.inWrite = inWrite
 	if (match != nil && match.LinkSource == registry.LinkSourceManual) || !l.autoLink(typ) {
 		if match == nil {
 			return "", p, nil // independent: stewards link by hand

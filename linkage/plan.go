@@ -19,6 +19,9 @@ type plan struct {
 	actor  string
 	reason string
 	undoes int64
+	// inWrite: the plan is the link step of a write, whose AuditEvent
+	// records the decision (Linker.Link puts it in the Outcome).
+	inWrite bool
 
 	puts, removes []*registry.Link
 	touched       []string            // golden records to rebuild, in order
@@ -136,8 +139,10 @@ func (p *plan) commit(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := p.audit(ctx); err != nil {
-			return err
+		if !p.inWrite {
+			if err := p.audit(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	for _, g := range p.touched {

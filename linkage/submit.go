@@ -161,7 +161,7 @@ func (l *Linker) rematchOne(ctx context.Context, j *Job, r *registry.Resource) e
 		if err != nil {
 			return err
 		}
-		golden, p, err := l.link(ctx, ltx, r.Type, r.ID, body)
+		golden, p, err := l.link(ctx, ltx, r.Type, r.ID, body, false)
 		if err != nil {
 			return err
 		}

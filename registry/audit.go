@@ -48,6 +48,10 @@ type AuditRecord struct {
 	Recorded    time.Time
 	Source      string            // the idem instance (its base URL)
 	Detail      map[string]string // rule, reason, decision id, score, ...
+	// Decision, when set, is the kind of a linking decision the event also
+	// records (a write and the decision it made are one event): an idem
+	// subtype after the REST one.
+	Decision string
 }
 
 // restfulInteractions are the codes of http://hl7.org/fhir/restful-interaction.
@@ -62,6 +66,9 @@ var restfulInteractions = []string{"read", "vread", "update", "patch", "delete",
 // copy of a record.
 func AuditEvent(e AuditRecord) map[string]any {
 	typ, subtypes := auditCodings(e.Subtype)
+	if e.Decision != "" {
+		subtypes = append(subtypes, coding(SystemAuditSubtype, e.Decision, ""))
+	}
 	outcome := e.Outcome
 	if outcome == "" {
 		outcome = AuditSuccess
@@ -232,7 +239,17 @@ func (a *Auditor) AuditWrite(ctx context.Context, tx Tx, w *Write, out *Outcome)
 		action, sub = "C", "create"
 	}
 	ref := r.Type + "/" + r.ID + "/_history/" + strconv.FormatInt(r.VersionID, 10)
-	_, err := a.RecordTx(ctx, tx, AuditRecord{Action: action, Subtype: sub, Entities: []string{ref}, Recorded: r.LastUpdated})
+	rec := AuditRecord{Action: action, Subtype: sub, Entities: []string{ref}, Recorded: r.LastUpdated}
+	if d := out.Decision; d != nil {
+		rec.Decision = d.Kind
+		for _, e := range d.Entities {
+			if e != r.Type+"/"+r.ID {
+				rec.Entities = append(rec.Entities, e)
+			}
+		}
+		rec.Detail = map[string]string{"decision": strconv.FormatInt(d.Op, 10), "reason": d.Reason}
+	}
+	_, err := a.RecordTx(ctx, tx, rec)
 	return err
 }
 

@@ -23,6 +23,18 @@ type Outcome struct {
 	Existing bool   // conditional create matched an existing resource (200)
 	NoChange bool   // delete of an already deleted resource
 	Golden   string // "Person/id" or "Linkage/id" the record is linked to, if any
+	// Decision is the linking decision the write made, if it changed any
+	// link: the write's AuditEvent records it (one event for both).
+	Decision *LinkDecision
+}
+
+// LinkDecision is a linking decision as the audit trail names it: its op
+// id, kind (link, unlink, ...), reason, and the records it touched.
+type LinkDecision struct {
+	Op       int64
+	Kind     string
+	Reason   string
+	Entities []string
 }
 
 // Status returns the HTTP status for a write outcome.

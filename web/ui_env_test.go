@@ -209,6 +209,7 @@ func newUIEnv(t *testing.T, withAuth bool) *uiEnv {
 		env.auth = newFakeAuth()
 		cfg.Auth = env.auth
 		cfg.Audit = registry.NewAuditor(store, w, "idem test")
+		svc.Audit = cfg.Audit // the pipeline's audit step, as app wires it
 	}
 	env.srv = New(cfg, svc, m, l, quietLog, store.Ping)
 	env.a = env.create(`{"resourceType":"Patient","meta":{"source":"http://ehr.example/fhir/Patient/1"},
