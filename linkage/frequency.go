@@ -51,7 +51,10 @@ func (r requestFrequencies) Frequency(typ, field, value string) float64 {
 }
 
 // paramFor maps a matcher field to the string search parameter whose index
-// rows hold the same values.
+// rows hold the same values. A value the matcher normalises differently
+// from the index (a line with abbreviations written out) counts 0 and
+// keeps the rules' u. Positions and organisations have no string index:
+// their frequencies stay the rules'.
 func paramFor(typ, field string) *registry.SearchParam {
 	switch {
 	case strings.Contains(field, "family"):
@@ -60,6 +63,14 @@ func paramFor(typ, field string) *registry.SearchParam {
 		return registry.LookupParam(typ, "given")
 	case typ == registry.TypeLocation && strings.Contains(field, "name"):
 		return registry.LookupParam(typ, "name")
+	case field == "city":
+		return registry.LookupParam(typ, "address-city")
+	case field == "postalCode":
+		return registry.LookupParam(typ, "address-postalcode")
+	case field == "line":
+		// Every part of an address is indexed under address; a line's
+		// value shared by many records is a shared building.
+		return registry.LookupParam(typ, "address")
 	}
 	return nil
 }
