@@ -139,7 +139,10 @@ func (l *Linker) write(ctx context.Context, ltx registry.Tx, gtype, gid string, 
 			return nil
 		}
 	}
-	_, err = l.w.Put(ctx, ltx, gtype, gid, body)
+	if !exists && (cur == nil || !cur.Deleted) {
+		cur = nil // never stored
+	}
+	_, err = l.w.Replace(ctx, ltx, cur, gtype, gid, body)
 	return err
 }
 

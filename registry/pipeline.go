@@ -149,6 +149,12 @@ func (w *Writer) Put(ctx context.Context, tx Tx, typ, id string, res map[string]
 	return w.store(ctx, tx, &Write{Action: "update", Type: typ, ID: id, Resource: res, Stored: cur, Index: w.Index(typ, res)})
 }
 
+// Replace stores res as the next version over cur, the current version the
+// caller read in tx (nil: none), for idem itself (the system path).
+func (w *Writer) Replace(ctx context.Context, tx Tx, cur *Resource, typ, id string, res map[string]any) (*Outcome, error) {
+	return w.store(ctx, tx, &Write{Action: "update", Type: typ, ID: id, Resource: res, Stored: cur, Index: w.Index(typ, res)})
+}
+
 // Create stores res as the new resource typ/id (an id never used: the
 // store refuses a duplicate), for idem itself (the system path).
 func (w *Writer) Create(ctx context.Context, tx Tx, typ, id string, res map[string]any) (*Outcome, error) {

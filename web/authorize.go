@@ -44,7 +44,7 @@ func (g *Guard) AuthorizeWrite(ctx context.Context, tx registry.Tx, w *registry.
 	if err := allowed(g.auth, p, w.Action, w.Type, domains); err != nil {
 		return err
 	}
-	stored, err := g.checkOwner(ctx, tx, p, w.Action, w.Type, w.ID)
+	stored, err := g.checkOwner(ctx, tx, p, w)
 	if err != nil {
 		return err
 	}
@@ -60,15 +60,15 @@ func (g *Guard) AuthorizeWrite(ctx context.Context, tx registry.Tx, w *registry.
 // reads the stored owner inside the write's transaction, so that no
 // concurrent write slips in between the check and the write. It returns
 // the stored record's meta.source ("" for a new record).
-func (g *Guard) checkOwner(ctx context.Context, tx registry.Tx, p registry.Actor, action, typ, id string) (string, error) {
-	if serverManaged(typ) {
-		return "", nil
+func (g *Guard) checkOwner(ctx context.Context, tx registry.Tx, p registry.Actor, w *registry.Write) (string, error) {
+	if serverManaged(w.Type) || w.Stored == nil {
+		return "", nil // a new record: nobody owns it yet
 	}
-	source, found, err := registry.StoredSource(ctx, tx, typ, id)
-	if err != nil || !found {
+	source, err := registry.StoredSource(ctx, tx, w.Stored)
+	if err != nil {
 		return "", err
 	}
-	if d := g.auth.DecideOwner(p, action, typ, source); !d.Allowed {
+	if d := g.auth.DecideOwner(p, w.Action, w.Type, source); !d.Allowed {
 		return "", deny(p, d)
 	}
 	return source, nil
