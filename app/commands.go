@@ -26,6 +26,7 @@ type opened struct {
 	matcher *linkage.Matcher
 	linker  *linkage.Linker
 	authz   *policy.Authorizer
+	log     *slog.Logger
 }
 
 // close closes the policy's reloader and the store.
@@ -35,6 +36,9 @@ func (o *opened) close() error {
 }
 
 func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
+	if err := needCgo(cgoEnabled, cfg.DB); err != nil {
+		return nil, err
+	}
 	rules, err := cfg.rules()
 	if err != nil {
 		return nil, err
@@ -58,7 +62,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 	svc := &registry.Service{Store: store, MatchIndex: matcher.Index}
 	linker := linkage.NewLinker(svc, matcher, linkage.LinkerConfig{AutoLink: authz.AutoLink}, log)
 	svc.Hooks = linker
-	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, svc: svc}, nil
+	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, svc: svc, log: log}, nil
 }
 
 // withStore opens the database as serve does, runs fn, and closes it.
@@ -75,15 +79,27 @@ func withStore(ctx context.Context, cfg Config, stderr io.Writer, fn func(o *ope
 	return fn(o)
 }
 
-// commandFlags parses the configuration flags plus extra ones for a subcommand.
+// commandFlags parses a subcommand's flags: the database and log flags
+// (storeFlags) plus its own (extra); "-h" lists only these.
 func commandFlags(name string, cfg *Config, args []string, stderr io.Writer, extra func(fs *flag.FlagSet)) error {
+	return newFlags(name, "", cfg, stderr, storeFlags, extra).Parse(args)
+}
+
+// newFlags builds a subcommand's flag set: common registers the shared
+// configuration flags it takes, extra its own; operands describes what
+// follows the command in its usage line.
+func newFlags(name, operands string, cfg *Config, stderr io.Writer, common func(*flag.FlagSet, *Config), extra func(fs *flag.FlagSet)) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configFlags(fs, cfg)
+	common(fs, cfg)
 	if extra != nil {
 		extra(fs)
 	}
-	return fs.Parse(args)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: idem %s%s [flags]\n\nflags (each configuration flag also has an IDEM_* environment variable):\n", name, operands)
+		fs.PrintDefaults()
+	}
+	return fs
 }
 
 // seedCommand writes a synthetic network as NDJSON, or loads it into the database.
@@ -92,6 +108,8 @@ func seedCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 	var out string
 	var load bool
 	err := commandFlags("seed", &cfg, args, stderr, func(fs *flag.FlagSet) {
+		rulesFlag(fs, &cfg)
+		fs.StringVar(&cfg.Sharing, "sharing", cfg.Sharing, "sharing architecture per resource type, for --load (IDEM_SHARING)")
 		fs.IntVar(&sc.Persons, "persons", 1000, "distinct people")
 		fs.IntVar(&sc.Practitioners, "practitioners", 100, "distinct practitioners")
 		fs.IntVar(&sc.Locations, "locations", 50, "distinct locations")
@@ -112,7 +130,13 @@ func seedCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 		return nil
 	case load && out == "":
 		return withStore(ctx, cfg, stderr, func(o *opened) error {
-			n, err := loadNetwork(ctx, o.svc, sc, nil)
+			total, err := countNetwork(sc)
+			if err != nil {
+				return err
+			}
+			p := newProgress(stderr, o.log, "loading the network", total)
+			n, err := loadNetwork(ctx, o.svc, sc, p.Set)
+			p.Finish()
 			fmt.Fprintf(stdout, "loaded %d resources into %s\n", n, describeDB(cfg.DB))
 			return err
 		})
@@ -166,17 +190,28 @@ func matchCommand(ctx context.Context, cfg Config, args []string, stdout, stderr
 	}
 	typ, sample := "Patient", 200_000
 	err := commandFlags("match train", &cfg, args[1:], stderr, func(fs *flag.FlagSet) {
+		rulesFlag(fs, &cfg)
 		fs.StringVar(&typ, "type", typ, "resource type to train for")
 		fs.IntVar(&sample, "sample", sample, "at most this many records are read for training")
 	})
 	if err != nil {
 		return err
 	}
+	if err := requireDB(cfg.DB); err != nil {
+		return err
+	}
 	return withStore(ctx, cfg, stderr, func(o *opened) error {
-		recs, err := readRecords(ctx, o.store, typ, sample)
+		stored, err := o.store.CountResources(ctx, typ)
 		if err != nil {
 			return err
 		}
+		p := newProgress(stderr, o.log, "reading "+typ+" records", min(stored, sample))
+		recs, err := readRecords(ctx, o.store, typ, sample, p)
+		p.Finish()
+		if err != nil {
+			return err
+		}
+		o.log.Info("training the model (u from random pairs, m by expectation-maximisation)", "records", len(recs))
 		start := time.Now()
 		model, report, err := matching.Train(o.models.Current(ctx), typ, recs, matching.TrainOptions{})
 		if err != nil {
@@ -194,23 +229,44 @@ func matchCommand(ctx context.Context, cfg Config, args []string, stdout, stderr
 // reindexCommand recomputes every record's blocking keys with the current
 // rules (needed after a rules file changes its blocking keys).
 func reindexCommand(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
-	if err := commandFlags("match reindex", &cfg, args, stderr, nil); err != nil {
+	if err := commandFlags("match reindex", &cfg, args, stderr, func(fs *flag.FlagSet) { rulesFlag(fs, &cfg) }); err != nil {
 		return err
 	}
+	if err := requireDB(cfg.DB); err != nil {
+		return err
+	}
+	types := []string{registry.TypePatient, registry.TypePractitioner, registry.TypeLocation}
 	return withStore(ctx, cfg, stderr, func(o *opened) error {
-		for _, typ := range []string{registry.TypePatient, registry.TypePractitioner, registry.TypeLocation} {
-			n, err := linkage.Reindex(ctx, o.store, o.matcher, typ)
+		total := 0
+		for _, typ := range types {
+			n, err := o.store.CountResources(ctx, typ)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "re-keyed %d %s records\n", n, typ)
+			total += n
 		}
+		// linkage.Reindex reports nothing while it runs: the bar moves a
+		// type at a time.
+		p := newProgress(stderr, o.log, "re-keying records", total)
+		var done []string
+		for _, typ := range types {
+			p.Step(typ)
+			n, err := linkage.Reindex(ctx, o.store, o.matcher, typ)
+			if err != nil {
+				p.Finish()
+				return err
+			}
+			p.Add(n)
+			done = append(done, fmt.Sprintf("re-keyed %d %s records", n, typ))
+		}
+		p.Finish() // before the report, which would break the bar's line
+		fmt.Fprintln(stdout, strings.Join(done, "\n"))
 		return nil
 	})
 }
 
 // readRecords pages through the current resources of typ.
-func readRecords(ctx context.Context, store registry.Store, typ string, limit int) ([]*matching.Record, error) {
+func readRecords(ctx context.Context, store registry.Store, typ string, limit int, p *progress) ([]*matching.Record, error) {
 	var recs []*matching.Record
 	q := &registry.Query{Type: typ, Count: 1000, NoTotal: true}
 	for len(recs) < limit {
@@ -225,6 +281,7 @@ func readRecords(ctx context.Context, store registry.Store, typ string, limit in
 			}
 			recs = append(recs, matching.Extract(typ, body))
 		}
+		p.Set(min(len(recs), limit))
 		if res.Next == "" {
 			break
 		}
@@ -238,18 +295,23 @@ func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 	var febrl string
 	var linked bool
 	generated := 5000
-	err := commandFlags("eval", &cfg, args, stderr, func(fs *flag.FlagSet) {
+	err := newFlags("eval", "", &cfg, stderr, logFlags, func(fs *flag.FlagSet) {
+		rulesFlag(fs, &cfg)
 		fs.StringVar(&febrl, "febrl", "", "comma-separated FEBRL CSV files (e.g. ../shared/data/febrl/dataset1.csv)")
 		fs.IntVar(&generated, "generated", generated, "persons of generated data to evaluate on (0: none)")
 		fs.BoolVar(&linked, "linked", false, "load the records through the registry (as several source systems, linking on every create) and score the Persons built")
-	})
+	}).Parse(args)
 	if err != nil {
 		return err
 	}
 	if linked {
-		return evalLinkedCommand(ctx, cfg, febrl, generated, stdout)
+		return evalLinkedCommand(ctx, cfg, febrl, generated, stdout, stderr)
 	}
 	rules, err := cfg.rules()
+	if err != nil {
+		return err
+	}
+	log, err := cfg.logger(stderr)
 	if err != nil {
 		return err
 	}
@@ -262,32 +324,43 @@ func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 		if err != nil {
 			return err
 		}
-		evaluate(stdout, path, base, recs, truth)
+		evaluate(stdout, newProgress(stderr, log, "evaluating "+path, 3), path, base, recs, truth)
 	}
 	if generated > 0 {
 		recs, truth, err := generatedRecords(seed.Config{Seed: 7, Persons: generated})
 		if err != nil {
 			return err
 		}
-		evaluate(stdout, fmt.Sprintf("generated (%d persons)", generated), base, recs, truth)
+		name := fmt.Sprintf("generated (%d persons)", generated)
+		evaluate(stdout, newProgress(stderr, log, "evaluating "+name, 3), name, base, recs, truth)
 	}
 	return nil
 }
 
-// evaluate prints the default model's report and the report after unsupervised training.
-func evaluate(w io.Writer, name string, base *matching.Model, recs []*matching.Record, truth []string) {
+// evaluate prints the default model's report and the report after
+// unsupervised training; p hears the three steps.
+func evaluate(w io.Writer, p *progress, name string, base *matching.Model, recs []*matching.Record, truth []string) {
+	p.Step("default model")
 	tf := matching.NewFrequencyTable(recs)
-	fmt.Fprintf(w, "== %s, default model\n%s\n", name, matching.Evaluate(base, "Patient", recs, truth, tf))
+	def := matching.Evaluate(base, "Patient", recs, truth, tf)
+	p.Add(1)
+	p.Step("training")
 	trained, _, err := matching.Train(base, "Patient", recs, matching.TrainOptions{})
+	p.Add(1)
 	if err != nil {
-		fmt.Fprintf(w, "== %s: training failed: %v\n", name, err)
+		p.Finish()
+		fmt.Fprintf(w, "== %s, default model\n%s\n== %s: training failed: %v\n", name, def, name, err)
 		return
 	}
-	fmt.Fprintf(w, "== %s, trained without labels\n%s\n", name, matching.Evaluate(trained, "Patient", recs, truth, tf))
+	p.Step("trained model")
+	rep := matching.Evaluate(trained, "Patient", recs, truth, tf)
+	p.Add(1)
+	p.Finish()
+	fmt.Fprintf(w, "== %s, default model\n%s\n== %s, trained without labels\n%s\n", name, def, name, rep)
 }
 
 func febrlRecords(path string) ([]*matching.Record, []string, error) {
-	f, err := os.Open(path)
+	f, err := openFEBRL(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -303,6 +376,16 @@ func febrlRecords(path string) ([]*matching.Record, []string, error) {
 	return recs, truth, nil
 }
 
+// openFEBRL opens a FEBRL file, saying where the data sets come from when
+// it is missing (a clone of idem does not hold them).
+func openFEBRL(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, fmt.Errorf("FEBRL file %s not found: the FEBRL data sets (dataset1.csv, dataset2.csv) are in the project's shared data, ../shared/data/febrl beside the repository, not in a clone of it; without them, evaluate on generated data only (--generated N)", path)
+	}
+	return f, err
+}
+
 func generatedRecords(sc seed.Config) ([]*matching.Record, []string, error) {
 	var recs []*matching.Record
 	var truth []string
@@ -316,35 +399,16 @@ func generatedRecords(sc seed.Config) ([]*matching.Record, []string, error) {
 	return recs, truth, err
 }
 
-// seedDemo loads the demo network (seed.Demo) through the normal write
-// path, linking included, when the database holds no Patient yet: a new
-// user finds Persons, Linkages and open review items at once.
-func seedDemo(ctx context.Context, o *opened, log *slog.Logger) error {
-	page, err := o.store.Search(ctx, &registry.Query{Type: registry.TypePatient, Count: 1, NoTotal: true})
+// evalLinkedCommand is "idem eval --linked".
+func evalLinkedCommand(ctx context.Context, cfg Config, febrl string, generated int, stdout, stderr io.Writer) error {
+	log, err := cfg.logger(stderr)
 	if err != nil {
 		return err
 	}
-	if len(page.Matches) > 0 {
-		return nil
-	}
-	log.Info("empty database: loading the demo network (IDEM_SEED=false turns this off)")
-	start := time.Now()
-	n, err := loadNetwork(ctx, o.svc, seed.Demo(), func(stored int) {
-		if stored%2000 < loadBatch {
-			log.Info("loading the demo network", "resources", stored, "linked", true)
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("demo network: %w", err)
-	}
-	log.Info("demo network loaded", "resources", n, "seconds", time.Since(start).Round(time.Second).Seconds())
-	return nil
-}
-
-// evalLinkedCommand is "idem eval --linked".
-func evalLinkedCommand(ctx context.Context, cfg Config, febrl string, generated int, stdout io.Writer) error {
 	run := func(name string, patients []map[string]any, entity []string) error {
-		rep, err := evalLinked(ctx, cfg, patients, entity)
+		p := newProgress(stderr, log, "linking "+name, len(patients))
+		rep, err := evalLinked(ctx, cfg, patients, entity, p)
+		p.Finish()
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -355,7 +419,7 @@ func evalLinkedCommand(ctx context.Context, cfg Config, febrl string, generated 
 		if path == "" {
 			continue
 		}
-		f, err := os.Open(path)
+		f, err := openFEBRL(path)
 		if err != nil {
 			return err
 		}

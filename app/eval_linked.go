@@ -36,8 +36,8 @@ func (r linkedReport) String() string {
 
 // evalLinked loads patients (with ground truth entity labels) into a fresh
 // database through the service with the linker, and scores the Persons it
-// built against the truth.
-func evalLinked(ctx context.Context, cfg Config, patients []map[string]any, entity []string) (linkedReport, error) {
+// built against the truth; bar hears each create.
+func evalLinked(ctx context.Context, cfg Config, patients []map[string]any, entity []string, bar *progress) (linkedReport, error) {
 	dir, err := os.MkdirTemp("", "idem-eval-")
 	if err != nil {
 		return linkedReport{}, err
@@ -54,6 +54,7 @@ func evalLinked(ctx context.Context, cfg Config, patients []map[string]any, enti
 				return fmt.Errorf("record %d: %w", i, err)
 			}
 			index[out.Resource.ID] = i
+			bar.Set(i + 1)
 		}
 		rep.Elapsed = time.Since(start)
 		golden := make([]string, len(patients))
