@@ -68,7 +68,7 @@ func printVersion(w io.Writer) {
 		vcs = append(vcs, "with uncommitted changes")
 	}
 	if len(vcs) == 0 {
-		vcs = append(vcs, "no version control information (go run and go test do not stamp it; go build does)")
+		vcs = append(vcs, "no commit in the build info (go build in a git checkout stamps it; go run, go test and builds without .git, like the container's, do not)")
 	}
 	fmt.Fprintln(w, strings.Join(vcs, ", "))
 	if b.Go != "" {
