@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -128,22 +129,6 @@ func TestLongCommandsLogProgress(t *testing.T) {
 	}
 }
 
-// A binary built without cgo says how to fix the build instead of failing
-// on the first SQLite query; PostgreSQL needs no cgo.
-func TestNeedCgo(t *testing.T) {
-	if err := needCgo(false, "idem.db"); err == nil || !strings.Contains(err.Error(), "CGO_ENABLED=1") || !strings.Contains(err.Error(), "gcc") {
-		t.Errorf("SQLite without cgo: %v", err)
-	}
-	for _, ok := range []struct {
-		cgo bool
-		dsn string
-	}{{true, "idem.db"}, {false, "postgres://u@h/db"}} {
-		if err := needCgo(ok.cgo, ok.dsn); err != nil {
-			t.Errorf("needCgo(%v, %s): %v", ok.cgo, ok.dsn, err)
-		}
-	}
-}
-
 // idem healthcheck answers for a running server and fails for none.
 func TestHealthcheckCommand(t *testing.T) {
 	s := startServer(t, "sqlite")
@@ -159,5 +144,16 @@ func TestHealthcheckCommand(t *testing.T) {
 	ln.Close()
 	if code, _, _ := runAll("", "healthcheck", "--addr", nobody); code == 0 {
 		t.Error("healthcheck of an address nobody listens on succeeded")
+	}
+}
+
+// A build without cgo stops with an error naming the cause (the SQLite
+// driver is C), not only the store's error about sqlite3.SQLiteConn.
+func TestBuildWithoutCgoSaysWhy(t *testing.T) {
+	cmd := exec.Command("go", "build", "-o", os.DevNull, "./needcgo")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "idem_needs_cgo_for_SQLite__install_a_C_compiler_gcc_and_build_with_CGO_ENABLED_1") {
+		t.Fatalf("CGO_ENABLED=0 go build ./app/needcgo: %v\n%s", err, out)
 	}
 }

@@ -35,9 +35,6 @@ func (o *opened) close() error {
 }
 
 func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
-	if err := needCgo(cgoEnabled, cfg.DB); err != nil {
-		return nil, err
-	}
 	rules, err := cfg.rules()
 	if err != nil {
 		return nil, err

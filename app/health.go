@@ -9,21 +9,8 @@ import (
 	"net/http"
 	"time"
 
-	"idem/registry/sqlstore"
+	_ "idem/app/needcgo" // a build without cgo stops there, saying why
 )
-
-// needCgo refuses a SQLite database in a binary built without cgo with a
-// message saying how to fix the build, rather than the driver's stub error
-// on the first query.
-func needCgo(cgo bool, dsn string) error {
-	if cgo || sqlstore.IsPostgres(dsn) {
-		return nil
-	}
-	return fmt.Errorf("this idem was built without cgo (CGO_ENABLED=0, or no C compiler was found), " +
-		"but the SQLite driver (gorm.io/driver/sqlite over github.com/mattn/go-sqlite3) needs it: " +
-		"install a C compiler (Debian: apt-get install gcc; macOS: xcode-select --install) and build again with CGO_ENABLED=1, " +
-		"or use PostgreSQL (IDEM_DB=postgres://…)")
-}
 
 // healthcheckCommand is "idem healthcheck": it asks the server listening on
 // IDEM_ADDR for /healthz and fails unless it answers 200 (the container's
