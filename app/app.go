@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -20,15 +21,14 @@ import (
 	"idem/web"
 )
 
-// Version is the software version, set at build time with -ldflags.
-var Version = "dev"
-
 // Main runs the idem command line with args (without the program name) and
 // returns the process exit code. It stops serving when ctx is cancelled.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		cmd, args = "version", args[1:]
 	}
 	cfg := DefaultConfig()
 	if err := cfg.fromEnv(getenv); err != nil {
@@ -49,8 +49,10 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		err = clientCommand(ctx, cfg, args, stdout, stderr)
 	case "user":
 		err = userCommand(ctx, cfg, args, stdout, stderr)
+	case "healthcheck":
+		err = healthcheckCommand(ctx, cfg, args, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "idem", Version)
+		printVersion(stdout)
 	case "help", "-h", "--help":
 		usage(stdout)
 	default:
@@ -80,18 +82,17 @@ commands:
             --linked: load them through the write path and score the Persons built
   client    client systems: client add NAME --system URI --role ROLE [--domain SYSTEM]... [--expires 90d] [--jwks FILE] | list | revoke NAME | rotate NAME
   user      admin UI users: user add NAME --role steward|admin [--password P] | passwd NAME | list
-  version   print the version
+  healthcheck  exit 0 when the server on --addr answers /healthz (the container's health check)
+  version   print the version (also --version)
   help      show this help
 
-Run "idem serve -h" for the flags; each flag has an IDEM_* environment variable.
+Run "idem serve -h" for the server's flags (each has an IDEM_* environment
+variable), "idem COMMAND -h" for a command's.
 `)
 }
 
 func serveCommand(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configFlags(fs, &cfg)
-	if err := fs.Parse(args); err != nil {
+	if err := newFlags("serve", "", &cfg, stderr, configFlags, nil).Parse(args); err != nil {
 		return err
 	}
 	log, err := cfg.logger(stderr)
@@ -102,7 +103,6 @@ func serveCommand(ctx context.Context, cfg Config, args []string, stdout, stderr
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "idem %s listening on %s (FHIR base %s)\n", Version, inst.URL(), inst.URL()+"/fhir")
 	<-ctx.Done()
 	return inst.Close()
 }
@@ -118,11 +118,14 @@ type Instance struct {
 	authz    *policy.Authorizer
 	server   *web.Server
 	listener net.Listener
+	metrics  *metricsServer // nil unless IDEM_METRICS_ADDR
+	demo     *demoLoad      // nil unless the demo network loads
 	done     chan error
 }
 
 // Start opens the database and starts serving on cfg.Addr (":0" picks a free
-// port; see URL).
+// port; see URL). On an empty database the demo network (cfg.Seed) loads in
+// the background: the server answers at once, /readyz with 503 meanwhile.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error) {
 	limits, err := registry.ParseLimits(cfg.MaxRepeats)
 	if err != nil {
@@ -136,28 +139,50 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error)
 	if err != nil {
 		return nil, err
 	}
-	store := o.store
-	if err := bootstrapAccess(ctx, cfg, o, log); err != nil {
+	inst, err := start(ctx, cfg, o, limits, proxies, log)
+	if err != nil {
 		o.close()
 		return nil, err
 	}
+	return inst, nil
+}
+
+func start(ctx context.Context, cfg Config, o *opened, limits registry.Limits, proxies []netip.Prefix, log *slog.Logger) (*Instance, error) {
+	if err := bootstrapAccess(ctx, cfg, o, log); err != nil {
+		return nil, err
+	}
+	var demo *demoLoad
 	if cfg.Seed {
-		if err := seedDemo(ctx, o, log); err != nil {
-			o.close()
+		var err error
+		if demo, err = prepareDemo(ctx, cfg, o, log); err != nil {
+			return nil, fmt.Errorf("demo network: %w", err)
+		}
+	}
+	m, err := newMetrics(o.store)
+	if err != nil {
+		return nil, err
+	}
+	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: versionString(), Started: time.Now(),
+		Auth: policyAuth{o.authz}, Audit: o.auditor, Limits: limits, TrustedProxies: proxies,
+		Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", MetricsToken: cfg.MetricsToken, Loading: demo.message},
+		o.svc, o.matcher, o.linker, log, o.store.Ping)
+	var ms *metricsServer
+	if cfg.MetricsAddr != "" {
+		if ms, err = startMetricsServer(cfg.MetricsAddr, m, log); err != nil {
 			return nil, err
 		}
 	}
-	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: Version, Started: time.Now(),
-		Auth: policyAuth{o.authz}, Audit: o.auditor, Limits: limits, TrustedProxies: proxies},
-		o.svc, o.matcher, o.linker, log, store.Ping)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		o.close()
+		ms.close(ctx)
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	inst := &Instance{cfg: cfg, log: log, store: store, authz: o.authz, server: srv, listener: ln, done: make(chan error, 1)}
+	inst := &Instance{cfg: cfg, log: log, store: o.store, authz: o.authz, server: srv, listener: ln, metrics: ms, demo: demo, done: make(chan error, 1)}
 	go func() { inst.done <- srv.App().Listener(ln) }()
-	log.Info("serving", "addr", ln.Addr().String(), "db", describeDB(cfg.DB))
+	log.Info("listening", "version", versionString(), "url", inst.URL(), "fhir", inst.URL()+"/fhir", "db", describeDB(cfg.DB))
+	if demo != nil {
+		demo.start(o.svc, m, log)
+	}
 	return inst, nil
 }
 
@@ -175,8 +200,12 @@ func (i *Instance) URL() string {
 // shutdown timeout), then closes the database.
 func (i *Instance) Close() error {
 	i.log.Info("shutting down")
+	i.demo.stop()
 	err := i.server.App().ShutdownWithTimeout(i.cfg.ShutdownFor)
 	<-i.done
+	ctx, cancel := context.WithTimeout(context.Background(), i.cfg.ShutdownFor)
+	defer cancel()
+	err = errors.Join(err, i.metrics.close(ctx))
 	i.authz.Close()
 	return errors.Join(err, i.store.Close())
 }

@@ -16,9 +16,12 @@ import (
 )
 
 // withPolicy opens the database and the policy as serve does, runs fn, and
-// closes both; a command's changes reach running servers through the
+// closes both (refusing a SQLite file that does not exist); a command's changes reach running servers through the
 // policy version they poll.
 func withPolicy(ctx context.Context, cfg Config, stderr io.Writer, fn func(a *policy.Authorizer) error) error {
+	if err := requireDB(cfg.DB); err != nil {
+		return err
+	}
 	return withStore(ctx, cfg, stderr, func(o *opened) error { return fn(o.authz) })
 }
 
@@ -29,12 +32,7 @@ func namedFlags(cmd string, cfg *Config, args []string, stderr io.Writer, extra 
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configFlags(fs, cfg)
-	if extra != nil {
-		extra(fs)
-	}
+	fs := newFlags(cmd, " NAME", cfg, stderr, storeFlags, extra)
 	if err := fs.Parse(args); err != nil {
 		return "", err
 	}

@@ -49,7 +49,7 @@ func TestClientCommands(t *testing.T) {
 	for _, kind := range sqltest.Kinds() {
 		t.Run(kind, func(t *testing.T) {
 			ctx := context.Background()
-			db := sqltest.DSN(t, kind)
+			db := createdDB(t, kind)
 			out := run(t, db, "client", "add", "ehr-main", "--system", "https://ehr.example.org", "--role", "source",
 				"--domain", "urn:oid:1.2.3", "--domain", "urn:oid:1.2.4", "--expires", "90d")
 			token := lastLine(out)
@@ -114,7 +114,7 @@ func TestClientCommands(t *testing.T) {
 
 func TestUserCommands(t *testing.T) {
 	ctx := context.Background()
-	db := sqltest.DSN(t, "sqlite")
+	db := createdDB(t, "sqlite")
 	out := run(t, db, "user", "add", "alice", "--role", "steward")
 	pw := lastLine(out)
 	if len(pw) < 20 || !strings.Contains(out, "shown only now") {

@@ -27,6 +27,7 @@ type opened struct {
 	linker  *linkage.Linker
 	auditor *registry.Auditor
 	authz   *policy.Authorizer
+	log     *slog.Logger
 }
 
 // close closes the policy's reloader and the store.
@@ -68,7 +69,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 		Link:      linker,
 		Audit:     auditor,
 	}}
-	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, auditor: auditor, svc: svc}, nil
+	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, auditor: auditor, svc: svc, log: log}, nil
 }
 
 // withStore opens the database as serve does, runs fn, and closes it.
@@ -85,15 +86,27 @@ func withStore(ctx context.Context, cfg Config, stderr io.Writer, fn func(o *ope
 	return fn(o)
 }
 
-// commandFlags parses the configuration flags plus extra ones for a subcommand.
+// commandFlags parses a subcommand's flags: the database and log flags
+// (storeFlags) plus its own (extra); "-h" lists only these.
 func commandFlags(name string, cfg *Config, args []string, stderr io.Writer, extra func(fs *flag.FlagSet)) error {
+	return newFlags(name, "", cfg, stderr, storeFlags, extra).Parse(args)
+}
+
+// newFlags builds a subcommand's flag set: common registers the shared
+// configuration flags it takes, extra its own; operands describes what
+// follows the command in its usage line.
+func newFlags(name, operands string, cfg *Config, stderr io.Writer, common func(*flag.FlagSet, *Config), extra func(fs *flag.FlagSet)) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configFlags(fs, cfg)
+	common(fs, cfg)
 	if extra != nil {
 		extra(fs)
 	}
-	return fs.Parse(args)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: idem %s%s [flags]\n\nflags (each configuration flag also has an IDEM_* environment variable):\n", name, operands)
+		fs.PrintDefaults()
+	}
+	return fs
 }
 
 // seedCommand writes a synthetic network as NDJSON, or loads it into the database.
@@ -102,6 +115,8 @@ func seedCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 	var out string
 	var load bool
 	err := commandFlags("seed", &cfg, args, stderr, func(fs *flag.FlagSet) {
+		rulesFlag(fs, &cfg)
+		fs.StringVar(&cfg.Sharing, "sharing", cfg.Sharing, "sharing architecture per resource type, for --load (IDEM_SHARING)")
 		fs.IntVar(&sc.Persons, "persons", 1000, "distinct people")
 		fs.IntVar(&sc.Practitioners, "practitioners", 100, "distinct practitioners")
 		fs.IntVar(&sc.Locations, "locations", 50, "distinct locations")
@@ -123,7 +138,13 @@ func seedCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 		return nil
 	case load && out == "":
 		return withStore(ctx, cfg, stderr, func(o *opened) error {
-			n, err := loadNetwork(ctx, o.svc, sc, nil)
+			total, err := countNetwork(sc)
+			if err != nil {
+				return err
+			}
+			p := newProgress(stderr, o.log, "loading the network", total)
+			n, err := loadNetwork(ctx, o.svc, sc, p.Set)
+			p.Finish()
 			fmt.Fprintf(stdout, "loaded %d resources into %s\n", n, describeDB(cfg.DB))
 			return err
 		})
@@ -180,17 +201,28 @@ func matchCommand(ctx context.Context, cfg Config, args []string, stdout, stderr
 	}
 	typ, sample := "Patient", 200_000
 	err := commandFlags("match train", &cfg, args[1:], stderr, func(fs *flag.FlagSet) {
+		rulesFlag(fs, &cfg)
 		fs.StringVar(&typ, "type", typ, "resource type to train for")
 		fs.IntVar(&sample, "sample", sample, "at most this many records are read for training")
 	})
 	if err != nil {
 		return err
 	}
+	if err := requireDB(cfg.DB); err != nil {
+		return err
+	}
 	return withStore(ctx, cfg, stderr, func(o *opened) error {
-		recs, err := readRecords(ctx, o.store, typ, sample)
+		stored, err := o.store.CountResources(ctx, typ)
 		if err != nil {
 			return err
 		}
+		p := newProgress(stderr, o.log, "reading "+typ+" records", min(stored, sample))
+		recs, err := readRecords(ctx, o.store, typ, sample, p)
+		p.Finish()
+		if err != nil {
+			return err
+		}
+		o.log.Info("training the model (u from random pairs, m by expectation-maximisation)", "records", len(recs))
 		start := time.Now()
 		model, report, err := matching.Train(o.models.Current(ctx), typ, recs, matching.TrainOptions{})
 		if err != nil {
@@ -208,23 +240,44 @@ func matchCommand(ctx context.Context, cfg Config, args []string, stdout, stderr
 // reindexCommand recomputes every record's blocking keys with the current
 // rules (needed after a rules file changes its blocking keys).
 func reindexCommand(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
-	if err := commandFlags("match reindex", &cfg, args, stderr, nil); err != nil {
+	if err := commandFlags("match reindex", &cfg, args, stderr, func(fs *flag.FlagSet) { rulesFlag(fs, &cfg) }); err != nil {
 		return err
 	}
+	if err := requireDB(cfg.DB); err != nil {
+		return err
+	}
+	types := []string{registry.TypePatient, registry.TypePractitioner, registry.TypeLocation}
 	return withStore(ctx, cfg, stderr, func(o *opened) error {
-		for _, typ := range []string{registry.TypePatient, registry.TypePractitioner, registry.TypeLocation} {
-			n, err := linkage.Reindex(ctx, o.store, o.matcher, typ)
+		total := 0
+		for _, typ := range types {
+			n, err := o.store.CountResources(ctx, typ)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "re-keyed %d %s records\n", n, typ)
+			total += n
 		}
+		// linkage.Reindex reports nothing while it runs: the bar moves a
+		// type at a time.
+		p := newProgress(stderr, o.log, "re-keying records", total)
+		var done []string
+		for _, typ := range types {
+			p.Step(typ)
+			n, err := linkage.Reindex(ctx, o.store, o.matcher, typ)
+			if err != nil {
+				p.Finish()
+				return err
+			}
+			p.Add(n)
+			done = append(done, fmt.Sprintf("re-keyed %d %s records", n, typ))
+		}
+		p.Finish() // before the report, which would break the bar's line
+		fmt.Fprintln(stdout, strings.Join(done, "\n"))
 		return nil
 	})
 }
 
 // readRecords pages through the current resources of typ.
-func readRecords(ctx context.Context, store registry.Store, typ string, limit int) ([]*matching.Record, error) {
+func readRecords(ctx context.Context, store registry.Store, typ string, limit int, p *progress) ([]*matching.Record, error) {
 	var recs []*matching.Record
 	q := &registry.Query{Type: typ, Count: 1000, NoTotal: true}
 	for len(recs) < limit {
@@ -239,35 +292,11 @@ func readRecords(ctx context.Context, store registry.Store, typ string, limit in
 			}
 			recs = append(recs, matching.Extract(typ, body))
 		}
+		p.Set(min(len(recs), limit))
 		if res.Next == "" {
 			break
 		}
 		q.Page = res.Next
 	}
 	return recs[:min(len(recs), limit)], nil
-}
-
-// seedDemo loads the demo network (seed.Demo) through the normal write
-// path, linking included, when the database holds no Patient yet: a new
-// user finds Persons, Linkages and open review items at once.
-func seedDemo(ctx context.Context, o *opened, log *slog.Logger) error {
-	page, err := o.store.Search(ctx, &registry.Query{Type: registry.TypePatient, Count: 1, NoTotal: true})
-	if err != nil {
-		return err
-	}
-	if len(page.Matches) > 0 {
-		return nil
-	}
-	log.Info("empty database: loading the demo network (IDEM_SEED=false turns this off)")
-	start := time.Now()
-	n, err := loadNetwork(registry.WithActor(ctx, registry.SystemActor("idem demo")), o.svc, seed.Demo(), func(stored int) {
-		if stored%2000 < loadBatch {
-			log.Info("loading the demo network", "resources", stored, "linked", true)
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("demo network: %w", err)
-	}
-	log.Info("demo network loaded", "resources", n, "seconds", time.Since(start).Round(time.Second).Seconds())
-	return nil
 }

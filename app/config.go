@@ -13,6 +13,7 @@ import (
 
 	"idem/matching"
 	"idem/policy"
+	"idem/seed"
 	"idem/web"
 )
 
@@ -38,6 +39,18 @@ type Config struct {
 	// TrustedProxies (IDEM_TRUSTED_PROXIES, --trusted-proxies) are the
 	// comma-separated IPs and CIDR ranges whose X-Forwarded-* headers count.
 	TrustedProxies string
+	// Metrics. /metrics on Addr answers admin clients and MetricsToken
+	// (IDEM_METRICS_TOKEN); with MetricsAddr (IDEM_METRICS_ADDR,
+	// --metrics-addr) it is served there instead, without authentication,
+	// for a scraper on a private network.
+	MetricsToken string
+	MetricsAddr  string
+
+	// demo is the network loaded on first start (nil: seed.Demo()); tests
+	// load a small one, and hold its start with demoGate until they have
+	// looked at the server loading.
+	demo     *seed.Config
+	demoGate chan struct{}
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -70,7 +83,26 @@ func configFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "comma-separated IPs and CIDR ranges of reverse proxies whose X-Forwarded-For/-Host/-Proto headers count (IDEM_TRUSTED_PROXIES)")
 	fs.BoolVar(&cfg.Seed, "demo", cfg.Seed, "load the demo network into an empty database on start (IDEM_SEED)")
 	fs.StringVar(&cfg.MatchRules, "match-rules", cfg.MatchRules, "match rules JSON file replacing the built-in rules (IDEM_MATCH_RULES)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "serve /metrics on this address instead, without authentication, e.g. 127.0.0.1:9090 (IDEM_METRICS_ADDR)")
 	fs.DurationVar(&cfg.ShutdownFor, "shutdown-timeout", cfg.ShutdownFor, "how long to wait for requests in flight on shutdown (IDEM_SHUTDOWN_TIMEOUT)")
+}
+
+// storeFlags registers what every command on an existing database takes:
+// the database and the log settings.
+func storeFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "SQLite file or postgres:// DSN (IDEM_DB)")
+	logFlags(fs, cfg)
+}
+
+// logFlags registers the log settings.
+func logFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (IDEM_LOG_LEVEL)")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json (IDEM_LOG_FORMAT)")
+}
+
+// rulesFlag registers --match-rules, for the commands that match.
+func rulesFlag(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.MatchRules, "match-rules", cfg.MatchRules, "match rules JSON file replacing the built-in rules (IDEM_MATCH_RULES)")
 }
 
 // fromEnv overrides cfg with the IDEM_* variables that are set.
@@ -82,6 +114,7 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 		"IDEM_SHARING": &cfg.Sharing, "IDEM_AUTHORITATIVE": &cfg.Authoritative,
 		"IDEM_MAX_REPEATS":     &cfg.MaxRepeats,
 		"IDEM_TRUSTED_PROXIES": &cfg.TrustedProxies,
+		"IDEM_METRICS_TOKEN":   &cfg.MetricsToken, "IDEM_METRICS_ADDR": &cfg.MetricsAddr,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {

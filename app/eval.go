@@ -26,14 +26,15 @@ type evalOptions struct {
 func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
 	o := evalOptions{generated: 5000, practitioners: -1, locations: -1}
 	profiles := seed.ProfileDefault
-	err := commandFlags("eval", &cfg, args, stderr, func(fs *flag.FlagSet) {
+	err := newFlags("eval", "", &cfg, stderr, logFlags, func(fs *flag.FlagSet) {
+		rulesFlag(fs, &cfg)
 		fs.StringVar(&o.febrl, "febrl", "", "comma-separated FEBRL CSV files (e.g. ../shared/data/febrl/dataset1.csv)")
 		fs.IntVar(&o.generated, "generated", o.generated, "persons of generated data to evaluate on (0: none)")
 		fs.IntVar(&o.practitioners, "practitioners", o.practitioners, "practitioners of generated data (-1: a tenth of --generated)")
 		fs.IntVar(&o.locations, "locations", o.locations, "facilities of generated data (-1: a fifth of --generated)")
 		fs.StringVar(&profiles, "profile", profiles, "comma-separated generator profiles ("+strings.Join(seed.Profiles(), ", ")+", or all)")
 		fs.BoolVar(&o.linked, "linked", false, "load the records through the registry (as several source systems, linking on every create) and score the golden records built")
-	})
+	}).Parse(args)
 	if err != nil {
 		return err
 	}
@@ -54,13 +55,17 @@ func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 	if err != nil {
 		return err
 	}
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
 	base := matching.NewModel(rules)
 	for _, path := range splitList(o.febrl) {
 		recs, truth, err := febrlRecords(path)
 		if err != nil {
 			return err
 		}
-		evaluate(stdout, path, registry.TypePatient, base, recs, truth)
+		evaluate(stdout, newProgress(stderr, log, "evaluating "+path, 2), path, registry.TypePatient, base, recs, truth)
 	}
 	if o.generated <= 0 {
 		return nil
@@ -72,7 +77,8 @@ func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 		}
 		for _, typ := range evalTypes {
 			if s := sets[typ]; len(s.recs) > 0 {
-				evaluate(stdout, generatedName(p, o.generated), typ, base, s.recs, s.truth)
+				name := generatedName(p, o.generated)
+				evaluate(stdout, newProgress(stderr, log, "evaluating "+name, 2), name, typ, base, s.recs, s.truth)
 			}
 		}
 	}
@@ -106,23 +112,28 @@ func splitList(s string) []string {
 }
 
 // evaluate prints the default model's report and the report after unsupervised training.
-func evaluate(w io.Writer, name, typ string, base *matching.Model, recs []*matching.Record, truth []string) {
+func evaluate(w io.Writer, p *progress, name, typ string, base *matching.Model, recs []*matching.Record, truth []string) {
+	defer p.Finish()
 	tf := matching.NewFrequencyTable(recs)
 	label := name
 	if typ != registry.TypePatient {
 		label = name + ", " + typ
 	}
+	p.Step("default model")
 	fmt.Fprintf(w, "== %s, default model\n%s\n", label, matching.Evaluate(base, typ, recs, truth, tf))
+	p.Add(1)
+	p.Step("training")
 	trained, _, err := matching.Train(base, typ, recs, matching.TrainOptions{})
 	if err != nil {
 		fmt.Fprintf(w, "== %s: training failed: %v\n", label, err)
 		return
 	}
 	fmt.Fprintf(w, "== %s, trained without labels\n%s\n", label, matching.Evaluate(trained, typ, recs, truth, tf))
+	p.Add(1)
 }
 
 func febrlRecords(path string) ([]*matching.Record, []string, error) {
-	f, err := os.Open(path)
+	f, err := openFEBRL(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -136,6 +147,16 @@ func febrlRecords(path string) ([]*matching.Record, []string, error) {
 		recs[i] = matching.Extract("Patient", p)
 	}
 	return recs, truth, nil
+}
+
+// openFEBRL opens a FEBRL file, saying where the data sets come from when
+// it is missing (a clone of idem does not hold them).
+func openFEBRL(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, fmt.Errorf("FEBRL file %s not found: the FEBRL data sets (dataset1.csv, dataset2.csv) are in the project's shared data, ../shared/data/febrl beside the repository, not in a clone of it; without them, evaluate on generated data only (--generated N)", path)
+	}
+	return f, err
 }
 
 // labelled are the records of one type with their entities.
@@ -173,7 +194,7 @@ func evalLinkedCommand(ctx context.Context, cfg Config, o evalOptions, stdout io
 		return nil
 	}
 	for _, path := range splitList(o.febrl) {
-		f, err := os.Open(path)
+		f, err := openFEBRL(path)
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"idem/policy"
-	"idem/registry/sqlstore/sqltest"
 )
 
 // smartClient is a backend client's ES384 key and its public JWK Set.
@@ -168,7 +167,7 @@ func anyList(xs []string) []any {
 
 // idem client add --jwks registers the keys and prints no token.
 func TestClientAddJWKS(t *testing.T) {
-	db := sqltest.DSN(t, "sqlite")
+	db := createdDB(t, "sqlite")
 	backend := newSMARTClient(t, "backend")
 	file := filepath.Join(t.TempDir(), "backend.jwks.json")
 	if err := os.WriteFile(file, []byte(backend.jwks), 0o600); err != nil {

@@ -14,7 +14,7 @@ import (
 func sharedData(t *testing.T) string {
 	dir := filepath.Join("..", "..", "shared", "data")
 	if _, err := os.Stat(dir); err != nil {
-		t.Skip("shared data not present: ", dir)
+		t.Skipf("needs the project's shared data at %s (the Synthea sample, %s/synthea/*.ndjson): it sits beside the repository, not in a clone", dir, dir)
 	}
 	return dir
 }

@@ -18,6 +18,7 @@ import (
 
 	"idem/linkage"
 	"idem/registry"
+	"idem/web/metrics"
 )
 
 // Config holds what the web layer needs to know about its deployment.
@@ -39,6 +40,17 @@ type Config struct {
 	// Limits bounds repeating elements in resources sent to the API (the
 	// zero value: registry.DefaultRepeats).
 	Limits registry.Limits
+	// Metrics, when not nil, counts every request; /metrics serves it
+	// unless MetricsElsewhere (then app serves it on IDEM_METRICS_ADDR).
+	Metrics          *metrics.Metrics
+	MetricsElsewhere bool
+	// MetricsToken is a bearer token that may read /metrics besides admin
+	// clients (IDEM_METRICS_TOKEN; "" : admin clients only).
+	MetricsToken string
+	// Loading, when not nil, says what keeps the server from being ready
+	// ("loading demo data (500 of 9000)"), or "" once nothing does:
+	// /readyz answers 503 and the admin UI shows a banner meanwhile.
+	Loading func() string
 }
 
 // Server holds the web layer's dependencies.
@@ -104,6 +116,9 @@ func (s *Server) App() *fiber.App { return s.app }
 func (s *Server) routes() {
 	s.app.Get("/healthz", s.handleHealth)
 	s.app.Get("/readyz", s.handleReady)
+	if s.cfg.Metrics != nil && !s.cfg.MetricsElsewhere {
+		s.app.Get("/metrics", s.handleMetrics)
+	}
 	s.adminRoutes()
 	s.uiRoutes()
 	// SMART Backend Services, without a token (registered before the /fhir
@@ -153,6 +168,9 @@ func (s *Server) handleHealth(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleReady(c *fiber.Ctx) error {
+	if msg := s.loading(); msg != "" {
+		return s.sendOutcome(c, fiber.StatusServiceUnavailable, loadingOutcome(msg))
+	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
@@ -224,8 +242,7 @@ func (s *Server) logRequest(c *fiber.Ctx) error {
 			s.log.Error("error handler failed", "err", herr)
 		}
 	}
-	s.log.Debug("request", "id", requestID(c), "method", c.Method(), "path", c.Path(),
-		"status", c.Response().StatusCode(), "ms", time.Since(start).Milliseconds())
+	s.observe(c, time.Since(start))
 	return nil
 }
 

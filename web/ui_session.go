@@ -41,6 +41,9 @@ type view struct {
 	Admin bool
 	CSRF  string
 	Flash *flash
+	// Loading says what the server is still doing before it is ready
+	// (the demo network loading in the background), or "".
+	Loading string
 }
 
 // flash is a message carried over a redirect; Op names a decision the
@@ -53,7 +56,7 @@ type flash struct {
 }
 
 func (s *Server) baseView(c *fiber.Ctx, title, nav string) view {
-	v := view{Title: title, Nav: nav}
+	v := view{Title: title, Nav: nav, Loading: s.loading()}
 	if p, ok := c.Locals(localUser).(registry.Actor); ok {
 		v.User = &p
 		v.Admin = p.HasRole("admin")
