@@ -17,6 +17,7 @@ type Matcher struct {
 	store  Store
 	models *Models
 	tf     *Frequencies
+	recs   recordCache
 	log    *slog.Logger
 }
 
@@ -142,9 +143,12 @@ func (m *Matcher) score(ctx context.Context, typ string, res map[string]any, fin
 		if self != "" && r.ID == self {
 			continue
 		}
-		cand, err := candidateRecord(typ, r, set.Records[i])
-		if err != nil {
-			return nil, err
+		cand := m.recs.get(r)
+		if cand == nil {
+			if cand, err = candidateRecord(typ, r, set.Records[i]); err != nil {
+				return nil, err
+			}
+			m.recs.put(r, cand)
 		}
 		p := model.Score(sc.rec, cand, sc.tf)
 		sc.all = append(sc.all, Candidate{Resource: r, Match: &matching.Match{Probability: p, Grade: model.Grade(typ, p)}, record: cand})

@@ -55,7 +55,7 @@ type MatchIndex struct {
 
 // CandidateSet is what blocking found.
 type CandidateSet struct {
-	Found []*Resource
+	Found []*Resource // inside a write, a candidate with Records may come without its Body
 	// Records holds, beside each of Found, the matcher's compact form of
 	// its features (nil where the store has none: written before it kept them).
 	Records [][]byte

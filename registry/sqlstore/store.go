@@ -5,6 +5,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	sqldriver "database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -107,14 +108,21 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 }
 
 // sqliteDriver is mattn's driver with the connection settings the DSN cannot
-// carry: a 256 MB page cache and memory-mapped reads per connection, and WAL
-// checkpoints every 16 MB rather than 4 MB (each checkpoint is an fsync of
-// the database file under synchronous=FULL).
+// carry: a page cache of 128 MB for the one writer connection and 16 MB
+// for each reader, 256 MB of memory-mapped reads, and WAL checkpoints every
+// 16 MB rather than 4 MB (each checkpoint is an fsync of the database file
+// under synchronous=FULL). Each connection has a cache of its own, so
+// 256 MB apiece (as before) let a loaded registry's process grow past
+// 2 GB; the operating system's file cache serves what these do not hold.
 const sqliteDriver = "sqlite3_idem"
 
 func init() {
 	sql.Register(sqliteDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		for _, p := range []string{"PRAGMA cache_size = -262144", "PRAGMA mmap_size = 1073741824",
+		cache := "PRAGMA cache_size = -131072"
+		if readOnly(c) {
+			cache = "PRAGMA cache_size = -16384"
+		}
+		for _, p := range []string{cache, "PRAGMA mmap_size = 268435456",
 			"PRAGMA wal_autocheckpoint = 4096", "PRAGMA temp_store = MEMORY"} {
 			if _, err := c.Exec(p, nil); err != nil {
 				return fmt.Errorf("%s: %w", p, err)
@@ -122,6 +130,22 @@ func init() {
 		}
 		return nil
 	}})
+}
+
+// readOnly reports whether c is a reader connection (opened with
+// _query_only).
+func readOnly(c *sqlite3.SQLiteConn) bool {
+	rows, err := c.Query("PRAGMA query_only", nil)
+	if err != nil {
+		return false
+	}
+	defer rows.Close()
+	dest := make([]sqldriver.Value, 1)
+	if rows.Next(dest) != nil {
+		return false
+	}
+	n, _ := dest[0].(int64)
+	return n == 1
 }
 
 func openPostgres(ctx context.Context, dsn string) (*Store, error) {
