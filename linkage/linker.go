@@ -165,8 +165,9 @@ func (l *Linker) Link(ctx context.Context, tx registry.Tx, w *registry.Write, ou
 	if w.Resource == nil {
 		return l.unlinkDeleted(ctx, tx, r)
 	}
-	golden, _, err := l.link(ctx, tx, r.Type, r.ID, w.Resource)
+	golden, p, err := l.link(ctx, tx, r.Type, r.ID, w.Resource)
 	out.Golden = golden
+	p.report(out)
 	return err
 }
 
@@ -221,6 +222,7 @@ func (l *Linker) link(ctx context.Context, ltx registry.Tx, typ, id string, res 
 	if err != nil {
 		return "", nil, err
 	}
+	p.capped = sc.set.Capped
 	decisions, err := l.decide(ctx, ltx, sc, typ, res)
 	if err != nil {
 		return "", nil, err
