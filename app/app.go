@@ -49,6 +49,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		err = clientCommand(ctx, cfg, args, stdout, stderr)
 	case "user":
 		err = userCommand(ctx, cfg, args, stdout, stderr)
+	case "import":
+		err = importCommand(ctx, cfg, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "idem", Version)
 	case "help", "-h", "--help":
@@ -79,6 +81,8 @@ commands:
   eval      evaluate the matcher on FEBRL files (--febrl) and generated data (--generated N);
             --linked: load them through the write path and score the Persons built
   client    client systems: client add NAME --system URI --role ROLE [--domain SYSTEM]... [--expires 90d] [--jwks FILE] | list | revoke NAME | rotate NAME
+  import    import FILE...|- [--client NAME] [--format ndjson|bundle|csv] [--map given=first_name,...] [--strict]:
+            load local NDJSON, Bundle JSON or CSV through the write pipeline, with a match report
   user      admin UI users: user add NAME --role steward|admin [--password P] | passwd NAME | list
   version   print the version
   help      show this help
@@ -119,6 +123,8 @@ type Instance struct {
 	server   *web.Server
 	listener net.Listener
 	done     chan error
+	stopJobs context.CancelFunc // stops the bulk job worker
+	jobsDone chan struct{}
 }
 
 // Start opens the database and starts serving on cfg.Addr (":0" picks a free
@@ -148,15 +154,18 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error)
 		}
 	}
 	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: Version, Started: time.Now(),
-		Auth: policyAuth{o.authz}, Audit: o.auditor, Limits: limits, TrustedProxies: proxies},
+		Auth: policyAuth{o.authz}, Audit: o.auditor, Limits: limits, TrustedProxies: proxies, Bulk: o.bulk},
 		o.svc, o.matcher, o.linker, log, store.Ping)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		o.close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	inst := &Instance{cfg: cfg, log: log, store: store, authz: o.authz, server: srv, listener: ln, done: make(chan error, 1)}
+	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	inst := &Instance{cfg: cfg, log: log, store: store, authz: o.authz, server: srv, listener: ln, done: make(chan error, 1),
+		stopJobs: stopJobs, jobsDone: make(chan struct{})}
 	go func() { inst.done <- srv.App().Listener(ln) }()
+	go func() { defer close(inst.jobsDone); o.bulk.Run(jobsCtx) }()
 	log.Info("serving", "addr", ln.Addr().String(), "db", describeDB(cfg.DB))
 	return inst, nil
 }
@@ -177,6 +186,8 @@ func (i *Instance) Close() error {
 	i.log.Info("shutting down")
 	err := i.server.App().ShutdownWithTimeout(i.cfg.ShutdownFor)
 	<-i.done
+	i.stopJobs() // a batch in flight is rolled back; the job resumes at the next start
+	<-i.jobsDone
 	i.authz.Close()
 	return errors.Join(err, i.store.Close())
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"idem/bulk"
 	"idem/linkage"
 	"idem/matching"
 	"idem/policy"
@@ -27,6 +29,7 @@ type opened struct {
 	linker  *linkage.Linker
 	auditor *registry.Auditor
 	authz   *policy.Authorizer
+	bulk    *bulk.Jobs
 }
 
 // close closes the policy's reloader and the store.
@@ -68,7 +71,14 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 		Link:      linker,
 		Audit:     auditor,
 	}}
-	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, auditor: auditor, svc: svc}, nil
+	limits, err := registry.ParseLimits(cfg.MaxRepeats)
+	if err != nil {
+		authz.Close()
+		store.Close()
+		return nil, fmt.Errorf("IDEM_MAX_REPEATS: %w", err)
+	}
+	jobs := bulk.New(svc, store, limits, log)
+	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, auditor: auditor, svc: svc, bulk: jobs}, nil
 }
 
 // withStore opens the database as serve does, runs fn, and closes it.
@@ -247,9 +257,11 @@ func readRecords(ctx context.Context, store registry.Store, typ string, limit in
 	return recs[:min(len(recs), limit)], nil
 }
 
-// seedDemo loads the demo network (seed.Demo) through the normal write
-// path, linking included, when the database holds no Patient yet: a new
-// user finds Persons, Linkages and open review items at once.
+// seedDemo loads the demo network (seed.Demo) through the bulk import
+// path — the same batches, write pipeline, linking and audit as
+// POST $import, as the system actor "idem demo" — when the database holds
+// no Patient yet: a new user finds Persons, Linkages and open review items
+// at once.
 func seedDemo(ctx context.Context, o *opened, log *slog.Logger) error {
 	page, err := o.store.Search(ctx, &registry.Query{Type: registry.TypePatient, Count: 1, NoTotal: true})
 	if err != nil {
@@ -260,14 +272,26 @@ func seedDemo(ctx context.Context, o *opened, log *slog.Logger) error {
 	}
 	log.Info("empty database: loading the demo network (IDEM_SEED=false turns this off)")
 	start := time.Now()
-	n, err := loadNetwork(registry.WithActor(ctx, registry.SystemActor("idem demo")), o.svc, seed.Demo(), func(stored int) {
-		if stored%2000 < loadBatch {
-			log.Info("loading the demo network", "resources", stored, "linked", true)
+	pr, pw := io.Pipe()
+	go func() {
+		enc := json.NewEncoder(pw)
+		pw.CloseWithError(seed.Generate(seed.Demo(), func(r seed.Record) error { return enc.Encode(r.Resource) }))
+	}()
+	actor := registry.SystemActor("idem demo")
+	job, err := o.bulk.Submit(ctx, actor, pr, bulk.ImportOptions{Request: "idem demo network"})
+	if err != nil {
+		return fmt.Errorf("demo network: %w", err)
+	}
+	last := time.Now()
+	err = o.bulk.Work(ctx, job.ID, func(job *registry.BulkJob) {
+		if time.Since(last) > 5*time.Second {
+			last = time.Now()
+			log.Info("loading the demo network", "lines", job.Done, "of", job.Total, "linked", true)
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("demo network: %w", err)
 	}
-	log.Info("demo network loaded", "resources", n, "seconds", time.Since(start).Round(time.Second).Seconds())
+	log.Info("demo network loaded", "resources", job.Total, "job", job.ID, "seconds", time.Since(start).Round(time.Second).Seconds())
 	return nil
 }

@@ -53,7 +53,9 @@ func New(svc *registry.Service, store registry.BulkStore, limits registry.Limits
 func (j *Jobs) Store() registry.BulkStore { return j.store }
 
 // Job returns one job.
-func (j *Jobs) Job(ctx context.Context, id string) (*registry.BulkJob, error) { return j.store.Job(ctx, id) }
+func (j *Jobs) Job(ctx context.Context, id string) (*registry.BulkJob, error) {
+	return j.store.Job(ctx, id)
+}
 
 // Run works on queued jobs until ctx ends: those queued here at once,
 // those of other instances (or of a crashed process) when their lease is

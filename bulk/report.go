@@ -14,16 +14,16 @@ import (
 // Summary is an import's match report in counts: for the whole job and
 // per source system.
 type Summary struct {
-	Total      int                    `json:"total"`     // lines with a resource
-	Processed  int                    `json:"processed"` // lines committed
-	Created    int                    `json:"created"`   // loaded: new records
-	Updated    int                    `json:"updated"`   // records of the source stored before
-	Rejected   int                    `json:"rejected"`
-	AutoLinked int                    `json:"autoLinked"` // linked to a golden record that existed
-	NewGolden  int                    `json:"newGolden"`
-	Review     int                    `json:"review"` // review items opened
-	Sources    []SourceCount          `json:"sources"`
-	Capped     []string               `json:"cappedKeys"` // blocking keys too common to use
+	Total      int           `json:"total"`     // lines with a resource
+	Processed  int           `json:"processed"` // lines committed
+	Created    int           `json:"created"`   // loaded: new records
+	Updated    int           `json:"updated"`   // records of the source stored before
+	Rejected   int           `json:"rejected"`
+	AutoLinked int           `json:"autoLinked"` // linked to a golden record that existed
+	NewGolden  int           `json:"newGolden"`
+	Review     int           `json:"review"` // review items opened
+	Sources    []SourceCount `json:"sources"`
+	Capped     []string      `json:"cappedKeys"` // blocking keys too common to use
 }
 
 // Summary counts job's results so far.

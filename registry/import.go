@@ -3,8 +3,10 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -221,7 +223,14 @@ func accepted(r *ImportRecord, out *Outcome) *ImportResult {
 }
 
 func rejected(r *ImportRecord, err error) *ImportResult {
-	problem, _ := json.Marshal(ErrorOutcome(err))
+	issues := ErrorIssues(err)
+	if r.Err == nil { // a refusal of the write: name the line (parse errors name it already)
+		issues = slices.Clone(issues)
+		for i := range issues {
+			issues[i].Diagnostics = fmt.Sprintf("line %d: %s", r.Line, issues[i].Diagnostics)
+		}
+	}
+	problem, _ := json.Marshal(OperationOutcome(issues))
 	res := &ImportResult{Line: r.Line, Type: r.Type, Outcome: ImportRejected, Source: r.source, System: r.system, Problem: problem}
 	if res.Source == "" && r.Resource != nil {
 		res.Source, _ = AsObject(r.Resource["meta"])["source"].(string)

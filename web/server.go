@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
+	"idem/bulk"
 	"idem/linkage"
 	"idem/registry"
 )
@@ -39,6 +40,8 @@ type Config struct {
 	// Limits bounds repeating elements in resources sent to the API (the
 	// zero value: registry.DefaultRepeats).
 	Limits registry.Limits
+	// Bulk runs $import and $export jobs; nil: not offered.
+	Bulk *bulk.Jobs
 }
 
 // Server holds the web layer's dependencies.
@@ -54,6 +57,7 @@ type Server struct {
 	refused  *refusals      // audits refusals, a flood of them aggregated
 	ready    func(ctx context.Context) error
 	app      *fiber.App
+	bulk     *bulk.Jobs // nil: no $import, $export
 }
 
 // New builds the Fiber app with every route. ready reports whether the
@@ -65,7 +69,7 @@ func New(cfg Config, svc *registry.Service, matcher *linkage.Matcher, linker *li
 	if cfg.ReadTime <= 0 {
 		cfg.ReadTime = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, registry: svc, matcher: matcher, linker: linker, auth: cfg.Auth, log: log, ready: ready, proxies: cfg.TrustedProxies}
+	s := &Server{cfg: cfg, registry: svc, matcher: matcher, linker: linker, auth: cfg.Auth, log: log, ready: ready, proxies: cfg.TrustedProxies, bulk: cfg.Bulk}
 	s.refused = s.newRefusals()
 	proxies := make([]string, len(cfg.TrustedProxies))
 	for i, p := range cfg.TrustedProxies {
@@ -111,6 +115,8 @@ func (s *Server) routes() {
 	s.app.Post("/auth/token", s.handleToken)
 	s.app.Get("/.well-known/smart-configuration", s.handleSMARTConfiguration)
 	s.app.Get("/fhir/.well-known/smart-configuration", s.handleSMARTConfiguration)
+	// $import reads its body itself, streamed line by line (fhir_import.go).
+	s.app.Post("/fhir/$import", s.authenticate, s.handleImport)
 	f := s.app.Group("/fhir", s.negotiate, s.authenticate, s.readBody)
 	f.Get("/metadata", s.handleMetadata)
 	f.Post("/", s.handleBundle)
@@ -132,6 +138,7 @@ func (s *Server) routes() {
 	f.Post("/$mdm-undo", s.handleMDMUndo)
 	f.Get("/$mdm-review-summary", s.handleMDMReviewSummary)
 	f.All("/$mdm-*", s.handleMDMNoRoute)
+	s.bulkRoutes(f)
 	f.Get("/:type/_history", s.handleTypeHistory)
 	f.Post("/:type/_search", s.handleSearch)
 	f.Post("/:type/$match", s.handleMatch)
