@@ -40,7 +40,7 @@ func bulkReq(t *testing.T, method, url, token, ctype string, body io.Reader, hea
 // waitJob polls a status URL until it answers 200 (or fails the test).
 func waitJob(t *testing.T, status, token string) map[string]any {
 	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(120 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		code, h, body := bulkReq(t, "GET", status, token, "", nil)
 		switch code {
 		case 202:
@@ -277,3 +277,31 @@ func download(t *testing.T, url, token string) [][]byte {
 }
 
 var _ = fmt.Sprint
+
+// The job page shows an import's progress and match report per source,
+// with the report downloads (admins only).
+func TestImportJobPage(t *testing.T) {
+	s := startServer(t, "sqlite")
+	tok := addSource(t, s, "ehr", "http://ehr.example/fhir", "http://ehr.example/mrn")
+	code, h, body := bulkReq(t, "POST", s.base+"/$import", tok, "application/fhir+ndjson", strings.NewReader(importBody))
+	if code != 202 {
+		t.Fatalf("%d %s", code, body)
+	}
+	waitJob(t, h.Get("Content-Location"), tok)
+	id := h.Get("Content-Location")[strings.LastIndex(h.Get("Content-Location"), "/")+1:]
+	c, _ := s.uiSession(t)
+	list := s.send(c, attack{name: "jobs", method: "GET", url: "/admin/jobs"})
+	page := s.send(c, attack{name: "job", method: "GET", url: "/admin/jobs/" + id})
+	csv := s.send(c, attack{name: "csv", method: "GET", url: "/admin/jobs/" + id + "/report.csv"})
+	for _, want := range []string{`id="created">4<`, `id="rejected">3<`, `http://ehr.example/fhir`, `report.csv`, `id="status">done<`} {
+		if !bytes.Contains(page.body, []byte(want)) {
+			t.Errorf("job page lacks %q:\n%s", want, page.body)
+		}
+	}
+	if bytes.Contains(page.body, []byte(`http-equiv="refresh"`)) {
+		t.Error("a finished job's page still refreshes itself")
+	}
+	if list.status != 200 || !bytes.Contains(list.body, []byte(id)) || csv.status != 200 || !bytes.HasPrefix(csv.body, []byte("line,outcome")) {
+		t.Errorf("jobs list %d, report %d", list.status, csv.status)
+	}
+}

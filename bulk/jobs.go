@@ -46,7 +46,7 @@ const DefaultBatch = 500
 func New(svc *registry.Service, store registry.BulkStore, limits registry.Limits, log *slog.Logger) *Jobs {
 	host, _ := os.Hostname()
 	return &Jobs{svc: svc, store: store, limits: limits, log: log, owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID()[:8]),
-		wake: make(chan struct{}, 1), BatchSize: DefaultBatch, Lease: time.Minute, Poll: time.Second}
+		wake: make(chan struct{}, 1), BatchSize: DefaultBatch, Lease: 30 * time.Second, Poll: time.Second}
 }
 
 // Store returns the job store.

@@ -41,6 +41,9 @@ type view struct {
 	Admin bool
 	CSRF  string
 	Flash *flash
+	// Refresh, when set, reloads the page after that many seconds (a
+	// job's live progress, without JavaScript).
+	Refresh int
 }
 
 // flash is a message carried over a redirect; Op names a decision the
