@@ -51,6 +51,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		err = userCommand(ctx, cfg, args, stdout, stderr)
 	case "healthcheck":
 		err = healthcheckCommand(ctx, cfg, args, stdout, stderr)
+	case "import":
+		err = importCommand(ctx, cfg, args, stdout, stderr)
 	case "version":
 		printVersion(stdout)
 	case "help", "-h", "--help":
@@ -81,6 +83,8 @@ commands:
   eval      evaluate the matcher on FEBRL files (--febrl) and generated data (--generated N);
             --linked: load them through the write path and score the Persons built
   client    client systems: client add NAME --system URI --role ROLE [--domain SYSTEM]... [--expires 90d] [--jwks FILE] | list | revoke NAME | rotate NAME
+  import    import FILE...|- [--client NAME] [--format ndjson|bundle|csv] [--map given=first_name,...] [--strict]:
+            load local NDJSON, Bundle JSON or CSV through the write pipeline, with a match report
   user      admin UI users: user add NAME --role steward|admin [--password P] | passwd NAME | list
   healthcheck  exit 0 when the server on --addr answers /healthz (the container's health check)
   version   print the version (also --version)
@@ -121,6 +125,8 @@ type Instance struct {
 	metrics  *metricsServer // nil unless IDEM_METRICS_ADDR
 	demo     *demoLoad      // nil unless the demo network loads
 	done     chan error
+	stopJobs context.CancelFunc // stops the bulk job worker
+	jobsDone chan struct{}
 }
 
 // Start opens the database and starts serving on cfg.Addr (":0" picks a free
@@ -164,7 +170,7 @@ func start(ctx context.Context, cfg Config, o *opened, limits registry.Limits, p
 	}
 	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: versionString(), Started: time.Now(),
 		Auth: policyAuth{o.authz}, Audit: o.auditor, Limits: limits, TrustedProxies: proxies,
-		Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", MetricsToken: cfg.MetricsToken, Loading: demo.message},
+		Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", MetricsToken: cfg.MetricsToken, Loading: demo.message, Bulk: o.bulk},
 		o.svc, o.matcher, o.linker, log, o.store.Ping)
 	var ms *metricsServer
 	if cfg.MetricsAddr != "" {
@@ -177,11 +183,14 @@ func start(ctx context.Context, cfg Config, o *opened, limits registry.Limits, p
 		ms.close(ctx)
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	inst := &Instance{cfg: cfg, log: log, store: o.store, authz: o.authz, server: srv, listener: ln, metrics: ms, demo: demo, done: make(chan error, 1)}
+	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	inst := &Instance{cfg: cfg, log: log, store: o.store, authz: o.authz, server: srv, listener: ln, metrics: ms, demo: demo,
+		done: make(chan error, 1), stopJobs: stopJobs, jobsDone: make(chan struct{})}
 	go func() { inst.done <- srv.App().Listener(ln) }()
+	go func() { defer close(inst.jobsDone); o.bulk.Run(jobsCtx) }()
 	log.Info("listening", "version", versionString(), "url", inst.URL(), "fhir", inst.URL()+"/fhir", "db", describeDB(cfg.DB))
 	if demo != nil {
-		demo.start(o.svc, m, log)
+		demo.start(o, m, log)
 	}
 	return inst, nil
 }
@@ -206,6 +215,8 @@ func (i *Instance) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), i.cfg.ShutdownFor)
 	defer cancel()
 	err = errors.Join(err, i.metrics.close(ctx))
+	i.stopJobs() // a batch in flight is rolled back; the job resumes at the next start
+	<-i.jobsDone
 	i.authz.Close()
 	return errors.Join(err, i.store.Close())
 }

@@ -13,6 +13,7 @@ import (
 	"idem/matching"
 	"idem/policy"
 	"idem/registry"
+	"idem/registry/bulk"
 	"idem/registry/sqlstore"
 	"idem/seed"
 	"idem/web"
@@ -28,6 +29,7 @@ type opened struct {
 	auditor *registry.Auditor
 	authz   *policy.Authorizer
 	log     *slog.Logger
+	bulk    *bulk.Jobs
 }
 
 // close closes the policy's reloader and the store.
@@ -69,7 +71,14 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 		Link:      linker,
 		Audit:     auditor,
 	}}
-	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, auditor: auditor, svc: svc, log: log}, nil
+	limits, err := registry.ParseLimits(cfg.MaxRepeats)
+	if err != nil {
+		authz.Close()
+		store.Close()
+		return nil, fmt.Errorf("IDEM_MAX_REPEATS: %w", err)
+	}
+	jobs := bulk.New(svc, store, limits, log)
+	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, auditor: auditor, svc: svc, bulk: jobs, log: log}, nil
 }
 
 // withStore opens the database as serve does, runs fn, and closes it.

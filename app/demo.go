@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	"idem/policy"
 	"idem/registry"
+	"idem/registry/bulk"
 	"idem/seed"
 	"idem/web/metrics"
 )
@@ -63,8 +66,11 @@ func (d *demoLoad) message() string {
 	return fmt.Sprintf("loading demo data (%d of %d)", d.done.Load(), d.total)
 }
 
-// start loads the network through svc in a goroutine; stop ends it.
-func (d *demoLoad) start(svc *registry.Service, m *metrics.Metrics, log *slog.Logger) {
+// start loads the network in a goroutine through the bulk import path —
+// the same batches, write pipeline, linking and audit as POST $import, as
+// the system actor "idem demo"; stop ends it (the import job resumes at
+// the next start).
+func (d *demoLoad) start(o *opened, m *metrics.Metrics, log *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	d.wg.Add(1)
@@ -81,9 +87,7 @@ func (d *demoLoad) start(svc *registry.Service, m *metrics.Metrics, log *slog.Lo
 		log.Info("empty database: loading the demo network in the background (IDEM_SEED=false turns this off)", "resources", d.total)
 		m.Progress("demo", 0, d.total)
 		start, last := time.Now(), time.Now()
-		// The demo is written as idem itself, through the one pipeline
-		// (authorised as a system actor, linked and audited).
-		n, err := loadNetwork(registry.WithActor(ctx, registry.SystemActor("idem demo")), svc, d.cfg, func(stored int) {
+		n, err := d.load(ctx, o, func(stored int) {
 			d.done.Store(int64(stored))
 			m.Progress("demo", stored, d.total)
 			if time.Since(last) >= 2*time.Second {
@@ -93,13 +97,28 @@ func (d *demoLoad) start(svc *registry.Service, m *metrics.Metrics, log *slog.Lo
 		})
 		switch {
 		case errors.Is(err, context.Canceled):
-			log.Warn("demo network load stopped; the database holds part of it (delete it to start over)", "done", d.done.Load(), "total", d.total)
+			log.Warn("demo network load stopped; it resumes at the next start", "done", d.done.Load(), "total", d.total)
 		case err != nil:
 			log.Error("demo network load failed", "err", err)
 		default:
 			log.Info("demo network loaded", "resources", n, "seconds", time.Since(start).Round(time.Second).Seconds())
 		}
 	}()
+}
+
+// load submits the generated network as one import job and works it here.
+func (d *demoLoad) load(ctx context.Context, o *opened, progress func(stored int)) (int, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		enc := json.NewEncoder(pw)
+		pw.CloseWithError(seed.Generate(d.cfg, func(r seed.Record) error { return enc.Encode(r.Resource) }))
+	}()
+	job, err := o.bulk.Submit(ctx, registry.SystemActor("idem demo"), pr, bulk.ImportOptions{Request: "idem demo network"})
+	if err != nil {
+		return 0, err
+	}
+	err = o.bulk.Work(ctx, job.ID, func(j *registry.BulkJob) { progress(int(j.Done)) })
+	return int(job.Total), err
 }
 
 // stop cancels the load and waits for it.

@@ -168,6 +168,9 @@ func (l *Linker) Link(ctx context.Context, tx registry.Tx, w *registry.Write, ou
 		p, err = l.unlinkDeleted(ctx, tx, r, true)
 	} else {
 		out.Golden, p, err = l.link(ctx, tx, r.Type, r.ID, w.Resource, true)
+		if err == nil {
+			p.report(out) // what linking did, for import reports
+		}
 	}
 	if err == nil && p != nil && p.op != nil {
 		// The write's AuditEvent records the decision it made.
@@ -230,6 +233,7 @@ func (l *Linker) link(ctx context.Context, ltx registry.Tx, typ, id string, res 
 	if err != nil {
 		return "", nil, err
 	}
+	p.capped = sc.set.Capped
 	decisions, err := l.decide(ctx, ltx, sc, typ, res)
 	if err != nil {
 		return "", nil, err

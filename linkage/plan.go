@@ -28,6 +28,7 @@ type plan struct {
 	restore       map[string]*[]byte  // undo: golden bodies to restore instead of rebuilding (nil: delete)
 	seen          map[string]struct{} // touched, as a set
 	op            *registry.Op
+	capped        []string // blocking keys the matcher could not use (report.go)
 }
 
 // snapshot is the prior state an Op keeps in Before.

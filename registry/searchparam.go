@@ -156,3 +156,7 @@ func SearchParams(typ string) []*SearchParam {
 
 // SortParams lists the parameters _sort accepts.
 var SortParams = []string{"_lastUpdated", "family", "given", "birthdate", "name"}
+
+// SourceParamCode is the storage code of the meta.source index rows of typ
+// (the identity translation), for stores that read them directly.
+func SourceParamCode(typ string) int16 { return Code(typ, codeSource) }

@@ -23,6 +23,12 @@ type Outcome struct {
 	Existing bool   // conditional create matched an existing resource (200)
 	NoChange bool   // delete of an already deleted resource
 	Golden   string // "Person/id" or "Linkage/id" the record is linked to, if any
+	// What linking did, for bulk import reports: a new golden record was
+	// made for the record, review items it opened, blocking keys too
+	// common to use.
+	NewGolden bool
+	Review    int
+	Capped    []string
 	// Decision is the linking decision the write made, if it changed any
 	// link: the write's AuditEvent records it (one event for both).
 	Decision *LinkDecision

@@ -18,6 +18,7 @@ import (
 
 	"idem/linkage"
 	"idem/registry"
+	"idem/registry/bulk"
 	"idem/web/metrics"
 )
 
@@ -51,6 +52,8 @@ type Config struct {
 	// ("loading demo data (500 of 9000)"), or "" once nothing does:
 	// /readyz answers 503 and the admin UI shows a banner meanwhile.
 	Loading func() string
+	// Bulk runs $import and $export jobs; nil: not offered.
+	Bulk *bulk.Jobs
 }
 
 // Server holds the web layer's dependencies.
@@ -66,6 +69,7 @@ type Server struct {
 	refused  *refusals      // audits refusals, a flood of them aggregated
 	ready    func(ctx context.Context) error
 	app      *fiber.App
+	bulk     *bulk.Jobs // nil: no $import, $export
 }
 
 // New builds the Fiber app with every route. ready reports whether the
@@ -77,7 +81,7 @@ func New(cfg Config, svc *registry.Service, matcher *linkage.Matcher, linker *li
 	if cfg.ReadTime <= 0 {
 		cfg.ReadTime = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, registry: svc, matcher: matcher, linker: linker, auth: cfg.Auth, log: log, ready: ready, proxies: cfg.TrustedProxies}
+	s := &Server{cfg: cfg, registry: svc, matcher: matcher, linker: linker, auth: cfg.Auth, log: log, ready: ready, proxies: cfg.TrustedProxies, bulk: cfg.Bulk}
 	s.refused = s.newRefusals()
 	proxies := make([]string, len(cfg.TrustedProxies))
 	for i, p := range cfg.TrustedProxies {
@@ -126,6 +130,8 @@ func (s *Server) routes() {
 	s.app.Post("/auth/token", s.handleToken)
 	s.app.Get("/.well-known/smart-configuration", s.handleSMARTConfiguration)
 	s.app.Get("/fhir/.well-known/smart-configuration", s.handleSMARTConfiguration)
+	// $import reads its body itself, streamed line by line (fhir_import.go).
+	s.app.Post("/fhir/$import", s.authenticate, s.handleImport)
 	f := s.app.Group("/fhir", s.negotiate, s.authenticate, s.readBody)
 	f.Get("/metadata", s.handleMetadata)
 	f.Post("/", s.handleBundle)
@@ -147,6 +153,7 @@ func (s *Server) routes() {
 	f.Post("/$mdm-undo", s.handleMDMUndo)
 	f.Get("/$mdm-review-summary", s.handleMDMReviewSummary)
 	f.All("/$mdm-*", s.handleMDMNoRoute)
+	s.bulkRoutes(f)
 	f.Get("/:type/_history", s.handleTypeHistory)
 	f.Post("/:type/_search", s.handleSearch)
 	f.Post("/:type/$match", s.handleMatch)

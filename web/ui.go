@@ -117,6 +117,9 @@ func (s *Server) uiRoutes() {
 	s.app.Get("/admin/policy", admin(s.handlePolicyPage)...)
 	s.app.Post("/admin/policy/add", admin(s.handleUIRuleAdd)...)
 	s.app.Post("/admin/policy/remove", admin(s.handleUIRuleRemove)...)
+	s.app.Get("/admin/jobs", admin(s.handleJobsPage)...)
+	s.app.Get("/admin/jobs/:id", admin(s.handleJobPage)...)
+	s.app.Get("/admin/jobs/:id/:file", admin(s.handleJobFile)...)
 }
 
 // contentPolicy allows only our own scripts, styles and forms: record

@@ -44,6 +44,9 @@ type view struct {
 	// Loading says what the server is still doing before it is ready
 	// (the demo network loading in the background), or "".
 	Loading string
+	// Refresh, when set, reloads the page after that many seconds (a
+	// job's live progress, without JavaScript).
+	Refresh int
 }
 
 // flash is a message carried over a redirect; Op names a decision the

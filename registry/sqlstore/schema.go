@@ -265,7 +265,7 @@ func init() {
 	migrations[0].postgres = append(migrations[0].postgres, commonIndexes...)
 	linkMigration.sqlite = append(linkMigration.sqlite, linkIndexes...)
 	linkMigration.postgres = append(linkMigration.postgres, linkIndexes...)
-	migrations = append(migrations, matchMigration, linkMigration, recordMigration, keyCountMigration)
+	migrations = append(migrations, matchMigration, linkMigration, recordMigration, keyCountMigration, bulkMigration)
 }
 
 // migrate applies the missing migrations in one transaction. On PostgreSQL an

@@ -1,0 +1,126 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"idem/policy"
+	"idem/registry"
+	"idem/seed"
+)
+
+// BenchmarkImportHTTP is POST /fhir/$import as a deployment sees it:
+// IDEM_BENCH_RECORDS (default 10,000) generated Patients from the
+// network's three patient source systems, each system a client of its
+// own posting its records as one NDJSON import, into a fresh idem with
+// policy, linking and audit on. It reports records/s from the first
+// kick-off to the last job done, and the peak RSS of the process.
+//
+//	IDEM_BENCH_RECORDS=100000 go test -run '^$' -bench ImportHTTP -benchtime 1x ./app/
+func BenchmarkImportHTTP(b *testing.B) {
+	want := 10_000
+	if s := os.Getenv("IDEM_BENCH_RECORDS"); s != "" {
+		want, _ = strconv.Atoi(s)
+	}
+	for i := 0; i < b.N; i++ {
+		cfg := DefaultConfig()
+		cfg.Addr, cfg.Seed, cfg.Rate, cfg.MaxBody = "127.0.0.1:0", false, 0, 256<<20
+		cfg.DB = filepath.Join(b.TempDir(), "import.db")
+		inst, err := Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies, tokens := sourceNDJSON(b, inst.authz, want)
+		t0 := time.Now()
+		var status []string
+		for sys, body := range bodies {
+			req, _ := http.NewRequest("POST", inst.URL()+"/fhir/$import", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/fhir+ndjson")
+			req.Header.Set("Authorization", "Bearer "+tokens[sys])
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil || resp.StatusCode != 202 {
+				b.Fatalf("$import: %v %v", err, resp)
+			}
+			resp.Body.Close()
+			status = append(status, resp.Header.Get("Content-Location"), tokens[sys])
+		}
+		total := 0
+		for j := 0; j < len(status); j += 2 {
+			total += int(benchWait(b, status[j], status[j+1])["summary"].(map[string]any)["processed"].(float64))
+		}
+		elapsed := time.Since(t0)
+		inst.Close()
+		b.ReportMetric(float64(total)/elapsed.Seconds(), "records/s")
+		b.ReportMetric(peakRSS(), "peak-RSS-MB")
+	}
+}
+
+// sourceNDJSON registers one client per patient source system and returns
+// about n generated Patients as one NDJSON body per system, each line with
+// the system's own id of the record.
+func sourceNDJSON(tb testing.TB, authz *policy.Authorizer, n int) (map[string][]byte, map[string]string) {
+	tokens := map[string]string{}
+	for i, sys := range seed.Systems() {
+		domain, ok := sys.Identifiers[registry.TypePatient]
+		if !ok {
+			continue
+		}
+		tok, err := authz.AddClient(context.Background(), policy.Client{Name: fmt.Sprintf("source-%d", i), System: sys.URI,
+			Roles: []string{"source"}, Domains: []string{domain}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tokens[sys.URI] = tok
+	}
+	cfg := seed.DefaultConfig()
+	cfg.Seed, cfg.Persons = 7, max(1, n*10/16)
+	bodies := map[string][]byte{}
+	count := 0
+	err := seed.Generate(cfg, func(r seed.Record) error {
+		if r.Type != registry.TypePatient || count >= n || tokens[r.System] == "" {
+			return nil
+		}
+		count++
+		delete(r.Resource, "meta") // the line's id is the source's own id
+		line, _ := json.Marshal(r.Resource)
+		bodies[r.System] = append(append(bodies[r.System], line...), '\n')
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return bodies, tokens
+}
+
+func benchWait(tb testing.TB, url, token string) map[string]any {
+	for {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case 200:
+			var m map[string]any
+			json.Unmarshal(body, &m)
+			return m
+		case 202:
+			time.Sleep(500 * time.Millisecond)
+		default:
+			tb.Fatalf("status: %d %s", resp.StatusCode, body)
+		}
+	}
+}

@@ -1,0 +1,205 @@
+package bulk
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"idem/registry"
+)
+
+// Importable are the resource types an import may hold.
+var Importable = []string{registry.TypePatient, registry.TypePractitioner, registry.TypeLocation}
+
+// ImportOptions are the settings of one import.
+type ImportOptions struct {
+	Strict  bool   // a malformed line fails the whole import instead of being reported and skipped
+	Request string // what is imported, for the job's record ("POST /fhir/$import", file names)
+}
+
+// importParams are an import job's stored settings.
+type importParams struct {
+	Strict bool `json:"strict"`
+}
+
+// spoolChunk is the number of lines spooled per transaction.
+const spoolChunk = 1000
+
+// Submit reads NDJSON lines from r, validates each, spools them to the
+// database as a new import job of actor and queues it: once Submit
+// returns, the job survives a restart. A malformed line is kept with its
+// OperationOutcome (reported rejected, by line number); with
+// opts.Strict it refuses the whole import instead. An error reading r
+// (over the body limit, a broken upload) removes what was spooled.
+func (j *Jobs) Submit(ctx context.Context, actor registry.Actor, r io.Reader, opts ImportOptions) (*registry.BulkJob, error) {
+	params, _ := json.Marshal(importParams{Strict: opts.Strict})
+	now := time.Now()
+	job := &registry.BulkJob{ID: newID(), Kind: registry.JobImport, Status: registry.JobReceiving, Actor: actor,
+		Request: opts.Request, Params: params, Created: now, Updated: now}
+	if err := j.store.CreateJob(ctx, job); err != nil {
+		return nil, err
+	}
+	n, err := j.spool(ctx, job.ID, r, opts.Strict)
+	if err == nil && n == 0 {
+		err = registry.Invalid(registry.EInvalid, "required", "", "the import holds no resources: send one %s resource per line (application/fhir+ndjson)", strings.Join(Importable, ", "))
+	}
+	if err != nil {
+		if derr := j.store.DeleteJob(context.WithoutCancel(ctx), job.ID); derr != nil {
+			j.log.Warn("bulk import: cannot remove a refused upload", "job", job.ID, "err", derr)
+		}
+		return nil, err
+	}
+	job.Status, job.Total, job.Updated = registry.JobQueued, n, time.Now()
+	if err := j.store.UpdateJob(ctx, job); err != nil {
+		return nil, err
+	}
+	j.notify()
+	return job, nil
+}
+
+// spool reads and stores the lines of r; it returns the number of
+// resources (non-blank lines).
+func (j *Jobs) spool(ctx context.Context, job string, r io.Reader, strict bool) (int, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var chunk []registry.ImportLine
+	n, lineNo := 0, 0
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			lineNo++
+			if body := bytes.TrimSpace(line); len(body) > 0 {
+				n++
+				l := registry.ImportLine{Line: lineNo, Body: body}
+				if _, _, perr := j.parseLine(lineNo, body); perr != nil {
+					if strict {
+						return 0, perr
+					}
+					l.Problem, _ = json.Marshal(registry.ErrorOutcome(perr))
+				}
+				chunk = append(chunk, l)
+			}
+		}
+		if len(chunk) >= spoolChunk || (err != nil && len(chunk) > 0) {
+			if serr := j.store.AppendLines(ctx, job, chunk); serr != nil {
+				return 0, serr
+			}
+			chunk = chunk[:0]
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			return n, nil
+		case err != nil && registry.ErrorCode(err) != registry.EInternal:
+			return 0, err // the body limit (413), a bad encoding (400)
+		case err != nil:
+			return 0, registry.Errorf(registry.EInvalid, "the import could not be read after line %d: %v", lineNo, err)
+		}
+	}
+}
+
+// parseLine parses and validates one line: a Patient, Practitioner or
+// Location. Its problems name the line.
+func (j *Jobs) parseLine(lineNo int, body []byte) (string, map[string]any, error) {
+	res, err := j.limits.ParseResource(body, "")
+	if err == nil {
+		if typ, _ := res["resourceType"].(string); !slices.Contains(Importable, typ) {
+			err = registry.Invalid(registry.EInvalid, "not-supported", "resourceType",
+				"resourceType %q cannot be imported (only %s)", typ, strings.Join(Importable, ", "))
+		}
+	}
+	if err != nil {
+		return "", nil, atLine(lineNo, err)
+	}
+	return res["resourceType"].(string), res, nil
+}
+
+// atLine prefixes err's messages with the line number, keeping its code.
+func atLine(lineNo int, err error) error {
+	code := registry.ErrorCode(err)
+	if code == registry.EInternal {
+		return err
+	}
+	out := &registry.Error{Code: code, Message: fmt.Sprintf("line %d: %s", lineNo, registry.ErrorMessage(err))}
+	for _, is := range registry.ErrorIssues(err) {
+		is.Diagnostics = fmt.Sprintf("line %d: %s", lineNo, is.Diagnostics)
+		out.Issues = append(out.Issues, is)
+	}
+	return out
+}
+
+// runImport writes the job's spooled lines in batches, each batch one
+// transaction with its results and the job's cursor, from the cursor on.
+func (j *Jobs) runImport(ctx context.Context, job *registry.BulkJob, progress func(*registry.BulkJob)) error {
+	var params importParams
+	_ = json.Unmarshal(job.Params, &params)
+	ctx = registry.WithActor(ctx, job.Actor)
+	commit := func(ctx context.Context, tx registry.Tx, upTo int, results []*registry.ImportResult) error {
+		return j.store.SaveResults(ctx, tx, job.ID, upTo, results)
+	}
+	for {
+		lines, err := j.store.Lines(ctx, job.ID, job.Done, j.BatchSize)
+		if err != nil || len(lines) == 0 {
+			if err != nil {
+				return err
+			}
+			break
+		}
+		recs := make([]*registry.ImportRecord, len(lines))
+		for i, l := range lines {
+			recs[i] = &registry.ImportRecord{Line: l.Line}
+			recs[i].Type, recs[i].Resource, recs[i].Err = j.parseLine(l.Line, l.Body)
+		}
+		results, err := j.svc.ImportBatch(ctx, recs, commit)
+		if err != nil {
+			return err
+		}
+		job.Done, job.Status = lines[len(lines)-1].Line, registry.JobRunning
+		if params.Strict {
+			if r := firstRejected(results); r != nil {
+				return registry.Errorf(registry.EInvalid, "line %d was rejected (strict import stops there): %s", r.Line, problemText(r.Problem))
+			}
+		}
+		if progress != nil {
+			progress(job)
+		}
+		if err := j.renew(ctx, job); err != nil {
+			return err
+		}
+	}
+	sum, err := j.Summary(ctx, job)
+	if err != nil {
+		return err
+	}
+	job.Summary, _ = json.Marshal(sum)
+	return j.finish(ctx, job)
+}
+
+func firstRejected(results []*registry.ImportResult) *registry.ImportResult {
+	for _, r := range results {
+		if r.Outcome == registry.ImportRejected {
+			return r
+		}
+	}
+	return nil
+}
+
+// problemText returns the diagnostics of an OperationOutcome (JSON).
+func problemText(problem []byte) string {
+	var oo struct {
+		Issue []struct {
+			Diagnostics string `json:"diagnostics"`
+		} `json:"issue"`
+	}
+	_ = json.Unmarshal(problem, &oo)
+	var out []string
+	for _, is := range oo.Issue {
+		out = append(out, is.Diagnostics)
+	}
+	return strings.Join(out, "; ")
+}

@@ -1,0 +1,155 @@
+// Package bulk runs idem's bulk data jobs: $import of NDJSON (and, from
+// the command line, Bundles and CSV) through the registry's one write
+// pipeline in batches, with a match report per job and source, and the
+// HL7 Bulk Data Access $export of a consistent snapshot. Jobs live in
+// the database (registry.BulkStore): one worker per job holds its lease,
+// and a restart (or another instance) resumes from the last committed
+// batch.
+package bulk
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"idem/registry"
+)
+
+// Jobs submits, runs and reports bulk jobs.
+type Jobs struct {
+	svc    *registry.Service
+	store  registry.BulkStore
+	limits registry.Limits
+	log    *slog.Logger
+	owner  string        // this process's name on the leases it holds
+	wake   chan struct{} // a job was queued here
+	// BatchSize is the number of import lines written per transaction.
+	BatchSize int
+	// Lease is how long a worker holds a job between batches before
+	// another instance may take it over.
+	Lease time.Duration
+	// Poll is how often the worker looks for jobs queued elsewhere.
+	Poll time.Duration
+}
+
+// DefaultBatch is the number of import lines per transaction: large
+// enough that a batch's fixed costs (one commit, one fsync, one candidate
+// lookup per key) vanish, small enough that a batch's memory is bounded.
+const DefaultBatch = 500
+
+// New returns the bulk jobs of svc's registry, kept in store; limits are
+// the repeat limits lines are validated with.
+func New(svc *registry.Service, store registry.BulkStore, limits registry.Limits, log *slog.Logger) *Jobs {
+	host, _ := os.Hostname()
+	return &Jobs{svc: svc, store: store, limits: limits, log: log, owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID()[:8]),
+		wake: make(chan struct{}, 1), BatchSize: DefaultBatch, Lease: 30 * time.Second, Poll: time.Second}
+}
+
+// Store returns the job store.
+func (j *Jobs) Store() registry.BulkStore { return j.store }
+
+// Job returns one job.
+func (j *Jobs) Job(ctx context.Context, id string) (*registry.BulkJob, error) {
+	return j.store.Job(ctx, id)
+}
+
+// Run works on queued jobs until ctx ends: those queued here at once,
+// those of other instances (or of a crashed process) when their lease is
+// free, checked every Poll.
+func (j *Jobs) Run(ctx context.Context) {
+	t := time.NewTicker(j.Poll)
+	defer t.Stop()
+	for {
+		for _, kind := range []string{registry.JobImport, registry.JobExport} {
+			ids, err := j.store.Runnable(ctx, kind, time.Now())
+			if err != nil && ctx.Err() == nil {
+				j.log.Warn("bulk jobs: cannot list runnable jobs", "err", err)
+			}
+			for _, id := range ids {
+				if err := j.Work(ctx, id, nil); err != nil && ctx.Err() == nil {
+					j.log.Warn("bulk job interrupted; it resumes later", "job", id, "err", err)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-j.wake:
+		}
+	}
+}
+
+// Work takes the lease of job id and carries it out (or on from where it
+// stopped); progress, when set, hears of each committed batch. A job
+// leased by another worker is left alone.
+func (j *Jobs) Work(ctx context.Context, id string, progress func(job *registry.BulkJob)) error {
+	won, err := j.store.Lease(ctx, id, j.owner, time.Now(), time.Now().Add(j.Lease))
+	if err != nil || !won {
+		return err
+	}
+	job, err := j.store.Job(ctx, id)
+	if err != nil || !job.Active() {
+		return err
+	}
+	switch job.Kind {
+	case registry.JobImport:
+		err = j.runImport(ctx, job, progress)
+	case registry.JobExport:
+		err = j.runExport(ctx, job)
+	}
+	if err != nil && ctx.Err() == nil && registry.ErrorCode(err) != registry.EInternal {
+		return j.fail(ctx, job, err)
+	}
+	return err
+}
+
+// renew extends this worker's lease of job.
+func (j *Jobs) renew(ctx context.Context, job *registry.BulkJob) error {
+	won, err := j.store.Lease(ctx, job.ID, j.owner, time.Now(), time.Now().Add(j.Lease))
+	if err == nil && !won {
+		err = registry.Internal(fmt.Errorf("lease of bulk job %s lost to another worker", job.ID))
+	}
+	return err
+}
+
+// finish marks job done.
+func (j *Jobs) finish(ctx context.Context, job *registry.BulkJob) error {
+	job.Status, job.Updated, job.Finished = registry.JobDone, time.Now(), time.Now()
+	return j.store.UpdateJob(ctx, job)
+}
+
+// fail marks job failed with err's message.
+func (j *Jobs) fail(ctx context.Context, job *registry.BulkJob, err error) error {
+	job.Status, job.Error, job.Updated, job.Finished = registry.JobFailed, registry.ErrorMessage(err), time.Now(), time.Now()
+	return j.store.UpdateJob(ctx, job)
+}
+
+// notify wakes the worker for a job queued here.
+func (j *Jobs) notify() {
+	select {
+	case j.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Delete removes a job (cancelling it: its worker stops at its next batch).
+func (j *Jobs) Delete(ctx context.Context, id string) error {
+	if _, err := j.store.Job(ctx, id); err != nil {
+		return err
+	}
+	return j.store.DeleteJob(ctx, id)
+}
+
+// newID returns a random job id (128 bits, hex).
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,84 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"idem/registry"
+)
+
+// An export reads every resource of a type as it was at the export's
+// transactionTime: the version current then is the head when the head is
+// no newer (almost always), or else the newest version written by then.
+// Pages follow the (type, id) unique index by key, never by OFFSET, so an
+// export of millions costs the same per page at the end as at the start.
+
+const snapshotFrom = ` FROM resources r JOIN resource_versions v ON v.rid = r.pk
+	AND v.version = CASE WHEN r.updated <= ? THEN r.version
+		ELSE (SELECT MAX(x.version) FROM resource_versions x WHERE x.rid = r.pk AND x.updated <= ?) END
+	WHERE r.type = ? AND v.deleted = ? AND v.updated > ?`
+
+func snapshotArgs(q registry.SnapshotQuery) []any {
+	at := q.At.UnixMicro()
+	since := int64(-1)
+	if !q.Since.IsZero() {
+		since = q.Since.UnixMicro()
+	}
+	return []any{at, at, q.Type, q.Deleted, since}
+}
+
+// Snapshot returns one page of resources of q.Type as they were at q.At.
+func (s *Store) Snapshot(ctx context.Context, q registry.SnapshotQuery) ([]*registry.Resource, error) {
+	args := append(snapshotArgs(q), q.After, q.Count)
+	rows, err := scanResources(s.read.WithContext(ctx).Raw(`SELECT r.pk, r.type, r.id, v.version, v.updated, v.deleted, v.body`+
+		snapshotFrom+` AND r.id > ? ORDER BY r.id LIMIT ?`, args...))
+	if err != nil {
+		return nil, registry.Internal(err)
+	}
+	out := make([]*registry.Resource, len(rows))
+	for i, r := range rows {
+		out[i] = r.res
+	}
+	return out, nil
+}
+
+// CountSnapshot counts the resources Snapshot pages through.
+func (s *Store) CountSnapshot(ctx context.Context, q registry.SnapshotQuery) (int, error) {
+	var n int
+	if err := s.read.WithContext(ctx).Raw(`SELECT COUNT(*)`+snapshotFrom, snapshotArgs(q)...).Scan(&n).Error; err != nil {
+		return 0, registry.Internal(err)
+	}
+	return n, nil
+}
+
+// Crosswalk returns source records of typ that existed at at and exist
+// now, with their meta.source and the golden record of their MATCH link
+// (links are not versioned: the crosswalk is the identity translation as
+// it stands when it is read).
+func (s *Store) Crosswalk(ctx context.Context, typ string, at time.Time, after string, n int) ([]registry.CrosswalkRow, error) {
+	rows, err := s.read.WithContext(ctx).Raw(`SELECT r.id, COALESCE(t.code, ''), COALESCE(l.golden_type, ''), COALESCE(l.golden_id, '')
+		FROM resources r
+		LEFT JOIN idx_token t ON t.rid = r.pk AND t.param = ?
+		LEFT JOIN mdm_links l ON l.source_type = r.type AND l.source_id = r.id AND l.match_result = ?
+		WHERE r.type = ? AND r.id > ? AND r.deleted = ?
+			AND EXISTS (SELECT 1 FROM resource_versions x WHERE x.rid = r.pk AND x.version = 1 AND x.updated <= ?)
+		ORDER BY r.id LIMIT ?`,
+		registry.SourceParamCode(typ), registry.MatchResultMatch, typ, after, false, at.UnixMicro(), n).Rows()
+	if err != nil {
+		return nil, registry.Internal(err)
+	}
+	defer rows.Close()
+	var out []registry.CrosswalkRow
+	for rows.Next() {
+		c := registry.CrosswalkRow{Type: typ}
+		var gt, gid string
+		if err := rows.Scan(&c.ID, &c.Source, &gt, &gid); err != nil {
+			return nil, registry.Internal(err)
+		}
+		if gid != "" {
+			c.Golden = gt + "/" + gid
+		}
+		out = append(out, c)
+	}
+	return out, internalErr(rows.Err())
+}
