@@ -38,6 +38,16 @@ type Config struct {
 	// TrustedProxies (IDEM_TRUSTED_PROXIES, --trusted-proxies) are the
 	// comma-separated IPs and CIDR ranges whose X-Forwarded-* headers count.
 	TrustedProxies string
+	// OutboundAllow (IDEM_OUTBOUND_ALLOW, --outbound-allow) is the
+	// comma-separated host or host:port list idem may call (subscription
+	// endpoints, peers); empty: nobody.
+	OutboundAllow string
+	// RetryMin (IDEM_RETRY_MIN, --retry-min) is the first back-off of a
+	// failed delivery or pull; it doubles up to RetryMax (IDEM_RETRY_MAX).
+	RetryMin, RetryMax time.Duration
+	// Heartbeat (IDEM_HEARTBEAT_MIN) is the shortest heartbeat period a
+	// subscription may ask for.
+	Heartbeat time.Duration
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -51,6 +61,9 @@ func DefaultConfig() Config {
 		ShutdownFor: 30 * time.Second,
 		Seed:        true,
 		Rate:        200,
+		RetryMin:    time.Second,
+		RetryMax:    10 * time.Minute,
+		Heartbeat:   10 * time.Second,
 	}
 }
 
@@ -70,6 +83,9 @@ func configFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "comma-separated IPs and CIDR ranges of reverse proxies whose X-Forwarded-For/-Host/-Proto headers count (IDEM_TRUSTED_PROXIES)")
 	fs.BoolVar(&cfg.Seed, "demo", cfg.Seed, "load the demo network into an empty database on start (IDEM_SEED)")
 	fs.StringVar(&cfg.MatchRules, "match-rules", cfg.MatchRules, "match rules JSON file replacing the built-in rules (IDEM_MATCH_RULES)")
+	fs.StringVar(&cfg.OutboundAllow, "outbound-allow", cfg.OutboundAllow, "comma-separated host or host:port idem may call: subscription endpoints, peers (IDEM_OUTBOUND_ALLOW; empty: none)")
+	fs.DurationVar(&cfg.RetryMin, "retry-min", cfg.RetryMin, "first back-off after a failed delivery or pull (IDEM_RETRY_MIN)")
+	fs.DurationVar(&cfg.RetryMax, "retry-max", cfg.RetryMax, "longest back-off after failed deliveries or pulls (IDEM_RETRY_MAX)")
 	fs.DurationVar(&cfg.ShutdownFor, "shutdown-timeout", cfg.ShutdownFor, "how long to wait for requests in flight on shutdown (IDEM_SHUTDOWN_TIMEOUT)")
 }
 
@@ -82,6 +98,7 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 		"IDEM_SHARING": &cfg.Sharing, "IDEM_AUTHORITATIVE": &cfg.Authoritative,
 		"IDEM_MAX_REPEATS":     &cfg.MaxRepeats,
 		"IDEM_TRUSTED_PROXIES": &cfg.TrustedProxies,
+		"IDEM_OUTBOUND_ALLOW":  &cfg.OutboundAllow,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {
@@ -109,12 +126,16 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 		}
 		cfg.Seed = b
 	}
-	if v := getenv("IDEM_SHUTDOWN_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("IDEM_SHUTDOWN_TIMEOUT: %w", err)
+	durations := map[string]*time.Duration{"IDEM_SHUTDOWN_TIMEOUT": &cfg.ShutdownFor,
+		"IDEM_RETRY_MIN": &cfg.RetryMin, "IDEM_RETRY_MAX": &cfg.RetryMax, "IDEM_HEARTBEAT_MIN": &cfg.Heartbeat}
+	for k, p := range durations {
+		if v := getenv(k); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("%s: %q is not a positive duration", k, v)
+			}
+			*p = d
 		}
-		cfg.ShutdownFor = d
 	}
 	return nil
 }
