@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"idem/exchange"
+	"idem/outbound"
 	"idem/policy"
 	"idem/registry"
 	"idem/registry/sqlstore"
@@ -119,6 +121,9 @@ type Instance struct {
 	server   *web.Server
 	listener net.Listener
 	done     chan error
+	exchange *exchange.Service
+	stopEx   context.CancelFunc // stops the delivery and pull worker
+	exDone   chan struct{}
 }
 
 // Start opens the database and starts serving on cfg.Addr (":0" picks a free
@@ -132,11 +137,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error)
 	if err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
+	allow, err := outbound.Parse(cfg.OutboundAllow)
+	if err != nil {
+		return nil, err
+	}
 	o, err := open(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	store := o.store
+	ex := newExchange(cfg, o, allow, log)
 	if err := bootstrapAccess(ctx, cfg, o, log); err != nil {
 		o.close()
 		return nil, err
@@ -148,15 +158,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error)
 		}
 	}
 	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: Version, Started: time.Now(),
-		Auth: policyAuth{o.authz}, Audit: o.auditor, Limits: limits, TrustedProxies: proxies},
+		Auth: policyAuth{o.authz}, Audit: o.auditor, Limits: limits, TrustedProxies: proxies, Exchange: ex},
 		o.svc, o.matcher, o.linker, log, store.Ping)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		o.close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	inst := &Instance{cfg: cfg, log: log, store: store, authz: o.authz, server: srv, listener: ln, done: make(chan error, 1)}
+	inst := &Instance{cfg: cfg, log: log, store: store, authz: o.authz, server: srv, listener: ln, done: make(chan error, 1), exchange: ex}
 	go func() { inst.done <- srv.App().Listener(ln) }()
+	inst.startExchange()
 	log.Info("serving", "addr", ln.Addr().String(), "db", describeDB(cfg.DB))
 	return inst, nil
 }
@@ -177,6 +188,8 @@ func (i *Instance) Close() error {
 	i.log.Info("shutting down")
 	err := i.server.App().ShutdownWithTimeout(i.cfg.ShutdownFor)
 	<-i.done
+	i.stopEx()
+	<-i.exDone
 	i.authz.Close()
 	return errors.Join(err, i.store.Close())
 }

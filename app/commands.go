@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"idem/exchange"
 	"idem/linkage"
 	"idem/matching"
 	"idem/policy"
@@ -67,6 +68,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 		Authorize: web.NewGuard(policyAuth{authz}),
 		Link:      linker,
 		Audit:     auditor,
+		Notify:    exchange.Notifier{},
 	}}
 	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, auditor: auditor, svc: svc}, nil
 }

@@ -19,6 +19,8 @@ type plan struct {
 	actor  string
 	reason string
 	undoes int64
+	// undoneKind is the kind of the decision an undo undoes (its events).
+	undoneKind string
 
 	puts, removes []*registry.Link
 	touched       []string            // golden records to rebuild, in order
@@ -137,6 +139,9 @@ func (p *plan) commit(ctx context.Context) error {
 			}
 		}
 		if err := p.audit(ctx); err != nil {
+			return err
+		}
+		if err := p.emit(ctx); err != nil {
 			return err
 		}
 	}

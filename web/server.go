@@ -39,6 +39,9 @@ type Config struct {
 	// Limits bounds repeating elements in resources sent to the API (the
 	// zero value: registry.DefaultRepeats).
 	Limits registry.Limits
+	// Exchange serves Subscriptions, Endpoints and Organizations; nil:
+	// not offered.
+	Exchange Exchange
 }
 
 // Server holds the web layer's dependencies.
@@ -132,6 +135,7 @@ func (s *Server) routes() {
 	f.Post("/$mdm-undo", s.handleMDMUndo)
 	f.Get("/$mdm-review-summary", s.handleMDMReviewSummary)
 	f.All("/$mdm-*", s.handleMDMNoRoute)
+	s.subscriptionRoutes(f)
 	f.Get("/:type/_history", s.handleTypeHistory)
 	f.Post("/:type/_search", s.handleSearch)
 	f.Post("/:type/$match", s.handleMatch)
