@@ -135,6 +135,9 @@ func (s *Service) Sync(ctx context.Context, id string) (map[string]any, error) {
 	if _, err := s.ReadDirectory(ctx, "Endpoint", id); err != nil {
 		return nil, err
 	}
+	if err := s.leaseEndpoint(ctx, id); err != nil {
+		return nil, err
+	}
 	c, err := s.pullLeased(ctx, id)
 	if err != nil {
 		return nil, registry.Errorf(registry.EConflict, "pull from Endpoint/%s failed: %v", id, err)
@@ -142,6 +145,35 @@ func (s *Service) Sync(ctx context.Context, id string) (map[string]any, error) {
 	p := func(name string, n int) map[string]any { return map[string]any{"name": name, "valueInteger": n} }
 	return map[string]any{"resourceType": "Parameters", "parameter": []any{p("fetched", c.Fetched), p("created", c.Created),
 		p("updated", c.Updated), p("deleted", c.Deleted), p("skipped", c.Skipped), p("pages", c.Pages)}}, nil
+}
+
+// leaseEndpoint takes Endpoint id's pull lease, waiting (up to a minute)
+// while another pull holds it: one pull per peer at a time.
+func (s *Service) leaseEndpoint(ctx context.Context, id string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var n int64
+		now := s.now()
+		err := s.db.Write(ctx, func(tx *gorm.DB) error {
+			res := tx.Exec(`UPDATE endpoint_state SET lease_owner = ?, lease_until = ? WHERE id = ? AND lease_until < ?`,
+				s.cfg.Instance, now+(10*time.Minute).Microseconds(), id, now)
+			n = res.RowsAffected
+			return res.Error
+		})
+		switch {
+		case err != nil:
+			return registry.Internal(err)
+		case n == 1:
+			return nil
+		case time.Now().After(deadline):
+			return registry.Errorf(registry.EConflict, "a pull from Endpoint/%s is running; try again", id)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // pullLeased pulls every type of one peer and records its health.

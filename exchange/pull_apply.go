@@ -49,15 +49,12 @@ func (s *Service) pullType(ctx context.Context, pr *peer, typ string) (PullCount
 			}
 		}
 		entries, _ := b["entry"].([]any)
-		for _, e := range entries {
-			em, _ := e.(map[string]any)
-			at, err := s.applyEntry(wctx, pr, typ, em, &c)
-			if err != nil {
-				return c, err
-			}
-			if at > newest {
-				newest = at
-			}
+		at, err := s.applyPage(wctx, pr, typ, entries, &c)
+		if err != nil {
+			return c, err
+		}
+		if at > newest {
+			newest = at
 		}
 	}
 	if newest != since {
@@ -69,76 +66,131 @@ func (s *Service) pullType(ctx context.Context, pr *peer, typ string) (PullCount
 	return c, err
 }
 
-// applyEntry writes one history entry through the pipeline unless its
-// version was applied already; it returns the entry's lastModified.
-func (s *Service) applyEntry(ctx context.Context, pr *peer, typ string, e map[string]any, c *PullCounts) (string, error) {
-	c.Fetched++
+// pulledEntry is one history entry to apply.
+type pulledEntry struct {
+	remote, local, version, at string
+	body                       map[string]any // nil: a deletion
+}
+
+// readEntry reads a history entry's remote id, version, lastModified and
+// resource; ok is false for an entry that cannot be applied.
+func readEntry(typ string, e map[string]any) (p pulledEntry, ok bool) {
 	res, _ := e["resource"].(map[string]any)
 	req, _ := e["request"].(map[string]any)
 	resp, _ := e["response"].(map[string]any)
-	remote := ""
 	if res != nil {
-		remote, _ = res["id"].(string)
+		p.remote, _ = res["id"].(string)
 	}
-	if remote == "" {
+	if p.remote == "" {
 		full, _ := e["fullUrl"].(string)
-		remote = full[strings.LastIndex(full, "/")+1:]
+		p.remote = full[strings.LastIndex(full, "/")+1:]
 	}
 	etag, _ := resp["etag"].(string)
-	version := strings.Trim(strings.TrimPrefix(etag, "W/"), `"`)
-	at, _ := resp["lastModified"].(string)
+	p.version = strings.Trim(strings.TrimPrefix(etag, "W/"), `"`)
+	p.at, _ = resp["lastModified"].(string)
 	if meta, _ := res["meta"].(map[string]any); meta != nil {
 		if v, _ := meta["versionId"].(string); v != "" {
-			version = v
+			p.version = v
 		}
 		if l, _ := meta["lastUpdated"].(string); l != "" {
-			at = l
+			p.at = l
 		}
 	}
-	if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
-		at = t.UTC().Format(time.RFC3339Nano)
+	if t, err := time.Parse(time.RFC3339Nano, p.at); err == nil {
+		p.at = t.UTC().Format(time.RFC3339Nano)
 	}
-	if remote == "" || version == "" || (res != nil && res["resourceType"] != typ) {
-		c.Skipped++
-		return at, nil
+	if req["method"] != "DELETE" {
+		p.body = res
 	}
-	var applied string
-	s.db.Read().WithContext(ctx).Raw(`SELECT version FROM pull_map WHERE endpoint_id = ? AND type = ? AND remote_id = ?`, pr.id, typ, remote).Scan(&applied)
-	if applied != "" && !newer(version, applied) {
-		c.Skipped++
-		return at, nil
-	}
-	local := LocalID(pr.id, typ, remote)
-	var err error
-	if req["method"] == "DELETE" || res == nil {
-		_, err = s.reg.Delete(ctx, typ, local)
-		if registry.ErrorCode(err) == registry.ENotFound {
-			err = nil
+	return p, p.remote != "" && p.version != "" && (res == nil || res["resourceType"] == typ)
+}
+
+// applyPage applies one history page: the entries newer than what was
+// applied (the newest version of each record, pages being newest first)
+// go through the write pipeline in one transaction Bundle, deletions one
+// by one; then the versions applied are recorded. It returns the newest
+// lastModified of the page.
+func (s *Service) applyPage(ctx context.Context, pr *peer, typ string, entries []any, c *PullCounts) (string, error) {
+	newest := ""
+	var todo []pulledEntry
+	seen := map[string]bool{}
+	for _, e := range entries {
+		em, _ := e.(map[string]any)
+		c.Fetched++
+		p, ok := readEntry(typ, em)
+		if p.at > newest {
+			newest = p.at
 		}
-		c.Deleted++
-	} else {
-		body, verr := copyResource(res, local, typ)
-		if verr != nil {
-			s.log.Warn("pulled record is not valid R4: skipped", "endpoint", pr.id, "type", typ, "id", remote, "err", verr)
+		if !ok || seen[p.remote] {
 			c.Skipped++
-			return at, nil
+			continue
 		}
-		var out *registry.Outcome
-		out, err = s.reg.Update(ctx, typ, local, body, 0)
-		if out != nil && out.Created {
+		seen[p.remote] = true
+		var applied string
+		s.db.Read().WithContext(ctx).Raw(`SELECT version FROM pull_map WHERE endpoint_id = ? AND type = ? AND remote_id = ?`, pr.id, typ, p.remote).Scan(&applied)
+		if applied != "" && !newer(p.version, applied) {
+			c.Skipped++
+			continue
+		}
+		p.local = LocalID(pr.id, typ, p.remote)
+		if p.body != nil {
+			body, err := copyResource(p.body, p.local, typ)
+			if err != nil {
+				s.log.Warn("pulled record is not valid R4: skipped", "endpoint", pr.id, "type", typ, "id", p.remote, "err", err)
+				c.Skipped++
+				continue
+			}
+			p.body = body
+		}
+		todo = append(todo, p)
+	}
+	if err := s.applyWrites(ctx, typ, todo, c); err != nil {
+		return newest, err
+	}
+	return newest, s.db.Write(ctx, func(tx *gorm.DB) error {
+		for _, p := range todo {
+			if err := tx.Exec(`INSERT INTO pull_map (endpoint_id, type, remote_id, local_id, version) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (endpoint_id, type, remote_id) DO UPDATE SET version = excluded.version`, pr.id, typ, p.remote, p.local, p.version).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// applyWrites writes the page's records: creates and updates as one
+// transaction Bundle of PUTs (batches are the pipeline's unit), deletions
+// one by one (an unknown record is no error).
+func (s *Service) applyWrites(ctx context.Context, typ string, todo []pulledEntry, c *PullCounts) error {
+	var puts []any
+	for _, p := range todo {
+		if p.body == nil {
+			if _, err := s.reg.Delete(ctx, typ, p.local); err != nil && registry.ErrorCode(err) != registry.ENotFound {
+				return err
+			}
+			c.Deleted++
+			continue
+		}
+		puts = append(puts, map[string]any{"resource": p.body, "request": map[string]any{"method": "PUT", "url": typ + "/" + p.local}})
+	}
+	if len(puts) == 0 {
+		return nil
+	}
+	resp, err := s.reg.Bundle(ctx, map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": puts}, registry.BundleOptions{})
+	if err != nil {
+		return err
+	}
+	out, _ := resp["entry"].([]any)
+	for _, e := range out {
+		em, _ := e.(map[string]any)
+		r, _ := em["response"].(map[string]any)
+		if st, _ := r["status"].(string); strings.HasPrefix(st, "201") {
 			c.Created++
 		} else {
 			c.Updated++
 		}
 	}
-	if err != nil {
-		return at, err
-	}
-	err = s.db.Write(ctx, func(tx *gorm.DB) error {
-		return tx.Exec(`INSERT INTO pull_map (endpoint_id, type, remote_id, local_id, version) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (endpoint_id, type, remote_id) DO UPDATE SET version = excluded.version`, pr.id, typ, remote, local, version).Error
-	})
-	return at, err
+	return nil
 }
 
 // newer reports whether version a comes after b (numerically when both are
