@@ -21,13 +21,30 @@ func benchN(def int) int {
 	return def
 }
 
-// patientBundle is a transaction Bundle of n new Patients.
+// patientBundle is a transaction Bundle of n new Patients, distinct
+// people (names and birth dates vary, so blocking keeps candidate sets small).
 func patientBundle(prefix string, from, n int) string {
+	given := []string{"Ann", "Bob", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jo", "Kai", "Lia"}
 	var es []string
 	for i := from; i < from+n; i++ {
-		es = append(es, fmt.Sprintf(`{"resource":{"resourceType":"Patient","identifier":[{"system":"http://bench.example/mrn","value":"%s%d"}],"name":[{"family":"%s%d","given":["Bench"]}],"birthDate":"1970-01-01"},"request":{"method":"POST","url":"Patient"}}`, prefix, i, prefix, i))
+		birth := time.Date(1930, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i*37%30000).Format("2006-01-02")
+		es = append(es, fmt.Sprintf(`{"resource":{"resourceType":"Patient","identifier":[{"system":"http://bench.example/mrn","value":"%s%d"}],"name":[{"family":"%s%s","given":["%s"]}],"birthDate":"%s"},"request":{"method":"POST","url":"Patient"}}`,
+			prefix, i, letters(i), "", given[i%len(given)], birth))
 	}
 	return `{"resourceType":"Bundle","type":"transaction","entry":[` + strings.Join(es, ",") + `]}`
+}
+
+// letters spells a distinct, pronounceable-enough family name for i.
+func letters(i int) string {
+	const cons, vow = "bcdfghklmnprstvz", "aeiou"
+	x := uint32(i)*2654435761 + 12345
+	var b []byte
+	for k := 0; k < 4; k++ {
+		b = append(b, cons[x%16], vow[(x/16)%5])
+		x /= 80
+		x += uint32(i) * 40503
+	}
+	return strings.ToUpper(string(b[:1])) + string(b[1:])
 }
 
 // Commit-to-receiver latency at 100 writes/s: single Patient creates, one
@@ -77,7 +94,10 @@ func BenchmarkNotificationsPerSecond(b *testing.B) {
 	t := &testing.T{}
 	rcv := newReceiver(t)
 	defer rcv.Close()
-	s := startWith(t, sqltest.DSN(t, "sqlite"), func(c *Config) { c.OutboundAllow = rcv.host(); c.RetryMin, c.RetryMax = time.Millisecond, 50*time.Millisecond })
+	s := startWith(t, sqltest.DSN(t, "sqlite"), func(c *Config) {
+		c.OutboundAllow = rcv.host()
+		c.RetryMin, c.RetryMax = time.Millisecond, 50*time.Millisecond
+	})
 	s.t = t
 	sub := subscriptionJSON(exchange.TopicBase+"patient", rcv.URL, "id-only")
 	if mc := os.Getenv("IDEM_BENCH_MAXCOUNT"); mc != "" {

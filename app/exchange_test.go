@@ -76,6 +76,20 @@ func TestSubscriptionDelivers(t *testing.T) {
 			if list := s.do("GET", "/Subscription", ""); list.status != 200 || !strings.Contains(string(list.body), id) {
 				t.Fatalf("search: %d", list.status)
 			}
+			if st, out := s.admin("GET", "/subscriptions", ""); st != 200 || !strings.Contains(fmt.Sprint(out), id) {
+				t.Fatalf("admin delivery list: %d %v", st, out)
+			}
+			if st, _ := s.admin("POST", "/subscriptions/"+id+"/resend?from=19", ""); st != 204 {
+				t.Fatalf("resend: %d", st)
+			}
+			waitFor(t, "resent events 19 and 20", 10*time.Second, func() bool {
+				rcv.mu.Lock()
+				defer rcv.mu.Unlock()
+				return rcv.seen[19] == 2 && rcv.seen[20] == 2
+			})
+			if st, _ := s.admin("POST", "/subscriptions/"+id+"/resend?from=x", ""); st != 400 {
+				t.Fatalf("bad resend: %d", st)
+			}
 			meta := s.do("GET", "/metadata", "")
 			if !strings.Contains(string(meta.body), "capabilitystatement-subscriptiontopic-canonical") {
 				t.Fatal("CapabilityStatement lists no topics")
