@@ -97,3 +97,19 @@ func TestSubscriptionDelivers(t *testing.T) {
 		})
 	}
 }
+
+// A linking decision's golden-record events reach a golden-topic subscriber.
+func TestGoldenRecordEvents(t *testing.T) {
+	rcv := newReceiver(t)
+	s := startWith(t, sqltest.DSN(t, "sqlite"), func(c *Config) { c.OutboundAllow = rcv.host() })
+	if r := s.do("POST", "/Subscription", subscriptionJSON(exchange.TopicBase+"golden-created", rcv.URL, "id-only")); r.status != 201 {
+		t.Fatalf("subscription: %d %s", r.status, r.body)
+	}
+	s.do("POST", "/Patient", `{"resourceType":"Patient","identifier":[{"system":"http://g.example","value":"1"}],"name":[{"family":"Golden","given":["Gail"]}],"birthDate":"1961-02-03"}`)
+	waitFor(t, "golden-created", 10*time.Second, func() bool { n, _ := rcv.distinct(); return n == 1 })
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if !strings.Contains(rcv.focus[1], "Person/") {
+		t.Fatalf("golden event focus = %q", rcv.focus[1])
+	}
+}
