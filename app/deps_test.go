@@ -12,7 +12,9 @@ import (
 func TestDependencyDirection(t *testing.T) {
 	forbidden := map[string][]string{
 		"idem/registry": {"idem/"},
-		"idem/web":      {"idem/registry/sqlstore", "gorm.io/"},
+		"idem/web":      {"idem/registry/sqlstore", "gorm.io/", "idem/exchange"},
+		"idem/outbound": {"idem/"},
+		"idem/exchange": {"idem/registry/sqlstore", "idem/web", "idem/policy", "idem/linkage"},
 	}
 	for pkg, bans := range forbidden {
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
