@@ -17,6 +17,8 @@ import (
 
 	"idem/policy"
 	"idem/registry"
+	"idem/registry/exchange"
+	"idem/registry/outbound"
 	"idem/registry/sqlstore"
 	"idem/web"
 )
@@ -127,6 +129,9 @@ type Instance struct {
 	done     chan error
 	stopJobs context.CancelFunc // stops the bulk job worker
 	jobsDone chan struct{}
+	exchange *exchange.Service
+	stopEx   context.CancelFunc // stops the delivery and pull worker
+	exDone   chan struct{}
 }
 
 // Start opens the database and starts serving on cfg.Addr (":0" picks a free
@@ -141,11 +146,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error)
 	if err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
+	allow, err := outbound.Parse(cfg.OutboundAllow)
+	if err != nil {
+		return nil, err
+	}
 	o, err := open(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	inst, err := start(ctx, cfg, o, limits, proxies, log)
+	inst, err := start(ctx, cfg, o, limits, proxies, newExchange(cfg, o, allow, log), log)
 	if err != nil {
 		o.close()
 		return nil, err
@@ -153,7 +162,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error)
 	return inst, nil
 }
 
-func start(ctx context.Context, cfg Config, o *opened, limits registry.Limits, proxies []netip.Prefix, log *slog.Logger) (*Instance, error) {
+func start(ctx context.Context, cfg Config, o *opened, limits registry.Limits, proxies []netip.Prefix, ex *exchange.Service, log *slog.Logger) (*Instance, error) {
 	if err := bootstrapAccess(ctx, cfg, o, log); err != nil {
 		return nil, err
 	}
@@ -170,7 +179,7 @@ func start(ctx context.Context, cfg Config, o *opened, limits registry.Limits, p
 	}
 	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: versionString(), Started: time.Now(),
 		Auth: policyAuth{o.authz}, Audit: o.auditor, Limits: limits, TrustedProxies: proxies,
-		Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", MetricsToken: cfg.MetricsToken, Loading: demo.message, Bulk: o.bulk},
+		Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", MetricsToken: cfg.MetricsToken, Loading: demo.message, Bulk: o.bulk, Exchange: ex},
 		o.svc, o.matcher, o.linker, log, o.store.Ping)
 	var ms *metricsServer
 	if cfg.MetricsAddr != "" {
@@ -185,9 +194,10 @@ func start(ctx context.Context, cfg Config, o *opened, limits registry.Limits, p
 	}
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	inst := &Instance{cfg: cfg, log: log, store: o.store, authz: o.authz, server: srv, listener: ln, metrics: ms, demo: demo,
-		done: make(chan error, 1), stopJobs: stopJobs, jobsDone: make(chan struct{})}
+		done: make(chan error, 1), stopJobs: stopJobs, jobsDone: make(chan struct{}), exchange: ex}
 	go func() { inst.done <- srv.App().Listener(ln) }()
 	go func() { defer close(inst.jobsDone); o.bulk.Run(jobsCtx) }()
+	inst.startExchange()
 	log.Info("listening", "version", versionString(), "url", inst.URL(), "fhir", inst.URL()+"/fhir", "db", describeDB(cfg.DB))
 	if demo != nil {
 		demo.start(o, m, log)
@@ -217,6 +227,8 @@ func (i *Instance) Close() error {
 	err = errors.Join(err, i.metrics.close(ctx))
 	i.stopJobs() // a batch in flight is rolled back; the job resumes at the next start
 	<-i.jobsDone
+	i.stopEx()
+	<-i.exDone
 	i.authz.Close()
 	return errors.Join(err, i.store.Close())
 }

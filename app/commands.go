@@ -14,6 +14,7 @@ import (
 	"idem/policy"
 	"idem/registry"
 	"idem/registry/bulk"
+	"idem/registry/exchange"
 	"idem/registry/sqlstore"
 	"idem/seed"
 	"idem/web"
@@ -70,6 +71,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 		Authorize: web.NewGuard(policyAuth{authz}),
 		Link:      linker,
 		Audit:     auditor,
+		Notify:    exchange.Notifier{},
 	}}
 	limits, err := registry.ParseLimits(cfg.MaxRepeats)
 	if err != nil {

@@ -51,6 +51,16 @@ type Config struct {
 	// looked at the server loading.
 	demo     *seed.Config
 	demoGate chan struct{}
+	// OutboundAllow (IDEM_OUTBOUND_ALLOW, --outbound-allow) is the
+	// comma-separated host or host:port list idem may call (subscription
+	// endpoints, peers); empty: nobody.
+	OutboundAllow string
+	// RetryMin (IDEM_RETRY_MIN, --retry-min) is the first back-off of a
+	// failed delivery or pull; it doubles up to RetryMax (IDEM_RETRY_MAX).
+	RetryMin, RetryMax time.Duration
+	// Heartbeat (IDEM_HEARTBEAT_MIN) is the shortest heartbeat period a
+	// subscription may ask for.
+	Heartbeat time.Duration
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -64,6 +74,9 @@ func DefaultConfig() Config {
 		ShutdownFor: 30 * time.Second,
 		Seed:        true,
 		Rate:        200,
+		RetryMin:    time.Second,
+		RetryMax:    10 * time.Minute,
+		Heartbeat:   10 * time.Second,
 	}
 }
 
@@ -84,6 +97,9 @@ func configFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.BoolVar(&cfg.Seed, "demo", cfg.Seed, "load the demo network into an empty database on start (IDEM_SEED)")
 	fs.StringVar(&cfg.MatchRules, "match-rules", cfg.MatchRules, "match rules JSON file replacing the built-in rules (IDEM_MATCH_RULES)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "serve /metrics on this address instead, without authentication, e.g. 127.0.0.1:9090 (IDEM_METRICS_ADDR)")
+	fs.StringVar(&cfg.OutboundAllow, "outbound-allow", cfg.OutboundAllow, "comma-separated host or host:port idem may call: subscription endpoints, peers (IDEM_OUTBOUND_ALLOW; empty: none)")
+	fs.DurationVar(&cfg.RetryMin, "retry-min", cfg.RetryMin, "first back-off after a failed delivery or pull (IDEM_RETRY_MIN)")
+	fs.DurationVar(&cfg.RetryMax, "retry-max", cfg.RetryMax, "longest back-off after failed deliveries or pulls (IDEM_RETRY_MAX)")
 	fs.DurationVar(&cfg.ShutdownFor, "shutdown-timeout", cfg.ShutdownFor, "how long to wait for requests in flight on shutdown (IDEM_SHUTDOWN_TIMEOUT)")
 }
 
@@ -115,6 +131,7 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 		"IDEM_MAX_REPEATS":     &cfg.MaxRepeats,
 		"IDEM_TRUSTED_PROXIES": &cfg.TrustedProxies,
 		"IDEM_METRICS_TOKEN":   &cfg.MetricsToken, "IDEM_METRICS_ADDR": &cfg.MetricsAddr,
+		"IDEM_OUTBOUND_ALLOW": &cfg.OutboundAllow,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {
@@ -142,12 +159,16 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 		}
 		cfg.Seed = b
 	}
-	if v := getenv("IDEM_SHUTDOWN_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("IDEM_SHUTDOWN_TIMEOUT: %w", err)
+	durations := map[string]*time.Duration{"IDEM_SHUTDOWN_TIMEOUT": &cfg.ShutdownFor,
+		"IDEM_RETRY_MIN": &cfg.RetryMin, "IDEM_RETRY_MAX": &cfg.RetryMax, "IDEM_HEARTBEAT_MIN": &cfg.Heartbeat}
+	for k, p := range durations {
+		if v := getenv(k); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("%s: %q is not a positive duration", k, v)
+			}
+			*p = d
 		}
-		cfg.ShutdownFor = d
 	}
 	return nil
 }

@@ -11,8 +11,10 @@ import (
 // everything together.
 func TestDependencyDirection(t *testing.T) {
 	forbidden := map[string][]string{
-		"idem/registry": {"idem/"},
-		"idem/web":      {"idem/registry/sqlstore", "gorm.io/"},
+		"idem/registry":          {"idem/"},
+		"idem/web":               {"idem/registry/sqlstore", "gorm.io/", "idem/registry/exchange"},
+		"idem/registry/outbound": {"idem/"},
+		"idem/registry/exchange": {"idem/registry/sqlstore", "idem/web", "idem/policy", "idem/linkage"},
 	}
 	for pkg, bans := range forbidden {
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()

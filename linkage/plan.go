@@ -22,6 +22,8 @@ type plan struct {
 	// inWrite: the plan is the link step of a write, whose AuditEvent
 	// records the decision (Linker.Link puts it in the Outcome).
 	inWrite bool
+	// undoneKind is the kind of the decision an undo undoes (its events).
+	undoneKind string
 
 	puts, removes []*registry.Link
 	touched       []string            // golden records to rebuild, in order
@@ -144,6 +146,9 @@ func (p *plan) commit(ctx context.Context) error {
 			if err := p.audit(ctx); err != nil {
 				return err
 			}
+		}
+		if err := p.emit(ctx); err != nil {
+			return err
 		}
 	}
 	for _, g := range p.touched {

@@ -299,7 +299,7 @@ func (l *Linker) Undo(ctx context.Context, id int64) (*registry.Op, error) {
 			return registry.Errorf(registry.EConflict, "decision %d was already undone by decision %d", id, op.UndoneBy)
 		}
 		p := l.newPlan(ltx, "undo", registry.ActorFrom(ctx).Name, fmt.Sprintf("undo of decision %d (%s)", id, op.Kind))
-		p.undoes, p.restore = id, map[string]*[]byte{}
+		p.undoes, p.restore, p.undoneKind = id, map[string]*[]byte{}, op.Kind
 		for _, st := range snap.Links {
 			if st.Prior == nil {
 				p.removes = append(p.removes, &registry.Link{GoldenType: st.Key.GoldenType, GoldenID: st.Key.GoldenID, SourceType: st.Key.SourceType, SourceID: st.Key.SourceID})

@@ -27,6 +27,8 @@ import (
 //     unlinked when deleted (Linker.Link); golden records are written
 //     through the system path below.
 //  6. audit: an AuditEvent for the write (AuditTrail).
+//  7. notify: the write's event goes to the outbox (Notifier), from which
+//     subscriptions are served after the commit.
 //
 // Golden records and AuditEvents are idem's own. They are written by
 // Writer.Put and Writer.Delete directly: the system path, which has no
@@ -63,12 +65,13 @@ type AuditTrail interface {
 }
 
 // Steps are the pipeline's steps besides storing. A nil step is not part
-// of the service: the registry's own tests run without policy, linking or
-// audit; app always sets all three.
+// of the service: the registry's own tests run without policy, linking,
+// audit or notification; app always sets all four.
 type Steps struct {
 	Authorize Authorizer
 	Link      Linker
 	Audit     AuditTrail
+	Notify    Notifier
 }
 
 // run carries w through the pipeline.
@@ -94,6 +97,11 @@ func (s *Service) run(ctx context.Context, tx Tx, w *Write) (*Outcome, error) {
 	}
 	if s.Audit != nil {
 		if err := s.Audit.AuditWrite(ctx, tx, w, out); err != nil {
+			return nil, err
+		}
+	}
+	if s.Notify != nil && !out.NoChange {
+		if err := s.Notify.NotifyWrite(ctx, tx, w, out); err != nil {
 			return nil, err
 		}
 	}

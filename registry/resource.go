@@ -85,6 +85,8 @@ type Tx interface {
 	UndoOp(ctx context.Context, id, by int64) error
 	// Op reads one op for update.
 	Op(ctx context.Context, id int64) (*Op, error)
+	// Emit appends events to the outbox; they commit with the transaction.
+	Emit(ctx context.Context, evs ...Event) error
 }
 
 // Store persists resources. Reads see committed data; Write runs fn in one

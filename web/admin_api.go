@@ -22,6 +22,7 @@ func (s *Server) adminRoutes() {
 	a.Post("/rules", s.handleRuleAdd)
 	a.Delete("/rules", s.handleRuleRemove)
 	a.Get("/decide", s.handleDecide)
+	s.exchangeAdminRoutes(a)
 }
 
 // adminOnly authenticates a bearer token and requires the admin role.

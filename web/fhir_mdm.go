@@ -41,14 +41,14 @@ const (
 // principal as the agent of the decision (set by authenticate).
 func actorContext(c *fiber.Ctx) context.Context { return c.UserContext() }
 
-// mdm returns the linker and the link store, or EMethod when this server
-// does not link.
+// mdm returns the linker and its link store (the capability the linker
+// was built with, not one discovered on the registry's store), or EMethod
+// when this server does not link.
 func (s *Server) mdm() (*linkage.Linker, registry.LinkStore, error) {
-	ls, ok := s.registry.Store.(registry.LinkStore)
-	if s.linker == nil || !ok {
+	if s.linker == nil {
 		return nil, nil, registry.Errorf(registry.EMethod, "the MDM operations are not available on this server")
 	}
-	return s.linker, ls, nil
+	return s.linker, s.linker.Links(), nil
 }
 
 func (s *Server) handleMDMQueryLinks(c *fiber.Ctx) error {

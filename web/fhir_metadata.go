@@ -31,6 +31,7 @@ func (s *Server) capabilityStatement(c *fiber.Ctx) map[string]any {
 		}
 		resources = append(resources, r)
 	}
+	resources = append(resources, s.exchangeCapabilities()...)
 	rest := map[string]any{
 		"mode":        "server",
 		"resource":    resources,

@@ -54,6 +54,9 @@ type Config struct {
 	Loading func() string
 	// Bulk runs $import and $export jobs; nil: not offered.
 	Bulk *bulk.Jobs
+	// Exchange serves Subscriptions, Endpoints and Organizations; nil:
+	// not offered.
+	Exchange Exchange
 }
 
 // Server holds the web layer's dependencies.
@@ -154,6 +157,7 @@ func (s *Server) routes() {
 	f.Get("/$mdm-review-summary", s.handleMDMReviewSummary)
 	f.All("/$mdm-*", s.handleMDMNoRoute)
 	s.bulkRoutes(f)
+	s.subscriptionRoutes(f)
 	f.Get("/:type/_history", s.handleTypeHistory)
 	f.Post("/:type/_search", s.handleSearch)
 	f.Post("/:type/$match", s.handleMatch)

@@ -29,6 +29,8 @@ type tx struct {
 	buf   pending
 	links linkCache
 	pks   map[string]int64 // "type/id" → resources.pk of rows read, so updates need no RETURNING
+	// events are the outbox rows Emit buffered, flattened (outbox.go).
+	events []any
 }
 
 // pending holds rows not yet written. Heads and versions are flattened
@@ -394,6 +396,9 @@ func int64Args(xs []int64) []any {
 
 // flush writes the buffered rows.
 func (t *tx) flush(ctx context.Context) error {
+	if err := t.flushEvents(ctx); err != nil {
+		return err
+	}
 	if t.buf.empty() {
 		return nil
 	}

@@ -1,0 +1,73 @@
+package exchange
+
+import (
+	"context"
+
+	"gorm.io/gorm"
+
+	"idem/registry"
+)
+
+// TopicURLs lists the canonical URLs of the topics offered.
+func (s *Service) TopicURLs() []string {
+	out := make([]string, len(Topics))
+	for i, t := range Topics {
+		out[i] = t.Canonical
+	}
+	return out
+}
+
+// Deliveries lists every subscription's delivery state for admins: its
+// endpoint, status, events numbered and delivered, pending count, failures
+// and last error.
+func (s *Service) Deliveries(ctx context.Context) ([]map[string]any, error) {
+	if !registry.ActorFrom(ctx).HasRole("admin") {
+		return nil, registry.Errorf(registry.EForbidden, "delivery state is for admins")
+	}
+	var rows []subRow
+	if err := s.db.Read().WithContext(ctx).Order("created").Find(&rows).Error; err != nil {
+		return nil, registry.Internal(err)
+	}
+	out := make([]map[string]any, 0, len(rows))
+	for _, r := range rows {
+		m := map[string]any{"id": r.ID, "owner": r.Owner, "topic": r.Topic, "endpoint": r.Endpoint, "status": r.Status,
+			"content": r.Content, "events": r.EventsSinceStart, "delivered": r.Delivered, "pending": r.EventsSinceStart - r.Delivered,
+			"errors": r.Errors, "lastError": r.LastError}
+		if r.LastErrorAt > 0 {
+			m["lastErrorAt"] = registry.FormatInstant(timeOf(r.LastErrorAt))
+		}
+		if r.LastSent > 0 {
+			m["lastSent"] = registry.FormatInstant(timeOf(r.LastSent))
+		}
+		if r.NextAttempt > 0 {
+			m["nextAttempt"] = registry.FormatInstant(timeOf(r.NextAttempt))
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Resend delivers subscription id's events again from event number from
+// (admins), and retries at once when it is failing.
+func (s *Service) Resend(ctx context.Context, id string, from int64) error {
+	if !registry.ActorFrom(ctx).HasRole("admin") {
+		return registry.Errorf(registry.EForbidden, "resending is for admins")
+	}
+	err := s.db.Write(ctx, func(tx *gorm.DB) error {
+		var row subRow
+		if err := s.owned(ctx, tx, id, &row); err != nil {
+			return err
+		}
+		if from < 1 || from > row.EventsSinceStart+1 {
+			return registry.Invalid(registry.EInvalid, "invalid", "from", "event number %d is not between 1 and %d", from, row.EventsSinceStart+1)
+		}
+		if err := tx.Exec(`UPDATE sub_events SET sent = 0 WHERE sub_id = ? AND seq >= ?`, id, from).Error; err != nil {
+			return err
+		}
+		return tx.Exec(`UPDATE subscriptions SET delivered = ?, next_attempt = 0 WHERE id = ?`, min(row.Delivered, from-1), id).Error
+	})
+	if err == nil {
+		s.Wake()
+	}
+	return err
+}
