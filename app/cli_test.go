@@ -145,4 +145,3 @@ func TestHealthcheckCommand(t *testing.T) {
 		t.Error("healthcheck of an address nobody listens on succeeded")
 	}
 }
-
