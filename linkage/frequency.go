@@ -16,9 +16,10 @@ type Frequencies struct {
 	store registry.MatchStore
 	ttl   time.Duration
 
-	mu      sync.Mutex
-	entries map[string]freqEntry
-	totals  map[string]freqEntry // resources per type (share holds the count)
+	mu         sync.Mutex
+	entries    map[string]freqEntry
+	totals     map[string]freqEntry // resources per type (share holds the count)
+	refreshing map[string]bool      // keys being recounted in the background
 }
 
 type freqEntry struct {
@@ -31,7 +32,7 @@ const maxFreqEntries = 200_000
 
 // NewFrequencies returns a cache over store.
 func NewFrequencies(store registry.MatchStore) *Frequencies {
-	return &Frequencies{store: store, ttl: 10 * time.Minute, entries: map[string]freqEntry{}, totals: map[string]freqEntry{}}
+	return &Frequencies{store: store, ttl: 10 * time.Minute, entries: map[string]freqEntry{}, totals: map[string]freqEntry{}, refreshing: map[string]bool{}}
 }
 
 // For returns the matching.Frequencies view for one request.
@@ -79,10 +80,31 @@ func (f *Frequencies) lookup(ctx context.Context, typ, field, value string) floa
 	key := typ + "|" + field + "|" + value
 	f.mu.Lock()
 	e, ok := f.entries[key]
+	stale := ok && time.Since(e.at) >= f.ttl && !f.refreshing[key]
+	if stale {
+		f.refreshing[key] = true
+	}
 	f.mu.Unlock()
-	if ok && time.Since(e.at) < f.ttl {
+	switch {
+	case stale:
+		// Frequencies move slowly: an expired share is still served, and
+		// refreshed off the caller's path (often the single writer).
+		go f.count(context.WithoutCancel(ctx), key, typ, field, value)
+		return e.share
+	case ok:
 		return e.share
 	}
+	return f.count(ctx, key, typ, field, value)
+}
+
+// count reads the share of records of typ whose field has value and
+// caches it.
+func (f *Frequencies) count(ctx context.Context, key, typ, field, value string) float64 {
+	defer func() {
+		f.mu.Lock()
+		delete(f.refreshing, key)
+		f.mu.Unlock()
+	}()
 	param := paramFor(typ, field)
 	if param == nil || value == "" {
 		return 0

@@ -18,7 +18,7 @@ type MatchStore interface {
 	// Capped instead, so callers can report it.
 	Candidates(ctx context.Context, typ string, q CandidateQuery) (*CandidateSet, error)
 	// CountValues returns how many current resources have each folded value
-	// in the string index rows of param.
+	// in the string index rows of param, up to a bound (a few thousand).
 	CountValues(ctx context.Context, param *SearchParam, values []string) (counts map[string]int, err error)
 	// CountResources returns how many current resources of typ exist.
 	CountResources(ctx context.Context, typ string) (int, error)

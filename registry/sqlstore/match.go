@@ -369,12 +369,18 @@ func scanCandidates(rs *sql.Rows) ([]candidateRow, error) {
 }
 
 // CountValues counts resources per folded value of a string parameter.
+// maxCounted bounds CountValues.
+const maxCounted = 5000
+
 func (s *Store) CountValues(ctx context.Context, param *registry.SearchParam, values []string) (map[string]int, error) {
 	db := s.read.WithContext(ctx)
 	counts := make(map[string]int, len(values))
 	for _, v := range values {
 		var n int
-		if err := db.Raw(`SELECT COUNT(DISTINCT rid) FROM idx_string WHERE param IN ? AND norm = ?`, param.Codes, v).Scan(&n).Error; err != nil {
+		// Counted up to a bound: a value shared by more records than
+		// that weighs next to nothing anyway, and counting a town's every
+		// record grew with the registry (40 % of a write at 100,000).
+		if err := db.Raw(`SELECT COUNT(*) FROM (SELECT 1 FROM idx_string WHERE param IN ? AND norm = ? LIMIT ?) AS t`, param.Codes, v, maxCounted).Scan(&n).Error; err != nil {
 			return nil, err
 		}
 		counts[v] = n
