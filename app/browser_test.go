@@ -189,4 +189,10 @@ func TestBrowserReviewFlow(t *testing.T) {
 			t.Errorf("the audit log lacks %q:\n%.3000s", want, text)
 		}
 	}
+	// It fits the window: long values wrap instead of widening the page.
+	var overflow bool
+	run("audit width", chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth`, &overflow))
+	if overflow {
+		t.Error("the audit log is wider than the window")
+	}
 }

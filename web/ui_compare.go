@@ -28,9 +28,10 @@ type comparePage struct {
 	Form         queueForm
 	Pos          int
 	Link         *registry.Link
-	Open         bool // still in review
-	Duplicate    bool // two Persons
-	Decidable    bool // the linker takes decisions on this golden record type
+	Reason       string // why it is in review
+	Open         bool   // still in review
+	Duplicate    bool   // two Persons
+	Decidable    bool   // the linker takes decisions on this golden record type
 	Match        *matching.Match
 	Source       *record
 	SourceGolden string // the golden record the record is in now
@@ -81,6 +82,11 @@ func (s *Server) handleCompare(c *fiber.Ctx) error {
 			p.Match = &m
 		}
 	}
+	reasons, err := linkage.ReviewReasons(ctx, ls, []*registry.Link{k})
+	if err != nil {
+		return err
+	}
+	p.Reason = reasons[k.ID]
 	if err := s.compareSides(ctx, ls, &p); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -137,6 +138,10 @@ func TestUIReviewQueueAndFilters(t *testing.T) {
 	if n := p.doc.Find("#queue tr.item").Length(); n != 1 {
 		t.Fatalf("queue items %d, want 1", n)
 	}
+	// Each item says why it is in review.
+	if why := p.text("#queue tr.item .reason"); why != "probable match" {
+		t.Errorf("queue item's reason %q, want %q", why, "probable match")
+	}
 	// Record content is escaped: the markup in the name is text.
 	if p.doc.Find("#queue script").Length() != 0 || !strings.Contains(p.body, "&lt;script&gt;") {
 		t.Errorf("record markup not escaped")
@@ -182,6 +187,9 @@ func TestUICompareAndDecide(t *testing.T) {
 		`#decide button[data-key="m"]`, `#decide button[data-key="n"]`, "#act-separate", `a[data-key="s"]`, "#evidence tr.ev-agree", "#side-by-side td.cell-disagree")
 	if p.doc.Find("script:not([src])").Length() != 0 {
 		t.Errorf("an inline script in the compare page")
+	}
+	if why := p.text("#reason"); !strings.Contains(why, "probable match") {
+		t.Errorf("the compare page's reason %q", why)
 	}
 	if got := p.text("#score .stat"); got != fmt.Sprintf("%.4f", k.Score) {
 		t.Errorf("score shown %q, link %v", got, k.Score)
@@ -336,6 +344,16 @@ func TestUIAdminPages(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("audit log lacks %q:\n%s", want, log)
 		}
+	}
+	// Readable timestamps, at most 50 rows, and columns that wrap to fit.
+	if when := p.doc.Find("#audit tr.event td.when").First().Text(); !regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$`).MatchString(when) {
+		t.Errorf("audit timestamp %q, want 2026-12-06 22:05:13 UTC", when)
+	}
+	if n := p.doc.Find("#audit tr.event").Length(); n > 50 {
+		t.Errorf("%d audit rows on a page, want at most 50", n)
+	}
+	if p.doc.Find("#audit colgroup col.when").Length() != 1 {
+		t.Error("the audit table has no fixed column widths")
 	}
 	p = admin.get("/audit?agent=ann&action=denied").must(t, http.StatusOK, "#audit tr.event")
 	if strings.Contains(p.doc.Find("#audit").Text(), "root") {
