@@ -184,9 +184,19 @@ func TestUICompareAndDecide(t *testing.T) {
 	k := e.review()[0]
 	compare := "/review/compare?" + url.Values{"source": {k.Source()}, "golden": {k.Golden()}, "pos": {"0"}}.Encode()
 	p := b.get(compare).must(t, http.StatusOK, "#question", "#score", "#grade", "#model", "#side-by-side", "#evidence tbody tr",
-		`#decide button[data-key="m"]`, `#decide button[data-key="n"]`, "#act-separate", `a[data-key="s"]`, "#evidence tr.ev-agree", "#side-by-side td.cell-disagree")
+		`#decide button[data-key="m"]`, `#decide button[data-key="n"]`, "#act-separate", `a[data-key="s"]`, "#evidence tr.ev-agree")
 	if p.doc.Find("script:not([src])").Length() != 0 {
 		t.Errorf("an inline script in the compare page")
+	}
+	// Identifiers of different systems and another source system are not
+	// conflicts: the evidence calls them missing.
+	for _, row := range []string{"Identifiers", "Source system"} {
+		if p.doc.Find(`#side-by-side tr[data-field="` + row + `"] td.cell-disagree`).Length() != 0 {
+			t.Errorf("%s coloured as a conflict", row)
+		}
+	}
+	if p.doc.Find(`#side-by-side tr[data-field="Identifiers"] td.cell-missing`).Length() == 0 {
+		t.Error("identifiers of different systems not shown as missing")
 	}
 	if why := p.text("#reason"); !strings.Contains(why, "probable match") {
 		t.Errorf("the compare page's reason %q", why)
@@ -421,6 +431,23 @@ func TestAgreement(t *testing.T) {
 	} {
 		if got := agreement(tc.mine, tc.theirs, tc.partial); got != tc.want {
 			t.Errorf("agreement(%q, %q, %v) = %s, want %s", tc.mine, tc.theirs, tc.partial, got, tc.want)
+		}
+	}
+}
+
+// Identifiers compare within one system: another system says nothing.
+func TestIdentifierAgreement(t *testing.T) {
+	for _, tc := range []struct {
+		mine, theirs []string
+		want         string
+	}{
+		{[]string{"1 (urn:a)"}, []string{"2 (urn:b)"}, "cell-missing"},
+		{[]string{"1 (urn:a)"}, []string{"2 (urn:a)"}, "cell-disagree"},
+		{[]string{"1 (urn:a)", "9 (urn:b)"}, []string{"2 (urn:a)", "9 (urn:b)"}, "cell-agree"},
+		{nil, []string{"2 (urn:a)"}, "cell-missing"},
+	} {
+		if got := identifierAgreement(tc.mine, tc.theirs); got != tc.want {
+			t.Errorf("%v vs %v: %s, want %s", tc.mine, tc.theirs, got, tc.want)
 		}
 	}
 }
