@@ -191,7 +191,7 @@ func TestUICompareAndDecide(t *testing.T) {
 	// Identifiers of different systems and another source system are not
 	// conflicts: the evidence calls them missing.
 	for _, row := range []string{"Identifiers", "Source system"} {
-		if p.doc.Find(`#side-by-side tr[data-field="` + row + `"] td.cell-disagree`).Length() != 0 {
+		if p.doc.Find(`#side-by-side tr[data-field="`+row+`"] td.cell-disagree`).Length() != 0 {
 			t.Errorf("%s coloured as a conflict", row)
 		}
 	}
