@@ -109,6 +109,18 @@ func TestUIDashboard(t *testing.T) {
 	if !strings.Contains(p.doc.Find("#review-counts").Text(), "POSSIBLE_MATCH") {
 		t.Errorf("review counts: %s", p.doc.Find("#review-counts").Text())
 	}
+	// The rate is over the matcher's decisions: a record waiting in review
+	// is not counted as decided.
+	if got := p.text("#dec-review"); !strings.HasPrefix(got, "1 sent to review (1 still waiting)") {
+		t.Errorf("review decisions %q", got)
+	}
+	if got := p.text("#autolink"); strings.HasPrefix(got, "100") {
+		t.Errorf("decided by the matcher %q beside an open review item", got)
+	}
+	// The y axis is a log scale: its ticks are powers of ten.
+	if got := p.doc.Find("svg#histogram text").First().Text(); got != "1" {
+		t.Errorf("first y tick %q, want 1", got)
+	}
 	if got := p.doc.Find("svg#histogram line.th").Length(); got != 3 {
 		t.Errorf("threshold lines %d, want 3", got)
 	}
