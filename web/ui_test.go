@@ -252,6 +252,10 @@ func TestUICompareAndDecide(t *testing.T) {
 	if !strings.Contains(person.doc.Find("#members").Text(), "MANUAL") || !strings.Contains(person.doc.Find("#timeline").Text(), "ann") {
 		t.Errorf("members/timeline lack the steward's decision:\n%s", person.doc.Find("#timeline").Text())
 	}
+	// The timeline names the records; their ids come second.
+	if names := person.doc.Find("#timeline li.change .name").Text(); !strings.Contains(names, "Wisniewska") {
+		t.Errorf("timeline names %q, want the records' names", names)
+	}
 	// Undo from the message puts the item back in review.
 	if p := b.post("/undo", url.Values{"op": {op}, "back": {"/review"}}); p.status != http.StatusSeeOther || p.location != "/review" {
 		t.Fatalf("undo: %d %q", p.status, p.location)
@@ -320,6 +324,9 @@ func TestUILinkageAndSearch(t *testing.T) {
 	b.login("ann")
 	_, id, _ := strings.Cut(e.linked.Golden, "/")
 	p := b.get("/linkage/"+id).must(t, http.StatusOK, "#members", ".item-type")
+	if title := p.text("#golden-title"); !strings.Contains(title, "Springfield General") || strings.Contains(title, id) {
+		t.Errorf("Linkage title %q: want the Location's name, not the id", title)
+	}
 	types := p.doc.Find(".item-type").Text()
 	if !strings.Contains(types, "source") || !strings.Contains(types, "alternate") {
 		t.Errorf("Linkage item types %q", types)
