@@ -433,6 +433,18 @@ func TestUIAdminPages(t *testing.T) {
 		t.Errorf("dry run: %q", p.text("#decision"))
 	}
 	admin.get("/admin/policy?who=client:nobody&action=read&type=Patient").must(t, http.StatusBadRequest, ".error-box")
+	// A rule from the form's fields, beside the dry run that checks it.
+	p = admin.get("/admin/policy").must(t, http.StatusOK, ".policy-grid #add-rule select#rule-who", ".policy-grid #dry-run",
+		`#add-rule select[name="effect"] option`, `#add-rule details.advanced input[name="line"]`)
+	admin.post("/admin/policy/add", url.Values{"who": {"role:steward"}, "type": {"Patient"}, "domain": {""}, "action": {"link"}, "effect": {"deny"}})
+	p = admin.get("/admin/policy").must(t, http.StatusOK, "#flash")
+	if !strings.Contains(p.text("#rules"), "p, role:steward, Patient, *, link, deny") {
+		t.Errorf("the form's rule is not among the rules:\n%s", p.text("#rules"))
+	}
+	admin.post("/admin/policy/add", url.Values{"who": {"nobody"}, "type": {"Patient"}, "action": {"link"}, "effect": {"allow"}})
+	if p := admin.get("/admin/policy"); !strings.Contains(p.text("#flash"), "role:NAME or client:NAME") {
+		t.Errorf("bad form rule message %q", p.text("#flash"))
+	}
 }
 
 func TestAgreement(t *testing.T) {
