@@ -33,6 +33,7 @@ type comparePage struct {
 	Duplicate    bool   // two Persons
 	Decidable    bool   // the linker takes decisions on this golden record type
 	Match        *matching.Match
+	Pair         *linkage.Pair // for two Persons: the records the evidence compares
 	Source       *record
 	SourceGolden string // the golden record the record is in now
 	Golden       *record
@@ -89,6 +90,11 @@ func (s *Server) handleCompare(c *fiber.Ctx) error {
 	p.Reason = reasons[k.ID]
 	if err := s.compareSides(ctx, ls, &p); err != nil {
 		return err
+	}
+	if p.Duplicate && p.Match == nil {
+		if err := s.duplicateEvidence(ctx, ls, &p); err != nil {
+			return err
+		}
 	}
 	return s.render(c, fiber.StatusOK, "compare", p)
 }
