@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +69,7 @@ func agentName(ev map[string]any) string {
 // off the request path; auditing the audit trail's search does not recurse.
 func TestReadAudit(t *testing.T) {
 	s := startWith(t, sqltest.DSN(t, "sqlite"), func(c *Config) { c.auditEvery = 20 * time.Millisecond })
-	created := s.do("POST", "/Patient", `{"resourceType":"Patient","name":[{"family":"Audetta","given":["Rita"]}],"birthDate":"1971-03-04"}`)
+	created := s.do("POST", "/Patient", `{"resourceType":"Patient","identifier":[{"system":"http://ehr.example/mrn","value":"AUD-1"}],"name":[{"family":"Audetta","given":["Rita"]}],"birthDate":"1971-03-04"}`)
 	if created.status != 201 {
 		t.Fatalf("create: %d %s", created.status, created.body)
 	}
@@ -82,6 +83,22 @@ func TestReadAudit(t *testing.T) {
 	}
 	if r := s.do("POST", "/Patient/$match", matchParams(`{"resourceType":"Patient","name":[{"family":"Audetta","given":["Rita"]}],"birthDate":"1971-03-04"}`)); r.status != 200 {
 		t.Fatalf("$match: %d %s", r.status, r.body)
+	}
+
+	if r := s.do("GET", "/Patient/"+id+"/_history/1", ""); r.status != 200 {
+		t.Fatalf("vread: %d", r.status)
+	}
+	if r := s.do("GET", "/Patient/$ihe-pix?sourceIdentifier=http://ehr.example/mrn%7CAUD-1", ""); r.status != 200 {
+		t.Fatalf("$ihe-pix: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", "/$export?_type=Patient", "", "Prefer", "respond-async"); r.status != 202 {
+		t.Fatalf("$export: %d %s", r.status, r.body)
+	}
+	for _, sub := range []string{"vread", "$ihe-pix", "$export"} {
+		evs := auditedEvents(t, s, "subtype="+url.QueryEscape(sub), 1)
+		if len(evs) != 1 || agentName(evs[0]) != "admin" {
+			t.Errorf("%s events: %v", sub, evs)
+		}
 	}
 
 	read := auditedEvents(t, s, "subtype=read", 1)
