@@ -465,4 +465,3 @@ func TestAgreement(t *testing.T) {
 		}
 	}
 }
-
