@@ -124,8 +124,9 @@ type Instance struct {
 	authz    *policy.Authorizer
 	server   *web.Server
 	listener net.Listener
-	metrics  *metricsServer // nil unless IDEM_METRICS_ADDR
-	demo     *demoLoad      // nil unless the demo network loads
+	metrics  *metricsServer       // nil unless IDEM_METRICS_ADDR
+	demo     *demoLoad            // nil unless the demo network loads
+	reads    *registry.AuditQueue // nil unless IDEM_AUDIT_READS
 	done     chan error
 	stopJobs context.CancelFunc // stops the bulk job worker
 	jobsDone chan struct{}
@@ -177,23 +178,29 @@ func start(ctx context.Context, cfg Config, o *opened, limits registry.Limits, p
 	if err != nil {
 		return nil, err
 	}
+	var reads *registry.AuditQueue
+	if cfg.AuditReads {
+		reads = registry.NewAuditQueue(o.auditor, registry.AuditQueueOptions{Every: cfg.auditEvery}, log)
+	}
 	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: versionString(), Started: time.Now(),
 		Auth: policyAuth{o.authz}, Audit: o.auditor, Limits: limits, TrustedProxies: proxies,
-		Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", MetricsToken: cfg.MetricsToken, Loading: demo.message, Bulk: o.bulk, Exchange: ex},
+		Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", MetricsToken: cfg.MetricsToken, Loading: demo.message, Bulk: o.bulk, Exchange: ex, ReadAudit: reads},
 		o.svc, o.matcher, o.linker, log, o.store.Ping)
 	var ms *metricsServer
 	if cfg.MetricsAddr != "" {
 		if ms, err = startMetricsServer(cfg.MetricsAddr, m, log); err != nil {
+			reads.Close()
 			return nil, err
 		}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		ms.close(ctx)
+		reads.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
-	inst := &Instance{cfg: cfg, log: log, store: o.store, authz: o.authz, server: srv, listener: ln, metrics: ms, demo: demo,
+	inst := &Instance{cfg: cfg, log: log, store: o.store, authz: o.authz, server: srv, listener: ln, metrics: ms, demo: demo, reads: reads,
 		done: make(chan error, 1), stopJobs: stopJobs, jobsDone: make(chan struct{}), exchange: ex}
 	go func() { inst.done <- srv.App().Listener(ln) }()
 	go func() { defer close(inst.jobsDone); o.bulk.Run(jobsCtx) }()
@@ -229,6 +236,7 @@ func (i *Instance) Close() error {
 	<-i.jobsDone
 	i.stopEx()
 	<-i.exDone
+	i.reads.Close() // the read events still queued, after the last request
 	i.authz.Close()
 	return errors.Join(err, i.store.Close())
 }

@@ -120,6 +120,7 @@ func TestBrowserReviewFlow(t *testing.T) {
 		chromedp.WaitVisible("#queue-filters", chromedp.ByQuery), // back to the page asked for
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible("svg#histogram", chromedp.ByQuery),
+		chromedp.WaitVisible("#decisions #dec-review", chromedp.ByQuery), // the matcher's decisions, review among them
 		chromedp.Text("#review-counts", &text, chromedp.ByQuery),
 	)
 	if !strings.Contains(text, "POSSIBLE_MATCH") {
@@ -137,6 +138,7 @@ func TestBrowserReviewFlow(t *testing.T) {
 	run("compare",
 		chromedp.Click("#queue tr.item a.compare-link", chromedp.ByQuery),
 		chromedp.WaitVisible("#evidence", chromedp.ByQuery),
+		chromedp.WaitVisible("#reason", chromedp.ByQuery), // why the item is in review
 		chromedp.Value(`#decide input[name="source"]`, &source, chromedp.ByQuery),
 		chromedp.Value(`#decide input[name="golden"]`, &golden, chromedp.ByQuery),
 	)
@@ -188,5 +190,11 @@ func TestBrowserReviewFlow(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("the audit log lacks %q:\n%.3000s", want, text)
 		}
+	}
+	// It fits the window: long values wrap instead of widening the page.
+	var overflow bool
+	run("audit width", chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth`, &overflow))
+	if overflow {
+		t.Error("the audit log is wider than the window")
 	}
 }

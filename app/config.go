@@ -45,6 +45,13 @@ type Config struct {
 	// for a scraper on a private network.
 	MetricsToken string
 	MetricsAddr  string
+	// AuditReads (IDEM_AUDIT_READS, --audit-reads) audits reads, searches,
+	// $match, $ihe-pix and $export kick-offs, written in batches.
+	AuditReads bool
+
+	// auditEvery is how often read audit events are written (0: every
+	// second); tests shorten it.
+	auditEvery time.Duration
 
 	// demo is the network loaded on first start (nil: seed.Demo()); tests
 	// load a small one, and hold its start with demoGate until they have
@@ -77,6 +84,7 @@ func DefaultConfig() Config {
 		RetryMin:    time.Second,
 		RetryMax:    10 * time.Minute,
 		Heartbeat:   10 * time.Second,
+		AuditReads:  true,
 	}
 }
 
@@ -94,6 +102,7 @@ func configFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "requests per second per client or user, 0 for no limit (IDEM_RATE)")
 	fs.StringVar(&cfg.MaxRepeats, "max-repeats", cfg.MaxRepeats, "limits on repeating elements over the defaults, e.g. identifier=100,name=20,*=1000 (IDEM_MAX_REPEATS)")
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "comma-separated IPs and CIDR ranges of reverse proxies whose X-Forwarded-For/-Host/-Proto headers count (IDEM_TRUSTED_PROXIES)")
+	fs.BoolVar(&cfg.AuditReads, "audit-reads", cfg.AuditReads, "audit reads, searches, $match, $ihe-pix and $export kick-offs as AuditEvents, written in batches (IDEM_AUDIT_READS)")
 	fs.BoolVar(&cfg.Seed, "demo", cfg.Seed, "load the demo network into an empty database on start (IDEM_SEED)")
 	fs.StringVar(&cfg.MatchRules, "match-rules", cfg.MatchRules, "match rules JSON file replacing the built-in rules (IDEM_MATCH_RULES)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "serve /metrics on this address instead, without authentication, e.g. 127.0.0.1:9090 (IDEM_METRICS_ADDR)")
@@ -152,12 +161,14 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 		}
 		cfg.Rate = r
 	}
-	if v := getenv("IDEM_SEED"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("IDEM_SEED: %q is not true or false", v)
+	for k, p := range map[string]*bool{"IDEM_SEED": &cfg.Seed, "IDEM_AUDIT_READS": &cfg.AuditReads} {
+		if v := getenv(k); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not true or false", k, v)
+			}
+			*p = b
 		}
-		cfg.Seed = b
 	}
 	durations := map[string]*time.Duration{"IDEM_SHUTDOWN_TIMEOUT": &cfg.ShutdownFor,
 		"IDEM_RETRY_MIN": &cfg.RetryMin, "IDEM_RETRY_MAX": &cfg.RetryMax, "IDEM_HEARTBEAT_MIN": &cfg.Heartbeat}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 
 	"idem/matching"
@@ -242,6 +243,7 @@ func (l *Linker) link(ctx context.Context, ltx registry.Tx, typ, id string, res 
 		return "", nil, err
 	}
 	var certain, review []*decision
+	var why reviewWhy
 	for _, d := range decisions {
 		switch {
 		case refused[d.golden] || (match != nil && d.golden == match.Golden()):
@@ -254,6 +256,7 @@ func (l *Linker) link(ctx context.Context, ltx registry.Tx, typ, id string, res 
 		}
 	}
 	if len(certain) > 1 {
+		why.duplicates = len(certain)
 		// Several golden records the record certainly belongs to are
 		// likely one entity: a steward may merge them.
 		if err := l.proposeDuplicates(ctx, ltx, p, certain); err != nil {
@@ -286,6 +289,7 @@ func (l *Linker) link(ctx context.Context, ltx registry.Tx, typ, id string, res 
 		}
 		if full {
 			review, certain = append(review, certain[0]), nil
+			why.full = true
 		}
 	}
 	if len(review) > MaxReview {
@@ -338,7 +342,7 @@ func (l *Linker) link(ctx context.Context, ltx registry.Tx, typ, id string, res 
 			p.remove(k)
 		}
 	}
-	p.reason = reasonFor(len(certain), len(review), golden)
+	p.reason = why.reason(certain, review, golden)
 	return golden, p, p.commit(ctx)
 }
 
@@ -422,14 +426,34 @@ func (l *Linker) proposeDuplicates(ctx context.Context, ltx registry.Tx, p *plan
 	return nil
 }
 
-func reasonFor(certain, review int, golden string) string {
+// reviewWhy records why certain matches went to review.
+type reviewWhy struct {
+	duplicates int  // golden records the record certainly matched (>1: proposed as duplicates)
+	full       bool // the one it certainly matched holds MaxAutoRecords
+}
+
+// reason says where the record went and why any candidates wait for a
+// steward; the review queue shows it beside each item.
+func (w reviewWhy) reason(certain, review []*decision, golden string) string {
+	var parts []string
 	switch {
-	case certain == 1:
-		return "certain match to " + golden
-	case review > 0:
-		return "uncertain matches: own golden record, candidates for review"
+	case len(certain) == 1:
+		parts = append(parts, "certain match to "+golden)
+	case len(review) > 0:
+		parts = append(parts, "uncertain matches: own golden record, candidates for review")
+	default:
+		return "no match: own golden record"
 	}
-	return "no match: own golden record"
+	if w.duplicates > 1 {
+		parts = append(parts, fmt.Sprintf("certain match to %d golden records — proposed as duplicates", w.duplicates))
+	}
+	if w.full {
+		parts = append(parts, fmt.Sprintf("certain match to a golden record that already holds %d records", MaxAutoRecords))
+	}
+	if slices.ContainsFunc(review, func(d *decision) bool { return d.conflict }) {
+		parts = append(parts, "conflicting enterprise identifier")
+	}
+	return strings.Join(parts, "; ")
 }
 
 // scored copies the score, grade, model version and evidence of d into k.

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/base64"
 	"maps"
 	"slices"
 	"strconv"
@@ -48,6 +49,9 @@ type AuditRecord struct {
 	Recorded    time.Time
 	Source      string            // the idem instance (its base URL)
 	Detail      map[string]string // rule, reason, decision id, score, ...
+	// Query, when set, is the query of a search or operation ("Patient?family=x"):
+	// BALP's query entity (role 24 Query), base64 in entity.query.
+	Query string
 	// Decision, when set, is the kind of a linking decision the event also
 	// records (a write and the decision it made are one event): an idem
 	// subtype after the REST one.
@@ -90,7 +94,11 @@ func AuditEvent(e AuditRecord) map[string]any {
 	if e.OutcomeDesc != "" {
 		ev["outcomeDesc"] = e.OutcomeDesc
 	}
-	if entities := auditEntities(e.Entities, e.Detail); len(entities) > 0 {
+	entities := auditEntities(e.Entities, e.Detail)
+	if e.Query != "" {
+		entities = append([]any{queryEntity(e.Query)}, entities...)
+	}
+	if len(entities) > 0 {
 		ev["entity"] = entities
 	}
 	return ev
@@ -198,6 +206,16 @@ func auditEntities(refs []string, detail map[string]string) []any {
 		})
 	}
 	return out
+}
+
+// queryEntity is BALP's query entity: the query as asked, base64 in query.
+func queryEntity(q string) map[string]any {
+	return map[string]any{
+		"type":        coding(systemEntityType, "2", "System Object"),
+		"role":        coding(systemObjectRole, "24", "Query"),
+		"description": q,
+		"query":       base64.StdEncoding.EncodeToString([]byte(q)),
+	}
 }
 
 // coding returns a Coding; display is left out when "".

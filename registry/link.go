@@ -55,6 +55,7 @@ type LinkFilter struct {
 	LinkSource           string
 	MinScore, MaxScore   float64   // MaxScore 0: no upper bound
 	CreatedBefore        time.Time // zero: any age
+	NewGolden            *bool     // the link's NewGolden; nil: any
 	SortByScore          bool      // best score first; otherwise newest first
 	Offset, Count        int       // Count 0: no limit
 }

@@ -41,6 +41,7 @@ func (s *Server) handleRead(c *fiber.Ctx) error {
 		}
 		return err
 	}
+	s.auditRead(c, readAudit{action: "R", subtype: "read", records: []string{versionRef(r)}, total: -1})
 	return s.sendStored(c, fiber.StatusOK, r)
 }
 
@@ -57,6 +58,7 @@ func (s *Server) handleVRead(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.auditRead(c, readAudit{action: "R", subtype: "vread", records: []string{versionRef(r)}, total: -1})
 	return s.sendStored(c, fiber.StatusOK, r)
 }
 

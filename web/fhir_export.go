@@ -42,6 +42,7 @@ func (s *Server) handleExport(level string) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		s.auditRead(c, readAudit{action: "E", subtype: "$export", query: req.Request, total: -1})
 		c.Set(fiber.HeaderContentLocation, s.base(c)+"/$export-status/"+job.ID)
 		return s.sendOutcome(c, fiber.StatusAccepted, registry.Information("export accepted as job "+job.ID))
 	}

@@ -36,6 +36,11 @@ func (s *Server) handleMatch(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	found := make([]*registry.Resource, len(out.Candidates))
+	for i, cand := range out.Candidates {
+		found[i] = cand.Resource
+	}
+	s.auditRead(c, readAudit{action: "E", subtype: "$match", query: typ + "/$match " + string(c.Body()), records: versionRefs(found), total: -1})
 	return s.sendJSON(c, fiber.StatusOK, s.matchBundle(c, out))
 }
 

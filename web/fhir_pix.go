@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -54,6 +55,8 @@ func (s *Server) handlePIX(c *fiber.Ctx) error {
 	if err := s.crossReference(ctx, ls, x, recs); err != nil {
 		return err
 	}
+	s.auditRead(c, readAudit{action: "E", subtype: "$ihe-pix", query: typ + "/$ihe-pix?" + string(c.Request().URI().QueryString()),
+		records: slices.Sorted(maps.Keys(x.seen)), total: -1})
 	return s.sendJSON(c, fiber.StatusOK, parameters(append(x.identifiers, x.refs...)))
 }
 

@@ -30,6 +30,8 @@ func (s *Server) handleSearch(c *fiber.Ctx) error {
 		return err
 	}
 	res.Included = s.permittedIncludes(c.UserContext(), res.Included)
+	s.auditRead(c, readAudit{action: "E", subtype: "search-type", query: typ + "?" + params.Encode(),
+		records: versionRefs(append(res.Matches[:len(res.Matches):len(res.Matches)], res.Included...)), total: res.Total})
 	return s.sendJSON(c, fiber.StatusOK, s.searchBundle(c, typ, params, q, res))
 }
 

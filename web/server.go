@@ -38,6 +38,9 @@ type Config struct {
 	// Audit records the AuditEvents that are not writes (denials, logins);
 	// nil: not recorded.
 	Audit *registry.Auditor
+	// ReadAudit queues the AuditEvents of reads, searches and query
+	// operations (audit_reads.go); nil: reads are not audited.
+	ReadAudit *registry.AuditQueue
 	// Limits bounds repeating elements in resources sent to the API (the
 	// zero value: registry.DefaultRepeats).
 	Limits registry.Limits

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -168,17 +169,47 @@ func dryRunPrincipal(who string, clients []Client) (registry.Actor, bool) {
 	return registry.Actor{}, false
 }
 
+// handleUIRuleAdd adds the rule of the form's fields (who, type, action,
+// allow or deny), or its raw policy line (the advanced field) when given.
 func (s *Server) handleUIRuleAdd(c *fiber.Ctx) error {
-	return s.editRule(c, "added", s.auth.AddRule)
+	line := strings.TrimSpace(c.FormValue("line"))
+	if line == "" {
+		var err error
+		line, err = ruleLine(c.FormValue("who"), c.FormValue("type"), c.FormValue("domain"), c.FormValue("action"), c.FormValue("effect"))
+		if err != nil {
+			s.setFlash(c, flash{Kind: "error", Msg: registry.ErrorMessage(err)})
+			return redirect(c, "/admin/policy")
+		}
+	}
+	return s.editRule(c, line, "added", s.auth.AddRule)
+}
+
+// ruleLine is the Casbin policy line of a rule given field by field:
+// "p, role:steward, Patient, *, merge, deny".
+func ruleLine(who, typ, domain, action, effect string) (string, error) {
+	who, typ, domain, action = strings.TrimSpace(who), strings.TrimSpace(typ), strings.TrimSpace(domain), strings.TrimSpace(action)
+	kind, name, _ := strings.Cut(who, ":")
+	switch {
+	case (kind != "role" && kind != "client") || name == "":
+		return "", registry.Errorf(registry.EInvalid, "who %q: choose role:NAME or client:NAME", who)
+	case typ != "*" && !slices.Contains(uiTypes, typ):
+		return "", registry.Errorf(registry.EInvalid, "type %q: choose a resource type or *", typ)
+	case action != "*" && !slices.Contains(uiActions, action):
+		return "", registry.Errorf(registry.EInvalid, "action %q: choose an action or *", action)
+	case effect != "allow" && effect != "deny":
+		return "", registry.Errorf(registry.EInvalid, "effect %q: choose allow or deny", effect)
+	case strings.ContainsAny(who+typ+domain, ", \n"):
+		return "", registry.Errorf(registry.EInvalid, "who, type and domain may not hold commas or spaces")
+	}
+	return strings.Join([]string{"p", who, typ, cmp.Or(domain, "*"), action, effect}, ", "), nil
 }
 
 func (s *Server) handleUIRuleRemove(c *fiber.Ctx) error {
-	return s.editRule(c, "removed", s.auth.RemoveRule)
+	return s.editRule(c, strings.TrimSpace(c.FormValue("line")), "removed", s.auth.RemoveRule)
 }
 
 // editRule adds or removes one rule; a bad rule is reported on the page.
-func (s *Server) editRule(c *fiber.Ctx, done string, edit func(ctx context.Context, line string) error) error {
-	line := strings.TrimSpace(c.FormValue("line"))
+func (s *Server) editRule(c *fiber.Ctx, line, done string, edit func(ctx context.Context, line string) error) error {
 	err := edit(c.UserContext(), line)
 	if code := registry.ErrorCode(err); code != "" && code != registry.EInternal {
 		s.setFlash(c, flash{Kind: "error", Msg: registry.ErrorMessage(err)})

@@ -28,10 +28,12 @@ type comparePage struct {
 	Form         queueForm
 	Pos          int
 	Link         *registry.Link
-	Open         bool // still in review
-	Duplicate    bool // two Persons
-	Decidable    bool // the linker takes decisions on this golden record type
+	Reason       string // why it is in review
+	Open         bool   // still in review
+	Duplicate    bool   // two Persons
+	Decidable    bool   // the linker takes decisions on this golden record type
 	Match        *matching.Match
+	Pair         *linkage.Pair // for two Persons: the records the evidence compares
 	Source       *record
 	SourceGolden string // the golden record the record is in now
 	Golden       *record
@@ -81,8 +83,18 @@ func (s *Server) handleCompare(c *fiber.Ctx) error {
 			p.Match = &m
 		}
 	}
+	reasons, err := linkage.ReviewReasons(ctx, ls, []*registry.Link{k})
+	if err != nil {
+		return err
+	}
+	p.Reason = reasons[k.ID]
 	if err := s.compareSides(ctx, ls, &p); err != nil {
 		return err
+	}
+	if p.Duplicate && p.Match == nil {
+		if err := s.duplicateEvidence(ctx, ls, &p); err != nil {
+			return err
+		}
 	}
 	return s.render(c, fiber.StatusOK, "compare", p)
 }
@@ -144,21 +156,26 @@ func (s *Server) compareSides(ctx context.Context, ls registry.LinkStore, p *com
 	return nil
 }
 
-// compareRows lays out the fields of the record and its candidates.
+// compareRows lays out the fields of the record and its candidates. Each
+// cell is classed by how it compares with the record; identifiers compare
+// within one system only, and a different source system is no conflict.
 func compareRows(mine *record, theirs []*record) []compareRow {
+	text := func(partial bool) func(a, b []string) string {
+		return func(a, b []string) string { return agreement(a, b, partial) }
+	}
 	fields := []struct {
-		label   string
-		get     func(r *record) []string
-		partial bool
+		label string
+		get   func(r *record) []string
+		agree func(a, b []string) string
 	}{
-		{"Name", func(r *record) []string { return r.Names }, true},
-		{"Gender", func(r *record) []string { return one(r.Gender) }, false},
-		{"Birth date", func(r *record) []string { return one(r.BirthDate) }, true},
-		{"Identifiers", func(r *record) []string { return r.Identifiers }, false},
-		{"Telecom", func(r *record) []string { return r.Telecom }, false},
-		{"Address", func(r *record) []string { return r.Address }, true},
-		{"Status", func(r *record) []string { return one(r.Status) }, false},
-		{"Source system", func(r *record) []string { return one(r.System) }, false},
+		{"Name", func(r *record) []string { return r.Names }, text(true)},
+		{"Gender", func(r *record) []string { return one(r.Gender) }, text(false)},
+		{"Birth date", func(r *record) []string { return one(r.BirthDate) }, text(true)},
+		{"Identifiers", func(r *record) []string { return r.Identifiers }, identifierAgreement},
+		{"Telecom", func(r *record) []string { return r.Telecom }, text(false)},
+		{"Address", func(r *record) []string { return r.Address }, text(true)},
+		{"Status", func(r *record) []string { return one(r.Status) }, text(false)},
+		{"Source system", func(r *record) []string { return one(r.System) }, func(a, b []string) string { return "cell-other" }},
 	}
 	var rows []compareRow
 	for _, f := range fields {
@@ -167,13 +184,44 @@ func compareRows(mine *record, theirs []*record) []compareRow {
 		for _, t := range theirs {
 			v := f.get(t)
 			empty = empty && len(v) == 0
-			row.Theirs = append(row.Theirs, compareCell{Values: v, Class: agreement(row.Mine, v, f.partial)})
+			row.Theirs = append(row.Theirs, compareCell{Values: v, Class: f.agree(row.Mine, v)})
 		}
 		if !empty {
 			rows = append(rows, row)
 		}
 	}
 	return rows
+}
+
+// identifierAgreement compares identifiers system by system, as the
+// matcher does: the same value in one system agrees, another value in one
+// system conflicts, and identifiers of different systems say nothing
+// (the evidence calls them missing).
+func identifierAgreement(mine, theirs []string) string {
+	bySystem := func(xs []string) map[string][]string {
+		m := map[string][]string{}
+		for _, x := range xs {
+			val, sys := x, ""
+			if i := strings.LastIndex(x, " ("); i >= 0 && strings.HasSuffix(x, ")") {
+				val, sys = x[:i], x[i+2:len(x)-1]
+			}
+			m[sys] = append(m[sys], val)
+		}
+		return m
+	}
+	a, b := bySystem(mine), bySystem(theirs)
+	class := "cell-missing"
+	for sys, vals := range a {
+		other, ok := b[sys]
+		if !ok {
+			continue
+		}
+		if agreement(vals, other, false) == "cell-agree" {
+			return "cell-agree"
+		}
+		class = "cell-disagree"
+	}
+	return class
 }
 
 func one(s string) []string {

@@ -49,8 +49,10 @@ type dashboardPage struct {
 	Ages              []string
 	Review            []reviewRow
 	ReviewTotal       int
-	Match, Auto       int
-	AutoRate          float64
+	Match             int     // records linked to a golden record
+	Auto, New         int     // matcher's decisions: linked to an existing golden record, or a new one
+	ToReview, Waiting int     // sent to a steward (Waiting of them still in the queue)
+	AutoRate          float64 // share of the decisions the matcher took alone
 	HistType          string
 	HistTypes         []string
 	Hist              *histogram
@@ -183,22 +185,54 @@ func (s *Server) reviewTable(ctx context.Context, ls registry.LinkStore, d *dash
 	return nil
 }
 
-// linkRates counts the records linked to a golden record and how many of
-// those links the matcher made by itself.
+// linkRates counts the matcher's decisions over the records linked: linked
+// to an existing golden record by itself, given a new golden record, or
+// sent to a steward (waiting in review, or linked by one). A record waiting
+// in review holds a golden record of its own meanwhile, so it is counted
+// under review, not new.
 func (s *Server) linkRates(ctx context.Context, ls registry.LinkStore, d *dashboardPage) error {
-	all, err := ls.QueryLinks(ctx, registry.LinkFilter{MatchResult: []string{registry.MatchResultMatch}, Count: 1})
-	if err != nil {
+	count := func(f registry.LinkFilter) (int, error) {
+		f.MatchResult, f.Count = []string{registry.MatchResultMatch}, 1
+		page, err := ls.QueryLinks(ctx, f)
+		if err != nil {
+			return 0, err
+		}
+		return page.Total, nil
+	}
+	yes, no := true, false
+	var err error
+	if d.Match, err = count(registry.LinkFilter{}); err != nil {
 		return err
 	}
-	auto, err := ls.QueryLinks(ctx, registry.LinkFilter{MatchResult: []string{registry.MatchResultMatch}, LinkSource: registry.LinkSourceAuto, Count: 1})
-	if err != nil {
+	if d.Auto, err = count(registry.LinkFilter{LinkSource: registry.LinkSourceAuto, NewGolden: &no}); err != nil {
 		return err
 	}
-	d.Match, d.Auto = all.Total, auto.Total
-	if d.Match > 0 {
-		d.AutoRate = float64(d.Auto) / float64(d.Match)
+	if d.New, err = count(registry.LinkFilter{LinkSource: registry.LinkSourceAuto, NewGolden: &yes}); err != nil {
+		return err
+	}
+	if d.Waiting, err = waitingRecords(ctx, ls); err != nil {
+		return err
+	}
+	d.ToReview = max(0, d.Match-d.Auto-d.New) + d.Waiting
+	d.New = max(0, d.New-d.Waiting)
+	if n := d.Auto + d.New + d.ToReview; n > 0 {
+		d.AutoRate = float64(d.Auto+d.New) / float64(n)
 	}
 	return nil
+}
+
+// waitingRecords counts the records with open review items (of up to
+// scanCap items).
+func waitingRecords(ctx context.Context, ls registry.LinkStore) (int, error) {
+	page, err := ls.QueryLinks(ctx, registry.LinkFilter{MatchResult: []string{registry.MatchResultPossible}, Count: scanCap})
+	if err != nil {
+		return 0, err
+	}
+	seen := map[string]bool{}
+	for _, k := range page.Links {
+		seen[k.Source()] = true
+	}
+	return len(seen), nil
 }
 
 // scoredLinks reads the scored links of typ (up to scanCap, best first).

@@ -43,6 +43,7 @@ type goldenPage struct {
 	Members  []member
 	Others   []*registry.Link // review, refused and redirect links
 	Timeline []timelineEntry
+	Names    map[string]string // "Type/id" → the record's name, for the timeline
 	Back     string
 }
 
@@ -70,7 +71,6 @@ func (s *Server) goldenPage(c *fiber.Ctx, typ string) error {
 		return err
 	}
 	p := goldenPage{view: s.baseView(c, typ+" "+id, ""), Golden: toRecord(r), Active: body["active"] != false, Back: c.OriginalURL()}
-	p.Title = typ + " " + p.Golden.Label()
 	links, err := ls.QueryLinks(ctx, registry.LinkFilter{GoldenType: typ, GoldenID: id})
 	if err != nil {
 		return err
@@ -103,7 +103,44 @@ func (s *Server) goldenPage(c *fiber.Ctx, typ string) error {
 	if p.Timeline, err = timeline(ctx, ls, typ, id, sources); err != nil {
 		return err
 	}
+	if p.Names, err = s.timelineNames(ctx, p.Timeline, recs); err != nil {
+		return err
+	}
+	if p.Golden.Name == "" && len(p.Members) > 0 && p.Members[0].Record != nil {
+		// A Linkage has no name of its own: it is named by its Location.
+		p.Golden.Name = "Linkage of " + p.Members[0].Record.Label()
+	}
+	p.Title = typ + " " + p.Golden.Label()
 	return s.render(c, fiber.StatusOK, "golden", p)
+}
+
+// timelineNames names the records and golden records of the timeline's
+// changes: those in known, the rest read.
+func (s *Server) timelineNames(ctx context.Context, tl []timelineEntry, known map[string]*record) (map[string]string, error) {
+	names := map[string]string{}
+	var missing []string
+	for _, t := range tl {
+		for _, k := range t.Changes {
+			for _, ref := range []string{k.Source(), k.Golden()} {
+				if r := known[ref]; r != nil {
+					names[ref] = r.Label()
+				} else if _, ok := names[ref]; !ok {
+					names[ref] = ""
+					missing = append(missing, ref)
+				}
+			}
+		}
+	}
+	recs, err := s.records(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	for ref, r := range recs {
+		if r != nil && r.Name != "" {
+			names[ref] = r.Name
+		}
+	}
+	return names, nil
 }
 
 // personValues lists a Person's golden demographics with the record each

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"idem/linkage"
 	"idem/registry"
 )
 
@@ -188,6 +189,7 @@ func (s *Server) queueLinks(ctx context.Context, ls registry.LinkStore, f queueF
 
 type queueItem struct {
 	Link    *registry.Link
+	Reason  string // why it is in review
 	Pos     int
 	Source  *record
 	Golden  *record
@@ -228,10 +230,14 @@ func (s *Server) handleReviewList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	reasons, err := linkage.ReviewReasons(ctx, ls, links)
+	if err != nil {
+		return err
+	}
 	p := queuePage{view: s.baseView(c, "Review queue", "review"), Form: f, Total: total, Sampled: sampled, Types: queueTypes, Grades: queueGrades}
 	for i, k := range links {
 		pos := f.Offset + i
-		p.Items = append(p.Items, queueItem{Link: k, Pos: pos, Source: recs[k.Source()], Golden: recs[k.Golden()], Compare: compareURL(f, k, pos)})
+		p.Items = append(p.Items, queueItem{Link: k, Reason: reasons[k.ID], Pos: pos, Source: recs[k.Source()], Golden: recs[k.Golden()], Compare: compareURL(f, k, pos)})
 	}
 	if len(links) > 0 {
 		p.From, p.To = f.Offset+1, f.Offset+len(links)

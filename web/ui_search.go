@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -129,6 +130,19 @@ type auditPage struct {
 
 const auditType = "AuditEvent"
 
+// auditPageSize is the number of events on one page of the audit log.
+const auditPageSize = 50
+
+// readableTime shows an instant as "2026-12-06 22:05:13 UTC"; what does
+// not parse is shown as it is.
+func readableTime(v string) string {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return v
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
 func (s *Server) handleAuditPage(c *fiber.Ctx) error {
 	f := auditForm{Agent: strings.TrimSpace(c.Query("agent")), Entity: strings.TrimSpace(c.Query("entity")),
 		Action: strings.TrimSpace(c.Query("action")), Since: strings.TrimSpace(c.Query("since"))}
@@ -137,7 +151,7 @@ func (s *Server) handleAuditPage(c *fiber.Ctx) error {
 		p.HasNone = true
 		return s.render(c, fiber.StatusOK, "audit", p)
 	}
-	q := url.Values{"_count": {"100"}, "_sort": {"-_lastUpdated"}} // newest first
+	q := url.Values{"_count": {strconv.Itoa(auditPageSize)}, "_sort": {"-_lastUpdated"}} // newest first
 	// The search narrows by agent, action and date where the server has
 	// the parameters; matches (substrings, entities with their versions)
 	// does the rest.
@@ -162,6 +176,7 @@ func (s *Server) handleAuditPage(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
+	s.auditRead(c, readAudit{action: "E", subtype: "search-type", query: auditType + "?" + q.Encode(), records: versionRefs(res.Matches), total: res.Total})
 	for _, r := range res.Matches {
 		if row, ok := auditOf(r); ok && f.matches(row) {
 			p.Rows = append(p.Rows, row)
@@ -195,7 +210,7 @@ func auditOf(r *registry.Resource) (auditRow, bool) {
 	if err != nil {
 		return auditRow{}, false
 	}
-	row := auditRow{ID: r.ID, When: str(body["recorded"]), Action: str(body["action"])}
+	row := auditRow{ID: r.ID, When: readableTime(str(body["recorded"])), Action: str(body["action"])}
 	coding := func(v any) string {
 		m, _ := v.(map[string]any)
 		if d := str(m["display"]); d != "" {
@@ -224,6 +239,9 @@ func auditOf(r *registry.Resource) (auditRow, bool) {
 		what, _ := m["what"].(map[string]any)
 		if ref := firstOf(str(what["reference"]), str(m["name"])); ref != "" {
 			row.Entities = append(row.Entities, ref)
+		}
+		if _, ok := m["query"]; ok {
+			row.Details = append(row.Details, "query: "+str(m["description"]))
 		}
 		for _, d := range list(m["detail"]) {
 			dm, _ := d.(map[string]any)

@@ -19,8 +19,8 @@ const (
 	histLeft, histTop = 48, 28
 	histPlotW         = 650
 	histPlotH         = 190
-	histLo, histHi    = -1.0, 5.0 // log10 odds: probability 0.09 to 0.99999
-	histBins          = 24
+	histLo, histHi    = -1.0, 7.0 // log10 odds: probability 0.09 to 0.9999999, finer near 1
+	histBins          = 32
 )
 
 // histogram is the drawn chart: every number placed, for the template.
@@ -87,6 +87,15 @@ func logOdds(p float64) float64 {
 	return math.Max(histLo, math.Min(histHi, math.Log10(p/(1-p))))
 }
 
+// logHeight is the height of a bar of n links when the highest holds peak:
+// log scale, a single link still visible.
+func logHeight(n, peak int) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return math.Log10(1+float64(n)) / math.Log10(1+float64(peak)) * histPlotH
+}
+
 func histX(lo float64) float64 {
 	return float64(histLeft) + (lo-histLo)/(histHi-histLo)*histPlotW
 }
@@ -118,18 +127,25 @@ func newHistogram(links []*registry.Link, th matching.Thresholds) *histogram {
 			if n == 0 {
 				continue
 			}
-			ht := float64(n) / float64(peak) * histPlotH
+			// Heights on a log scale, so the few uncertain scores show
+			// beside the many certain ones; the segments of a bar share
+			// its height in proportion.
+			total := c[0] + c[1] + c[2]
+			ht := logHeight(total, peak) * float64(n) / float64(total)
 			y -= ht
 			bar.Segs = append(bar.Segs, histSeg{X: histX(lo) + 1, Y: y, W: bw - 2, H: ht, Class: histClasses[cat].class,
 				Title: strconv.Itoa(n) + " " + histClasses[cat].label + ", score " + probText(lo) + "–" + probText(lo+(histHi-histLo)/histBins)})
 		}
 		h.Bars = append(h.Bars, bar)
 	}
-	for _, p := range []float64{0.1, 0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999} {
+	for _, p := range []float64{0.1, 0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999, 0.999999} {
 		h.XTicks = append(h.XTicks, histTick{X: histX(logOdds(p)), Y: float64(h.Bottom + 16), Label: strconv.FormatFloat(p, 'f', -1, 64)})
 	}
-	for _, f := range []float64{0, 0.5, 1} {
-		h.YTicks = append(h.YTicks, histTick{X: histLeft - 6, Y: float64(h.Bottom) - f*histPlotH + 4, Label: strconv.Itoa(int(math.Round(f * float64(peak))))})
+	for _, n := range []int{1, 10, 100, 1000, 10000, 100000} {
+		if n > peak {
+			break
+		}
+		h.YTicks = append(h.YTicks, histTick{X: histLeft - 6, Y: float64(h.Bottom) - logHeight(n, peak) + 4, Label: strconv.Itoa(n)})
 	}
 	for _, t := range []struct {
 		p     float64

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -108,6 +109,18 @@ func TestUIDashboard(t *testing.T) {
 	if !strings.Contains(p.doc.Find("#review-counts").Text(), "POSSIBLE_MATCH") {
 		t.Errorf("review counts: %s", p.doc.Find("#review-counts").Text())
 	}
+	// The rate is over the matcher's decisions: a record waiting in review
+	// is not counted as decided.
+	if got := p.text("#dec-review"); !strings.HasPrefix(got, "1 sent to review (1 still waiting)") {
+		t.Errorf("review decisions %q", got)
+	}
+	if got := p.text("#autolink"); strings.HasPrefix(got, "100") {
+		t.Errorf("decided by the matcher %q beside an open review item", got)
+	}
+	// The y axis is a log scale: its ticks are powers of ten.
+	if got := p.doc.Find("svg#histogram text").First().Text(); got != "1" {
+		t.Errorf("first y tick %q, want 1", got)
+	}
 	if got := p.doc.Find("svg#histogram line.th").Length(); got != 3 {
 		t.Errorf("threshold lines %d, want 3", got)
 	}
@@ -136,6 +149,10 @@ func TestUIReviewQueueAndFilters(t *testing.T) {
 	p := b.get("/review").must(t, http.StatusOK, "#queue-filters", "#queue tr.item")
 	if n := p.doc.Find("#queue tr.item").Length(); n != 1 {
 		t.Fatalf("queue items %d, want 1", n)
+	}
+	// Each item says why it is in review.
+	if why := p.text("#queue tr.item .reason"); why != "probable match" {
+		t.Errorf("queue item's reason %q, want %q", why, "probable match")
 	}
 	// Record content is escaped: the markup in the name is text.
 	if p.doc.Find("#queue script").Length() != 0 || !strings.Contains(p.body, "&lt;script&gt;") {
@@ -179,9 +196,22 @@ func TestUICompareAndDecide(t *testing.T) {
 	k := e.review()[0]
 	compare := "/review/compare?" + url.Values{"source": {k.Source()}, "golden": {k.Golden()}, "pos": {"0"}}.Encode()
 	p := b.get(compare).must(t, http.StatusOK, "#question", "#score", "#grade", "#model", "#side-by-side", "#evidence tbody tr",
-		`#decide button[data-key="m"]`, `#decide button[data-key="n"]`, "#act-separate", `a[data-key="s"]`, "#evidence tr.ev-agree", "#side-by-side td.cell-disagree")
+		`#decide button[data-key="m"]`, `#decide button[data-key="n"]`, "#act-separate", `a[data-key="s"]`, "#evidence tr.ev-agree")
 	if p.doc.Find("script:not([src])").Length() != 0 {
 		t.Errorf("an inline script in the compare page")
+	}
+	// Identifiers of different systems and another source system are not
+	// conflicts: the evidence calls them missing.
+	for _, row := range []string{"Identifiers", "Source system"} {
+		if p.doc.Find(`#side-by-side tr[data-field="`+row+`"] td.cell-disagree`).Length() != 0 {
+			t.Errorf("%s coloured as a conflict", row)
+		}
+	}
+	if p.doc.Find(`#side-by-side tr[data-field="Identifiers"] td.cell-missing`).Length() == 0 {
+		t.Error("identifiers of different systems not shown as missing")
+	}
+	if why := p.text("#reason"); !strings.Contains(why, "probable match") {
+		t.Errorf("the compare page's reason %q", why)
 	}
 	if got := p.text("#score .stat"); got != fmt.Sprintf("%.4f", k.Score) {
 		t.Errorf("score shown %q, link %v", got, k.Score)
@@ -221,6 +251,10 @@ func TestUICompareAndDecide(t *testing.T) {
 	}
 	if !strings.Contains(person.doc.Find("#members").Text(), "MANUAL") || !strings.Contains(person.doc.Find("#timeline").Text(), "ann") {
 		t.Errorf("members/timeline lack the steward's decision:\n%s", person.doc.Find("#timeline").Text())
+	}
+	// The timeline names the records; their ids come second.
+	if names := person.doc.Find("#timeline li.change .name").Text(); !strings.Contains(names, "Wisniewska") {
+		t.Errorf("timeline names %q, want the records' names", names)
 	}
 	// Undo from the message puts the item back in review.
 	if p := b.post("/undo", url.Values{"op": {op}, "back": {"/review"}}); p.status != http.StatusSeeOther || p.location != "/review" {
@@ -290,6 +324,9 @@ func TestUILinkageAndSearch(t *testing.T) {
 	b.login("ann")
 	_, id, _ := strings.Cut(e.linked.Golden, "/")
 	p := b.get("/linkage/"+id).must(t, http.StatusOK, "#members", ".item-type")
+	if title := p.text("#golden-title"); !strings.Contains(title, "Springfield General") || strings.Contains(title, id) {
+		t.Errorf("Linkage title %q: want the Location's name, not the id", title)
+	}
 	types := p.doc.Find(".item-type").Text()
 	if !strings.Contains(types, "source") || !strings.Contains(types, "alternate") {
 		t.Errorf("Linkage item types %q", types)
@@ -336,6 +373,16 @@ func TestUIAdminPages(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("audit log lacks %q:\n%s", want, log)
 		}
+	}
+	// Readable timestamps, at most 50 rows, and columns that wrap to fit.
+	if when := p.doc.Find("#audit tr.event td.when").First().Text(); !regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$`).MatchString(when) {
+		t.Errorf("audit timestamp %q, want 2026-12-06 22:05:13 UTC", when)
+	}
+	if n := p.doc.Find("#audit tr.event").Length(); n > 50 {
+		t.Errorf("%d audit rows on a page, want at most 50", n)
+	}
+	if p.doc.Find("#audit colgroup col.when").Length() != 1 {
+		t.Error("the audit table has no fixed column widths")
 	}
 	p = admin.get("/audit?agent=ann&action=denied").must(t, http.StatusOK, "#audit tr.event")
 	if strings.Contains(p.doc.Find("#audit").Text(), "root") {
@@ -386,6 +433,18 @@ func TestUIAdminPages(t *testing.T) {
 		t.Errorf("dry run: %q", p.text("#decision"))
 	}
 	admin.get("/admin/policy?who=client:nobody&action=read&type=Patient").must(t, http.StatusBadRequest, ".error-box")
+	// A rule from the form's fields, beside the dry run that checks it.
+	p = admin.get("/admin/policy").must(t, http.StatusOK, ".policy-grid #add-rule select#rule-who", ".policy-grid #dry-run",
+		`#add-rule select[name="effect"] option`, `#add-rule details.advanced input[name="line"]`)
+	admin.post("/admin/policy/add", url.Values{"who": {"role:steward"}, "type": {"Patient"}, "domain": {""}, "action": {"link"}, "effect": {"deny"}})
+	p = admin.get("/admin/policy").must(t, http.StatusOK, "#flash")
+	if !strings.Contains(p.text("#rules"), "p, role:steward, Patient, *, link, deny") {
+		t.Errorf("the form's rule is not among the rules:\n%s", p.text("#rules"))
+	}
+	admin.post("/admin/policy/add", url.Values{"who": {"nobody"}, "type": {"Patient"}, "action": {"link"}, "effect": {"allow"}})
+	if p := admin.get("/admin/policy"); !strings.Contains(p.text("#flash"), "role:NAME or client:NAME") {
+		t.Errorf("bad form rule message %q", p.text("#flash"))
+	}
 }
 
 func TestAgreement(t *testing.T) {

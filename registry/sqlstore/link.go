@@ -117,6 +117,9 @@ func linkWhere(f registry.LinkFilter) (string, []any) {
 	if !f.CreatedBefore.IsZero() {
 		add("created < ?", f.CreatedBefore.UnixMicro())
 	}
+	if f.NewGolden != nil {
+		add("new_golden = ?", *f.NewGolden)
+	}
 	if len(conds) == 0 {
 		return "", nil
 	}

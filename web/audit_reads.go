@@ -1,0 +1,71 @@
+package web
+
+import (
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"idem/registry"
+)
+
+// Reads and queries are audited as IHE BALP asks (ATNA read and query
+// events): who read which records, and for a search or an operation the
+// query itself. The events go through Config.ReadAudit, a queue written in
+// batches off the request path, so a read never waits for its audit.
+
+// maxAuditedRecords bounds the records named in one read or query event;
+// the number returned is always in the detail "returned".
+const maxAuditedRecords = 50
+
+// maxAuditedQuery bounds the query kept in an event (a $match body).
+const maxAuditedQuery = 8 << 10
+
+// readAudit describes one successful read or query.
+type readAudit struct {
+	action  string   // R for reads, E for queries and operations (BALP)
+	subtype string   // read, vread, search-type, or the "$operation"
+	query   string   // the query as asked, "" for a read
+	records []string // the records returned, "Patient/1/_history/2"
+	total   int      // matches in all (a search's total), -1: len(records)
+}
+
+// auditRead queues the event of a; nothing when read audit is off. The
+// AuditEvents of audit searches are recorded too: they are written through
+// the system path, which audits nothing, so recording never recurses.
+func (s *Server) auditRead(c *fiber.Ctx, a readAudit) {
+	if s.cfg.ReadAudit == nil {
+		return
+	}
+	n := len(a.records)
+	detail := map[string]string{"returned": strconv.Itoa(n)}
+	if a.total >= 0 && a.total != n {
+		detail["total"] = strconv.Itoa(a.total)
+	}
+	if n > maxAuditedRecords {
+		a.records = a.records[:maxAuditedRecords]
+		detail["listed"] = strconv.Itoa(maxAuditedRecords)
+	}
+	if len(a.query) > maxAuditedQuery {
+		a.query = a.query[:maxAuditedQuery]
+		detail["query-truncated"] = "true"
+	}
+	if id := requestID(c); id != "" {
+		detail["request"] = id
+	}
+	s.cfg.ReadAudit.Add(c.UserContext(), registry.AuditRecord{Action: a.action, Subtype: a.subtype,
+		Entities: append([]string(nil), a.records...), Query: a.query, Detail: detail})
+}
+
+// versionRef is the versioned reference of r, as audit entities name it.
+func versionRef(r *registry.Resource) string {
+	return r.Type + "/" + r.ID + "/_history/" + strconv.FormatInt(r.VersionID, 10)
+}
+
+// versionRefs lists the versioned references of rs.
+func versionRefs(rs []*registry.Resource) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = versionRef(r)
+	}
+	return out
+}
