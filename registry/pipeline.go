@@ -31,9 +31,10 @@ import (
 //     subscriptions are served after the commit.
 //
 // Golden records and AuditEvents are idem's own. They are written by
-// Writer.Put and Writer.Delete directly: the system path, which has no
-// authorize, resolve, link or audit step to skip — a linking decision is
-// audited once, as a decision, naming the golden records it rewrote.
+// Writer.Create, Writer.Replace and Writer.Delete directly: the system
+// path, which has no authorize, resolve, link or audit step to skip. The
+// linking decision a write makes is recorded in the write's AuditEvent,
+// naming the golden records it rewrote; a steward's decision has its own.
 
 // Write is one write the pipeline carries out.
 type Write struct {
@@ -145,16 +146,6 @@ func (w *Writer) Index(typ string, res map[string]any) MatchIndex {
 		return MatchIndex{}
 	}
 	return w.MatchIndex(typ, res)
-}
-
-// Put stores res as the next version of typ/id, for idem itself (the
-// system path).
-func (w *Writer) Put(ctx context.Context, tx Tx, typ, id string, res map[string]any) (*Outcome, error) {
-	cur, err := tx.Read(ctx, typ, id)
-	if err != nil && ErrorCode(err) != ENotFound {
-		return nil, err
-	}
-	return w.store(ctx, tx, &Write{Action: "update", Type: typ, ID: id, Resource: res, Stored: cur, Index: w.Index(typ, res)})
 }
 
 // Replace stores res as the next version over cur, the current version the
