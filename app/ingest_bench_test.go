@@ -44,7 +44,11 @@ func BenchmarkLinkedIngestHTTP(b *testing.B) {
 		if cfg.DB == "" {
 			cfg.DB = filepath.Join(b.TempDir(), "ingest.db")
 		}
-		inst, err := Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		logTo := io.Discard
+		if os.Getenv("IDEM_BENCH_LOG") != "" {
+			logTo = os.Stderr
+		}
+		inst, err := Start(ctx, cfg, slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err != nil {
 			b.Fatal(err)
 		}

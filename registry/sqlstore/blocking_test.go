@@ -106,3 +106,31 @@ func naiveRanking(held map[string][]string, q registry.CandidateQuery) []string 
 	}
 	return out
 }
+
+// TestLargeLinkedTransaction: a transaction matching a thousand records,
+// each with a dozen blocking keys of its own, stays within PostgreSQL's
+// lock table (advisory locks are taken per bucket of keys, not per key).
+func TestLargeLinkedTransaction(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		ctx := context.Background()
+		svc := &registry.Service{Store: s, Writer: &registry.Writer{MatchIndex: familyKeys}}
+		err := s.Write(ctx, func(tx registry.Tx) error {
+			for i := 0; i < 1000; i++ {
+				keys := make([]string, 12)
+				for j := range keys {
+					keys[j] = fmt.Sprintf("k:%d:%d", i, j)
+				}
+				if _, err := tx.Candidates(ctx, "Patient", registry.CandidateQuery{Keys: keys, KeyCap: 100, Max: 50}); err != nil {
+					return fmt.Errorf("record %d: %w", i, err)
+				}
+				if _, err := svc.CreateTx(ctx, tx, "Patient", fmt.Sprintf("big-%d", i), mustDecode(t, patientJSON("F", "G", "2000-01-01", fmt.Sprint(i))), ""); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

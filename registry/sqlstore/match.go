@@ -40,7 +40,10 @@ func (s *Store) Candidates(ctx context.Context, typ string, q registry.Candidate
 func (t *tx) Candidates(ctx context.Context, typ string, q registry.CandidateQuery) (*registry.CandidateSet, error) {
 	db := t.db.WithContext(ctx)
 	if t.conn.pg {
-		if err := lockKeys(db, q.Keys); err != nil {
+		if t.locked == nil {
+			t.locked = map[int64]bool{}
+		}
+		if err := lockKeys(db, q.Keys, t.locked); err != nil {
 			return nil, err
 		}
 	}
@@ -58,25 +61,38 @@ func (t *tx) Candidates(ctx context.Context, typ string, q registry.CandidateQue
 	return set, t.preloadSources(ctx, typ, ids)
 }
 
-// lockKeys takes an advisory lock on a 64-bit hash of each key. The hashes
-// are taken in ascending order, so transactions sharing keys queue rather
-// than deadlock (two keys with the same hash are one lock: re-taking it in
-// the same transaction does not wait).
-func lockKeys(db *gorm.DB, keys []string) error {
-	hashes := make([]int64, 0, len(keys))
+// lockKeys takes a transaction-scoped advisory lock per bucket of the
+// keys (their 64-bit hash modulo lockBuckets), in ascending order, and
+// skips the buckets this transaction holds already. Buckets, not keys:
+// PostgreSQL's lock table holds a few thousand locks, and a Bundle of a
+// thousand records has some eleven thousand keys ("out of shared memory").
+// Two writes sharing a bucket but no key wait for each other needlessly;
+// never the reverse.
+func lockKeys(db *gorm.DB, keys []string, held map[int64]bool) error {
+	buckets := make([]int64, 0, len(keys))
 	for _, k := range keys {
 		h := fnv.New64a()
 		h.Write([]byte(k))
-		hashes = append(hashes, int64(h.Sum64()))
+		if b := int64(h.Sum64() % lockBuckets); !held[b] {
+			buckets = append(buckets, b)
+		}
 	}
-	slices.Sort(hashes)
-	for _, h := range slices.Compact(hashes) {
-		if err := db.Exec(`SELECT pg_advisory_xact_lock(?)`, h).Error; err != nil {
+	slices.Sort(buckets)
+	for _, b := range slices.Compact(buckets) {
+		if err := db.Exec(`SELECT pg_advisory_xact_lock(?, ?)`, lockClass, b).Error; err != nil {
 			return err
 		}
+		held[b] = true
 	}
 	return nil
 }
+
+// lockBuckets is the number of advisory locks blocking keys map to, under
+// the class lockClass (the first key of the two-key advisory lock).
+const (
+	lockBuckets = 1024
+	lockClass   = 74192
+)
 
 // candidatesWith is candidates over the database plus the rows a write
 // transaction has buffered (buf, nil outside one): the buffered index rows

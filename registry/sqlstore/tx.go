@@ -23,12 +23,13 @@ import (
 // search inside the transaction over a type with buffered rows, and the
 // conditional-create key, still flush first.
 type tx struct {
-	db    *gorm.DB // for GORM-built reads
-	conn  *conn
-	store *Store
-	buf   pending
-	links linkCache
-	pks   map[string]int64 // "type/id" → resources.pk of rows read, so updates need no RETURNING
+	db     *gorm.DB // for GORM-built reads
+	conn   *conn
+	store  *Store
+	buf    pending
+	links  linkCache
+	pks    map[string]int64 // "type/id" → resources.pk of rows read, so updates need no RETURNING
+	locked map[int64]bool   // blocking-key lock buckets held (PostgreSQL)
 	// events are the outbox rows Emit buffered, flattened (outbox.go).
 	events []any
 }
