@@ -446,7 +446,17 @@ func (s *Service) batchOne(ctx context.Context, e *entry, base string) (*Outcome
 // prepareKeys computes the blocking keys of every POST and PUT entry on all
 // cores before the transaction starts.
 func (s *Service) prepareKeys(entries []*entry) {
-	if w := s.writer(); w.MatchIndex == nil {
+	s.indexAll(len(entries), func(i int) {
+		if e := entries[i]; e.err == nil && e.res != nil {
+			e.keys = s.writer().Index(e.typ, e.res)
+		}
+	})
+}
+
+// indexAll runs index(i) for i in [0, n) on all cores, when the service
+// computes blocking keys at all: the work stays off SQLite's single writer.
+func (s *Service) indexAll(n int, index func(i int)) {
+	if s.writer().MatchIndex == nil {
 		return
 	}
 	workers := runtime.GOMAXPROCS(0)
@@ -455,10 +465,8 @@ func (s *Service) prepareKeys(entries []*entry) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			for i := w; i < len(entries); i += workers {
-				if e := entries[i]; e.err == nil && e.res != nil {
-					e.keys = s.writer().Index(e.typ, e.res)
-				}
+			for i := w; i < n; i += workers {
+				index(i)
 			}
 		}(w)
 	}

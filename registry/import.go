@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 )
 
 // ImportRecord is one record of a bulk import: a line parsed and
@@ -193,23 +191,11 @@ func (r *ImportRecord) prepare(actor Actor) {
 // importKeys computes blocking keys and features on all cores before the
 // transaction starts.
 func (s *Service) importKeys(recs []*ImportRecord) {
-	if s.writer().MatchIndex == nil {
-		return
-	}
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(recs); i += workers {
-				if r := recs[i]; r.Err == nil {
-					r.keys = s.writer().Index(r.Type, r.Resource)
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
+	s.indexAll(len(recs), func(i int) {
+		if r := recs[i]; r.Err == nil {
+			r.keys = s.writer().Index(r.Type, r.Resource)
+		}
+	})
 }
 
 func accepted(r *ImportRecord, out *Outcome) *ImportResult {

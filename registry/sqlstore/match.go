@@ -181,25 +181,33 @@ type blocking struct {
 func (b *blocking) count() error {
 	b.counts = make([]int, len(b.q.Keys))
 	at := b.positions()
-	rows, err := b.query(`SELECT key, n FROM match_key_counts WHERE key IN ?`, b.q.Keys)
+	err := b.eachKeyRow(`SELECT key, n FROM match_key_counts WHERE key IN ?`, []any{b.q.Keys}, func(k string, n int64) {
+		for _, i := range at[k] {
+			b.counts[i] = int(n)
+		}
+	})
+	if b.buf != nil {
+		for i, k := range b.q.Keys {
+			b.counts[i] += len(b.buf.keyRIDs[k])
+		}
+	}
+	return err
+}
+
+// eachKeyRow runs query, whose rows are (key, number), and calls fn on each.
+func (b *blocking) eachKeyRow(query string, args []any, fn func(key string, n int64)) error {
+	rows, err := b.query(query, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var k string
-		var n int
+		var n int64
 		if err := rows.Scan(&k, &n); err != nil {
 			return err
 		}
-		for _, i := range at[k] {
-			b.counts[i] = n
-		}
-	}
-	if b.buf != nil {
-		for i, k := range b.q.Keys {
-			b.counts[i] += len(b.buf.keyRIDs[k])
-		}
+		fn(k, n)
 	}
 	return rows.Err()
 }
@@ -281,21 +289,11 @@ func (b *blocking) fetch(keys []int) error {
 		}
 		at[k] = append(at[k], i)
 	}
-	rows, err := b.query(`SELECT key, rid FROM idx_match WHERE key IN ?`, list)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k string
-		var rid int64
-		if err := rows.Scan(&k, &rid); err != nil {
-			return err
-		}
+	err := b.eachKeyRow(`SELECT key, rid FROM idx_match WHERE key IN ?`, []any{list}, func(k string, rid int64) {
 		for _, i := range at[k] {
 			b.score[rid] += registry.BlockingWeight(b.counts[i], b.q.KeyCap)
 		}
-	}
+	})
 	if b.buf != nil {
 		for _, i := range keys {
 			for rid := range b.buf.keyRIDs[b.q.Keys[i]] {
@@ -303,7 +301,7 @@ func (b *blocking) fetch(keys []int) error {
 			}
 		}
 	}
-	return rows.Err()
+	return err
 }
 
 // complete adds to the records found the weights of the unread keys they
@@ -321,21 +319,10 @@ func (b *blocking) complete(unread []int) error {
 	for j, i := range unread {
 		keys[j], at[b.q.Keys[i]] = b.q.Keys[i], i
 	}
-	rows, err := b.query(`SELECT key, rid FROM idx_match WHERE rid IN ? AND key IN ?`, rids, keys)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k string
-		var rid int64
-		if err := rows.Scan(&k, &rid); err != nil {
-			return err
-		}
-		i := at[k]
-		b.score[rid] += registry.BlockingWeight(b.counts[i], b.q.KeyCap)
+	err := b.eachKeyRow(`SELECT key, rid FROM idx_match WHERE rid IN ? AND key IN ?`, []any{rids, keys}, func(k string, rid int64) {
+		b.score[rid] += registry.BlockingWeight(b.counts[at[k]], b.q.KeyCap)
 		b.unfetched--
-	}
+	})
 	if b.buf != nil {
 		for _, i := range unread {
 			for rid := range b.buf.keyRIDs[b.q.Keys[i]] {
@@ -346,7 +333,7 @@ func (b *blocking) complete(unread []int) error {
 			}
 		}
 	}
-	return rows.Err()
+	return err
 }
 
 // selectCandidate is selectCurrent with the compact features, if stored.
