@@ -71,7 +71,26 @@ func (m *Matcher) Index(typ string, res map[string]any) registry.MatchIndex {
 		return registry.MatchIndex{}
 	}
 	rec := matching.Extract(typ, res)
+	m.warmFrequencies(typ, rec)
 	return registry.MatchIndex{Keys: m.models.Current(context.Background()).Keys(rec), Record: rec.Encode()}
+}
+
+// tfFields are the fields whose values' term frequencies scoring asks for
+// (see paramFor: the others have no index to count in).
+var tfFields = []string{"family", "given", "name", "line", "city", "postalCode"}
+
+// warmFrequencies counts the term frequencies of rec's values now, before
+// the write's transaction (Index runs on all cores, off SQLite's single
+// writer), so that scoring inside the writer finds them cached: counting a
+// value seen for the first time was a quarter of the writer's time at
+// 100,000 records.
+func (m *Matcher) warmFrequencies(typ string, rec *matching.Record) {
+	ctx := context.Background()
+	for _, f := range tfFields {
+		for _, v := range rec.Values(f) {
+			m.tf.lookup(ctx, typ, f, v)
+		}
+	}
 }
 
 // Matchable reports whether records of typ are matched (Patient, Practitioner, Location).
