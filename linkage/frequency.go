@@ -17,7 +17,8 @@ type Frequencies struct {
 	ttl   time.Duration
 
 	mu         sync.Mutex
-	entries    map[string]freqEntry
+	entries    map[string]freqEntry // the newer generation; older holds the one before
+	older      map[string]freqEntry
 	totals     map[string]freqEntry // resources per type (share holds the count)
 	refreshing map[string]bool      // keys being recounted in the background
 }
@@ -27,7 +28,12 @@ type freqEntry struct {
 	at    time.Time
 }
 
-// maxFreqEntries bounds the cache; it is emptied when full.
+// maxFreqEntries bounds the cache: two generations of half as many each.
+// When the newer one fills it becomes the older and the oldest is dropped,
+// so a busy registry keeps its recent values instead of losing them all at
+// once (a load of 100,000 records, each with an address line of its own,
+// emptied the whole cache and recounted every common name inside the
+// writer).
 const maxFreqEntries = 200_000
 
 // NewFrequencies returns a cache over store.
@@ -79,7 +85,7 @@ func paramFor(typ, field string) *registry.SearchParam {
 func (f *Frequencies) lookup(ctx context.Context, typ, field, value string) float64 {
 	key := typ + "|" + field + "|" + value
 	f.mu.Lock()
-	e, ok := f.entries[key]
+	e, ok := f.get(key)
 	stale := ok && time.Since(e.at) >= f.ttl && !f.refreshing[key]
 	if stale {
 		f.refreshing[key] = true
@@ -95,6 +101,28 @@ func (f *Frequencies) lookup(ctx context.Context, typ, field, value string) floa
 		return e.share
 	}
 	return f.count(ctx, key, typ, field, value)
+}
+
+// get returns the cached entry of key, moving one of the older
+// generation into the newer; f.mu is held.
+func (f *Frequencies) get(key string) (freqEntry, bool) {
+	if e, ok := f.entries[key]; ok {
+		return e, true
+	}
+	e, ok := f.older[key]
+	if ok {
+		f.set(key, e)
+	}
+	return e, ok
+}
+
+// set caches e under key, starting a new generation when the newer is
+// full; f.mu is held.
+func (f *Frequencies) set(key string, e freqEntry) {
+	if len(f.entries) >= maxFreqEntries/2 {
+		f.older, f.entries = f.entries, make(map[string]freqEntry, maxFreqEntries/2)
+	}
+	f.entries[key] = e
 }
 
 // count reads the share of records of typ whose field has value and
@@ -116,10 +144,7 @@ func (f *Frequencies) count(ctx context.Context, key, typ, field, value string) 
 	}
 	share := float64(counts[value]) / float64(total)
 	f.mu.Lock()
-	if len(f.entries) >= maxFreqEntries {
-		f.entries = map[string]freqEntry{}
-	}
-	f.entries[key] = freqEntry{share: share, at: time.Now()}
+	f.set(key, freqEntry{share: share, at: time.Now()})
 	f.mu.Unlock()
 	return share
 }

@@ -2,6 +2,7 @@ package linkage
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -58,4 +59,30 @@ func TestFrequencyServedWhileRecounted(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("the stale share was never recounted")
+}
+
+// TestFrequencyCacheKeepsRecentValues: when the cache fills, the values
+// used since the last generation stay; only those unused for two go.
+func TestFrequencyCacheKeepsRecentValues(t *testing.T) {
+	f := NewFrequencies(nil)
+	f.set("kept", freqEntry{share: 0.25})
+	f.set("dropped", freqEntry{share: 0.5})
+	for i := 0; i < maxFreqEntries/2; i++ {
+		f.set(strconv.Itoa(i), freqEntry{share: 1})
+	}
+	if e, ok := f.get("kept"); !ok || e.share != 0.25 {
+		t.Fatal("a value of the older generation was lost after one")
+	}
+	for i := 0; i < maxFreqEntries/2; i++ {
+		f.set("x"+strconv.Itoa(i), freqEntry{share: 1})
+	}
+	if _, ok := f.get("kept"); !ok {
+		t.Error("a value used in the last generation was dropped")
+	}
+	if _, ok := f.get("dropped"); ok {
+		t.Error("a value unused for two generations was kept")
+	}
+	if len(f.entries)+len(f.older) > maxFreqEntries+1 {
+		t.Errorf("the cache holds %d entries, bound %d", len(f.entries)+len(f.older), maxFreqEntries)
+	}
 }
