@@ -67,6 +67,16 @@ func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 		}
 		evaluate(stdout, newProgress(stderr, log, "evaluating "+path, 2), path, registry.TypePatient, base, recs, truth)
 	}
+	return o.eachGenerated(func(profile, typ string, s *labelled) error {
+		name := generatedName(profile, o.generated)
+		evaluate(stdout, newProgress(stderr, log, "evaluating "+name, 2), name, typ, base, s.recs, s.truth)
+		return nil
+	})
+}
+
+// eachGenerated generates each profile's network (none without
+// --generated) and calls fn for every type that has records.
+func (o evalOptions) eachGenerated(fn func(profile, typ string, s *labelled) error) error {
 	if o.generated <= 0 {
 		return nil
 	}
@@ -76,9 +86,10 @@ func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 			return err
 		}
 		for _, typ := range evalTypes {
-			if s := sets[typ]; len(s.recs) > 0 {
-				name := generatedName(p, o.generated)
-				evaluate(stdout, newProgress(stderr, log, "evaluating "+name, 2), name, typ, base, s.recs, s.truth)
+			if s := sets[typ]; s != nil && len(s.recs) > 0 {
+				if err := fn(p, typ, s); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -208,25 +219,11 @@ func evalLinkedCommand(ctx context.Context, cfg Config, o evalOptions, stdout io
 			return err
 		}
 	}
-	if o.generated <= 0 {
-		return nil
-	}
-	for _, p := range o.profiles {
-		sets, err := generatedRecords(o.seedConfig(p))
-		if err != nil {
-			return err
+	return o.eachGenerated(func(profile, typ string, s *labelled) error {
+		name := generatedName(profile, o.generated)
+		if typ != registry.TypePatient {
+			name += ", " + typ
 		}
-		for _, typ := range evalTypes {
-			name := generatedName(p, o.generated)
-			if typ != registry.TypePatient {
-				name += ", " + typ
-			}
-			if s := sets[typ]; s != nil {
-				if err := run(name, typ, s.resources, s.truth); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+		return run(name, typ, s.resources, s.truth)
+	})
 }

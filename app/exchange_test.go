@@ -17,7 +17,7 @@ func TestSubscriptionDelivers(t *testing.T) {
 	for _, kind := range sqltest.Kinds() {
 		t.Run(kind, func(t *testing.T) {
 			rcv := newReceiver(t)
-			s := startWith(t, sqltest.DSN(t, kind), func(c *Config) { c.OutboundAllow = rcv.host(); c.RetryMin = 20 * time.Millisecond })
+			s := startWith(t, sqltest.DSN(t, kind), func(c *Config) { c.OutboundAllow = rcv.host(); c.RetryMin, c.RetryMax = 20*time.Millisecond, 500*time.Millisecond })
 			r := s.do("POST", "/Subscription", subscriptionJSON(exchange.TopicBase+"patient-create", rcv.URL, "full-resource", "Patient?identifier=http://hospital.example/mrn|"))
 			if r.status != 201 {
 				t.Fatalf("create subscription: %d %s", r.status, r.body)
@@ -37,7 +37,7 @@ func TestSubscriptionDelivers(t *testing.T) {
 					}
 				}
 			}
-			waitFor(t, "20 events", 20*time.Second, func() bool { k, ok := rcv.distinct(); return k == n && ok })
+			waitFor(t, "20 events", 60*time.Second, func() bool { k, ok := rcv.distinct(); return k == n && ok })
 			rcv.mu.Lock()
 			if rcv.types["handshake"] != 1 {
 				t.Errorf("handshakes = %d", rcv.types["handshake"])

@@ -37,29 +37,13 @@ const (
 // type (at the top or nested) is only checked for a string resourceType,
 // nulls and empty values. Primitive extensions are written with their JSON
 // key, e.g. "Patient._birthDate.extension[0].url".
-func ValidateResource(res map[string]any) error {
-	v := schemaWalk{path: make([]byte, 0, 128)}
-	v.root(res)
-	return v.result()
-}
+func ValidateResource(res map[string]any) error { return Limits{}.Validate(res) }
 
 // ParseResource = DecodeJSON + (want != "" && resourceType != want → EInvalid with a clear
-// message, e.g. `resourceType "Practitioner" does not match the endpoint Patient`) + ValidateResource.
+// message, e.g. `resourceType "Practitioner" does not match the endpoint Patient`) + ValidateResource:
+// Limits.ParseResource under the default limits.
 func ParseResource(body []byte, want string) (map[string]any, error) {
-	res, err := DecodeJSON(body)
-	if err != nil {
-		return nil, err
-	}
-	if rt, _ := res["resourceType"].(string); want != "" && rt != want {
-		if rt == "" {
-			return nil, Invalid(EInvalid, issueTypeStructure, "", "the resource has no resourceType (expected %s)", want)
-		}
-		return nil, Invalid(EInvalid, "invalid", "", "resourceType %q does not match the endpoint %s", rt, want)
-	}
-	if err := ValidateResource(res); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return Limits{}.ParseResource(body, want)
 }
 
 // schemaWalk walks one resource. path is the FHIRPath of the element being
