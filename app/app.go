@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"idem/registry/fhir"
 	"io"
 	"log/slog"
 	"net"
@@ -139,7 +140,7 @@ type Instance struct {
 // port; see URL). On an empty database the demo network (cfg.Seed) loads in
 // the background: the server answers at once, /readyz with 503 meanwhile.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error) {
-	limits, err := registry.ParseLimits(cfg.MaxRepeats)
+	limits, err := fhir.ParseLimits(cfg.MaxRepeats)
 	if err != nil {
 		return nil, fmt.Errorf("IDEM_MAX_REPEATS: %w", err)
 	}
@@ -163,7 +164,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error)
 	return inst, nil
 }
 
-func start(ctx context.Context, cfg Config, o *opened, limits registry.Limits, proxies []netip.Prefix, ex *exchange.Service, log *slog.Logger) (*Instance, error) {
+func start(ctx context.Context, cfg Config, o *opened, limits fhir.Limits, proxies []netip.Prefix, ex *exchange.Service, log *slog.Logger) (*Instance, error) {
 	if err := bootstrapAccess(ctx, cfg, o, log); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"idem/registry/fhir"
 	"io"
 	"log/slog"
 	"strings"
@@ -73,7 +74,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 		Audit:     auditor,
 		Notify:    exchange.Notifier{},
 	}}
-	limits, err := registry.ParseLimits(cfg.MaxRepeats)
+	limits, err := fhir.ParseLimits(cfg.MaxRepeats)
 	if err != nil {
 		authz.Close()
 		store.Close()

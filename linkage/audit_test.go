@@ -2,6 +2,7 @@ package linkage
 
 import (
 	"context"
+	"idem/registry/fhir"
 	"net/url"
 	"slices"
 	"testing"
@@ -21,7 +22,7 @@ func (k *linked) auditEvents(t *testing.T, query string) []map[string]any {
 	}
 	var out []map[string]any
 	for _, r := range res.Matches {
-		m, err := registry.ParseResource(r.Body, registry.TypeAuditEvent)
+		m, err := fhir.ParseResource(r.Body, registry.TypeAuditEvent)
 		if err != nil {
 			t.Fatalf("stored AuditEvent %s: %v\n%s", r.ID, err, r.Body)
 		}

@@ -2,6 +2,7 @@ package linkage
 
 import (
 	"context"
+	"idem/registry/fhir"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -101,8 +102,8 @@ func goldenGroups(t *testing.T, s *sqlstore.Store) [][]string {
 
 // clone deep-copies a generated resource (the service changes what it stores).
 func clone(m map[string]any) map[string]any {
-	b := registry.MarshalResource(m)
-	c, err := registry.DecodeJSON(b)
+	b := fhir.MarshalResource(m)
+	c, err := fhir.DecodeJSON(b)
 	if err != nil {
 		panic(err)
 	}

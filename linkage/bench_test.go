@@ -2,6 +2,7 @@ package linkage
 
 import (
 	"context"
+	"idem/registry/fhir"
 	"net/url"
 	"os"
 	"slices"
@@ -101,7 +102,7 @@ func benchCreate(b *testing.B, link bool) {
 		bodies[i] = r.Body
 	}
 	for _, body := range bodies[:100] { // warm the caches, as a running server has them
-		q, _ := registry.DecodeJSON(body)
+		q, _ := fhir.DecodeJSON(body)
 		transposeFamily(q)
 		delete(q, "id")
 		if _, err := m.Match(ctx, "Patient", q, MatchOptions{}); err != nil {
@@ -111,7 +112,7 @@ func benchCreate(b *testing.B, link bool) {
 	lat := make([]time.Duration, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		q, _ := registry.DecodeJSON(bodies[i%len(bodies)])
+		q, _ := fhir.DecodeJSON(bodies[i%len(bodies)])
 		transposeFamily(q)
 		delete(q, "id")
 		q["meta"] = map[string]any{"source": "http://bench.example/fhir/Patient/" + strconv.Itoa(i)}

@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"idem/registry/fhir"
 	"slices"
 	"sort"
 	"strings"
@@ -153,7 +154,7 @@ func (l *Linker) restoreGolden(ctx context.Context, ltx registry.Tx, golden stri
 	if prior == nil {
 		return l.write(ctx, ltx, gtype, gid, nil)
 	}
-	body, err := registry.DecodeJSON(prior)
+	body, err := fhir.DecodeJSON(prior)
 	if err != nil {
 		return err
 	}
@@ -177,7 +178,7 @@ func sameContent(a, b map[string]any) bool {
 			c["meta"] = mc
 		}
 		delete(c, "id")
-		return registry.MarshalResource(c)
+		return fhir.MarshalResource(c)
 	}
 	return bytes.Equal(strip(a), strip(b))
 }
@@ -304,7 +305,7 @@ func chooseList(strategy, field string, recs []sourceRecord) []any {
 	for _, r := range recs {
 		list, _ := r.body[field].([]any)
 		if len(list) > 0 {
-			vals = append(vals, string(registry.MarshalResource(map[string]any{"v": list})))
+			vals = append(vals, string(fhir.MarshalResource(map[string]any{"v": list})))
 			srcs = append(srcs, r.ref)
 			lists = append(lists, list)
 		}
@@ -339,7 +340,7 @@ func sameValueKey(field string, e map[string]any) string {
 		}
 		return sys + "|" + strings.ToLower(val)
 	}
-	return string(registry.MarshalResource(e))
+	return string(fhir.MarshalResource(e))
 }
 
 // pick applies a strategy to candidate values (in most-recent-first order,

@@ -2,6 +2,7 @@ package linkage
 
 import (
 	"context"
+	"idem/registry/fhir"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -29,7 +30,7 @@ func open(t *testing.T) (*sqlstore.Store, *registry.Service, *Matcher, *Models) 
 
 func create(t *testing.T, svc *registry.Service, js string) string {
 	t.Helper()
-	res, err := registry.ParseResource([]byte(js), "")
+	res, err := fhir.ParseResource([]byte(js), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestMatchFindsTypoVariant(t *testing.T) {
 	_, svc, m, _ := open(t)
 	id := create(t, svc, `{"resourceType":"Patient","name":[{"family":"Kowalczyk","given":["Zbigniew"]}],"birthDate":"1961-03-14","gender":"male"}`)
 	create(t, svc, `{"resourceType":"Patient","name":[{"family":"Smith","given":["Anna"]}],"birthDate":"1990-01-01","gender":"female"}`)
-	q, _ := registry.ParseResource([]byte(`{"resourceType":"Patient","name":[{"family":"Kowalcyzk","given":["Zbigniew"]}],"birthDate":"1961-03-14"}`), "")
+	q, _ := fhir.ParseResource([]byte(`{"resourceType":"Patient","name":[{"family":"Kowalcyzk","given":["Zbigniew"]}],"birthDate":"1961-03-14"}`), "")
 	out, err := m.Match(context.Background(), "Patient", q, MatchOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +103,7 @@ func TestReindex(t *testing.T) {
 	create(t, svc, `{"resourceType":"Patient","name":[{"family":"Reindex","given":["Ada"]}],"birthDate":"1950-05-05"}`)
 	plain := &registry.Service{Store: s} // written without keys, as before a rules change
 	create(t, plain, `{"resourceType":"Patient","name":[{"family":"Reindex","given":["Ada"]}],"birthDate":"1950-05-05"}`)
-	q, _ := registry.ParseResource([]byte(`{"resourceType":"Patient","name":[{"family":"Reindex","given":["Ada"]}],"birthDate":"1950-05-05"}`), "")
+	q, _ := fhir.ParseResource([]byte(`{"resourceType":"Patient","name":[{"family":"Reindex","given":["Ada"]}],"birthDate":"1950-05-05"}`), "")
 	before, _ := m.Match(context.Background(), "Patient", q, MatchOptions{})
 	n, err := Reindex(context.Background(), s, m, "Patient")
 	if err != nil || n != 2 {

@@ -3,6 +3,7 @@ package linkage
 import (
 	"context"
 	"fmt"
+	"idem/registry/fhir"
 	"net/url"
 	"strings"
 	"sync"
@@ -34,7 +35,7 @@ func openLinked(t *testing.T, s *sqlstore.Store) *linked {
 
 func (k *linked) create(t *testing.T, js string) *registry.Outcome {
 	t.Helper()
-	res, err := registry.ParseResource([]byte(js), "")
+	res, err := fhir.ParseResource([]byte(js), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestLinkOnWrite(t *testing.T) {
 			t.Fatalf("Person?link= found %v, err %v", page, err)
 		}
 		// Re-pushing the record by its source URL updates it in place.
-		res, _ := registry.ParseResource([]byte(patient("http://lab.example/fhir", "9", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344")), "")
+		res, _ := fhir.ParseResource([]byte(patient("http://lab.example/fhir", "9", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344")), "")
 		out, err := k.svc.ConditionalUpdate(context.Background(), "Patient", url.Values{"_source": {"http://lab.example/fhir/Patient/9"}}, res, 0)
 		if err != nil || out.Created || out.Golden != a.Golden {
 			t.Fatalf("conditional update by _source: %+v, %v", out, err)
@@ -145,7 +146,7 @@ func TestGoldenRecordBounded(t *testing.T) {
 		ids = append(ids, fmt.Sprintf(`{"system":"http://ehr.example/other","value":"X%d"}`, i))
 	}
 	a := k.create(t, patient("http://ehr.example/fhir", "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344"))
-	res, _ := registry.ParseResource([]byte(patient("http://ehr.example/fhir", "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344")), "")
+	res, _ := fhir.ParseResource([]byte(patient("http://ehr.example/fhir", "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344")), "")
 	res["id"] = a.Resource.ID
 	res["identifier"] = append(res["identifier"].([]any), mustJSONList(t, "["+strings.Join(ids, ",")+"]")...)
 	if _, err := k.svc.Update(context.Background(), "Patient", a.Resource.ID, res, 0); err != nil {
@@ -158,7 +159,7 @@ func TestGoldenRecordBounded(t *testing.T) {
 
 func mustJSONList(t *testing.T, js string) []any {
 	t.Helper()
-	m, err := registry.DecodeJSON([]byte(`{"l":` + js + `}`))
+	m, err := fhir.DecodeJSON([]byte(`{"l":` + js + `}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +271,7 @@ func TestConcurrentCreatesOnePerson(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res, _ := registry.ParseResource([]byte(patient(fmt.Sprintf("http://system%d.example/fhir", i), "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344")), "")
+				res, _ := fhir.ParseResource([]byte(patient(fmt.Sprintf("http://system%d.example/fhir", i), "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344")), "")
 				out, err := k.svc.Create(context.Background(), "Patient", res, "")
 				errs[i] = err
 				if err == nil {

@@ -3,6 +3,7 @@ package linkage
 import (
 	"context"
 	"fmt"
+	"idem/registry/fhir"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -13,11 +14,11 @@ import (
 )
 
 // worstPatient is the costliest Patient the default repeat limits let a
-// client send (registry.DefaultRepeats): 100 identifiers, 20 names of 20
+// client send (fhir.DefaultRepeats): 100 identifiers, 20 names of 20
 // given names each, 50 telecoms and 20 addresses, all alike enough that
 // every copy matches every other. src names its source record.
 func worstPatient(src string, n int) map[string]any {
-	lim := registry.DefaultRepeats()
+	lim := fhir.DefaultRepeats()
 	var ids, names, tel, addrs []any
 	for i := 0; i < lim["identifier"]; i++ {
 		ids = append(ids, map[string]any{"system": "urn:oid:1.2.3.4", "value": fmt.Sprintf("%d-%d", n, i)})

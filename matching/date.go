@@ -2,7 +2,7 @@ package matching
 
 import (
 	"fmt"
-	"idem/registry"
+	"idem/registry/fhir"
 	"math"
 	"strconv"
 	"strings"
@@ -37,7 +37,7 @@ func parseDate(s string) date {
 		n[i] = v
 	}
 	d := date{y: n[0], m: n[1], d: n[2], prec: uint8(len(parts)), display: s}
-	if d.prec >= 2 && (d.m < 1 || d.m > 12) || d.prec == 3 && (d.d < 1 || d.d > registry.DaysIn(d.y, d.m)) {
+	if d.prec >= 2 && (d.m < 1 || d.m > 12) || d.prec == 3 && (d.d < 1 || d.d > fhir.DaysIn(d.y, d.m)) {
 		return date{}
 	}
 	if d.prec == 3 {

@@ -1,20 +1,19 @@
 package matching
 
 import (
+	"idem/registry/fhir"
 	"strings"
 	"unicode"
-
-	"idem/registry"
 )
 
 // Normalize returns the comparable form of a name or other text: folded by
-// registry.Fold (case, diacritics, compatibility forms), apostrophes dropped
+// fhir.Fold (case, diacritics, compatibility forms), apostrophes dropped
 // so that "O'Brien" and "OBrien" agree, every other run of punctuation or
 // white space turned into one space, and the ends trimmed. The result holds
 // only letters, digits, combining marks and single inner spaces, and
 // Normalize(Normalize(s)) == Normalize(s).
 func Normalize(s string) string {
-	f := registry.Fold(s)
+	f := fhir.Fold(s)
 	if isNormal(f) {
 		return f // the common case (clean ASCII names): no second allocation
 	}
@@ -126,7 +125,7 @@ var streetTypes = map[string]string{
 // ASCII or not; everything else is dropped.
 func NormalizeDigits(s string) string {
 	var b strings.Builder
-	for _, r := range registry.Fold(s) { // Fold maps full-width and other compatibility digits to ASCII
+	for _, r := range fhir.Fold(s) { // Fold maps full-width and other compatibility digits to ASCII
 		if unicode.IsDigit(r) {
 			b.WriteByte(byte('0' + digitValue(r)))
 		}
@@ -152,7 +151,7 @@ func digitValue(r rune) int {
 // white space and a "mailto:" prefix removed. Empty unless it holds an '@'
 // with text on both sides.
 func NormalizeEmail(s string) string {
-	f := strings.Join(strings.Fields(registry.Fold(s)), "")
+	f := strings.Join(strings.Fields(fhir.Fold(s)), "")
 	f = strings.TrimPrefix(f, "mailto:")
 	at := strings.LastIndexByte(f, '@')
 	if at <= 0 || at == len(f)-1 {

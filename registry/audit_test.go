@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"idem/registry/fhir"
 	"net/url"
 	"slices"
 	"testing"
@@ -53,22 +54,22 @@ func TestAuditEventValidFHIR(t *testing.T) {
 	} {
 		ev := AuditEvent(AuditRecord{Recorded: auditTime})
 		breakIt(ev)
-		body := MarshalResource(ev)
+		body := fhir.MarshalResource(ev)
 		if _, err := strict.UnmarshalR4(body); err == nil {
 			t.Errorf("Google's parser accepted %s", body)
 		}
-		if _, err := ParseResource(body, TypeAuditEvent); err == nil {
+		if _, err := fhir.ParseResource(body, TypeAuditEvent); err == nil {
 			t.Errorf("ParseResource accepted %s", body)
 		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.rec.Recorded = auditTime
-			body := MarshalResource(AuditEvent(tt.rec))
+			body := fhir.MarshalResource(AuditEvent(tt.rec))
 			if _, err := strict.UnmarshalR4(body); err != nil {
 				t.Errorf("not valid for Google's FHIR parser: %v\n%s", err, body)
 			}
-			if _, err := ParseResource(body, TypeAuditEvent); err != nil {
+			if _, err := fhir.ParseResource(body, TypeAuditEvent); err != nil {
 				t.Errorf("ParseResource: %v\n%s", ErrorIssues(err), body)
 			}
 		})
@@ -94,7 +95,7 @@ func TestAuditEventDenied(t *testing.T) {
 			 "role":{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"1","display":"Patient"}},
 			{"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"4","display":"Other"},
 			 "description":"event details","detail":[{"type":"rule","valueString":"r1"}]}]}`)
-	if diff := cmp.Diff(want, mustDecodeStd(t, string(MarshalResource(got)))); diff != "" {
+	if diff := cmp.Diff(want, mustDecodeStd(t, string(fhir.MarshalResource(got)))); diff != "" {
 		t.Errorf("AuditEvent (-want +got):\n%s", diff)
 	}
 }
@@ -127,9 +128,9 @@ func TestAuditEventCodings(t *testing.T) {
 func TestExtractAuditEvent(t *testing.T) {
 	ev := AuditEvent(AuditRecord{Action: "U", Subtype: "update", Agent: Actor{Name: "Ann", Kind: "user"},
 		Entities: []string{"Patient/1/_history/2", "Person/9"}, Recorded: auditTime})
-	ix := Extract(TypeAuditEvent, mustDecodeStd(t, string(MarshalResource(ev))))
+	ix := Extract(TypeAuditEvent, mustDecodeStd(t, string(fhir.MarshalResource(ev))))
 	c := func(local int16) int16 { return Code(TypeAuditEvent, local) }
-	lo, hi, _ := DateRange("2026-03-04T05:06:07.89Z")
+	lo, hi, _ := fhir.DateRange("2026-03-04T05:06:07.89Z")
 	want := &Index{
 		Strings: []StringKey{{Param: c(codeAuditName), Norm: "ann", Exact: "Ann"}},
 		Tokens: []TokenKey{

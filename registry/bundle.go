@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"idem/registry/fhir"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -398,7 +399,7 @@ func DecodeStored(r *Resource) (map[string]any, error) {
 	if r.Body == nil {
 		return nil, Errorf(EGone, "%s/%s version %d is a deletion", r.Type, r.ID, r.VersionID)
 	}
-	m, err := decodeJSON(r.Body, true)
+	m, err := fhir.DecodeStored(r.Body)
 	if err != nil {
 		return nil, Internal(fmt.Errorf("stored %s/%s is not valid JSON: %w", r.Type, r.ID, err))
 	}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"idem/registry/fhir"
 	"net/http"
 	"strconv"
 )
@@ -52,7 +53,7 @@ func responseEntry(e *entry, opts BundleOptions) map[string]any {
 			}
 		}
 		if opts.Return == "OperationOutcome" {
-			resp["outcome"] = Information(fmt.Sprintf("%s %s/%s version %d", e.method, r.Type, r.ID, r.VersionID))
+			resp["outcome"] = fhir.Information(fmt.Sprintf("%s %s/%s version %d", e.method, r.Type, r.ID, r.VersionID))
 		}
 	}
 	return out

@@ -3,6 +3,8 @@ package registry
 import (
 	"errors"
 	"fmt"
+
+	"idem/registry/fhir"
 )
 
 // Error codes. Each maps to one HTTP status in web's error handler; the codes
@@ -24,30 +26,13 @@ const (
 	EInternal       = "internal"       // bug or infrastructure failure (500)
 )
 
-// Issue severities and the FHIR issue-type codes we use (OperationOutcome.issue).
-const (
-	SeverityFatal       = "fatal"
-	SeverityError       = "error"
-	SeverityWarning     = "warning"
-	SeverityInformation = "information"
-)
-
-// Issue is one OperationOutcome.issue: what went wrong and, where it is known,
-// the element it concerns as a FHIRPath expression ("Patient.birthDate").
-type Issue struct {
-	Severity    string // fatal | error | warning | information
-	Code        string // FHIR IssueType: invalid, structure, required, value, not-found, ...
-	Diagnostics string // safe, human-readable message
-	Expression  []string
-}
-
 // Error is the registry's one error type. Message is safe to show to clients;
 // Issues carry element-level detail. Internal errors keep their cause in Err
 // for the log and are shown to clients as "internal error".
 type Error struct {
 	Code    string
 	Message string
-	Issues  []Issue
+	Issues  []fhir.Issue
 	Err     error
 	// Resource, when set on a successful-but-special outcome such as a
 	// conditional create that found an existing match, is never used; errors
@@ -73,11 +58,11 @@ func Errorf(code, format string, args ...any) *Error {
 // Invalid returns a 400-class error with one issue pointing at expression.
 func Invalid(code, issueType, expression, format string, args ...any) *Error {
 	msg := fmt.Sprintf(format, args...)
-	iss := Issue{Severity: SeverityError, Code: issueType, Diagnostics: msg}
+	iss := fhir.Issue{Severity: fhir.SeverityError, Code: issueType, Diagnostics: msg}
 	if expression != "" {
 		iss.Expression = []string{expression}
 	}
-	return &Error{Code: code, Message: msg, Issues: []Issue{iss}}
+	return &Error{Code: code, Message: msg, Issues: []fhir.Issue{iss}}
 }
 
 // Internal wraps an unexpected error (database down, bug) so that it is logged
@@ -89,21 +74,39 @@ func Internal(err error) *Error {
 // ErrorCode returns the code of err: its own if it is an *Error, EInternal
 // otherwise, and "" for nil.
 func ErrorCode(err error) string {
-	var e *Error
-	switch {
-	case err == nil:
+	if err == nil {
 		return ""
-	case errors.As(err, &e):
-		return e.Code
-	default:
-		return EInternal
 	}
+	if e := asError(err); e != nil {
+		return e.Code
+	}
+	return EInternal
+}
+
+// asError returns err as the registry's error, or nil when it is neither an
+// *Error nor content the fhir package refused. A *fhir.Error becomes
+// EInvalid when the content could not be read as FHIR and EUnprocessable
+// when it breaks a rule, with fhir's message and issues: this is where the
+// FHIR engine's reports join the one error type.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var fe *fhir.Error
+	if !errors.As(err, &fe) {
+		return nil
+	}
+	code := EUnprocessable
+	if fe.Malformed {
+		code = EInvalid
+	}
+	return &Error{Code: code, Message: fe.Message, Issues: fe.Issues, Err: fe}
 }
 
 // ErrorMessage returns the client-safe message of err.
 func ErrorMessage(err error) string {
-	var e *Error
-	if errors.As(err, &e) && e.Code != EInternal {
+	if e := asError(err); e != nil && e.Code != EInternal {
 		return e.Message
 	}
 	return "internal error"
@@ -111,12 +114,11 @@ func ErrorMessage(err error) string {
 
 // ErrorIssues returns the issues of err; for an error without issues it
 // builds one from the code and message.
-func ErrorIssues(err error) []Issue {
-	var e *Error
-	if errors.As(err, &e) && len(e.Issues) > 0 {
+func ErrorIssues(err error) []fhir.Issue {
+	if e := asError(err); e != nil && len(e.Issues) > 0 {
 		return e.Issues
 	}
-	return []Issue{{Severity: SeverityError, Code: IssueTypeFor(ErrorCode(err)), Diagnostics: ErrorMessage(err)}}
+	return []fhir.Issue{{Severity: fhir.SeverityError, Code: IssueTypeFor(ErrorCode(err)), Diagnostics: ErrorMessage(err)}}
 }
 
 // IssueTypeFor returns the FHIR IssueType that best describes an error code.

@@ -1,6 +1,8 @@
 package registry
 
-import "strings"
+import (
+	"idem/registry/fhir"
+)
 
 // Token systems the registry puts on coded values that carry none in the
 // resource, so that "gender=http://hl7.org/fhir/administrative-gender|male"
@@ -137,7 +139,7 @@ func (x *extractor) active(v any) {
 }
 
 func (x *extractor) birthDate(s string) {
-	if lo, hi, err := DateRange(s); err == nil {
+	if lo, hi, err := fhir.DateRange(s); err == nil {
 		x.date(codeBirthdate, lo, hi)
 		x.ix.Sort.Birthdate = s
 	}
@@ -184,7 +186,7 @@ func (x *extractor) auditEvent(res map[string]any) {
 	}
 	x.token(codeAuditAction, systemAuditAction, AsString(res["action"]))
 	x.token(codeAuditOutcome, systemAuditOutcome, AsString(res["outcome"]))
-	if lo, hi, err := DateRange(AsString(res["recorded"])); err == nil {
+	if lo, hi, err := fhir.DateRange(AsString(res["recorded"])); err == nil {
 		x.date(codeAuditDate, lo, hi)
 	}
 	for _, e := range AsList(res["agent"]) {
@@ -218,7 +220,7 @@ func (x *extractor) addString(local int16, s string) string {
 			return k.Norm
 		}
 	}
-	norm := Fold(s)
+	norm := fhir.Fold(s)
 	if norm != "" {
 		x.ix.Strings = append(x.ix.Strings, StringKey{Param: p, Norm: norm, Exact: s})
 	}
@@ -259,7 +261,7 @@ func (x *extractor) date(local int16, lo, hi int64) {
 // ref adds a reference row for a Reference element that points to a
 // resource on this server.
 func (x *extractor) ref(local int16, v any) {
-	target, ok := relativeRef(AsString(AsObject(v)["reference"]))
+	target, ok := fhir.LiteralRef(AsString(AsObject(v)["reference"]))
 	if !ok {
 		return
 	}
@@ -271,56 +273,6 @@ func (x *extractor) ref(local int16, v any) {
 	}
 	x.ix.Refs = append(x.ix.Refs, k)
 }
-
-// relativeRef returns the "Type/id" a literal reference points to: a base URL
-// before it and a "/_history/n" after it are removed. Contained ("#x"),
-// "urn:" and malformed references are not resolvable here (ok false).
-func relativeRef(s string) (target string, ok bool) {
-	if s == "" || s[0] == '#' || strings.HasPrefix(s, "urn:") {
-		return "", false
-	}
-	if i := strings.Index(s, "/_history/"); i >= 0 {
-		s = s[:i]
-	}
-	slash := strings.LastIndexByte(s, '/')
-	if slash < 0 || !isResourceID(s[slash+1:]) {
-		return "", false
-	}
-	start := strings.LastIndexByte(s[:slash], '/') + 1
-	if !looksLikeType(s[start:slash]) {
-		return "", false
-	}
-	return s[start:], true
-}
-
-// isResourceID reports whether s is a valid FHIR id: 1 to 64 of [A-Za-z0-9-.].
-func isResourceID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !isASCIIDigit(c) && !isASCIILetter(c) && c != '-' && c != '.' {
-			return false
-		}
-	}
-	return true
-}
-
-// looksLikeType reports whether s is shaped like a FHIR resource type name.
-func looksLikeType(s string) bool {
-	if s == "" || s[0] < 'A' || s[0] > 'Z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if !isASCIILetter(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 func boolText(b bool) string {
 	if b {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"idem/registry/fhir"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,7 @@ func mustDecodeStd(tb testing.TB, body string) map[string]any {
 // mustDateKey returns the DateKey of a FHIR date.
 func mustDateKey(tb testing.TB, param int16, s string) DateKey {
 	tb.Helper()
-	lo, hi, err := DateRange(s)
+	lo, hi, err := fhir.DateRange(s)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -227,25 +228,6 @@ func isEmptySlice(v any) bool {
 	return false
 }
 
-func TestRelativeRef(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"Patient/123", "Patient/123"},
-		{"Patient/123/_history/4", "Patient/123"},
-		{"http://example.org/fhir/Patient/a.b-c", "Patient/a.b-c"},
-		{"https://example.org/fhir/Person/1/_history/2", "Person/1"},
-		{"RelatedPerson/1", "RelatedPerson/1"},
-		{"", ""}, {"#c1", ""}, {"urn:uuid:1234", ""}, {"urn:oid:1.2.3", ""},
-		{"123", ""}, {"Patient/", ""}, {"/123", ""}, {"patient/1", ""}, {"Pat1ent/1", ""},
-		{"Patient/1?x=y", ""}, {"Patient/" + strings.Repeat("a", 65), ""}, {"Patient?identifier=1", ""},
-	}
-	for _, tt := range tests {
-		got, ok := relativeRef(tt.in)
-		if got != tt.want || ok != (tt.want != "") {
-			t.Errorf("relativeRef(%q) = %q, %v; want %q", tt.in, got, ok, tt.want)
-		}
-	}
-}
-
 // syntheaDir is the shared Synthea sample, relative to this package.
 const syntheaDir = "../../shared/data/synthea"
 
@@ -299,7 +281,7 @@ func checkIndex(t *testing.T, typ string, ix *Index) {
 	has := map[int16]bool{}
 	for _, s := range ix.Strings {
 		has[s.Param] = true
-		if s.Norm == "" || Fold(s.Norm) != s.Norm || Fold(s.Exact) != s.Norm {
+		if s.Norm == "" || fhir.Fold(s.Norm) != s.Norm || fhir.Fold(s.Exact) != s.Norm {
 			t.Errorf("%s: bad string row %+v", typ, s)
 		}
 	}

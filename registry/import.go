@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"idem/registry/fhir"
 	"net/url"
 	"slices"
 	"strings"
@@ -216,7 +217,7 @@ func rejected(r *ImportRecord, err error) *ImportResult {
 			issues[i].Diagnostics = fmt.Sprintf("line %d: %s", r.Line, issues[i].Diagnostics)
 		}
 	}
-	problem, _ := json.Marshal(OperationOutcome(issues))
+	problem, _ := json.Marshal(fhir.OperationOutcome(issues))
 	res := &ImportResult{Line: r.Line, Type: r.Type, Outcome: ImportRejected, Source: r.source, System: r.system, Problem: problem}
 	if res.Source == "" && r.Resource != nil {
 		res.Source, _ = AsObject(r.Resource["meta"])["source"].(string)

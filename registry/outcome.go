@@ -1,5 +1,7 @@
 package registry
 
+import "idem/registry/fhir"
+
 // Status returns the HTTP status of err. It is the one mapping from error
 // codes to HTTP, used by the web layer and by Bundle entry responses.
 func Status(err error) int {
@@ -37,36 +39,5 @@ func Status(err error) int {
 	}
 }
 
-// OperationOutcome builds an OperationOutcome resource from issues.
-func OperationOutcome(issues []Issue) map[string]any {
-	list := make([]any, 0, len(issues))
-	for _, is := range issues {
-		m := map[string]any{"severity": is.Severity, "code": is.Code}
-		if is.Severity == "" {
-			m["severity"] = SeverityError
-		}
-		if is.Code == "" {
-			m["code"] = "processing"
-		}
-		if is.Diagnostics != "" {
-			m["diagnostics"] = is.Diagnostics
-		}
-		if len(is.Expression) > 0 {
-			exprs := make([]any, len(is.Expression))
-			for i, e := range is.Expression {
-				exprs[i] = e
-			}
-			m["expression"] = exprs
-		}
-		list = append(list, m)
-	}
-	return map[string]any{"resourceType": "OperationOutcome", "issue": list}
-}
-
 // ErrorOutcome builds the OperationOutcome that reports err.
-func ErrorOutcome(err error) map[string]any { return OperationOutcome(ErrorIssues(err)) }
-
-// Information builds an OperationOutcome with one informational issue.
-func Information(msg string) map[string]any {
-	return OperationOutcome([]Issue{{Severity: SeverityInformation, Code: "informational", Diagnostics: msg}})
-}
+func ErrorOutcome(err error) map[string]any { return fhir.OperationOutcome(ErrorIssues(err)) }

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"idem/registry/fhir"
 )
 
 // StoredSource returns the meta.source of the stored version r that a
@@ -21,7 +22,7 @@ func StoredSource(ctx context.Context, tx Tx, r *Resource) (string, error) {
 	if r.Body == nil {
 		return "", nil
 	}
-	m, err := decodeJSON(r.Body, true)
+	m, err := fhir.DecodeStored(r.Body)
 	if err != nil {
 		return "", Internal(err)
 	}

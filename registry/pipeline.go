@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"idem/registry/fhir"
 	"strconv"
 	"time"
 
@@ -186,7 +187,7 @@ func (w *Writer) store(ctx context.Context, tx Tx, wr *Write) (*Outcome, error) 
 		r.Deleted = true
 	} else {
 		setMeta(wr.Resource, wr.ID, r.VersionID, r.LastUpdated)
-		r.Body = MarshalResource(wr.Resource)
+		r.Body = fhir.MarshalResource(wr.Resource)
 		put.Index = Extract(wr.Type, wr.Resource)
 		put.Index.MatchKeys, put.Index.MatchRecord = wr.Index.Keys, wr.Index.Record
 	}

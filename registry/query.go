@@ -1,5 +1,7 @@
 package registry
 
+import "idem/registry/fhir"
+
 // ParamKind is a FHIR search parameter type.
 type ParamKind string
 
@@ -34,8 +36,8 @@ type Query struct {
 	NoTotal    bool   // _total=none
 	Include    []IncludeSpec
 	RevInclude []IncludeSpec
-	Page       string  // opaque cursor
-	Issues     []Issue // warnings about ignored parameters
+	Page       string       // opaque cursor
+	Issues     []fhir.Issue // warnings about ignored parameters
 }
 
 // Clause is one search parameter occurrence; its values are ORed.

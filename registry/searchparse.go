@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"idem/registry/fhir"
 )
 
 // Page sizes of a search: DefaultCount when _count is absent, and MaxCount,
@@ -49,8 +51,8 @@ func ParseQuery(typ string, params url.Values, strict bool) (*Query, error) {
 	if !IsType(typ) {
 		return nil, Invalid(EInvalid, "not-supported", "", "resource type %q is not served here", typ)
 	}
-	if err := CheckParams(params); err != nil {
-		return nil, err
+	if err := fhir.CheckParams(params); err != nil {
+		return nil, asError(err)
 	}
 	p := queryParser{q: &Query{Type: typ, Count: DefaultCount}, strict: strict}
 	for _, key := range sortedKeys(params) {
@@ -115,8 +117,8 @@ func (p *queryParser) unsupported(name, format string, args ...any) error {
 // warn adds a warning issue about parameter name.
 // A repeated parameter is warned about once.
 func (p *queryParser) warn(name, code, msg string) {
-	iss := Issue{Severity: SeverityWarning, Code: code, Diagnostics: msg, Expression: []string{name}}
-	if !slices.ContainsFunc(p.q.Issues, func(i Issue) bool { return i.Diagnostics == msg }) {
+	iss := fhir.Issue{Severity: fhir.SeverityWarning, Code: code, Diagnostics: msg, Expression: []string{name}}
+	if !slices.ContainsFunc(p.q.Issues, func(i fhir.Issue) bool { return i.Diagnostics == msg }) {
 		p.q.Issues = append(p.q.Issues, iss)
 	}
 }
@@ -149,7 +151,7 @@ func parseClause(sp *SearchParam, mod, v string) (Clause, error) {
 	if sp.Kind == KindReference && mod != "missing" {
 		c.Modifier = "" // a :Type modifier is resolved into the targets
 	}
-	for _, raw := range splitEscaped(v, ',') {
+	for _, raw := range fhir.SplitEscaped(v, ',') {
 		if raw == "" {
 			continue
 		}
@@ -172,8 +174,8 @@ func parseValue(sp *SearchParam, mod, raw string) ([]Value, error) {
 	}
 	switch sp.Kind {
 	case KindString:
-		s := unescape(raw)
-		if norm := Fold(s); norm != "" { // blank is as good as empty: ignored
+		s := fhir.Unescape(raw)
+		if norm := fhir.Fold(s); norm != "" { // blank is as good as empty: ignored
 			return []Value{{Raw: raw, Norm: norm, Exact: s}}, nil
 		}
 		return nil, nil
@@ -181,10 +183,10 @@ func parseValue(sp *SearchParam, mod, raw string) ([]Value, error) {
 		v, err := parseToken(sp, raw)
 		return []Value{v}, err
 	case KindURI:
-		return []Value{{Raw: raw, Code: unescape(raw)}}, nil
+		return []Value{{Raw: raw, Code: fhir.Unescape(raw)}}, nil
 	case KindDate:
-		v, err := parseDate(raw)
-		return []Value{v}, err
+		prefix, lo, hi, err := fhir.ParseDateValue(raw)
+		return []Value{{Raw: raw, Prefix: prefix, Lo: lo, Hi: hi}}, err
 	}
 	return parseReference(sp, mod, raw)
 }
@@ -193,20 +195,20 @@ func parseValue(sp *SearchParam, mod, raw string) ([]Value, error) {
 // only a bare id.
 func parseToken(sp *SearchParam, raw string) (Value, error) {
 	v := Value{Raw: raw}
-	parts := splitEscaped(raw, '|')
+	parts := fhir.SplitEscaped(raw, '|')
 	switch {
 	case sp.Column == "id":
-		if v.Code = unescape(raw); len(parts) > 1 || !isResourceID(v.Code) {
+		if v.Code = fhir.Unescape(raw); len(parts) > 1 || !fhir.IsID(v.Code) {
 			return v, fmt.Errorf("not a resource id")
 		}
 	case len(parts) == 1:
-		v.Code = unescape(raw)
+		v.Code = fhir.Unescape(raw)
 	case len(parts) > 2:
 		return v, fmt.Errorf(`more than one "|" (escape a literal one as "\|")`)
 	case parts[0] == "" && parts[1] == "":
 		return v, fmt.Errorf("neither system nor code")
 	default:
-		v.System, v.Code, v.HasSystem = unescape(parts[0]), unescape(parts[1]), true
+		v.System, v.Code, v.HasSystem = fhir.Unescape(parts[0]), fhir.Unescape(parts[1]), true
 	}
 	return v, nil
 }
@@ -215,9 +217,9 @@ func parseToken(sp *SearchParam, raw string) (Value, error) {
 // bare id, which stands for that id in each allowed target type (only the
 // :Type modifier's type when there is one).
 func parseReference(sp *SearchParam, typeMod, raw string) ([]Value, error) {
-	s := unescape(raw)
+	s := fhir.Unescape(raw)
 	if !strings.Contains(s, "/") {
-		if !isResourceID(s) {
+		if !fhir.IsID(s) {
 			return nil, fmt.Errorf("not a reference (Type/id) nor a resource id")
 		}
 		targets := sp.Targets
@@ -230,7 +232,7 @@ func parseReference(sp *SearchParam, typeMod, raw string) ([]Value, error) {
 		}
 		return vals, nil
 	}
-	target, ok := relativeRef(s)
+	target, ok := fhir.LiteralRef(s)
 	if !ok {
 		return nil, fmt.Errorf("not a reference of the form Type/id")
 	}
@@ -391,7 +393,7 @@ func CanonicalQuery(typ string, params url.Values) string {
 func canonicalValues(vals []string) []string {
 	out := make([]string, 0, len(vals))
 	for _, v := range vals {
-		parts := slices.DeleteFunc(splitEscaped(v, ','), func(s string) bool { return s == "" })
+		parts := slices.DeleteFunc(fhir.SplitEscaped(v, ','), func(s string) bool { return s == "" })
 		if len(parts) > 0 {
 			slices.Sort(parts)
 			out = append(out, strings.Join(slices.Compact(parts), ","))
@@ -409,36 +411,4 @@ func sortedKeys(params url.Values) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// unescape removes the backslashes of "\,", "\|", "\$" and "\\".
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) && strings.IndexByte(`,|$\`, s[i+1]) >= 0 {
-			i++
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-// splitEscaped splits s at each sep not escaped by a backslash; the parts
-// keep their escapes.
-func splitEscaped(s string, sep byte) []string {
-	var parts []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case sep:
-			parts = append(parts, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(parts, s[start:])
 }

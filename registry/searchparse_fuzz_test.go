@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"idem/registry/fhir"
 	"net/url"
 	"testing"
 )
@@ -61,6 +62,6 @@ func checkQuery(t *testing.T, q *Query) {
 
 // isRef reports whether s is a "Type/id" reference.
 func isRef(s string) bool {
-	got, ok := relativeRef(s)
+	got, ok := fhir.LiteralRef(s)
 	return ok && got == s
 }

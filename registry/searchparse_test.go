@@ -2,6 +2,7 @@ package registry
 
 import (
 	"errors"
+	"idem/registry/fhir"
 	"net/url"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func mustParam(tb testing.TB, typ, name string) *SearchParam {
 // mustRange returns the DateRange of a valid date.
 func mustRange(tb testing.TB, s string) (lo, hi int64) {
 	tb.Helper()
-	lo, hi, err := DateRange(s)
+	lo, hi, err := fhir.DateRange(s)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -80,8 +81,8 @@ func checkQueryError(t *testing.T, err error, expr, msg string) {
 }
 
 // warning is the issue ParseQuery adds for what it ignores.
-func warning(expr, code, msg string) Issue {
-	return Issue{Severity: SeverityWarning, Code: code, Diagnostics: msg, Expression: []string{expr}}
+func warning(expr, code, msg string) fhir.Issue {
+	return fhir.Issue{Severity: fhir.SeverityWarning, Code: code, Diagnostics: msg, Expression: []string{expr}}
 }
 
 func TestParseQueryString(t *testing.T) {
@@ -250,7 +251,7 @@ func TestParseQueryReference(t *testing.T) {
 	}, {
 		name: "type modifier that is not a target", typ: TypePerson, query: "link:Organization=1&item=2",
 		want: func(t *testing.T, p func(string) *SearchParam) *Query {
-			return &Query{Type: TypePerson, Count: 20, Issues: []Issue{
+			return &Query{Type: TypePerson, Count: 20, Issues: []fhir.Issue{
 				warning("item", "not-supported", `unknown search parameter "item" for Person: ignored`),
 				warning("link", "not-supported", `unsupported modifier ":Organization" on search parameter "link": ignored`),
 			}}
@@ -280,7 +281,7 @@ func TestParseQueryResult(t *testing.T) {
 	}, {
 		name: "count capped, zero", query: "_count=5000&_total=accurate&_summary=false",
 		want: func(t *testing.T, p func(string) *SearchParam) *Query {
-			return &Query{Type: TypePatient, Count: 1000, Issues: []Issue{
+			return &Query{Type: TypePatient, Count: 1000, Issues: []fhir.Issue{
 				warning("_count", "too-costly", "_count=5000 is more than the maximum page size: 1000 are returned"),
 			}}
 		},
@@ -290,7 +291,7 @@ func TestParseQueryResult(t *testing.T) {
 	}, {
 		name: "summary subsets and elements are ignored", query: "_summary=text&_elements=name", strict: true,
 		want: func(t *testing.T, p func(string) *SearchParam) *Query {
-			return &Query{Type: TypePatient, Count: 20, Issues: []Issue{
+			return &Query{Type: TypePatient, Count: 20, Issues: []fhir.Issue{
 				warning("_elements", "not-supported", "_elements is not supported: whole resources are returned"),
 				warning("_summary", "not-supported", "_summary=text is not supported: whole resources are returned"),
 			}}
@@ -335,7 +336,7 @@ func TestParseQueryInclude(t *testing.T) {
 					{Source: TypeLinkage, Param: mustParam(t, TypeLinkage, "item")},
 					{Source: TypePerson, Param: p("link")},
 				},
-				Issues: []Issue{warning("_include", "not-supported", "_include:iterate is not supported: includes are followed one level")},
+				Issues: []fhir.Issue{warning("_include", "not-supported", "_include:iterate is not supported: includes are followed one level")},
 			}
 		},
 	}, {
@@ -343,7 +344,7 @@ func TestParseQueryInclude(t *testing.T) {
 		want: func(t *testing.T, p func(string) *SearchParam) *Query {
 			return &Query{Type: TypePerson, Count: 20,
 				Include: []IncludeSpec{{Source: TypePerson, Param: p("patient")}},
-				Issues:  []Issue{warning("_include", "not-supported", "_include:iterate is not supported: includes are followed one level")},
+				Issues:  []fhir.Issue{warning("_include", "not-supported", "_include:iterate is not supported: includes are followed one level")},
 			}
 		},
 	}, {
@@ -370,7 +371,7 @@ func TestParseQueryUnknown(t *testing.T) {
 		want: func(t *testing.T, p func(string) *SearchParam) *Query {
 			return &Query{Type: TypePatient, Count: 20,
 				Clauses: []Clause{{Param: p("family"), Values: []Value{{Raw: "ok", Norm: "ok", Exact: "ok"}}}},
-				Issues: []Issue{
+				Issues: []fhir.Issue{
 					warning("_count", "not-supported", `unsupported modifier ":x" on _count: ignored`),
 					warning("_has", "not-supported", `unknown search parameter "_has" for Patient: ignored`),
 					warning("family", "not-supported", `unsupported modifier ":text" on search parameter "family": ignored`),
@@ -390,7 +391,7 @@ func TestParseQueryUnknown(t *testing.T) {
 	}, {
 		name: "parameter of another type", typ: TypeLinkage, query: "family=x",
 		want: func(t *testing.T, p func(string) *SearchParam) *Query {
-			return &Query{Type: TypeLinkage, Count: 20, Issues: []Issue{
+			return &Query{Type: TypeLinkage, Count: 20, Issues: []fhir.Issue{
 				warning("family", "not-supported", `unknown search parameter "family" for Linkage: ignored`),
 			}}
 		},

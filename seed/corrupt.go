@@ -1,7 +1,7 @@
 package seed
 
 import (
-	"idem/registry"
+	"idem/registry/fhir"
 	"strconv"
 	"strings"
 	"unicode"
@@ -157,11 +157,11 @@ func dateTypo(date string, variant int) (string, bool) {
 	case 0:
 		y += 1 - 2*(y%2)
 	case 1:
-		d = nearDigit(d, registry.DaysIn(y, m))
+		d = nearDigit(d, fhir.DaysIn(y, m))
 	default:
 		m = nearDigit(m, 12)
 	}
-	if d > registry.DaysIn(y, m) {
+	if d > fhir.DaysIn(y, m) {
 		return date, false
 	}
 	out := formatDate(y, m, d)
@@ -186,7 +186,7 @@ func splitDate(date string) (y, m, d int, ok bool) {
 	y, e1 := strconv.Atoi(date[:4])
 	m, e2 := strconv.Atoi(date[5:7])
 	d, e3 := strconv.Atoi(date[8:])
-	return y, m, d, e1 == nil && e2 == nil && e3 == nil && m >= 1 && m <= 12 && d >= 1 && d <= registry.DaysIn(y, m)
+	return y, m, d, e1 == nil && e2 == nil && e3 == nil && m >= 1 && m <= 12 && d >= 1 && d <= fhir.DaysIn(y, m)
 }
 
 func formatDate(y, m, d int) string {

@@ -3,6 +3,7 @@ package seed
 import (
 	"bytes"
 	"encoding/csv"
+	"idem/registry/fhir"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,8 +12,6 @@ import (
 
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
-
-	"idem/registry"
 )
 
 // small is a network small enough to check every record.
@@ -66,7 +65,7 @@ func TestGroupsIndependent(t *testing.T) {
 	less, _ := mustGenerate(t, Config{Seed: 3, Persons: 200})
 	more, _ := mustGenerate(t, Config{Seed: 3, Persons: 400})
 	for i, r := range less {
-		got, want := registry.MarshalResource(more[i].Resource), registry.MarshalResource(r.Resource)
+		got, want := fhir.MarshalResource(more[i].Resource), fhir.MarshalResource(r.Resource)
 		if !bytes.Equal(got, want) || more[i].Entity != r.Entity {
 			t.Fatalf("record %d differs:\n%s\n%s", i, got, want)
 		}
@@ -81,11 +80,11 @@ func TestValidFHIR(t *testing.T) {
 	}
 	for _, r := range recs {
 		// As built in Go (what a loader hands to the registry) and as JSON.
-		if err := registry.ValidateResource(r.Resource); err != nil {
+		if err := fhir.ValidateResource(r.Resource); err != nil {
 			t.Errorf("%s %s: %v", r.System, r.LocalID, err)
 		}
-		body := registry.MarshalResource(r.Resource)
-		if _, err := registry.ParseResource(body, r.Type); err != nil {
+		body := fhir.MarshalResource(r.Resource)
+		if _, err := fhir.ParseResource(body, r.Type); err != nil {
 			t.Errorf("%s %s: %v\n%s", r.System, r.LocalID, err, body)
 		}
 		if _, err := strict.UnmarshalR4(body); err != nil {

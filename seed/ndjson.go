@@ -6,10 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"idem/registry/fhir"
 	"os"
 	"path/filepath"
-
-	"idem/registry"
 )
 
 // Files WriteNDJSON writes.
@@ -91,7 +90,7 @@ func (w *ndjsonWriter) record(r Record) error {
 	if out == nil {
 		return fmt.Errorf("seed: no output file for type %q", r.Type)
 	}
-	if _, err := out.Write(registry.MarshalResource(r.Resource)); err != nil {
+	if _, err := out.Write(fhir.MarshalResource(r.Resource)); err != nil {
 		return err
 	}
 	if err := out.WriteByte('\n'); err != nil {

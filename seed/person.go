@@ -1,7 +1,7 @@
 package seed
 
 import (
-	"idem/registry"
+	"idem/registry/fhir"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -98,7 +98,7 @@ func drawAge(r *rand.Rand) int {
 func (p *person) setBirth(r *rand.Rand, y int) {
 	m := 1 + r.IntN(12)
 	p.birthYear = y
-	p.birth = formatDate(y, m, 1+r.IntN(registry.DaysIn(y, m)))
+	p.birth = formatDate(y, m, 1+r.IntN(fhir.DaysIn(y, m)))
 }
 
 // lifeEvents decides marriage (a name change) and moves for an adult.

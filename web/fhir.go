@@ -1,6 +1,7 @@
 package web
 
 import (
+	"idem/registry/fhir"
 	"net/http"
 	"strconv"
 	"strings"
@@ -165,7 +166,7 @@ func (s *Server) sendDeleted(c *fiber.Ctx, out *registry.Outcome) error {
 	if out.NoChange {
 		msg = "already deleted"
 	}
-	return s.sendOutcome(c, fiber.StatusOK, registry.Information(msg))
+	return s.sendOutcome(c, fiber.StatusOK, fhir.Information(msg))
 }
 
 // sendOutcomeOf answers a create or update per the Prefer return setting.
@@ -192,7 +193,7 @@ func (s *Server) sendOutcomeOf(c *fiber.Ctx, out *registry.Outcome) error {
 		} else if out.Created {
 			msg = "created " + r.Type + "/" + r.ID
 		}
-		return s.sendOutcome(c, status, registry.Information(msg))
+		return s.sendOutcome(c, status, fhir.Information(msg))
 	}
 	return s.sendStored(c, status, r)
 }

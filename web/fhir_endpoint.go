@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"idem/registry/fhir"
 	"net/url"
 
 	"github.com/gofiber/fiber/v2"
@@ -49,7 +50,7 @@ func (h directoryHandlers) body(c *fiber.Ctx) (map[string]any, error) {
 	if len(c.Body()) == 0 {
 		return nil, registry.Invalid(registry.EInvalid, "required", h.typ, "the request has no body: send a %s as application/fhir+json", h.typ)
 	}
-	return registry.DecodeJSON(c.Body())
+	return fhir.DecodeJSON(c.Body())
 }
 
 func (h directoryHandlers) create(c *fiber.Ctx) error {

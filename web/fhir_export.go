@@ -3,6 +3,7 @@ package web
 import (
 	"bufio"
 	"context"
+	"idem/registry/fhir"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -44,7 +45,7 @@ func (s *Server) handleExport(level string) fiber.Handler {
 		}
 		s.auditRead(c, readAudit{action: "E", subtype: "$export", query: req.Request, total: -1})
 		c.Set(fiber.HeaderContentLocation, s.base(c)+"/$export-status/"+job.ID)
-		return s.sendOutcome(c, fiber.StatusAccepted, registry.Information("export accepted as job "+job.ID))
+		return s.sendOutcome(c, fiber.StatusAccepted, fhir.Information("export accepted as job "+job.ID))
 	}
 }
 
@@ -114,7 +115,7 @@ func (s *Server) handleExportStatus(c *fiber.Ctx) error {
 	}
 	c.Set("X-Progress", job.Status)
 	c.Set(fiber.HeaderRetryAfter, "1")
-	return s.sendOutcome(c, fiber.StatusAccepted, registry.Information("export "+job.Status))
+	return s.sendOutcome(c, fiber.StatusAccepted, fhir.Information("export "+job.Status))
 }
 
 // handleExportFile is GET $export-file/{id}/{file}: one NDJSON file,

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"idem/registry/fhir"
 	"io"
 	"mime"
 	"strconv"
@@ -48,7 +49,7 @@ func (s *Server) handleImport(c *fiber.Ctx) error {
 	}
 	c.Locals(localBodyRead, true)
 	c.Set(fiber.HeaderContentLocation, s.base(c)+"/$import-status/"+job.ID)
-	return s.sendOutcome(c, fiber.StatusAccepted, registry.Information(
+	return s.sendOutcome(c, fiber.StatusAccepted, fhir.Information(
 		"import accepted: "+strconv.Itoa(job.Total)+" resources queued as job "+job.ID))
 }
 
@@ -138,7 +139,7 @@ func (s *Server) handleImportStatus(c *fiber.Ctx) error {
 	if job.Active() {
 		c.Set("X-Progress", strconv.Itoa(job.Done)+" of "+strconv.Itoa(job.Total)+" lines ("+job.Status+")")
 		c.Set(fiber.HeaderRetryAfter, "2")
-		return s.sendOutcome(c, fiber.StatusAccepted, registry.Information("import "+job.Status))
+		return s.sendOutcome(c, fiber.StatusAccepted, fhir.Information("import "+job.Status))
 	}
 	if job.Status == registry.JobFailed {
 		return registry.Errorf(registry.EUnprocessable, "import job %s failed: %s", job.ID, job.Error)
@@ -189,6 +190,6 @@ func (s *Server) handleBulkDelete(kind string) fiber.Handler {
 		if err := s.bulk.Delete(c.UserContext(), job.ID); err != nil {
 			return err
 		}
-		return s.sendOutcome(c, fiber.StatusAccepted, registry.Information(kind+" job "+job.ID+" deleted"))
+		return s.sendOutcome(c, fiber.StatusAccepted, fhir.Information(kind+" job "+job.ID+" deleted"))
 	}
 }

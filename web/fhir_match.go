@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"idem/registry/fhir"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -46,7 +47,7 @@ func (s *Server) handleMatch(c *fiber.Ctx) error {
 
 // matchInput reads a Parameters body (resource, onlyCertainMatches, count)
 // or, as ITI-119 allows, the bare resource.
-func matchInput(body []byte, typ string, limits registry.Limits) (map[string]any, linkage.MatchOptions, error) {
+func matchInput(body []byte, typ string, limits fhir.Limits) (map[string]any, linkage.MatchOptions, error) {
 	var opts linkage.MatchOptions
 	if len(body) == 0 {
 		return nil, opts, registry.Invalid(registry.EInvalid, "required", "Parameters", "send a Parameters resource with a %s in parameter \"resource\"", typ)
@@ -127,7 +128,7 @@ func (s *Server) matchBundle(c *fiber.Ctx, out *linkage.MatchResult) map[string]
 	if issues := matchIssues(out); len(issues) > 0 {
 		entries = append(entries, map[string]any{
 			"fullUrl":  "urn:uuid:" + uuid.NewString(),
-			"resource": registry.OperationOutcome(issues),
+			"resource": fhir.OperationOutcome(issues),
 			"search":   map[string]any{"mode": "outcome"},
 		})
 	}
@@ -137,14 +138,14 @@ func (s *Server) matchBundle(c *fiber.Ctx, out *linkage.MatchResult) map[string]
 	return b
 }
 
-func matchIssues(out *linkage.MatchResult) []registry.Issue {
-	var issues []registry.Issue
+func matchIssues(out *linkage.MatchResult) []fhir.Issue {
+	var issues []fhir.Issue
 	for _, k := range out.Capped {
-		issues = append(issues, registry.Issue{Severity: registry.SeverityWarning, Code: "too-costly",
+		issues = append(issues, fhir.Issue{Severity: fhir.SeverityWarning, Code: "too-costly",
 			Diagnostics: "blocking key " + k + " is shared by too many records to be used; records that agree only on it were not compared"})
 	}
 	if out.Ambiguous {
-		issues = append(issues, registry.Issue{Severity: registry.SeverityInformation, Code: "multiple-matches",
+		issues = append(issues, fhir.Issue{Severity: fhir.SeverityInformation, Code: "multiple-matches",
 			Diagnostics: "several records match with certainty and are not known to be the same entity; onlyCertainMatches returns none of them"})
 	}
 	return issues

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"idem/registry/fhir"
 	"math"
 	"net/url"
 	"strconv"
@@ -306,7 +307,7 @@ func (s *Server) sendGolden(c *fiber.Ctx, ref string) error {
 	typ, id, _ := strings.Cut(ref, "/")
 	r, err := s.registry.Read(c.UserContext(), typ, id)
 	if registry.ErrorCode(err) == registry.EGone {
-		return s.sendOutcome(c, fiber.StatusOK, registry.Information(ref+" was deleted: it no longer links two records"))
+		return s.sendOutcome(c, fiber.StatusOK, fhir.Information(ref+" was deleted: it no longer links two records"))
 	}
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"idem/registry/fhir"
 	"math"
 	"slices"
 	"strconv"
@@ -98,7 +99,7 @@ func operationParams(c *fiber.Ctx, op string, allowed ...string) (*opParams, err
 // readBody adds the parameters of a Parameters body. A value may be of any
 // primitive type, or a Reference for the resource ids.
 func (p *opParams) readBody(body []byte) error {
-	in, err := registry.ParseResource(body, "Parameters")
+	in, err := fhir.ParseResource(body, "Parameters")
 	if err != nil {
 		return err
 	}
@@ -310,7 +311,7 @@ func (p *opParams) before(name string) (time.Time, error) {
 	if err != nil || v == "" {
 		return time.Time{}, err
 	}
-	lo, _, err := registry.DateRange(strings.ReplaceAll(v, " ", "+")) // an unencoded "+" of a zone arrives as a space
+	lo, _, err := fhir.DateRange(strings.ReplaceAll(v, " ", "+")) // an unencoded "+" of a zone arrives as a space
 	if err != nil {
 		return time.Time{}, p.invalid(name, "invalid value %q of %s: %s", v, name, registry.ErrorMessage(err))
 	}

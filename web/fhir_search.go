@@ -1,6 +1,7 @@
 package web
 
 import (
+	"idem/registry/fhir"
 	"net/url"
 	"strconv"
 	"time"
@@ -61,7 +62,7 @@ func (s *Server) searchBundle(c *fiber.Ctx, typ string, params url.Values, q *re
 	if len(q.Issues) > 0 {
 		entries = append(entries, map[string]any{
 			"fullUrl":  "urn:uuid:" + uuid.NewString(),
-			"resource": registry.OperationOutcome(q.Issues),
+			"resource": fhir.OperationOutcome(q.Issues),
 			"search":   map[string]any{"mode": "outcome"},
 		})
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"idem/registry/fhir"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -58,7 +59,7 @@ func (s *Server) subscriptionBody(c *fiber.Ctx) (map[string]any, error) {
 	if len(c.Body()) == 0 {
 		return nil, registry.Invalid(registry.EInvalid, "required", "Subscription", "the request has no body: send a Subscription as application/fhir+json")
 	}
-	return registry.DecodeJSON(c.Body())
+	return fhir.DecodeJSON(c.Body())
 }
 
 func (s *Server) handleSubscriptionCreate(c *fiber.Ctx) error {

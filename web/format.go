@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"idem/registry/fhir"
 	"mime"
 	"net/http"
 	"net/url"
@@ -88,9 +89,9 @@ func pretty(c *fiber.Ctx) bool { return c.Query("_pretty") == "true" }
 func (s *Server) sendJSON(c *fiber.Ctx, status int, m map[string]any) error {
 	var body []byte
 	if pretty(c) {
-		body = registry.MarshalIndent(m)
+		body = fhir.MarshalIndent(m)
 	} else {
-		body = registry.MarshalResource(m)
+		body = fhir.MarshalResource(m)
 	}
 	c.Set(fiber.HeaderContentType, fhirJSON)
 	return c.Status(status).Send(body)
@@ -159,7 +160,7 @@ func queryValues(c *fiber.Ctx) (url.Values, error) {
 			v[k] = append(v[k], vs...)
 		}
 	}
-	if err := registry.CheckParams(v); err != nil {
+	if err := fhir.CheckParams(v); err != nil {
 		return nil, err
 	}
 	return v, nil

@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/subtle"
+	"idem/registry/fhir"
 	"strings"
 	"time"
 
@@ -84,5 +85,5 @@ func (s *Server) loading() string {
 
 // loadingOutcome is /readyz's answer while the server is loading.
 func loadingOutcome(msg string) map[string]any {
-	return registry.OperationOutcome([]registry.Issue{{Severity: registry.SeverityError, Code: "transient", Diagnostics: msg}})
+	return fhir.OperationOutcome([]fhir.Issue{{Severity: fhir.SeverityError, Code: "transient", Diagnostics: msg}})
 }

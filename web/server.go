@@ -7,6 +7,7 @@ package web
 import (
 	"context"
 	"errors"
+	"idem/registry/fhir"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -42,8 +43,8 @@ type Config struct {
 	// operations (audit_reads.go); nil: reads are not audited.
 	ReadAudit *registry.AuditQueue
 	// Limits bounds repeating elements in resources sent to the API (the
-	// zero value: registry.DefaultRepeats).
-	Limits registry.Limits
+	// zero value: fhir.DefaultRepeats).
+	Limits fhir.Limits
 	// Metrics, when not nil, counts every request; /metrics serves it
 	// unless MetricsElsewhere (then app serves it on IDEM_METRICS_ADDR).
 	Metrics          *metrics.Metrics

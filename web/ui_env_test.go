@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"idem/registry/fhir"
 	"io"
 	"log/slog"
 	"net/http"
@@ -230,7 +231,7 @@ func newUIEnv(t *testing.T, withAuth bool) *uiEnv {
 
 func (e *uiEnv) create(js string) *registry.Outcome {
 	e.t.Helper()
-	res, err := registry.ParseResource([]byte(js), "")
+	res, err := fhir.ParseResource([]byte(js), "")
 	if err != nil {
 		e.t.Fatal(err)
 	}

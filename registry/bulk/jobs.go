@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"idem/registry/fhir"
 	"log/slog"
 	"os"
 	"time"
@@ -23,7 +24,7 @@ import (
 type Jobs struct {
 	svc    *registry.Service
 	store  registry.BulkStore
-	limits registry.Limits
+	limits fhir.Limits
 	log    *slog.Logger
 	owner  string        // this process's name on the leases it holds
 	wake   chan struct{} // a job was queued here
@@ -43,7 +44,7 @@ const DefaultBatch = 500
 
 // New returns the bulk jobs of svc's registry, kept in store; limits are
 // the repeat limits lines are validated with.
-func New(svc *registry.Service, store registry.BulkStore, limits registry.Limits, log *slog.Logger) *Jobs {
+func New(svc *registry.Service, store registry.BulkStore, limits fhir.Limits, log *slog.Logger) *Jobs {
 	host, _ := os.Hostname()
 	return &Jobs{svc: svc, store: store, limits: limits, log: log, owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID()[:8]),
 		wake: make(chan struct{}, 1), BatchSize: DefaultBatch, Lease: 30 * time.Second, Poll: time.Second}

@@ -1,6 +1,7 @@
 package bulk
 
 import (
+	"idem/registry/fhir"
 	"io"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func TestToNDJSON(t *testing.T) {
 				t.Errorf("%s line %d: %s lacks %s", c.name, i+1, l, c.want[i])
 			}
 			if c.format == FormatCSV {
-				if _, err := registry.ParseResource([]byte(l), registry.TypePatient); err != nil {
+				if _, err := fhir.ParseResource([]byte(l), registry.TypePatient); err != nil {
 					t.Errorf("%s line %d is not a valid Patient: %v\n%s", c.name, i+1, err, l)
 				}
 			}

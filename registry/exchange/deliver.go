@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"idem/registry/fhir"
 	"io"
 	"net/http"
 	"strings"
@@ -11,8 +12,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-
-	"idem/registry"
 )
 
 // Why not River: River v0.51.2 (riversqlite) enqueues inside idem's
@@ -175,7 +174,7 @@ func (s *Service) pending(ctx context.Context, r *subRow) ([]eventRow, error) {
 
 // post sends one notification Bundle to the subscription's endpoint.
 func (s *Service) post(ctx context.Context, r *subRow, bundle map[string]any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.Endpoint, bytes.NewReader(registry.MarshalResource(bundle)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.Endpoint, bytes.NewReader(fhir.MarshalResource(bundle)))
 	if err != nil {
 		return err
 	}

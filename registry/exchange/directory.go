@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"idem/registry/fhir"
 	"net/url"
 	"strconv"
 	"strings"
@@ -83,7 +84,7 @@ func (s *Service) putDirectory(ctx context.Context, typ, id string, res map[stri
 		}
 		res["id"] = id
 		res["meta"] = map[string]any{"versionId": strconv.FormatInt(row.Version, 10), "lastUpdated": registry.FormatInstant(timeOf(row.Updated))}
-		row.Body = registry.MarshalResource(res)
+		row.Body = fhir.MarshalResource(res)
 		if err := tx.Save(row).Error; err != nil {
 			return err
 		}

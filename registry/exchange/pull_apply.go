@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"idem/registry/fhir"
 	"strconv"
 	"strings"
 	"time"
@@ -220,5 +221,5 @@ func copyResource(res map[string]any, local, typ string) (map[string]any, error)
 	if err != nil {
 		return nil, err
 	}
-	return registry.ParseResource(raw, typ)
+	return fhir.ParseResource(raw, typ)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"idem/registry/fhir"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -158,7 +159,7 @@ func (s *Service) fill(row *subRow, res map[string]any, p *sub, now int64) {
 	delete(res, "meta")
 	delete(res, "text")
 	res["id"] = row.ID
-	row.Body = registry.MarshalResource(res)
+	row.Body = fhir.MarshalResource(res)
 	row.Topic, row.Endpoint, row.Content = p.topic.Canonical, p.endpoint, p.content
 	row.Heartbeat, row.MaxCount, row.Status, row.Updated = p.heartbeat, p.maxCount, p.status, now
 	if row.Status != StatusOff {

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"idem/registry/fhir"
 	"strings"
 	"testing"
 
@@ -25,7 +26,7 @@ func auditEvents(t *testing.T, svc *registry.Service, query string) []map[string
 	res := search(t, svc, registry.TypeAuditEvent, query+"&_count=100")
 	out := make([]map[string]any, len(res.Matches))
 	for i, r := range res.Matches {
-		m, err := registry.ParseResource(r.Body, registry.TypeAuditEvent)
+		m, err := fhir.ParseResource(r.Body, registry.TypeAuditEvent)
 		if err != nil {
 			t.Fatalf("stored AuditEvent %s: %v\n%s", r.ID, err, r.Body)
 		}

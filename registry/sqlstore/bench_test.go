@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
+	"idem/registry/fhir"
 	"math/rand/v2"
 	"net/url"
 	"os"
@@ -83,7 +84,7 @@ func BenchmarkTransactionIngest(b *testing.B) {
 		bundles[i] = []byte(transactionOf(i*1000, 1000))
 	}
 	load := func(svc *registry.Service, i int) {
-		bd, err := registry.ParseResource(bundles[i%len(bundles)], "Bundle")
+		bd, err := fhir.ParseResource(bundles[i%len(bundles)], "Bundle")
 		if err == nil {
 			_, err = svc.Bundle(context.Background(), bd, registry.BundleOptions{})
 		}
@@ -154,7 +155,7 @@ func loadedStore(b *testing.B) *registry.Service {
 		svc := &registry.Service{Store: s}
 		start := time.Now()
 		for from := 0; from < n; from += 1000 {
-			bd, err := registry.ParseResource([]byte(transactionOf(from, min(1000, n-from))), "Bundle")
+			bd, err := fhir.ParseResource([]byte(transactionOf(from, min(1000, n-from))), "Bundle")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -245,7 +246,7 @@ func BenchmarkConcurrentCreates(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := int(next.Add(1))
-			m, err := registry.ParseResource([]byte(bodies[i%len(bodies)]), "Patient")
+			m, err := fhir.ParseResource([]byte(bodies[i%len(bodies)]), "Patient")
 			if err == nil {
 				_, err = svc.Create(context.Background(), "Patient", m, "")
 			}

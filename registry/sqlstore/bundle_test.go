@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
+	"idem/registry/fhir"
 	"strings"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 
 func bundle(t *testing.T, svc *registry.Service, js string) (map[string]any, error) {
 	t.Helper()
-	b, err := registry.ParseResource([]byte(js), "Bundle")
+	b, err := fhir.ParseResource([]byte(js), "Bundle")
 	if err != nil {
 		t.Fatalf("parse bundle: %v", err)
 	}

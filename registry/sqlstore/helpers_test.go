@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
+	"idem/registry/fhir"
 	"net/url"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func eachService(t *testing.T, fn func(t *testing.T, svc *registry.Service)) {
 
 func mustDecode(t testing.TB, js string) map[string]any {
 	t.Helper()
-	m, err := registry.ParseResource([]byte(js), "")
+	m, err := fhir.ParseResource([]byte(js), "")
 	if err != nil {
 		t.Fatalf("parse %s: %v", js, err)
 	}

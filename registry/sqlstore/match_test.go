@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"idem/registry/fhir"
 	"slices"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ import (
 func familyKeys(typ string, res map[string]any) registry.MatchIndex {
 	var keys []string
 	for _, n := range res["name"].([]any) {
-		keys = append(keys, "fam:"+registry.Fold(n.(map[string]any)["family"].(string)))
+		keys = append(keys, "fam:"+fhir.Fold(n.(map[string]any)["family"].(string)))
 	}
 	return registry.MatchIndex{Keys: keys, Record: []byte(strings.Join(keys, ","))}
 }

@@ -1,4 +1,4 @@
-package registry
+package fhir
 
 import (
 	"bytes"
@@ -99,14 +99,14 @@ func (e *jsonEncoder) reflected(v any) {
 	enc := json.NewEncoder(&sb)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		panic(fmt.Sprintf("registry: cannot encode %T as JSON: %v", v, err))
+		panic(fmt.Sprintf("fhir: cannot encode %T as JSON: %v", v, err))
 	}
 	e.buf = append(e.buf, strings.TrimSuffix(sb.String(), "\n")...)
 }
 
 func (e *jsonEncoder) float(f float64) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		panic("registry: cannot encode NaN or infinity as JSON")
+		panic("fhir: cannot encode NaN or infinity as JSON")
 	}
 	a := f
 	if a < 0 {

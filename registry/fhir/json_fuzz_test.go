@@ -1,4 +1,4 @@
-package registry
+package fhir
 
 import (
 	"os"
@@ -9,7 +9,7 @@ import (
 )
 
 // FuzzDecodeJSON checks that DecodeJSON never panics, that it fails only
-// with an EInvalid *Error, and that whatever it accepts survives
+// with a Malformed *Error, and that whatever it accepts survives
 // MarshalResource → DecodeJSON unchanged (and validates without panicking).
 func FuzzDecodeJSON(f *testing.F) {
 	for _, seed := range []string{
@@ -28,8 +28,8 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, err := DecodeJSON(body)
 		if err != nil {
-			if ErrorCode(err) != EInvalid || len(ErrorIssues(err)) != 1 {
-				t.Fatalf("DecodeJSON error %#v is not one EInvalid issue", err)
+			if errCode(err) != codeInvalid || len(errIssues(err)) != 1 {
+				t.Fatalf("DecodeJSON error %#v is not one Malformed issue", err)
 			}
 			return
 		}

@@ -1,4 +1,4 @@
-package registry
+package fhir
 
 import (
 	"encoding/json"
@@ -145,6 +145,9 @@ func validCode(s string) bool {
 	return true
 }
 
+// IsID reports whether s is a FHIR id: 1 to 64 of [A-Za-z0-9\-\.].
+func IsID(s string) bool { return s != "" && validID(s) }
+
 // validID: [A-Za-z0-9\-\.]{1,64}
 func validID(s string) bool {
 	if len(s) > 64 {
@@ -159,10 +162,8 @@ func validID(s string) bool {
 }
 
 func isFHIRAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDecDigit(c)
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isASCIIDigit(c)
 }
-
-func isDecDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // validURI: \S* (and, like every primitive, not empty).
 func validURI(s string) bool {
@@ -200,7 +201,7 @@ func validUUID(s string) bool {
 			if c != '-' {
 				return false
 			}
-		} else if !isDecDigit(c) && (c < 'a' || c > 'f') {
+		} else if !isASCIIDigit(c) && (c < 'a' || c > 'f') {
 			return false
 		}
 	}
@@ -269,7 +270,7 @@ func parseDigits(s string, at, n int) (int, bool) {
 	}
 	v := 0
 	for i := at; i < at+n; i++ {
-		if !isDecDigit(s[i]) {
+		if !isASCIIDigit(s[i]) {
 			return 0, false
 		}
 		v = v*10 + int(s[i]-'0')

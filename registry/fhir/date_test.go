@@ -1,4 +1,4 @@
-package registry
+package fhir
 
 import (
 	"testing"
@@ -70,8 +70,8 @@ func TestDateRangeInvalid(t *testing.T) {
 	} {
 		if lo, hi, err := DateRange(in); err == nil {
 			t.Errorf("DateRange(%q) = [%d, %d), want an error", in, lo, hi)
-		} else if ErrorCode(err) != EInvalid {
-			t.Errorf("DateRange(%q): code %q, want %q", in, ErrorCode(err), EInvalid)
+		} else if errCode(err) != codeInvalid {
+			t.Errorf("DateRange(%q): code %q, want %q", in, errCode(err), codeInvalid)
 		}
 	}
 }

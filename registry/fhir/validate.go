@@ -1,4 +1,4 @@
-package registry
+package fhir
 
 import (
 	"fmt"
@@ -26,9 +26,9 @@ const (
 // ValidateResource checks res against the FHIR R4 definition of its resourceType and
 // returns nil or an *Error whose Issues (all found, capped at 100) each name the element by
 // FHIRPath-style expression: "Patient.birthDate", "Patient.name[1].given[0]",
-// "Bundle.entry[2].resource.gender". Code: EInvalid (400) if any issue is structural
+// "Bundle.entry[2].resource.gender". The error is Malformed (a 400) if any issue is structural
 // (unknown element, wrong JSON type, array where single value expected or vice versa,
-// unknown/missing resourceType, null outside arrays); otherwise EUnprocessable (422) for
+// unknown/missing resourceType, null outside arrays); otherwise it is not (a 422), for
 // value-level issues (bad primitive format, impossible date like 1990-02-30, code outside a
 // required value set, missing required element, empty string/object/array, invariant).
 //
@@ -39,7 +39,7 @@ const (
 // key, e.g. "Patient._birthDate.extension[0].url".
 func ValidateResource(res map[string]any) error { return Limits{}.Validate(res) }
 
-// ParseResource = DecodeJSON + (want != "" && resourceType != want → EInvalid with a clear
+// ParseResource = DecodeJSON + (want != "" && resourceType != want → a Malformed *Error with a clear
 // message, e.g. `resourceType "Practitioner" does not match the endpoint Patient`) + ValidateResource:
 // Limits.ParseResource under the default limits.
 func ParseResource(body []byte, want string) (map[string]any, error) {
@@ -415,17 +415,13 @@ func (v *schemaWalk) result() error {
 	if len(v.issues) > 1 {
 		msg += fmt.Sprintf(" (and %d more issues)", len(v.issues)-1)
 	}
-	code := EUnprocessable
-	if v.structural {
-		code = EInvalid
-	}
-	return &Error{Code: code, Message: msg, Issues: issues}
+	return &Error{Malformed: v.structural, Message: msg, Issues: issues}
 }
 
 // pathLess orders paths as text, except that runs of digits compare as numbers.
 func pathLess(a, b string) bool {
 	for a != "" && b != "" {
-		if isDecDigit(a[0]) && isDecDigit(b[0]) {
+		if isASCIIDigit(a[0]) && isASCIIDigit(b[0]) {
 			na, nb := skipDigits([]byte(a), 0), skipDigits([]byte(b), 0)
 			if na != nb {
 				return na < nb

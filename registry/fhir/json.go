@@ -1,4 +1,4 @@
-package registry
+package fhir
 
 import (
 	"cmp"
@@ -15,11 +15,16 @@ const maxJSONDepth = 64
 
 // DecodeJSON parses body as one JSON object: strict RFC 8259, rejects duplicate keys
 // (at any depth), invalid UTF-8, nesting deeper than 64, trailing data; numbers kept as
-// json.Number (exact text, so decimals like 1.50 keep precision). Errors: *Error EInvalid,
+// json.Number (exact text, so decimals like 1.50 keep precision). Errors: a Malformed *Error,
 // issue code "structure", diagnostics naming the byte offset and (for duplicate keys) the path, e.g. "Patient.name[0].family".
 // A string escaping a control character FHIR strings forbid (U+0000–U+001F
-// but tab, CR, LF) is EInvalid too, with its path.
+// but tab, CR, LF) is Malformed too, with its path.
 func DecodeJSON(body []byte) (map[string]any, error) { return decodeJSON(body, false) }
+
+// DecodeStored is DecodeJSON for bodies already stored: it accepts the
+// control characters FHIR strings forbid, which were stored before they
+// were refused.
+func DecodeStored(body []byte) (map[string]any, error) { return decodeJSON(body, true) }
 
 // decodeJSON is DecodeJSON; lenient accepts the control characters FHIR
 // forbids, for bodies stored before they were refused.
@@ -109,7 +114,7 @@ func (e *jsonErr) inIndex(i int) *jsonErr {
 	return e
 }
 
-// fail turns a syntax error into the registry's error.
+// fail turns a syntax error into an *Error.
 func (d *jsonDecoder) fail(e *jsonErr) error {
 	msg := fmt.Sprintf("invalid JSON at byte offset %d: %s", e.off, e.msg)
 	iss := Issue{Severity: SeverityError, Code: "structure", Diagnostics: msg}
@@ -118,7 +123,7 @@ func (d *jsonDecoder) fail(e *jsonErr) error {
 		iss.Expression = []string{p}
 		iss.Diagnostics = msg + " (at " + p + ")"
 	}
-	return &Error{Code: EInvalid, Message: iss.Diagnostics, Issues: []Issue{iss}}
+	return &Error{Malformed: true, Message: iss.Diagnostics, Issues: []Issue{iss}}
 }
 
 // path renders segments (innermost first) as "Patient.name[0].family".

@@ -1,4 +1,4 @@
-package registry
+package fhir
 
 import (
 	"bufio"
@@ -16,9 +16,9 @@ import (
 
 // Shared data outside the repository; tests that need it skip without it.
 const (
-	fhirSharedDir  = "../../shared/data"
+	fhirSharedDir  = "../../../shared/data"
 	fhirSyntheaDir = fhirSharedDir + "/synthea"
-	fhirFixtureDir = "../../shared/tools/fhir-check/fixtures"
+	fhirFixtureDir = "../../../shared/tools/fhir-check/fixtures"
 )
 
 // forSynthea calls fn with every line of the Synthea Patient, Practitioner
@@ -28,7 +28,7 @@ func forSynthea(t *testing.T, fn func(name string, line []byte)) {
 	if _, err := os.Stat(fhirSharedDir); err != nil {
 		t.Skip("no shared data:", err)
 	}
-	for _, typ := range []string{TypePatient, TypePractitioner, TypeLocation} {
+	for _, typ := range []string{"Patient", "Practitioner", "Location"} {
 		f, err := os.Open(filepath.Join(fhirSyntheaDir, typ+".000.ndjson"))
 		if err != nil {
 			t.Fatal(err)
@@ -61,7 +61,7 @@ func TestValidateSynthea(t *testing.T) {
 		count++
 		typ, _, _ := strings.Cut(name, " ")
 		if _, err := ParseResource(line, typ); err != nil {
-			t.Errorf("%s: %v", name, ErrorIssues(err))
+			t.Errorf("%s: %v", name, errIssues(err))
 		}
 	})
 	if count < 2800 {
@@ -94,7 +94,7 @@ func TestValidateFixtures(t *testing.T) {
 				}
 				_, err = ParseResource(body, "")
 				if dir == "valid" && err != nil {
-					t.Errorf("valid/%s: %v", name, ErrorIssues(err))
+					t.Errorf("valid/%s: %v", name, errIssues(err))
 				}
 				if dir == "invalid" && err == nil {
 					t.Errorf("invalid/%s: no error", name)
@@ -109,23 +109,23 @@ func TestParseResource(t *testing.T) {
 		name, body, want  string
 		wantCode, wantMsg string
 	}{
-		{"ok", `{"resourceType":"Patient","id":"a"}`, TypePatient, "", ""},
+		{"ok", `{"resourceType":"Patient","id":"a"}`, "Patient", "", ""},
 		{"any type", `{"resourceType":"Person","id":"a"}`, "", "", ""},
-		{"wrong endpoint", `{"resourceType":"Practitioner","id":"a"}`, TypePatient, EInvalid,
+		{"wrong endpoint", `{"resourceType":"Practitioner","id":"a"}`, "Patient", codeInvalid,
 			`resourceType "Practitioner" does not match the endpoint Patient`},
-		{"no resourceType", `{"id":"a"}`, TypePatient, EInvalid, "the resource has no resourceType (expected Patient)"},
-		{"bad JSON", `{"resourceType":"Patient",}`, TypePatient, EInvalid, "invalid JSON at byte offset 26: unexpected '}', expected a string key"},
-		{"invalid", `{"resourceType":"Patient","gender":"x"}`, TypePatient, EUnprocessable,
+		{"no resourceType", `{"id":"a"}`, "Patient", codeInvalid, "the resource has no resourceType (expected Patient)"},
+		{"bad JSON", `{"resourceType":"Patient",}`, "Patient", codeInvalid, "invalid JSON at byte offset 26: unexpected '}', expected a string key"},
+		{"invalid", `{"resourceType":"Patient","gender":"x"}`, "Patient", codeUnprocessable,
 			`Patient.gender: code "x" is not in the required value set AdministrativeGender (male | female | other | unknown)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res, err := ParseResource([]byte(tt.body), tt.want)
-			if got := ErrorCode(err); got != tt.wantCode {
+			if got := errCode(err); got != tt.wantCode {
 				t.Fatalf("code = %q, want %q (%v)", got, tt.wantCode, err)
 			}
-			if err != nil && ErrorMessage(err) != tt.wantMsg {
-				t.Errorf("message = %q, want %q", ErrorMessage(err), tt.wantMsg)
+			if err != nil && errMessage(err) != tt.wantMsg {
+				t.Errorf("message = %q, want %q", errMessage(err), tt.wantMsg)
 			}
 			if err == nil && res["id"] != "a" {
 				t.Errorf("resource = %v", res)
@@ -156,8 +156,8 @@ func TestValidateIssueCap(t *testing.T) {
 	if len(exprs) != maxIssues || exprs[0] != "Patient.name[0].given[0]" || exprs[99] != "Patient.name[0].given[99]" {
 		t.Errorf("issues = %d, first %q, last %q", len(exprs), exprs[0], exprs[len(exprs)-1])
 	}
-	if !strings.HasSuffix(ErrorMessage(err), "(and 149 more issues)") {
-		t.Errorf("message = %q", ErrorMessage(err))
+	if !strings.HasSuffix(errMessage(err), "(and 149 more issues)") {
+		t.Errorf("message = %q", errMessage(err))
 	}
 }
 
@@ -178,7 +178,7 @@ func TestValidateRepeatLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		err := ValidateResource(mustDecode(t, tt.body))
-		if exprs := issueExprs(t, err); ErrorCode(err) != EUnprocessable || len(exprs) != 1 || exprs[0] != tt.want {
+		if exprs := issueExprs(t, err); errCode(err) != codeUnprocessable || len(exprs) != 1 || exprs[0] != tt.want {
 			t.Errorf("%s: %v, want one 422 issue at %s", tt.name, err, tt.want)
 		}
 	}
@@ -186,7 +186,7 @@ func TestValidateRepeatLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Validate(mustDecode(t, `{"resourceType":"Patient","identifier":[`+many(`{"value":"x"}`, 3)+`]}`)); ErrorCode(err) != EUnprocessable {
+	if err := l.Validate(mustDecode(t, `{"resourceType":"Patient","identifier":[`+many(`{"value":"x"}`, 3)+`]}`)); errCode(err) != codeUnprocessable {
 		t.Errorf("configured limit of 2: %v", err)
 	}
 	if err := l.Validate(mustDecode(t, `{"resourceType":"Patient","address":[{"line":[`+many(`"l"`, 5000)+`]}]}`)); err != nil {
@@ -205,7 +205,7 @@ func TestValidateNotDecoded(t *testing.T) {
 		"entry": []any{map[string]any{"resource": map[string]any{"resourceType": "Patient", "id": "x"},
 			"search": map[string]any{"mode": "match", "score": 0.5}}}}
 	if err := ValidateResource(res); err != nil {
-		t.Errorf("ValidateResource: %v", ErrorIssues(err))
+		t.Errorf("ValidateResource: %v", errIssues(err))
 	}
 }
 
@@ -214,7 +214,7 @@ func BenchmarkParseResourceSynthea(b *testing.B) {
 	b.SetBytes(int64(len(line)))
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := ParseResource(line, TypePatient)
+		res, err := ParseResource(line, "Patient")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -253,14 +253,14 @@ func TestValidateResource(t *testing.T) {
 		t.Run(tc.Name, func(t *testing.T) {
 			res := mustDecode(t, string(tc.Resource))
 			err := ValidateResource(res)
-			if got := ErrorCode(err); got != tc.Code {
-				t.Fatalf("code = %q, want %q; issues: %v", got, tc.Code, ErrorIssues(err))
+			if got := errCode(err); got != tc.Code {
+				t.Fatalf("code = %q, want %q; issues: %v", got, tc.Code, errIssues(err))
 			}
 			if err == nil {
 				return
 			}
 			if diff := cmp.Diff(tc.Expr, issueExprs(t, err)); diff != "" {
-				t.Errorf("expressions mismatch (-want +got):\n%s\nissues: %v", diff, ErrorIssues(err))
+				t.Errorf("expressions mismatch (-want +got):\n%s\nissues: %v", diff, errIssues(err))
 			}
 		})
 	}

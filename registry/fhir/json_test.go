@@ -1,4 +1,4 @@
-package registry
+package fhir
 
 import (
 	"encoding/json"
@@ -43,14 +43,14 @@ func TestDecodeJSONControlCharacters(t *testing.T) {
 	for _, esc := range []string{`\u0000`, `\u0001`, `\b`, `\f`, `\u001F`, `\u001b`} {
 		body := `{"resourceType":"Patient","name":[{"family":"A` + esc + `B"}]}`
 		_, err := DecodeJSON([]byte(body))
-		if ErrorCode(err) != EInvalid || !strings.Contains(ErrorMessage(err), "Patient.name[0].family") {
-			t.Errorf("%s: %v, want EInvalid naming Patient.name[0].family", esc, err)
+		if errCode(err) != codeInvalid || !strings.Contains(errMessage(err), "Patient.name[0].family") {
+			t.Errorf("%s: %v, want a Malformed error naming Patient.name[0].family", esc, err)
 		}
 		if _, err := decodeJSON([]byte(body), true); err != nil {
 			t.Errorf("%s, lenient: %v", esc, err)
 		}
 	}
-	if _, err := DecodeJSON([]byte(`{"k\u0000":1}`)); ErrorCode(err) != EInvalid {
+	if _, err := DecodeJSON([]byte(`{"k\u0000":1}`)); errCode(err) != codeInvalid {
 		t.Errorf("NUL in a key: %v", err)
 	}
 	if _, err := DecodeJSON([]byte(`{"s":"\t\r\n\u0009\u000a\u000D\u0020\u007f"}`)); err != nil {
@@ -113,8 +113,8 @@ func TestDecodeJSONErrors(t *testing.T) {
 			if !errors.As(err, &e) {
 				t.Fatalf("DecodeJSON(%q) = %v, want *Error", tt.body, err)
 			}
-			if e.Code != EInvalid || len(e.Issues) != 1 || e.Issues[0].Code != "structure" {
-				t.Fatalf("error = %+v, want one structure issue with code EInvalid", e)
+			if !e.Malformed || len(e.Issues) != 1 || e.Issues[0].Code != "structure" {
+				t.Fatalf("error = %+v, want one Malformed structure issue", e)
 			}
 			if !strings.Contains(e.Issues[0].Diagnostics, tt.wantMsg) {
 				t.Errorf("diagnostics = %q, want it to contain %q", e.Issues[0].Diagnostics, tt.wantMsg)

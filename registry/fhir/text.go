@@ -1,4 +1,4 @@
-package registry
+package fhir
 
 import (
 	"fmt"
@@ -28,10 +28,10 @@ func controlAt(s string) int {
 }
 
 // CheckText refuses a string holding a character FHIR strings forbid
-// (EInvalid naming what, e.g. "family" or "Patient.id").
+// (a Malformed *Error naming what, e.g. "family" or "Patient.id").
 func CheckText(what, s string) error {
 	if i := controlAt(s); i >= 0 {
-		return Invalid(EInvalid, "invalid", what, "%s contains the control character U+%04X, which FHIR strings do not allow", what, s[i])
+		return malformed("invalid", what, "%s contains the control character U+%04X, which FHIR strings do not allow", what, s[i])
 	}
 	return nil
 }

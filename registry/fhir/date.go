@@ -1,11 +1,6 @@
-package registry
+package fhir
 
-import (
-	"fmt"
-	"slices"
-	"strings"
-	"time"
-)
+import "time"
 
 // DateRange returns the range a FHIR date, dateTime or instant covers at its
 // precision, in Unix milliseconds, lo inclusive and hi exclusive: "1990" is
@@ -13,43 +8,14 @@ import (
 // "…T10:11:12" one second and "…T10:11:12.345" one millisecond (digits after
 // the third are truncated). A value without a time zone is taken as UTC;
 // minute precision, which FHIR allows only in search values, is accepted
-// everywhere. Impossible dates ("1990-02-30") are an EInvalid *Error.
+// everywhere. Impossible dates ("1990-02-30") are a Malformed *Error.
 func DateRange(s string) (lo, hi int64, err error) {
 	p := dateParser{s: s}
 	lo, hi, ok := p.parse()
 	if !ok {
-		return 0, 0, Errorf(EInvalid, "invalid date %q: %s", s, p.why)
+		return 0, 0, malformed("invalid", "", "invalid date %q: %s", s, p.why)
 	}
 	return lo, hi, nil
-}
-
-// datePrefixes are the FHIR comparison prefixes the registry supports.
-var datePrefixes = []string{"eq", "ne", "lt", "gt", "le", "ge", "sa", "eb"}
-
-// parseDate parses "[prefix]date". A space where a time zone's "+" belongs
-// is read as "+": clients often leave "+" unencoded, and a query string
-// decodes it to a space.
-func parseDate(raw string) (Value, error) {
-	v := Value{Raw: raw, Prefix: "eq"}
-	s := raw
-	if len(s) >= 2 && isASCIILetter(s[0]) && isASCIILetter(s[1]) {
-		v.Prefix, s = s[:2], s[2:]
-		if v.Prefix == "ap" {
-			return v, fmt.Errorf(`the prefix "ap" is not supported`)
-		}
-		if !slices.Contains(datePrefixes, v.Prefix) {
-			return v, fmt.Errorf("unknown prefix %q", v.Prefix)
-		}
-	}
-	if strings.Contains(s, "T") {
-		s = strings.Replace(s, " ", "+", 1)
-	}
-	lo, hi, err := DateRange(s)
-	if err != nil {
-		return v, fmt.Errorf("not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss][zone])")
-	}
-	v.Lo, v.Hi = lo, hi
-	return v, nil
 }
 
 // Lengths of the precisions in milliseconds.

@@ -1,4 +1,4 @@
-package registry
+package fhir
 
 // The R4 (4.0.1) resources the validator knows element by element; other
 // resource types nested in these are accepted opaquely (ele-1 checks only).

@@ -1,4 +1,4 @@
-package registry
+package fhir
 
 import "strings"
 
@@ -159,7 +159,7 @@ func buildType(t *schemaType, specs []string) {
 	for _, spec := range specs {
 		f := strings.Fields(spec)
 		if len(f) < 3 {
-			panic("registry: bad element spec " + spec)
+			panic("fhir: bad element spec " + spec)
 		}
 		owner, name := t, f[0]
 		if i := strings.LastIndexByte(name, '.'); i >= 0 {
@@ -179,7 +179,7 @@ func newElem(path, name string, f []string) *schemaElem {
 	} else if len(f) > 2 {
 		e.binding, e.codes = f[2], valueSets[f[2]]
 		if e.codes == nil {
-			panic("registry: unknown value set " + f[2])
+			panic("fhir: unknown value set " + f[2])
 		}
 	}
 	e.types = elemTypes(f[0], path)
@@ -197,7 +197,7 @@ func parseCard(card string) (minimum int, many bool) {
 	case "1..*":
 		return 1, true
 	}
-	panic("registry: bad cardinality " + card)
+	panic("fhir: bad cardinality " + card)
 }
 
 // elemTypes resolves the type column of a spec.
@@ -220,7 +220,7 @@ func elemTypes(col, path string) []*schemaType {
 	for _, n := range strings.Split(col, "|") {
 		t := schemaTypes[n]
 		if t == nil {
-			panic("registry: unknown type " + n + " at " + path)
+			panic("fhir: unknown type " + n + " at " + path)
 		}
 		out = append(out, t)
 	}
@@ -230,7 +230,7 @@ func elemTypes(col, path string) []*schemaType {
 func (t *schemaType) add(e *schemaElem) {
 	e.idx = len(t.elems)
 	if e.idx >= 64 {
-		panic("registry: more than 64 elements in " + t.name)
+		panic("fhir: more than 64 elements in " + t.name)
 	}
 	if e.min > 0 {
 		t.required |= 1 << e.idx

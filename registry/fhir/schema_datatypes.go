@@ -1,4 +1,4 @@
-package registry
+package fhir
 
 // The R4 (4.0.1) datatypes the validator knows element by element. Open
 // types that are not listed here are accepted opaquely (see opaqueTypes).

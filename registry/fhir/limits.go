@@ -1,4 +1,4 @@
-package registry
+package fhir
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 // Limits bounds how often an element may repeat, so that one record cannot
 // make every later write that matches it slow (each identifier, name and
 // address is indexed, compared and copied into golden records). A
-// resource over a limit is EUnprocessable (422) naming the element.
+// resource over a limit is an *Error (not Malformed: 422) naming the element.
 type Limits struct {
 	// Repeats maps an element name ("identifier", "given") to the most
 	// items its array may hold, wherever it occurs; AnyElement is the cap
@@ -93,9 +93,9 @@ func (l Limits) ParseResource(body []byte, want string) (map[string]any, error) 
 	}
 	if rt, _ := res["resourceType"].(string); want != "" && rt != want {
 		if rt == "" {
-			return nil, Invalid(EInvalid, issueTypeStructure, "", "the resource has no resourceType (expected %s)", want)
+			return nil, malformed(issueTypeStructure, "", "the resource has no resourceType (expected %s)", want)
 		}
-		return nil, Invalid(EInvalid, "invalid", "", "resourceType %q does not match the endpoint %s", rt, want)
+		return nil, malformed("invalid", "", "resourceType %q does not match the endpoint %s", rt, want)
 	}
 	if err := l.Validate(res); err != nil {
 		return nil, err
