@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"idem/registry"
 	"idem/seed"
 )
 
@@ -156,7 +157,11 @@ func TestBrowserReviewFlow(t *testing.T) {
 	}
 
 	// The Person holds the record now, linked MANUAL.
-	_, id, _ := strings.Cut(golden, "/")
+	g, err := registry.ParseRef(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := g.ID
 	run("person",
 		chromedp.Navigate(base+"/person/"+id),
 		chromedp.WaitVisible("#members", chromedp.ByQuery),

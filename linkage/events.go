@@ -2,7 +2,7 @@ package linkage
 
 import (
 	"context"
-	"strings"
+	"fmt"
 
 	"idem/registry"
 )
@@ -13,30 +13,35 @@ import (
 func (p *plan) emit(ctx context.Context) error {
 	at := p.l.now()
 	var evs []registry.Event
-	add := func(kind, golden, source string) {
-		typ, id, _ := strings.Cut(golden, "/")
-		evs = append(evs, registry.Event{Kind: kind, Type: typ, ID: id, Source: source, At: at})
+	add := func(kind string, golden registry.Ref, source string) {
+		evs = append(evs, registry.Event{Kind: kind, Type: golden.Type, ID: golden.ID, Source: source, At: at})
 	}
 	for _, k := range p.removes {
-		add(registry.EventGoldenUnlinked, k.Golden(), k.Source())
+		add(registry.EventGoldenUnlinked, k.GoldenRef(), k.Source())
 	}
 	for _, k := range p.puts {
 		if k.MatchResult != registry.MatchResultMatch {
 			continue
 		}
 		if k.NewGolden && p.kind == "link" {
-			add(registry.EventGoldenCreated, k.Golden(), k.Source())
+			add(registry.EventGoldenCreated, k.GoldenRef(), k.Source())
 		}
-		add(registry.EventGoldenLinked, k.Golden(), k.Source())
+		add(registry.EventGoldenLinked, k.GoldenRef(), k.Source())
 	}
+	kind := ""
 	switch {
 	case p.kind == "merge":
-		for _, g := range p.touched {
-			add(registry.EventGoldenMerged, g, "")
-		}
+		kind = registry.EventGoldenMerged
 	case p.kind == "undo" && p.undoneKind == "merge":
+		kind = registry.EventGoldenUnmerged
+	}
+	if kind != "" {
 		for _, g := range p.touched {
-			add(registry.EventGoldenUnmerged, g, "")
+			ref, err := registry.ParseRef(g)
+			if err != nil {
+				return registry.Internal(fmt.Errorf("golden record %q: %w", g, err))
+			}
+			add(kind, ref, "")
 		}
 	}
 	if len(evs) == 0 {

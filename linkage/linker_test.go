@@ -48,8 +48,11 @@ func (k *linked) create(t *testing.T, js string) *registry.Outcome {
 
 func (k *linked) read(t *testing.T, ref string) map[string]any {
 	t.Helper()
-	typ, id, _ := strings.Cut(ref, "/")
-	r, err := k.svc.Read(context.Background(), typ, id)
+	rf, err := registry.ParseRef(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := k.svc.Read(context.Background(), rf.Type, rf.ID)
 	if err != nil {
 		t.Fatalf("read %s: %v", ref, err)
 	}
@@ -349,8 +352,11 @@ func TestReviewQueueStaysClean(t *testing.T) {
 		if _, err := k.l.SetLink(ctx, a.Golden, "Patient/"+c.Resource.ID, registry.MatchResultMatch, true); err != nil {
 			t.Fatal(err)
 		}
-		gt, gid, _ := strings.Cut(c.Golden, "/")
-		if left := k.links(t, registry.LinkFilter{GoldenType: gt, GoldenID: gid}); len(left) != 0 {
+		g, err := registry.ParseRef(c.Golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left := k.links(t, registry.LinkFilter{GoldenType: g.Type, GoldenID: g.ID}); len(left) != 0 {
 			t.Fatalf("links to the retired Person remain: %+v", left)
 		}
 		if review := k.links(t, registry.LinkFilter{MatchResult: []string{registry.MatchResultPossible}}); len(review) != 0 {

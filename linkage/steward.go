@@ -15,13 +15,13 @@ import (
 
 // splitRef parses "Type/id" and checks the type is one of want.
 func splitRef(ref, what string, want ...string) (string, string, error) {
-	t, id, ok := strings.Cut(strings.TrimSpace(ref), "/")
-	if !ok || id == "" || strings.Contains(id, "/") {
+	r, err := registry.ParseRef(strings.TrimSpace(ref))
+	if err != nil {
 		return "", "", registry.Errorf(registry.EInvalid, "%s %q: want Type/id", what, ref)
 	}
 	for _, w := range want {
-		if t == w {
-			return t, id, nil
+		if r.Type == w {
+			return r.Type, r.ID, nil
 		}
 	}
 	return "", "", registry.Errorf(registry.EInvalid, "%s %q: want a reference to %s", what, ref, strings.Join(want, " or "))
@@ -97,7 +97,7 @@ func (l *Linker) SetLink(ctx context.Context, golden, source, result string, mus
 			if err != nil {
 				return err
 			}
-			k.GoldenType, k.GoldenID, _ = strings.Cut(lg, "/")
+			k.GoldenType, k.GoldenID = lg.Type, lg.ID
 			if prior != nil {
 				p.remove(prior)
 				prior = nil
@@ -136,18 +136,18 @@ func (l *Linker) SetLink(ctx context.Context, golden, source, result string, mus
 
 // locationGolden returns the Linkage of Location id, making one (with
 // the Location as its first item, MANUAL) when it has none.
-func (l *Linker) locationGolden(ctx context.Context, ltx registry.Tx, p *plan, id string) (string, error) {
+func (l *Linker) locationGolden(ctx context.Context, ltx registry.Tx, p *plan, id string) (registry.Ref, error) {
 	links, err := ltx.Links(ctx, registry.LinkFilter{SourceType: registry.TypeLocation, SourceID: id, MatchResult: []string{registry.MatchResultMatch}})
 	if err != nil || len(links) > 0 {
 		if err != nil {
-			return "", err
+			return registry.Ref{}, err
 		}
-		return links[0].Golden(), nil
+		return links[0].GoldenRef(), nil
 	}
 	k := &registry.Link{GoldenType: registry.TypeLinkage, GoldenID: l.w.NewResourceID(), SourceType: registry.TypeLocation, SourceID: id,
 		MatchResult: registry.MatchResultMatch, LinkSource: registry.LinkSourceManual, NewGolden: true}
 	p.put(k)
-	return k.Golden(), nil
+	return k.GoldenRef(), nil
 }
 
 // Merge is $mdm-merge-golden-resources: every record of the from golden

@@ -47,6 +47,12 @@ func (l *Link) Golden() string { return l.GoldenType + "/" + l.GoldenID }
 // Source returns "Type/id" of the link's source record.
 func (l *Link) Source() string { return l.SourceType + "/" + l.SourceID }
 
+// GoldenRef returns the link's golden record.
+func (l *Link) GoldenRef() Ref { return Ref{Type: l.GoldenType, ID: l.GoldenID} }
+
+// SourceRef returns the link's source record.
+func (l *Link) SourceRef() Ref { return Ref{Type: l.SourceType, ID: l.SourceID} }
+
 // LinkFilter selects links; empty fields match everything.
 type LinkFilter struct {
 	GoldenType, GoldenID string

@@ -232,13 +232,16 @@ func parseReference(sp *SearchParam, typeMod, raw string) ([]Value, error) {
 		}
 		return vals, nil
 	}
-	target, ok := fhir.LiteralRef(s)
+	target, ok := fhir.LiteralRef(s) // an absolute URL is searched by its Type/id
 	if !ok {
 		return nil, fmt.Errorf("not a reference of the form Type/id")
 	}
-	typ, _, _ := strings.Cut(target, "/")
-	if typeMod != "" && typ != typeMod || !slices.Contains(sp.Targets, typ) {
-		return nil, fmt.Errorf("%s cannot refer to a %s", sp.Name, typ)
+	ref, err := ParseRef(target)
+	if err != nil {
+		return nil, err
+	}
+	if typeMod != "" && ref.Type != typeMod || !slices.Contains(sp.Targets, ref.Type) {
+		return nil, fmt.Errorf("%s cannot refer to a %s", sp.Name, ref.Type)
 	}
 	return []Value{{Raw: raw, Target: target}}, nil
 }

@@ -295,19 +295,17 @@ func (s *Server) setLink(c *fiber.Ctx, op string, update bool) error {
 	if err != nil {
 		return err
 	}
-	if k.MatchResult == registry.MatchResultMatch {
-		golden = k.Golden() // two Locations linked: their Linkage
-	}
-	return s.sendGolden(c, golden)
+	// The link's golden record: the one asked for, or when two Locations
+	// were linked (MATCH) their Linkage.
+	return s.sendGolden(c, k.GoldenRef())
 }
 
 // sendGolden answers a golden record as it is now. A Linkage left with
 // fewer than two records was deleted; that is reported, not an error.
-func (s *Server) sendGolden(c *fiber.Ctx, ref string) error {
-	typ, id, _ := strings.Cut(ref, "/")
-	r, err := s.registry.Read(c.UserContext(), typ, id)
+func (s *Server) sendGolden(c *fiber.Ctx, ref registry.Ref) error {
+	r, err := s.registry.Read(c.UserContext(), ref.Type, ref.ID)
 	if registry.ErrorCode(err) == registry.EGone {
-		return s.sendOutcome(c, fiber.StatusOK, fhir.Information(ref+" was deleted: it no longer links two records"))
+		return s.sendOutcome(c, fiber.StatusOK, fhir.Information(ref.String()+" was deleted: it no longer links two records"))
 	}
 	if err != nil {
 		return err
@@ -335,7 +333,11 @@ func (s *Server) handleMDMMerge(c *fiber.Ctx) error {
 	if err := l.Merge(actorContext(c), from, to); err != nil {
 		return err
 	}
-	return s.sendGolden(c, to)
+	ref, err := registry.ParseRef(strings.TrimSpace(to)) // as Merge read it
+	if err != nil {
+		return err
+	}
+	return s.sendGolden(c, ref)
 }
 
 func (s *Server) handleMDMNotDuplicate(c *fiber.Ctx) error {

@@ -236,14 +236,14 @@ func (p *opParams) ref(name string, types ...string) (string, string, error) {
 }
 
 func (p *opParams) splitRef(name, v string, types []string) (string, string, error) {
-	t, id, ok := strings.Cut(v, "/")
-	if !ok {
-		t, id = "", v
+	if v != "" && !strings.Contains(v, "/") {
+		return "", v, nil // a bare id
 	}
-	if id == "" || strings.Contains(id, "/") || (ok && !slices.Contains(types, t)) {
+	r, err := registry.ParseRef(v)
+	if err != nil || !slices.Contains(types, r.Type) {
 		return "", "", p.invalid(name, "invalid value %q of %s: want Type/id with Type one of %s, or an id", v, name, strings.Join(types, ", "))
 	}
-	return t, id, nil
+	return r.Type, r.ID, nil
 }
 
 // refs returns every resource a repeatable parameter names.

@@ -128,7 +128,7 @@ type crossRef struct {
 // crossReference lists the found records, every record linked (MATCH) to
 // their golden records, and the golden records themselves.
 func (s *Server) crossReference(ctx context.Context, ls registry.LinkStore, x *crossRef, recs []*registry.Resource) error {
-	var goldens []string
+	var goldens []registry.Ref
 	for _, r := range recs {
 		if err := x.addRecord(r); err != nil {
 			return err
@@ -138,14 +138,13 @@ func (s *Server) crossReference(ctx context.Context, ls registry.LinkStore, x *c
 			return err
 		}
 		for _, k := range page.Links {
-			if !slices.Contains(goldens, k.Golden()) {
-				goldens = append(goldens, k.Golden())
+			if !slices.Contains(goldens, k.GoldenRef()) {
+				goldens = append(goldens, k.GoldenRef())
 			}
 		}
 	}
 	for _, g := range goldens {
-		gt, gid, _ := strings.Cut(g, "/")
-		page, err := ls.QueryLinks(ctx, registry.LinkFilter{GoldenType: gt, GoldenID: gid, MatchResult: []string{registry.MatchResultMatch}})
+		page, err := ls.QueryLinks(ctx, registry.LinkFilter{GoldenType: g.Type, GoldenID: g.ID, MatchResult: []string{registry.MatchResultMatch}})
 		if err != nil {
 			return err
 		}
@@ -156,8 +155,7 @@ func (s *Server) crossReference(ctx context.Context, ls registry.LinkStore, x *c
 		}
 	}
 	for _, g := range goldens {
-		gt, gid, _ := strings.Cut(g, "/")
-		if err := s.addLinked(ctx, x, gt, gid); err != nil {
+		if err := s.addLinked(ctx, x, g.Type, g.ID); err != nil {
 			return err
 		}
 	}

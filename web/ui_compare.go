@@ -101,12 +101,12 @@ func (s *Server) handleCompare(c *fiber.Ctx) error {
 
 // findLink returns the link between golden and source ("Type/id" each).
 func findLink(ctx context.Context, ls registry.LinkStore, golden, source string) (*registry.Link, error) {
-	gt, gid, ok1 := strings.Cut(golden, "/")
-	st, sid, ok2 := strings.Cut(source, "/")
-	if !ok1 || !ok2 || gid == "" || sid == "" {
+	g, err1 := registry.ParseRef(golden)
+	src, err2 := registry.ParseRef(source)
+	if err1 != nil || err2 != nil {
 		return nil, registry.Errorf(registry.EInvalid, "golden %q and source %q: want Type/id each", golden, source)
 	}
-	page, err := ls.QueryLinks(ctx, registry.LinkFilter{GoldenType: gt, GoldenID: gid, SourceType: st, SourceID: sid, Count: 1})
+	page, err := ls.QueryLinks(ctx, registry.LinkFilter{GoldenType: g.Type, GoldenID: g.ID, SourceType: src.Type, SourceID: src.ID, Count: 1})
 	if err != nil {
 		return nil, err
 	}

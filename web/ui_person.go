@@ -237,8 +237,11 @@ func (s *Server) handleUnlink(c *fiber.Ctx) error {
 		return err
 	}
 	golden, source := c.FormValue("golden"), c.FormValue("source")
-	typ, _, _ := strings.Cut(source, "/")
-	if err := s.mayDo(c, "link", typ); err != nil {
+	src, err := registry.ParseRef(strings.TrimSpace(source)) // as SetLink reads it
+	if err != nil {
+		return err
+	}
+	if err := s.mayDo(c, "link", src.Type); err != nil {
 		return err
 	}
 	k, err := l.SetLink(c.UserContext(), golden, source, registry.MatchResultNoMatch, true)

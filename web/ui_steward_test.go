@@ -32,9 +32,9 @@ func TestIdentifierAgreement(t *testing.T) {
 // two Persons' records, scored by the matcher.
 func TestUIDuplicateEvidence(t *testing.T) {
 	e := newUIEnv(t, true)
-	gt, gid, _ := strings.Cut(e.a.Golden, "/")
-	st, sid, _ := strings.Cut(e.b.Golden, "/")
-	if gt != registry.TypePerson || st != registry.TypePerson || gid == sid {
+	g, err1 := registry.ParseRef(e.a.Golden)
+	o, err2 := registry.ParseRef(e.b.Golden)
+	if err1 != nil || err2 != nil || g.Type != registry.TypePerson || o.Type != registry.TypePerson || g.ID == o.ID {
 		t.Fatalf("golden records %s and %s: want two Persons", e.a.Golden, e.b.Golden)
 	}
 	ctx := context.Background()
@@ -43,7 +43,7 @@ func TestUIDuplicateEvidence(t *testing.T) {
 		if err := tx.AddOp(ctx, op); err != nil {
 			return err
 		}
-		return tx.PutLink(ctx, &registry.Link{GoldenType: gt, GoldenID: gid, SourceType: st, SourceID: sid,
+		return tx.PutLink(ctx, &registry.Link{GoldenType: g.Type, GoldenID: g.ID, SourceType: o.Type, SourceID: o.ID,
 			MatchResult: registry.MatchResultPossibleDuplicate, LinkSource: registry.LinkSourceAuto, Score: 0.9, Grade: "probable",
 			Created: time.Now(), Updated: time.Now()}, op)
 	})

@@ -322,7 +322,11 @@ func TestUILinkageAndSearch(t *testing.T) {
 	e := newUIEnv(t, true)
 	b := e.browser()
 	b.login("ann")
-	_, id, _ := strings.Cut(e.linked.Golden, "/")
+	g, err := registry.ParseRef(e.linked.Golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := g.ID
 	p := b.get("/linkage/"+id).must(t, http.StatusOK, "#members", ".item-type")
 	if title := p.text("#golden-title"); !strings.Contains(title, "Springfield General") || strings.Contains(title, id) {
 		t.Errorf("Linkage title %q: want the Location's name, not the id", title)

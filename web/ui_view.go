@@ -166,12 +166,12 @@ func (s *Server) records(ctx context.Context, refs []string) (map[string]*record
 	byType := map[string][]string{}
 	out := map[string]*record{}
 	for _, ref := range refs {
-		typ, id, ok := strings.Cut(ref, "/")
-		if !ok || !registry.IsType(typ) || out[ref] != nil {
+		r, err := registry.ParseRef(ref)
+		if err != nil || !registry.IsType(r.Type) || out[ref] != nil {
 			continue
 		}
-		out[ref] = &record{Ref: ref, Type: typ, ID: id, Missing: true}
-		byType[typ] = append(byType[typ], id)
+		out[ref] = &record{Ref: ref, Type: r.Type, ID: r.ID, Missing: true}
+		byType[r.Type] = append(byType[r.Type], r.ID)
 	}
 	for typ, ids := range byType {
 		for chunk := range slices.Chunk(ids, registry.MaxCount) {
@@ -190,12 +190,12 @@ func (s *Server) records(ctx context.Context, refs []string) (map[string]*record
 
 // goldenURL is the page of a golden record ("" when it has none).
 func goldenURL(ref string) string {
-	typ, id, _ := strings.Cut(ref, "/")
-	switch typ {
+	r, _ := registry.ParseRef(ref) // a malformed ref has no page
+	switch r.Type {
 	case registry.TypePerson:
-		return "/person/" + url.PathEscape(id)
+		return "/person/" + url.PathEscape(r.ID)
 	case registry.TypeLinkage:
-		return "/linkage/" + url.PathEscape(id)
+		return "/linkage/" + url.PathEscape(r.ID)
 	}
 	return ""
 }
@@ -205,8 +205,11 @@ func goldenURL(ref string) string {
 func (s *Server) goldenOf(ctx context.Context, ls registry.LinkStore, refs []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, ref := range refs {
-		typ, id, _ := strings.Cut(ref, "/")
-		page, err := ls.QueryLinks(ctx, registry.LinkFilter{SourceType: typ, SourceID: id, MatchResult: []string{registry.MatchResultMatch}, Count: 1})
+		r, err := registry.ParseRef(ref)
+		if err != nil {
+			continue // links only ever name Type/id
+		}
+		page, err := ls.QueryLinks(ctx, registry.LinkFilter{SourceType: r.Type, SourceID: r.ID, MatchResult: []string{registry.MatchResultMatch}, Count: 1})
 		if err != nil {
 			return nil, err
 		}

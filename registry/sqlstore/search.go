@@ -271,9 +271,9 @@ func (s *Store) includes(db *gorm.DB, q *registry.Query, rows []row) ([]*registr
 func (s *Store) byRefs(db *gorm.DB, refs []string, onlyType string) ([]row, error) {
 	byType := map[string][]string{}
 	for _, ref := range refs {
-		typ, id, ok := strings.Cut(ref, "/")
-		if ok && (onlyType == "" || typ == onlyType) {
-			byType[typ] = append(byType[typ], id)
+		r, err := registry.ParseRef(ref)
+		if err == nil && (onlyType == "" || r.Type == onlyType) {
+			byType[r.Type] = append(byType[r.Type], r.ID)
 		}
 	}
 	var out []row
