@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
 )
 
 // TestFrequencyServedWhileRecounted: an expired share is served at once
