@@ -407,3 +407,122 @@ func TestProcessMessageGeneric(t *testing.T) {
 		}
 	})
 }
+
+// dischargeDocument is a FHIR document (a discharge summary, Composition
+// first, as in R4 documents.html) from the clinic: its subject Patient,
+// author Practitioner, custodian Organization, a Location and an
+// Observation.
+func dischargeDocument(family string) string {
+	return `{"resourceType":"Bundle","type":"document","identifier":{"system":"http://clinic.example/docs","value":"doc-1"},"timestamp":"2024-06-01T09:00:00Z","entry":[
+	 {"fullUrl":"urn:uuid:3b0f4c2e-0d43-4b1c-9d4e-6a1f0c8b7a01","resource":{"resourceType":"Composition","id":"c1","status":"final",
+	   "type":{"coding":[{"system":"http://loinc.org","code":"18842-5","display":"Discharge summary"}]},
+	   "subject":{"reference":"urn:uuid:3b0f4c2e-0d43-4b1c-9d4e-6a1f0c8b7a02"},"date":"2024-06-01T09:00:00Z",
+	   "author":[{"reference":"urn:uuid:3b0f4c2e-0d43-4b1c-9d4e-6a1f0c8b7a03"}],"title":"Discharge summary",
+	   "custodian":{"reference":"urn:uuid:3b0f4c2e-0d43-4b1c-9d4e-6a1f0c8b7a04"},
+	   "section":[{"title":"Results","entry":[{"reference":"urn:uuid:3b0f4c2e-0d43-4b1c-9d4e-6a1f0c8b7a06"}]}]}},
+	 {"fullUrl":"urn:uuid:3b0f4c2e-0d43-4b1c-9d4e-6a1f0c8b7a02","resource":{"resourceType":"Patient","id":"pat-7",
+	   "identifier":[{"system":"http://clinic.example/mrn","value":"C-7"}],"name":[{"family":"` + family + `","given":["Anne"]}],"gender":"female","birthDate":"1820-01-17",
+	   "generalPractitioner":[{"reference":"urn:uuid:3b0f4c2e-0d43-4b1c-9d4e-6a1f0c8b7a03"}]}},
+	 {"fullUrl":"urn:uuid:3b0f4c2e-0d43-4b1c-9d4e-6a1f0c8b7a03","resource":{"resourceType":"Practitioner","id":"prac-3",
+	   "identifier":[{"system":"http://clinic.example/staff","value":"S-3"}],"name":[{"family":"Snow","given":["John"]}]}},
+	 {"fullUrl":"urn:uuid:3b0f4c2e-0d43-4b1c-9d4e-6a1f0c8b7a04","resource":{"resourceType":"Organization","id":"org-1","name":"Clinic"}},
+	 {"fullUrl":"urn:uuid:3b0f4c2e-0d43-4b1c-9d4e-6a1f0c8b7a05","resource":{"resourceType":"Location","id":"loc-2","status":"active","name":"Ward 2"}},
+	 {"fullUrl":"urn:uuid:3b0f4c2e-0d43-4b1c-9d4e-6a1f0c8b7a06","resource":{"resourceType":"Observation","id":"obs-1","status":"final",
+	   "code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"urn:uuid:3b0f4c2e-0d43-4b1c-9d4e-6a1f0c8b7a02"}}}]}`
+}
+
+// extracted returns the answer's entries by fullUrl suffix (the last 2 characters of the urn:uuid).
+func extracted(t *testing.T, answer map[string]any) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	for _, p := range asList(answer["parameter"]) {
+		e := map[string]any{}
+		for _, q := range asList(p.(map[string]any)["part"]) {
+			qm := q.(map[string]any)
+			for k, v := range qm {
+				if strings.HasPrefix(k, "value") {
+					if ref, ok := v.(map[string]any); ok {
+						v = ref["reference"]
+					}
+					if qm["name"] == "role" {
+						e["role"] = fmt.Sprint(e["role"], v, " ")
+						continue
+					}
+					e[qm["name"].(string)] = v
+				}
+			}
+		}
+		full := fmt.Sprint(e["fullUrl"])
+		out[full[len(full)-2:]] = e
+	}
+	return out
+}
+
+// TestDocumentExtract posts a document to Bundle/$extract: the shared
+// entities become the client's records, linked; the rest is reported.
+func TestDocumentExtract(t *testing.T) {
+	eachServer(t, func(t *testing.T, s *testServer) {
+		clinic := s.addClient(`{"name":"clinic","system":"http://clinic.example/fhir","roles":["source"],"domains":["http://clinic.example/mrn","http://clinic.example/staff"]}`)
+		reader := s.addClient(`{"name":"reader","system":"http://reader.example","roles":["reader"]}`)
+		// The registry knows Anne already from another source.
+		_, known := s.mustCreate("Patient", `{"resourceType":"Patient","identifier":[{"system":"http://other.example/mrn","value":"O-1"}],
+		  "name":[{"family":"Brontë","given":["Anne"]}],"gender":"female","birthDate":"1820-01-17"}`)
+
+		r := s.do("POST", "/Bundle/$extract", dischargeDocument("Brontë"), bearer(clinic)...)
+		if r.status != 200 {
+			t.Fatalf("$extract: %d %s", r.status, truncate(r.body))
+		}
+		got := extracted(t, r.json(t))
+		pat, prac, org, loc, obs, comp := got["02"], got["03"], got["04"], got["05"], got["06"], got["01"]
+		if pat["outcome"] != "created" || pat["golden"] != known || !strings.Contains(fmt.Sprint(pat["role"]), "subject") {
+			t.Fatalf("subject: %v, want created and linked to %s", pat, known)
+		}
+		if prac["outcome"] != "created" || prac["golden"] == nil || !strings.Contains(fmt.Sprint(prac["role"]), "author") {
+			t.Fatalf("author: %v", prac)
+		}
+		if loc["outcome"] != "created" || loc["record"] == nil {
+			t.Fatalf("location: %v", loc)
+		}
+		for name, e := range map[string]map[string]any{"custodian": org, "observation": obs, "composition": comp} {
+			if e["outcome"] != "skipped" || e["reason"] == nil || e["record"] != nil {
+				t.Fatalf("%s: %v, want skipped with a reason", name, e)
+			}
+		}
+		if !strings.Contains(fmt.Sprint(org["reason"]), "Organization is not a shared entity") || !strings.Contains(fmt.Sprint(org["role"]), "custodian") {
+			t.Fatalf("custodian: %v", org)
+		}
+		// The Patient's generalPractitioner now points to the registry's Practitioner.
+		stored := s.mustOK(200, "GET", "/"+pat["record"].(string), "")
+		if gp := fmt.Sprint(stored["generalPractitioner"]); !strings.Contains(gp, prac["record"].(string)) {
+			t.Fatalf("generalPractitioner %s, want %s", gp, prac["record"])
+		}
+		if src := stored["meta"].(map[string]any)["source"]; src != "http://clinic.example/fhir/Patient/pat-7" {
+			t.Fatalf("meta.source %v", src)
+		}
+
+		// The same document again: the same records, updated.
+		again := extracted(t, s.do("POST", "/Bundle/$extract", dischargeDocument("Brontë"), bearer(clinic)...).json(t))
+		if again["02"]["outcome"] != "updated" || again["02"]["record"] != pat["record"] || again["03"]["record"] != prac["record"] {
+			t.Fatalf("resent document: %v", again)
+		}
+
+		before := total(t, s.do("GET", "/Patient?_summary=count", ""))
+		runSteps(t, s, []step{
+			{name: "a reader", method: "POST", path: "/Bundle/$extract", headers: bearer(reader), body: dischargeDocument("Grey"), wantStatus: 403, wantBody: []string{"OperationOutcome", "reader"}},
+			{name: "not a document", method: "POST", path: "/Bundle/$extract", headers: bearer(clinic), body: `{"resourceType":"Bundle","type":"collection"}`, wantStatus: 400, wantBody: []string{"Bundle.type"}},
+			{name: "no Composition first", method: "POST", path: "/Bundle/$extract", headers: bearer(clinic), wantStatus: 422, wantBody: []string{"bdl-11"},
+				body: `{"resourceType":"Bundle","type":"document","identifier":{"system":"http://clinic.example/docs","value":"d"},"timestamp":"2024-06-01T09:00:00Z","entry":[{"fullUrl":"urn:uuid:3b0f4c2e-0d43-4b1c-9d4e-6a1f0c8b7a09","resource":{"resourceType":"Patient"}}]}`},
+			{name: "nothing shared", method: "POST", path: "/Bundle/$extract", headers: bearer(clinic), wantStatus: 422, wantBody: []string{"no Patient, Practitioner or Location"},
+				body: `{"resourceType":"Bundle","type":"document","identifier":{"system":"http://clinic.example/docs","value":"d"},"timestamp":"2024-06-01T09:00:00Z","entry":[{"fullUrl":"urn:uuid:3b0f4c2e-0d43-4b1c-9d4e-6a1f0c8b7a09","resource":{"resourceType":"Composition","status":"final","type":{"text":"note"},"date":"2024-06-01","author":[{"display":"x"}],"title":"t"}}]}`},
+			{name: "another client's domain", method: "POST", path: "/Bundle/$extract", headers: bearer(s.addClient(`{"name":"gp","system":"http://gp.example/fhir","roles":["source"]}`)),
+				body: dischargeDocument("Grey"), wantStatus: 403, wantBody: []string{"OperationOutcome", "clinic"}},
+			{name: "no token", method: "POST", path: "/Bundle/$extract", headers: []string{"Authorization", ""}, body: dischargeDocument("Grey"), wantStatus: 401},
+		})
+		if after := total(t, s.do("GET", "/Patient?_summary=count", "")); after != before {
+			t.Fatalf("refused documents stored Patients: %d → %d", before, after)
+		}
+		if m := s.mustOK(200, "GET", "/metadata", ""); !strings.Contains(fmt.Sprint(m), "Bundle-extract") || !strings.Contains(fmt.Sprint(m), "process-message") {
+			t.Fatal("the CapabilityStatement does not list $extract and $process-message")
+		}
+	})
+}
