@@ -49,10 +49,10 @@ func pmirPatient(method, id, family, given, birth, city string, extra string) st
 }
 
 // pmirMerge is the PMIR merge entry: the old Patient updated with active
-// false and a replaced-by link to the survivor (as in ex-patient-merge).
+// false and a replaced-by link to the survivor, nothing else (as
+// ex-patient-merge): the registry deprecates its stored record.
 func pmirMerge(old, survivor string) string {
-	return `{"fullUrl":"http://example.com/fhir/Patient/` + old + `","resource":{"resourceType":"Patient","id":"` + old + `",
-	  "identifier":[{"system":"` + pmirMRN + `","value":"` + old + `"}],"active":false,
+	return `{"fullUrl":"http://example.com/fhir/Patient/` + old + `","resource":{"resourceType":"Patient","id":"` + old + `","active":false,
 	  "link":[{"other":{"reference":"http://example.com/fhir/Patient/` + survivor + `"},"type":"replaced-by"}]},
 	  "request":{"method":"PUT","url":"Patient/` + old + `"},"response":{"status":"200"}}`
 }
@@ -181,6 +181,9 @@ func TestPMIRFeed(t *testing.T) {
 		messageResponse(t, r, 200, "merge-1", "ok")
 		if g := s.goldenOfRecord("Patient/" + p123); g != g456 {
 			t.Fatalf("after the merge Patient/%s is in %q, want the survivor's %s", p123, g, g456)
+		}
+		if got := s.mustOK(200, "GET", "/Patient/"+p123, ""); got["active"] != false || !strings.Contains(fmt.Sprint(got["name"]), "Riegel") {
+			t.Fatalf("the merged record is not the deprecated stored one: %v", got)
 		}
 		if refs := s.pixTargets("123"); !contains(refs, "Patient/"+p456) || !contains(refs, g456) {
 			t.Fatalf("$ihe-pix for the merged record: %v, want the survivor Patient/%s and %s", refs, p456, g456)

@@ -1,6 +1,7 @@
 package linkage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -271,8 +272,8 @@ func (l *Linker) proposeLeftBehind(ctx context.Context, ltx registry.Tx, p *plan
 // steward moved the record since) is not undone: the later decision
 // stands, and the matcher keeps a steward's MANUAL link.
 func (l *Linker) undoSourceMerge(ctx context.Context, ltx registry.Tx, w *registry.Write) error {
-	if w.Stored == nil || w.Stored.Deleted {
-		return nil
+	if w.Stored == nil || w.Stored.Deleted || !bytes.Contains(w.Stored.Body, []byte(`"replaced-by"`)) {
+		return nil // not merged before: no JSON to read on the common update
 	}
 	prev, err := registry.DecodeStored(w.Stored)
 	if err != nil {

@@ -133,6 +133,8 @@ func (m *Message) addHistory(b map[string]any, path string, pmir bool) error {
 		if w.Method == "DELETE" {
 			w.Resource = nil
 		}
+		// PMIR ITI-93 3.93.4.1.3: a merge deprecates the stored Patient.
+		w.Deprecate = pmir && w.Method == "PUT" && res["active"] == false && hasReplacedBy(res)
 		m.Writes = append(m.Writes, w)
 	}
 	return nil
@@ -252,4 +254,14 @@ func (m *Message) outcomeIssues() []Issue {
 		out = append(out, Issue{Severity: SeverityWarning, Code: "not-supported", Diagnostics: "ignored: " + name + " is not a Patient, Practitioner or Location"})
 	}
 	return out
+}
+
+// hasReplacedBy reports whether a Patient has a link of type replaced-by.
+func hasReplacedBy(res map[string]any) bool {
+	for _, l := range AsList(res["link"]) {
+		if AsString(AsObject(l)["type"]) == "replaced-by" {
+			return true
+		}
+	}
+	return false
 }

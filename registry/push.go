@@ -30,6 +30,11 @@ type PushWrite struct {
 	LocalID  string         // the sender's own id of the record ("" : none)
 	FullURL  string         // the entry's fullUrl, which other entries may reference
 	Resource map[string]any // the content; nil for a DELETE
+	// Deprecate: the write is a PMIR merge (active false, a replaced-by
+	// link), which deprecates the stored record: the elements the merge
+	// entry leaves out (identifiers, names) are kept from the stored
+	// version, so the old record's identifiers still lead to it.
+	Deprecate bool
 
 	id     string // the registry id, when known before the transaction
 	source string // meta.source "<system>/<Type>/<local id>" the record is found by
@@ -160,6 +165,11 @@ func (s *Service) pushOne(ctx context.Context, tx Tx, w *PushWrite) (*Outcome, e
 		return s.put(ctx, tx, w.Type, s.newID(), res, nil, w.keys)
 	}
 	res["id"] = id
+	if w.Deprecate {
+		if err := keepStored(ctx, tx, w.Type, id, res); err != nil {
+			return nil, err
+		}
+	}
 	out, err := s.updateTx(ctx, tx, w.Type, id, res, 0, w.keys)
 	if err == nil {
 		w.Resource = res
@@ -225,4 +235,30 @@ func (w *PushWrite) Record() string {
 		return ""
 	}
 	return w.Out.Resource.Type + "/" + w.Out.Resource.ID
+}
+
+// keepStored copies into res the top-level elements of the current
+// version of typ/id that res leaves out (not meta, text or id).
+func keepStored(ctx context.Context, tx Tx, typ, id string, res map[string]any) error {
+	cur, err := tx.Read(ctx, typ, id)
+	if ErrorCode(err) == ENotFound || (err == nil && cur.Deleted) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	stored, err := DecodeStored(cur)
+	if err != nil {
+		return err
+	}
+	for k, v := range stored {
+		switch k {
+		case "meta", "text", "id":
+		default:
+			if _, ok := res[k]; !ok {
+				res[k] = v
+			}
+		}
+	}
+	return nil
 }
