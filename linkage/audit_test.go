@@ -2,12 +2,12 @@ package linkage
 
 import (
 	"context"
-	"idem/registry/fhir"
 	"net/url"
 	"slices"
 	"testing"
 
 	"idem/registry"
+	"idem/registry/fhir"
 	"idem/registry/sqlstore"
 	"idem/registry/sqlstore/sqltest"
 )

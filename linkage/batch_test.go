@@ -2,13 +2,13 @@ package linkage
 
 import (
 	"context"
-	"idem/registry/fhir"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"idem/registry"
+	"idem/registry/fhir"
 	"idem/registry/sqlstore"
 	"idem/seed"
 )

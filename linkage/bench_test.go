@@ -2,7 +2,6 @@ package linkage
 
 import (
 	"context"
-	"idem/registry/fhir"
 	"net/url"
 	"os"
 	"slices"
@@ -13,6 +12,7 @@ import (
 
 	"idem/matching"
 	"idem/registry"
+	"idem/registry/fhir"
 	"idem/registry/sqlstore"
 )
 

@@ -6,13 +6,13 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"idem/registry/fhir"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 // Extension and code system URLs of golden records.

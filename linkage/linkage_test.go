@@ -2,7 +2,6 @@ package linkage
 
 import (
 	"context"
-	"idem/registry/fhir"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	"idem/matching"
 	"idem/registry"
+	"idem/registry/fhir"
 	"idem/registry/sqlstore"
 )
 

@@ -3,7 +3,6 @@ package linkage
 import (
 	"context"
 	"fmt"
-	"idem/registry/fhir"
 	"net/url"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"idem/matching"
 	"idem/registry"
+	"idem/registry/fhir"
 	"idem/registry/sqlstore"
 	"idem/registry/sqlstore/sqltest"
 )

@@ -3,13 +3,13 @@ package linkage
 import (
 	"context"
 	"fmt"
-	"idem/registry/fhir"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"idem/registry"
+	"idem/registry/fhir"
 	"idem/registry/sqlstore"
 )
 

@@ -2,10 +2,11 @@ package matching
 
 import (
 	"fmt"
-	"idem/registry/fhir"
 	"math"
 	"strconv"
 	"strings"
+
+	"idem/registry/fhir"
 )
 
 // date is a birth date at its precision (0 none, 1 year, 2 month, 3 day).

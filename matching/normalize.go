@@ -1,9 +1,10 @@
 package matching
 
 import (
-	"idem/registry/fhir"
 	"strings"
 	"unicode"
+
+	"idem/registry/fhir"
 )
 
 // Normalize returns the comparable form of a name or other text: folded by

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"idem/registry/fhir"
 	"net/url"
 	"slices"
 	"testing"
@@ -10,6 +9,8 @@ import (
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
 	"github.com/google/go-cmp/cmp"
+
+	"idem/registry/fhir"
 )
 
 var auditTime = time.Date(2026, 3, 4, 5, 6, 7, 890000000, time.UTC)

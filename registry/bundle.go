@@ -3,12 +3,13 @@ package registry
 import (
 	"context"
 	"fmt"
-	"idem/registry/fhir"
 	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+
+	"idem/registry/fhir"
 )
 
 // entry is one parsed Bundle.entry of a transaction or batch.

@@ -2,9 +2,10 @@ package registry
 
 import (
 	"fmt"
-	"idem/registry/fhir"
 	"net/http"
 	"strconv"
+
+	"idem/registry/fhir"
 )
 
 // responseBundle builds the transaction-response or batch-response Bundle,

@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"idem/registry/fhir"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"idem/registry/fhir"
 )
 
 // mustDecodeStd decodes one FHIR JSON resource the way the registry holds it

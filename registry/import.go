@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"idem/registry/fhir"
 	"net/url"
 	"slices"
 	"strings"
+
+	"idem/registry/fhir"
 )
 
 // ImportRecord is one record of a bulk import: a line parsed and

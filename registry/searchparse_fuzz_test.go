@@ -1,9 +1,10 @@
 package registry
 
 import (
-	"idem/registry/fhir"
 	"net/url"
 	"testing"
+
+	"idem/registry/fhir"
 )
 
 func FuzzParseQuery(f *testing.F) {

@@ -2,12 +2,13 @@ package registry
 
 import (
 	"errors"
-	"idem/registry/fhir"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"idem/registry/fhir"
 )
 
 // mustParam returns a search parameter that the table must have.

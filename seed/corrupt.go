@@ -1,11 +1,12 @@
 package seed
 
 import (
-	"idem/registry/fhir"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"idem/registry/fhir"
 )
 
 // The data-entry errors of this file are pure functions of their input and

@@ -3,7 +3,6 @@ package seed
 import (
 	"bytes"
 	"encoding/csv"
-	"idem/registry/fhir"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
+
+	"idem/registry/fhir"
 )
 
 // small is a network small enough to check every record.

@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"idem/registry/fhir"
 	"os"
 	"path/filepath"
+
+	"idem/registry/fhir"
 )
 
 // Files WriteNDJSON writes.

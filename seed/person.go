@@ -1,10 +1,11 @@
 package seed
 
 import (
-	"idem/registry/fhir"
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"idem/registry/fhir"
 )
 
 // refYear is the "today" of the synthetic network: ages and registration

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"idem/registry/fhir"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 // resourceType returns the :type route parameter, or ENotFound when the

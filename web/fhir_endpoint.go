@@ -2,12 +2,12 @@ package web
 
 import (
 	"context"
-	"idem/registry/fhir"
 	"net/url"
 
 	"github.com/gofiber/fiber/v2"
 
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 // EndpointService is the registry of linked servers: Endpoint and

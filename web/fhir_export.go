@@ -3,13 +3,13 @@ package web
 import (
 	"bufio"
 	"context"
-	"idem/registry/fhir"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"idem/registry"
 	"idem/registry/bulk"
+	"idem/registry/fhir"
 )
 
 // Bulk Data Access IG v2 $export: kick-off (Prefer: respond-async), status

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"idem/registry/fhir"
 	"io"
 	"mime"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"idem/registry"
 	"idem/registry/bulk"
+	"idem/registry/fhir"
 )
 
 // The asynchronous $import: the NDJSON body is streamed through the body

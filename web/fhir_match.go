@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/json"
-	"idem/registry/fhir"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -10,6 +9,7 @@ import (
 
 	"idem/linkage"
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 // Extension URLs of the $match answer. The evidence extension is idem's own;

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"idem/registry/fhir"
 	"math"
 	"net/url"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 
 	"idem/linkage"
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 // The MDM operations, with the names, parameters and answers of HAPI FHIR's

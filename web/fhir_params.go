@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/json"
-	"idem/registry/fhir"
 	"math"
 	"slices"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 // The parameters of the MDM operations: read from the query string (GET)

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"idem/registry/fhir"
 	"net/url"
 	"strconv"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 func (s *Server) handleSearch(c *fiber.Ctx) error {

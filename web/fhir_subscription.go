@@ -2,12 +2,12 @@ package web
 
 import (
 	"context"
-	"idem/registry/fhir"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 // Exchange is what the web layer needs of idem's exchange with other

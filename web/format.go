@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"encoding/json"
-	"idem/registry/fhir"
 	"mime"
 	"net/http"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 const fhirJSON = "application/fhir+json; charset=utf-8"

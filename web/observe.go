@@ -2,7 +2,6 @@ package web
 
 import (
 	"crypto/subtle"
-	"idem/registry/fhir"
 	"strings"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
 	"idem/registry"
+	"idem/registry/fhir"
 	"idem/web/metrics"
 )
 

@@ -7,7 +7,6 @@ package web
 import (
 	"context"
 	"errors"
-	"idem/registry/fhir"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"idem/linkage"
 	"idem/registry"
 	"idem/registry/bulk"
+	"idem/registry/fhir"
 	"idem/web/metrics"
 )
 
@@ -160,6 +160,8 @@ func (s *Server) routes() {
 	f.Post("/$mdm-undo", s.handleMDMUndo)
 	f.Get("/$mdm-review-summary", s.handleMDMReviewSummary)
 	f.All("/$mdm-*", s.handleMDMNoRoute)
+	f.Post("/$process-message", s.handleProcessMessage)
+	f.Post("/Bundle/$extract", s.handleExtract)
 	s.bulkRoutes(f)
 	s.subscriptionRoutes(f)
 	f.Get("/:type/_history", s.handleTypeHistory)

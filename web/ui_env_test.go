@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"fmt"
-	"idem/registry/fhir"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"idem/linkage"
 	"idem/matching"
 	"idem/registry"
+	"idem/registry/fhir"
 	"idem/registry/sqlstore"
 )
 

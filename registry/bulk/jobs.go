@@ -12,12 +12,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"idem/registry/fhir"
 	"log/slog"
 	"os"
 	"time"
 
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 // Jobs submits, runs and reports bulk jobs.

@@ -1,12 +1,12 @@
 package bulk
 
 import (
-	"idem/registry/fhir"
 	"io"
 	"strings"
 	"testing"
 
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 // TestToNDJSON checks the three input formats of idem import: NDJSON as it

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"idem/registry/fhir"
 	"io"
 	"net/http"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"idem/registry/fhir"
 )
 
 // Why not River: River v0.51.2 (riversqlite) enqueues inside idem's

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"idem/registry/fhir"
 	"net/url"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 // Ext is the base of idem's own extension URLs on Endpoint.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"idem/registry/fhir"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 // pullType pulls one type's history from the peer, newest first as

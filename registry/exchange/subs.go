@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"idem/registry/fhir"
 	"strconv"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 // subRow is a row of the subscriptions table.

@@ -3,11 +3,11 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
-	"idem/registry/fhir"
 	"strings"
 	"testing"
 
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 // auditService gives svc an Auditor as its audit step, and no other.

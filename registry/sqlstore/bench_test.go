@@ -3,7 +3,6 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
-	"idem/registry/fhir"
 	"math/rand/v2"
 	"net/url"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"idem/registry"
+	"idem/registry/fhir"
 	"idem/registry/sqlstore"
 )
 

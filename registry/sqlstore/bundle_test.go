@@ -3,11 +3,11 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
-	"idem/registry/fhir"
 	"strings"
 	"testing"
 
 	"idem/registry"
+	"idem/registry/fhir"
 )
 
 func bundle(t *testing.T, svc *registry.Service, js string) (map[string]any, error) {

@@ -3,12 +3,12 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
-	"idem/registry/fhir"
 	"net/url"
 	"testing"
 	"time"
 
 	"idem/registry"
+	"idem/registry/fhir"
 	"idem/registry/sqlstore"
 	"idem/registry/sqlstore/sqltest"
 )
