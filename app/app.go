@@ -133,6 +133,8 @@ type Instance struct {
 	exchange *exchange.Service
 	stopEx   context.CancelFunc // stops the delivery and pull worker
 	exDone   chan struct{}
+	stopHeld context.CancelFunc // stops releasing held writes
+	heldDone chan struct{}
 }
 
 // Start opens the database and starts serving on cfg.Addr (":0" picks a free
@@ -205,6 +207,7 @@ func start(ctx context.Context, cfg Config, o *opened, limits registry.Limits, p
 	go func() { inst.done <- srv.App().Listener(ln) }()
 	go func() { defer close(inst.jobsDone); o.bulk.Run(jobsCtx) }()
 	inst.startExchange()
+	inst.startHeld(o.svc, cfg.HeldPoll)
 	log.Info("listening", "version", versionString(), "url", inst.URL(), "fhir", inst.URL()+"/fhir", "db", describeDB(cfg.DB))
 	if demo != nil {
 		demo.start(o, m, log)
@@ -236,6 +239,8 @@ func (i *Instance) Close() error {
 	<-i.jobsDone
 	i.stopEx()
 	<-i.exDone
+	i.stopHeld()
+	<-i.heldDone
 	i.reads.Close() // the read events still queued, after the last request
 	i.authz.Close()
 	return errors.Join(err, i.store.Close())

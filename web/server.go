@@ -160,6 +160,7 @@ func (s *Server) routes() {
 	f.Get("/$mdm-review-summary", s.handleMDMReviewSummary)
 	f.All("/$mdm-*", s.handleMDMNoRoute)
 	s.bulkRoutes(f)
+	s.heldRoutes(f)
 	s.subscriptionRoutes(f)
 	f.Get("/:type/_history", s.handleTypeHistory)
 	f.Post("/:type/_search", s.handleSearch)
