@@ -122,3 +122,77 @@ func keepResponse(t *testing.T, name string, body []byte) {
 		t.Fatal(err)
 	}
 }
+
+// The policy's intake per client and type: gp's Patients wait for a
+// steward (202), lab's are refused (403 naming the rule, nothing stored);
+// a steward accepts one with an edit (stored as gp's record, the submitter
+// sees 200 and its Location) and rejects another (the submitter sees the
+// reason); every outcome is audited.
+func TestReviewAcceptReject(t *testing.T) {
+	edit := pushEdit(func(c *Config) { c.Unsolicited = "gp:Patient=review,lab:*=refuse" })
+	eachPushServer(t, edit, func(t *testing.T, s *testServer) {
+		gp := s.addClient(`{"name":"gp","system":"http://gp.example/fhir","roles":["source"],"domains":["http://gp.example/mrn"]}`)
+		lab := s.addClient(`{"name":"lab","system":"http://lab.example/fhir","roles":["source"]}`)
+		pat := func(v, family string) string {
+			return `{"resourceType":"Patient","identifier":[{"system":"http://gp.example/mrn","value":"` + v + `"}],"name":[{"family":"` + family + `"}],"birthDate":"1970-05-06"}`
+		}
+		refused := s.do("POST", "/Patient", `{"resourceType":"Patient","name":[{"family":"Labby"}]}`, bearer(lab)...)
+		if refused.status != 403 || !strings.Contains(string(refused.body), "lab:*=refuse") {
+			t.Fatalf("refused intake: %d %s", refused.status, refused.body)
+		}
+		first := s.do("POST", "/Patient", pat("r1", "Revue"), bearer(gp)...)
+		second := s.do("POST", "/Patient", pat("r2", "Rejecta"), bearer(gp)...)
+		for _, r := range []*response{first, second} {
+			if r.status != 202 || !strings.Contains(string(r.body), "gp:Patient=review") {
+				t.Fatalf("review intake: %d %s", r.status, r.body)
+			}
+		}
+		if got := s.do("GET", "/Patient?identifier=http://gp.example/mrn|", ""); !strings.Contains(string(got.body), `"total":0`) {
+			t.Fatalf("a Patient waiting for review was stored: %s", got.body)
+		}
+		queue := s.do("GET", "/$held?kind=review", "")
+		if !strings.Contains(string(queue.body), `"total":2`) {
+			t.Fatalf("review queue: %s", queue.body)
+		}
+		keepResponse(t, "queue", queue.body)
+		if got := s.do("GET", "/$held", "", bearer(gp)...); got.status != 403 {
+			t.Errorf("a client listed the queue: %d", got.status)
+		}
+		path1 := strings.TrimPrefix(first.header.Get("Content-Location"), s.base)
+		path2 := strings.TrimPrefix(second.header.Get("Content-Location"), s.base)
+		// The steward corrects the family name and accepts.
+		acc := s.do("POST", path1+"/$accept", pat("r1", "Review"))
+		if acc.status != 200 || !strings.Contains(acc.header.Get("Location"), "/Patient/") {
+			t.Fatalf("accept: %d %s", acc.status, acc.body)
+		}
+		if again := s.do("POST", path1+"/$accept", ""); again.status != 409 {
+			t.Errorf("accepted twice: %d %s", again.status, again.body)
+		}
+		rej := s.do("POST", path2+"/$reject", `{"resourceType":"Parameters","parameter":[{"name":"reason","valueString":"not one of our patients"}]}`)
+		if rej.status != 200 {
+			t.Fatalf("reject: %d %s", rej.status, rej.body)
+		}
+		st1 := s.do("GET", path1, "", bearer(gp)...)
+		if st1.status != 200 || st1.header.Get("Location") == "" {
+			t.Fatalf("accepted status: %d %s", st1.status, st1.body)
+		}
+		stored := s.do("GET", "/Patient?identifier=http://gp.example/mrn|r1", "")
+		if !strings.Contains(string(stored.body), `"total":1`) || !strings.Contains(string(stored.body), `"family":"Review"`) || !strings.Contains(string(stored.body), `"source":"http://gp.example/fhir"`) {
+			t.Fatalf("accepted Patient: %s", stored.body)
+		}
+		st2 := s.do("GET", path2, "", bearer(gp)...)
+		if st2.status != 422 || !strings.Contains(string(st2.body), "not one of our patients") {
+			t.Fatalf("rejected status: %d %s", st2.status, st2.body)
+		}
+		keepResponse(t, "rejected", st2.body)
+		if got := s.do("GET", "/Patient?identifier=http://gp.example/mrn|r2", ""); !strings.Contains(string(got.body), `"total":0`) {
+			t.Fatalf("a rejected Patient was stored: %s", got.body)
+		}
+		audit := compact(string(s.do("GET", "/AuditEvent?_count=200", "").body))
+		for _, want := range []string{`"code":"held"`, `"code":"held-accepted"`, `"code":"held-rejected"`, `not one of our patients`} {
+			if !strings.Contains(audit, want) {
+				t.Errorf("no AuditEvent with %s", want)
+			}
+		}
+	})
+}

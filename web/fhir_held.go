@@ -76,10 +76,10 @@ func (s *Server) handleHeldList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	b := newBundle("collection")
+	b := newBundle("searchset")
 	var entries []any
 	for _, h := range list {
-		entries = append(entries, map[string]any{"fullUrl": s.heldURL(c, h), "resource": heldParameters(h)})
+		entries = append(entries, heldEntry(h, s.heldURL(c, h)))
 	}
 	b["total"] = len(entries)
 	if len(entries) > 0 {
@@ -88,22 +88,30 @@ func (s *Server) handleHeldList(c *fiber.Ctx) error {
 	return s.sendJSON(c, fiber.StatusOK, b)
 }
 
-// heldParameters describes held write h as a Parameters resource.
-func heldParameters(h *registry.Held) map[string]any {
-	str := func(name, v string) map[string]any { return map[string]any{"name": name, "valueString": v} }
-	params := []any{str("id", h.ID), str("kind", h.Kind), str("status", h.Status), str("client", h.Actor.Name),
-		str("action", h.Action), str("record", h.Type+"/"+h.ResourceID), str("reason", h.Reason),
-		map[string]any{"name": "created", "valueInstant": registry.FormatInstant(h.Created)}}
+// ExtHeld is the base of the entry extensions describing a held write.
+const ExtHeld = "http://idem.dev/fhir/StructureDefinition/held-"
+
+// heldEntry is held write h as a searchset entry: the resource as it will
+// be written (with the id it will have), its status URL as fullUrl, and
+// what it waits for as entry extensions.
+func heldEntry(h *registry.Held, statusURL string) map[string]any {
+	str := func(name, v string) map[string]any { return map[string]any{"url": ExtHeld + name, "valueString": v} }
+	exts := []any{str("kind", h.Kind), str("status", h.Status), str("client", h.Actor.Name), str("action", h.Action),
+		str("record", h.Type+"/"+h.ResourceID), str("reason", h.Reason),
+		map[string]any{"url": ExtHeld + "created", "valueInstant": registry.FormatInstant(h.Created)}}
 	if h.Result != "" {
-		params = append(params, str("result", h.Result))
+		exts = append(exts, str("result", h.Result))
 	}
 	for _, u := range h.Waiting {
-		params = append(params, str("waiting", u.Path+" → "+u.Reference))
+		exts = append(exts, str("waiting", u.Path+" → "+u.Reference))
 	}
+	e := map[string]any{"fullUrl": statusURL, "extension": exts, "search": map[string]any{"mode": "match"}}
 	if res, err := h.Resource(); err == nil {
-		params = append(params, map[string]any{"name": "resource", "resource": res})
+		res["id"] = h.ResourceID
+		delete(res, "meta")
+		e["resource"] = res
 	}
-	return map[string]any{"resourceType": "Parameters", "parameter": params}
+	return e
 }
 
 func (s *Server) handleHeldAccept(c *fiber.Ctx) error {
