@@ -60,6 +60,12 @@ type Config struct {
 	// Exchange serves Subscriptions, Endpoints and Organizations; nil:
 	// not offered.
 	Exchange Exchange
+	// Federation searches the linked servers (_federated=true); nil: not
+	// offered. FederatedTimeout bounds each peer's answer (default 5 s),
+	// FederatedTTL how long a frozen result set pages (default 10 min).
+	Federation       Federation
+	FederatedTimeout time.Duration
+	FederatedTTL     time.Duration
 }
 
 // Server holds the web layer's dependencies.
@@ -86,6 +92,12 @@ func New(cfg Config, svc *registry.Service, matcher *linkage.Matcher, linker *li
 	}
 	if cfg.ReadTime <= 0 {
 		cfg.ReadTime = 60 * time.Second
+	}
+	if cfg.FederatedTimeout <= 0 {
+		cfg.FederatedTimeout = 5 * time.Second
+	}
+	if cfg.FederatedTTL <= 0 {
+		cfg.FederatedTTL = 10 * time.Minute
 	}
 	s := &Server{cfg: cfg, registry: svc, matcher: matcher, linker: linker, auth: cfg.Auth, log: log, ready: ready, proxies: cfg.TrustedProxies, bulk: cfg.Bulk}
 	s.refused = s.newRefusals()
