@@ -154,3 +154,33 @@ func linkParam(t *testing.T, page map[string]any, rel, name string) string {
 	t.Fatalf("no %s link", rel)
 	return ""
 }
+
+// An absolute reference to a record on a registered peer is followed: A
+// fetches B's Practitioner through the allow-list, registers it as B's
+// record, and stores the Patient with the reference rewritten to the
+// copy. A reference to a peer that is down waits.
+func TestReferenceToPeerFollowed(t *testing.T) {
+	edit := pushEdit(func(c *Config) { c.OutboundAllow = "127.0.0.1" })
+	a, b := startWith(t, sqltest.DSN(t, "sqlite"), edit), startWith(t, sqltest.DSN(t, "sqlite"), edit)
+	pr := b.do("POST", "/Practitioner", `{"resourceType":"Practitioner","name":[{"family":"Remote","given":["Rae"]}]}`).json(t)["id"].(string)
+	a.addClient(`{"name":"peer-b","system":"http://b.example","roles":["source"]}`)
+	a.do("POST", "/Endpoint", endpointJSON(b.base, "peer-b", "http://b.example", testAdminToken, "3600"))
+	ehr := a.addClient(`{"name":"ehr","system":"http://ehr.example/fhir","roles":["source"]}`)
+	r := a.do("POST", "/Patient", `{"resourceType":"Patient","name":[{"family":"Local"}],"generalPractitioner":[{"reference":"`+b.base+`/Practitioner/`+pr+`"}]}`, bearer(ehr)...)
+	if r.status != 201 {
+		t.Fatalf("create with a peer reference: %d %s", r.status, r.body)
+	}
+	ref := r.json(t)["generalPractitioner"].([]any)[0].(map[string]any)["reference"].(string)
+	copyOf := a.do("GET", "/"+ref, "")
+	if copyOf.status != 200 || !strings.Contains(string(copyOf.body), "Remote") || !strings.Contains(string(copyOf.body), `"source":"http://b.example`) {
+		t.Fatalf("followed record %s: %d %s", ref, copyOf.status, copyOf.body)
+	}
+	down := httptest.NewServer(http.NotFoundHandler())
+	downBase := down.URL + "/fhir"
+	down.Close()
+	a.do("POST", "/Endpoint", endpointJSON(downBase, "peer-b", "http://b.example", "x", "3600"))
+	r = a.do("POST", "/Patient", `{"resourceType":"Patient","name":[{"family":"Later"}],"generalPractitioner":[{"reference":"`+downBase+`/Practitioner/other"}]}`, bearer(ehr)...)
+	if r.status != 202 || !strings.Contains(string(r.body), downBase+"/Practitioner/other") {
+		t.Fatalf("reference to a peer that is down: %d %s", r.status, r.body)
+	}
+}
