@@ -58,7 +58,9 @@ func (s *Service) holdable(ctx context.Context, h *Held, res map[string]any) (*O
 	if err := s.Holds.Store.PutHeld(ctx, h); err != nil {
 		return nil, err
 	}
-	s.auditHeld(ctx, h, "held", AuditSuccess, h.Reason)
+	if err := s.auditHeld(ctx, h, "held", AuditSuccess, h.Reason); err != nil {
+		return nil, err
+	}
 	return &Outcome{Held: h}, nil
 }
 
@@ -184,11 +186,12 @@ func (s *Service) Reject(ctx context.Context, id, reason string) (*Held, error) 
 		return nil, err
 	}
 	h.Status, h.Reason, h.DecidedBy, h.Updated = HeldRejected, reason, ActorFrom(ctx).Name, s.now()
-	if err := s.Holds.Store.PutHeld(ctx, h); err != nil {
+	// The decision is audited before it shows: a rejection seen is a
+	// rejection recorded.
+	if err := s.auditHeld(ctx, h, "held-rejected", AuditMinorFailure, reason); err != nil {
 		return nil, err
 	}
-	s.auditHeld(ctx, h, "held-rejected", AuditMinorFailure, reason)
-	return h, nil
+	return h, s.Holds.Store.PutHeld(ctx, h)
 }
 
 func (s *Service) pendingHeld(ctx context.Context, id string) (*Held, error) {
@@ -210,11 +213,10 @@ func (s *Service) settle(ctx context.Context, h *Held, out *Outcome, by string) 
 	r := out.Resource
 	h.Status, h.DecidedBy, h.Updated = HeldAccepted, by, s.now()
 	h.Result = fmt.Sprintf("%s/%s/_history/%d", r.Type, r.ID, r.VersionID)
-	if err := s.Holds.Store.PutHeld(ctx, h); err != nil {
+	if err := s.auditHeld(ctx, h, "held-accepted", AuditSuccess, "stored as "+h.Result); err != nil {
 		return err
 	}
-	s.auditHeld(ctx, h, "held-accepted", AuditSuccess, "stored as "+h.Result)
-	return nil
+	return s.Holds.Store.PutHeld(ctx, h)
 }
 
 // ReleaseWaiting tries the held writes that wait for references whose
@@ -277,11 +279,10 @@ func (s *Service) releaseOne(ctx context.Context, h *Held) (bool, error) {
 		}
 		// The policy or the content refuses it now: it will never be stored.
 		h.Status, h.Reason, h.DecidedBy, h.Updated = HeldRejected, ErrorMessage(err), "system", now
-		if perr := s.Holds.Store.PutHeld(ctx, h); perr != nil {
-			return false, perr
+		if aerr := s.auditHeld(wctx, h, "held-rejected", AuditMinorFailure, h.Reason); aerr != nil {
+			return false, aerr
 		}
-		s.auditHeld(ctx, h, "held-rejected", AuditMinorFailure, h.Reason)
-		return false, nil
+		return false, s.Holds.Store.PutHeld(ctx, h)
 	}
 	h.Body = MarshalResource(res)
 	return true, s.settle(wctx, h, out, "system")
@@ -351,9 +352,9 @@ func (h *Held) resource() (map[string]any, error) {
 func (h *Held) Resource() (map[string]any, error) { return h.resource() }
 
 // auditHeld records a hold, release or rejection of h.
-func (s *Service) auditHeld(ctx context.Context, h *Held, sub, outcome, desc string) {
+func (s *Service) auditHeld(ctx context.Context, h *Held, sub, outcome, desc string) error {
 	if s.Holds.Audit == nil {
-		return
+		return nil
 	}
 	action := "C"
 	if h.Action == "update" {
@@ -364,8 +365,7 @@ func (s *Service) auditHeld(ctx context.Context, h *Held, sub, outcome, desc str
 		entities = []string{h.Result}
 	}
 	detail := map[string]string{"held": h.ID, "kind": h.Kind, "status": h.Status, "submitter": h.Actor.Name, "record": h.Type + "/" + h.ResourceID}
-	// A failure to record is no reason to lose the decision; the store's
-	// own errors surface on the next write.
-	_, _ = s.Holds.Audit.Record(ctx, AuditRecord{Action: action, Subtype: sub, Outcome: outcome, OutcomeDesc: desc,
+	_, err := s.Holds.Audit.Record(ctx, AuditRecord{Action: action, Subtype: sub, Outcome: outcome, OutcomeDesc: desc,
 		Agent: ActorFrom(ctx), Entities: entities, Detail: detail})
+	return err
 }
