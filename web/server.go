@@ -171,6 +171,8 @@ func (s *Server) routes() {
 	f.Post("/$mdm-undo", s.handleMDMUndo)
 	f.Get("/$mdm-review-summary", s.handleMDMReviewSummary)
 	f.All("/$mdm-*", s.handleMDMNoRoute)
+	f.Post("/$process-message", s.handleProcessMessage)
+	f.Post("/Bundle/$extract", s.handleExtract)
 	s.bulkRoutes(f)
 	s.heldRoutes(f)
 	s.subscriptionRoutes(f)

@@ -1,6 +1,6 @@
 package sqlstore
 
-// Migration 8: pushed data. held_writes is the queue of held writes
+// Migration 9: pushed data. held_writes is the queue of held writes
 // (registry/held.go): creates and updates that wait for the records their
 // references name, or for a steward's review. federated_results keeps the
 // merged result set of a search across linked servers, frozen when the
