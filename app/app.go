@@ -134,6 +134,8 @@ type Instance struct {
 	exchange *exchange.Service
 	stopEx   context.CancelFunc // stops the delivery and pull worker
 	exDone   chan struct{}
+	stopHeld context.CancelFunc // stops releasing held writes
+	heldDone chan struct{}
 }
 
 // Start opens the database and starts serving on cfg.Addr (":0" picks a free
@@ -185,7 +187,8 @@ func start(ctx context.Context, cfg Config, o *opened, limits fhir.Limits, proxi
 	}
 	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: versionString(), Started: time.Now(),
 		Auth: policyAuth{o.authz}, Audit: o.auditor, Limits: limits, TrustedProxies: proxies,
-		Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", MetricsToken: cfg.MetricsToken, Loading: demo.message, Bulk: o.bulk, Exchange: ex, ReadAudit: reads},
+		Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", MetricsToken: cfg.MetricsToken, Loading: demo.message, Bulk: o.bulk, Exchange: ex, ReadAudit: reads,
+		Federation: ex, FederatedTimeout: cfg.FederatedTimeout, FederatedTTL: cfg.FederatedTTL},
 		o.svc, o.matcher, o.linker, log, o.store.Ping)
 	var ms *metricsServer
 	if cfg.MetricsAddr != "" {
@@ -206,6 +209,7 @@ func start(ctx context.Context, cfg Config, o *opened, limits fhir.Limits, proxi
 	go func() { inst.done <- srv.App().Listener(ln) }()
 	go func() { defer close(inst.jobsDone); o.bulk.Run(jobsCtx) }()
 	inst.startExchange()
+	inst.startHeld(o.svc, cfg.HeldPoll)
 	log.Info("listening", "version", versionString(), "url", inst.URL(), "fhir", inst.URL()+"/fhir", "db", describeDB(cfg.DB))
 	if demo != nil {
 		demo.start(o, m, log)
@@ -237,6 +241,8 @@ func (i *Instance) Close() error {
 	<-i.jobsDone
 	i.stopEx()
 	<-i.exDone
+	i.stopHeld()
+	<-i.heldDone
 	i.reads.Close() // the read events still queued, after the last request
 	i.authz.Close()
 	return errors.Join(err, i.store.Close())

@@ -77,6 +77,10 @@ func (p policyAuth) DecideOwner(pr registry.Actor, action, typ, source string) w
 func (p policyAuth) Allow(name string) (bool, time.Duration) { return p.a.Allow(name) }
 func (p policyAuth) AutoLink(typ string) bool                { return p.a.AutoLink(typ) }
 func (p policyAuth) Mode(typ string) string                  { return string(p.a.Mode(typ)) }
+func (p policyAuth) Intake(pr registry.Actor, typ string) (string, string) {
+	in, rule := p.a.Intake(pr.Name, typ)
+	return string(in), rule
+}
 
 // IssueToken is SMART Backend Services' token exchange; policy's
 // TokenErrors become the web layer's OAuth errors.

@@ -68,6 +68,17 @@ type Config struct {
 	// Heartbeat (IDEM_HEARTBEAT_MIN) is the shortest heartbeat period a
 	// subscription may ask for.
 	Heartbeat time.Duration
+	// Unsolicited (IDEM_UNSOLICITED, --unsolicited) says per client and
+	// type whether pushed records are accepted, reviewed by a steward
+	// first or refused, e.g. "ehr-main:Patient=review,*:Location=refuse".
+	Unsolicited string
+	// FederatedTimeout (IDEM_FEDERATED_TIMEOUT, --federated-timeout) is
+	// how long a _federated=true search waits for each peer; FederatedTTL
+	// (IDEM_FEDERATED_TTL) how long its frozen result set is kept for paging.
+	FederatedTimeout, FederatedTTL time.Duration
+	// HeldPoll (IDEM_HELD_POLL) is how often held writes waiting for
+	// references are tried again.
+	HeldPoll time.Duration
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -85,6 +96,10 @@ func DefaultConfig() Config {
 		RetryMax:    10 * time.Minute,
 		Heartbeat:   10 * time.Second,
 		AuditReads:  true,
+
+		FederatedTimeout: 5 * time.Second,
+		FederatedTTL:     10 * time.Minute,
+		HeldPoll:         time.Second,
 	}
 }
 
@@ -109,6 +124,8 @@ func configFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.OutboundAllow, "outbound-allow", cfg.OutboundAllow, "comma-separated host or host:port idem may call: subscription endpoints, peers (IDEM_OUTBOUND_ALLOW; empty: none)")
 	fs.DurationVar(&cfg.RetryMin, "retry-min", cfg.RetryMin, "first back-off after a failed delivery or pull (IDEM_RETRY_MIN)")
 	fs.DurationVar(&cfg.RetryMax, "retry-max", cfg.RetryMax, "longest back-off after failed deliveries or pulls (IDEM_RETRY_MAX)")
+	fs.StringVar(&cfg.Unsolicited, "unsolicited", cfg.Unsolicited, "per client and type, accept, review or refuse pushed records, e.g. ehr-main:Patient=review,*:Location=refuse (IDEM_UNSOLICITED)")
+	fs.DurationVar(&cfg.FederatedTimeout, "federated-timeout", cfg.FederatedTimeout, "how long a _federated=true search waits for each peer (IDEM_FEDERATED_TIMEOUT)")
 	fs.DurationVar(&cfg.ShutdownFor, "shutdown-timeout", cfg.ShutdownFor, "how long to wait for requests in flight on shutdown (IDEM_SHUTDOWN_TIMEOUT)")
 }
 
@@ -136,7 +153,7 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 		"IDEM_ADDR": &cfg.Addr, "IDEM_DB": &cfg.DB, "IDEM_BASE_URL": &cfg.BaseURL,
 		"IDEM_LOG_LEVEL": &cfg.LogLevel, "IDEM_LOG_FORMAT": &cfg.LogFormat, "IDEM_MATCH_RULES": &cfg.MatchRules,
 		"IDEM_ADMIN_TOKEN": &cfg.AdminToken, "IDEM_ADMIN_PASSWORD": &cfg.AdminPassword,
-		"IDEM_SHARING": &cfg.Sharing, "IDEM_AUTHORITATIVE": &cfg.Authoritative,
+		"IDEM_SHARING": &cfg.Sharing, "IDEM_AUTHORITATIVE": &cfg.Authoritative, "IDEM_UNSOLICITED": &cfg.Unsolicited,
 		"IDEM_MAX_REPEATS":     &cfg.MaxRepeats,
 		"IDEM_TRUSTED_PROXIES": &cfg.TrustedProxies,
 		"IDEM_METRICS_TOKEN":   &cfg.MetricsToken, "IDEM_METRICS_ADDR": &cfg.MetricsAddr,
@@ -171,7 +188,8 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 		}
 	}
 	durations := map[string]*time.Duration{"IDEM_SHUTDOWN_TIMEOUT": &cfg.ShutdownFor,
-		"IDEM_RETRY_MIN": &cfg.RetryMin, "IDEM_RETRY_MAX": &cfg.RetryMax, "IDEM_HEARTBEAT_MIN": &cfg.Heartbeat}
+		"IDEM_RETRY_MIN": &cfg.RetryMin, "IDEM_RETRY_MAX": &cfg.RetryMax, "IDEM_HEARTBEAT_MIN": &cfg.Heartbeat,
+		"IDEM_FEDERATED_TIMEOUT": &cfg.FederatedTimeout, "IDEM_FEDERATED_TTL": &cfg.FederatedTTL, "IDEM_HELD_POLL": &cfg.HeldPoll}
 	for k, p := range durations {
 		if v := getenv(k); v != "" {
 			d, err := time.ParseDuration(v)
@@ -210,7 +228,11 @@ func (cfg *Config) policyConfig(log *slog.Logger) (policy.Config, error) {
 	if err != nil {
 		return policy.Config{}, fmt.Errorf("authoritative: %w", err)
 	}
-	return policy.Config{Modes: modes, Authoritative: auth, Rate: cfg.Rate, Log: log}, nil
+	intakes, err := policy.ParseIntakes(cfg.Unsolicited)
+	if err != nil {
+		return policy.Config{}, fmt.Errorf("unsolicited: %w", err)
+	}
+	return policy.Config{Modes: modes, Authoritative: auth, Intakes: intakes, Rate: cfg.Rate, Log: log}, nil
 }
 
 // proxies parses TrustedProxies.

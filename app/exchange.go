@@ -26,6 +26,7 @@ func newExchange(cfg Config, o *opened, allow *outbound.Allow, log *slog.Logger)
 		return toWeb(c.Principal()), nil
 	}
 	o.svc.Store = wakeStore{Store: o.store, wake: ex.Wake}
+	wirePush(o, ex)
 	return ex
 }
 

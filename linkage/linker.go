@@ -35,6 +35,7 @@ type Linker struct {
 	cfg     LinkerConfig
 	log     *slog.Logger
 	jobs    jobs
+	peers   PeerRefs // nil: absolute references stay as sent
 }
 
 // LinkerConfig configures linking.
@@ -90,6 +91,9 @@ func (l *Linker) Resolve(ctx context.Context, tx registry.Tx, w *registry.Write)
 	typ, res := w.Type, w.Resource
 	if !Matchable(typ) {
 		return nil
+	}
+	if registry.Holding(ctx) { // a client's push: every reference resolves, or it waits (references.go)
+		return l.resolvePushed(ctx, tx, w)
 	}
 	base := sourceBase(typ, res)
 	if base == "" {

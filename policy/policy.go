@@ -68,6 +68,9 @@ type Config struct {
 	// Authoritative names, per source-of-truth resource type, the clients
 	// that may write it.
 	Authoritative map[string][]string
+	// Intakes says, per client and type, whether pushed records are
+	// stored, reviewed by a steward first, or refused (intake.go).
+	Intakes Intakes
 	// StrictDomains refuses writes carrying identifiers in a domain no
 	// client owns. Off by default: national identifiers (a social security
 	// number, say) belong to no client and every source carries them.

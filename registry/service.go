@@ -14,6 +14,9 @@ type Service struct {
 	Store  Store
 	Writer *Writer // the store step (ids, versions, index rows); defaults when nil
 	Steps          // authorize, resolve and link, audit
+	// Holds, when set, holds a client's create or update that cannot be
+	// completed yet (held.go): nil refuses it instead.
+	Holds *Holds
 }
 
 // Outcome is the result of a write interaction.
@@ -32,6 +35,9 @@ type Outcome struct {
 	// Decision is the linking decision the write made, if it changed any
 	// link: the write's AuditEvent records it (one event for both).
 	Decision *LinkDecision
+	// Held, when set, is the held write the request became (202): nothing
+	// was stored yet.
+	Held *Held
 }
 
 // LinkDecision is a linking decision as the audit trail names it: its op
@@ -46,6 +52,8 @@ type LinkDecision struct {
 // Status returns the HTTP status for a write outcome.
 func (o *Outcome) Status() int {
 	switch {
+	case o.Held != nil:
+		return 202
 	case o.Created:
 		return 201
 	default:
@@ -102,6 +110,9 @@ func (s *Service) VRead(ctx context.Context, typ, id string, version int64) (*Re
 func (s *Service) Create(ctx context.Context, typ string, res map[string]any, ifNoneExist string) (*Outcome, error) {
 	var out *Outcome
 	id := s.newID()
+	if ifNoneExist == "" && s.mayHold(ctx) {
+		return s.holdable(ctx, &Held{Action: "create", Type: typ, ResourceID: id}, res)
+	}
 	keys := s.matchKeys(typ, res)
 	err := s.Store.Write(ctx, func(tx Tx) (err error) {
 		out, err = s.createTx(ctx, tx, typ, id, res, ifNoneExist, keys)
@@ -175,6 +186,9 @@ func parseCriteria(typ, query, what string) (url.Values, error) {
 func (s *Service) Update(ctx context.Context, typ, id string, res map[string]any, ifMatch int64) (*Outcome, error) {
 	if err := checkBodyID(typ, id, res); err != nil {
 		return nil, err
+	}
+	if s.mayHold(ctx) {
+		return s.holdable(ctx, &Held{Action: "update", Type: typ, ResourceID: id, IfMatch: ifMatch}, res)
 	}
 	var out *Outcome
 	keys := s.matchKeys(typ, res)

@@ -22,11 +22,12 @@ const maxAuditedQuery = 8 << 10
 
 // readAudit describes one successful read or query.
 type readAudit struct {
-	action  string   // R for reads, E for queries and operations (BALP)
-	subtype string   // read, vread, search-type, or the "$operation"
-	query   string   // the query as asked, "" for a read
-	records []string // the records returned, "Patient/1/_history/2"
-	total   int      // matches in all (a search's total), -1: len(records)
+	action  string            // R for reads, E for queries and operations (BALP)
+	subtype string            // read, vread, search-type, or the "$operation"
+	query   string            // the query as asked, "" for a read
+	records []string          // the records returned, "Patient/1/_history/2"
+	total   int               // matches in all (a search's total), -1: len(records)
+	extra   map[string]string // more detail (a federated search's origins)
 }
 
 // auditRead queues the event of a; nothing when read audit is off. The
@@ -51,6 +52,12 @@ func (s *Server) auditRead(c *fiber.Ctx, a readAudit) {
 	}
 	if id := requestID(c); id != "" {
 		detail["request"] = id
+	}
+	for k, v := range a.extra {
+		detail[k] = v
+	}
+	if who := onBehalfOf(c); who != "" {
+		detail["on-behalf-of"] = who
 	}
 	s.cfg.ReadAudit.Add(c.UserContext(), registry.AuditRecord{Action: a.action, Subtype: a.subtype,
 		Entities: append([]string(nil), a.records...), Query: a.query, Detail: detail})

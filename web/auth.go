@@ -49,6 +49,9 @@ type Auth interface {
 	AutoLink(typ string) bool
 	// Mode returns the sharing architecture of typ.
 	Mode(typ string) string
+	// Intake returns what to do with the typ records client p pushes
+	// ("accept", "review" or "refuse") and the rule that says so.
+	Intake(p registry.Actor, typ string) (string, string)
 	// IssueToken trades a SMART Backend Services client assertion for a
 	// short-lived access token that Authenticate accepts; refusals are
 	// *OAuthError.

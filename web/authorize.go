@@ -55,6 +55,9 @@ func (g *Guard) AuthorizeWrite(ctx context.Context, tx registry.Tx, w *registry.
 	if err != nil {
 		return err
 	}
+	if err := g.checkIntake(ctx, p, w); err != nil {
+		return err
+	}
 	if w.Resource != nil && p.Kind == "client" {
 		setSource(w.Resource, p.System, stored)
 	}

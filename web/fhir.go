@@ -171,6 +171,9 @@ func (s *Server) sendDeleted(c *fiber.Ctx, out *registry.Outcome) error {
 
 // sendOutcomeOf answers a create or update per the Prefer return setting.
 func (s *Server) sendOutcomeOf(c *fiber.Ctx, out *registry.Outcome) error {
+	if out.Held != nil {
+		return s.sendHeld(c, out.Held)
+	}
 	r := out.Resource
 	status := out.Status()
 	setVersionHeaders(c, r)

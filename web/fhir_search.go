@@ -22,6 +22,9 @@ func (s *Server) handleSearch(c *fiber.Ctx) error {
 		return err
 	}
 	params = withoutControl(params)
+	if params.Has("_federated") {
+		return s.handleFederated(c, typ, params)
+	}
 	if err := s.allowSearch(c.UserContext(), typ, params); err != nil {
 		return err
 	}

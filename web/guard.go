@@ -24,6 +24,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.noteOnBehalf(c, p)
 	if ok, wait := s.auth.Allow(p.Name); !ok {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
 		return registry.Errorf(registry.ETooManyRequest, "client %s is over its request rate; retry in %s", p.Name, wait.Round(1e6))

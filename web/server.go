@@ -61,6 +61,12 @@ type Config struct {
 	// Exchange serves Subscriptions, Endpoints and Organizations; nil:
 	// not offered.
 	Exchange Exchange
+	// Federation searches the linked servers (_federated=true); nil: not
+	// offered. FederatedTimeout bounds each peer's answer (default 5 s),
+	// FederatedTTL how long a frozen result set pages (default 10 min).
+	Federation       Federation
+	FederatedTimeout time.Duration
+	FederatedTTL     time.Duration
 }
 
 // Server holds the web layer's dependencies.
@@ -87,6 +93,12 @@ func New(cfg Config, svc *registry.Service, matcher *linkage.Matcher, linker *li
 	}
 	if cfg.ReadTime <= 0 {
 		cfg.ReadTime = 60 * time.Second
+	}
+	if cfg.FederatedTimeout <= 0 {
+		cfg.FederatedTimeout = 5 * time.Second
+	}
+	if cfg.FederatedTTL <= 0 {
+		cfg.FederatedTTL = 10 * time.Minute
 	}
 	s := &Server{cfg: cfg, registry: svc, matcher: matcher, linker: linker, auth: cfg.Auth, log: log, ready: ready, proxies: cfg.TrustedProxies, bulk: cfg.Bulk}
 	s.refused = s.newRefusals()
@@ -163,6 +175,7 @@ func (s *Server) routes() {
 	f.Post("/$process-message", s.handleProcessMessage)
 	f.Post("/Bundle/$extract", s.handleExtract)
 	s.bulkRoutes(f)
+	s.heldRoutes(f)
 	s.subscriptionRoutes(f)
 	f.Get("/:type/_history", s.handleTypeHistory)
 	f.Post("/:type/_search", s.handleSearch)

@@ -81,9 +81,10 @@ func (a *fakeAuth) DecideOwner(p registry.Actor, action, typ, source string) Dec
 	return Decision{Allowed: p.HasRole("admin"), Rule: "built-in: owner"}
 }
 
-func (a *fakeAuth) Allow(name string) (bool, time.Duration) { return true, 0 }
-func (a *fakeAuth) AutoLink(typ string) bool                { return true }
-func (a *fakeAuth) Mode(typ string) string                  { return "shared" }
+func (a *fakeAuth) Allow(name string) (bool, time.Duration)        { return true, 0 }
+func (a *fakeAuth) AutoLink(typ string) bool                       { return true }
+func (a *fakeAuth) Mode(typ string) string                         { return "shared" }
+func (a *fakeAuth) Intake(registry.Actor, string) (string, string) { return "accept", "" }
 
 func (a *fakeAuth) Throttle(context.Context, string, string) (time.Duration, error) { return 0, nil }
 func (a *fakeAuth) SignInFailed(context.Context, string, string) error              { return nil }

@@ -268,6 +268,7 @@ func init() {
 	migrations = append(migrations, matchMigration, linkMigration, recordMigration, keyCountMigration, bulkMigration)
 	migrations = append(migrations, exchangeMigration)
 	migrations = append(migrations, termMigration)
+	migrations = append(migrations, pushMigration)
 }
 
 // migrate applies the missing migrations in one transaction. On PostgreSQL an

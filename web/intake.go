@@ -1,0 +1,34 @@
+package web
+
+import (
+	"context"
+	"fmt"
+
+	"idem/registry"
+)
+
+// Intakes of unsolicited data (the policy's setting per client and type).
+const (
+	intakeReview = "review"
+	intakeRefuse = "refuse"
+)
+
+// checkIntake applies the policy's intake for the records a client pushes:
+// refused ones are a 403 naming the rule; reviewed ones wait for a steward
+// (registry.ReviewError: a held write where one can be held) unless a
+// steward accepted this one.
+func (g *Guard) checkIntake(ctx context.Context, p registry.Actor, w *registry.Write) error {
+	if p.Kind != "client" || w.Resource == nil {
+		return nil
+	}
+	in, rule := g.auth.Intake(p, w.Type)
+	switch in {
+	case intakeRefuse:
+		return deny(p, Decision{Rule: rule, Reason: fmt.Sprintf("%s records from %s are not accepted here", w.Type, p.Name)})
+	case intakeReview:
+		if registry.Reviewed(ctx) == "" {
+			return registry.ReviewError(p, w.Type, rule)
+		}
+	}
+	return nil
+}
