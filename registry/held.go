@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"idem/registry/fhir"
 	"strings"
 	"time"
 )
@@ -100,7 +101,7 @@ func UnresolvedError(typ string, refs []Unresolved) *Error {
 	var names []string
 	for _, r := range refs {
 		names = append(names, r.Reference)
-		e.Issues = append(e.Issues, Issue{Severity: SeverityError, Code: "not-found", Expression: []string{r.Path},
+		e.Issues = append(e.Issues, fhir.Issue{Severity: fhir.SeverityError, Code: "not-found", Expression: []string{r.Path},
 			Diagnostics: fmt.Sprintf("%s: %s is not in the registry", r.Path, r.Reference)})
 	}
 	e.Message = fmt.Sprintf("%s refers to records the registry does not hold: %s", typ, strings.Join(names, ", "))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"idem/registry/fhir"
 	"net/url"
 	"time"
 
@@ -49,7 +50,7 @@ func (s *Service) holdable(ctx context.Context, h *Held, res map[string]any) (*O
 	}
 	now := s.now()
 	h.ID, h.Status, h.Actor, h.Created, h.Updated, h.NextTry = uuid.NewString(), HeldPending, ActorFrom(ctx), now, now, now
-	h.Body = MarshalResource(res)
+	h.Body = fhir.MarshalResource(res)
 	if review {
 		h.Kind, h.Reason = HeldReview, fmt.Sprintf("%s records from %s are reviewed by a steward before they are stored (rule: %s)", h.Type, h.Actor.Name, rule)
 	} else {
@@ -169,7 +170,7 @@ func (s *Service) Accept(ctx context.Context, id string, edited map[string]any) 
 	if err != nil {
 		return nil, err
 	}
-	h.Body = MarshalResource(res)
+	h.Body = fhir.MarshalResource(res)
 	return h, s.settle(ctx, h, out, steward.Name)
 }
 
@@ -284,7 +285,7 @@ func (s *Service) releaseOne(ctx context.Context, h *Held) (bool, error) {
 		}
 		return false, s.Holds.Store.PutHeld(ctx, h)
 	}
-	h.Body = MarshalResource(res)
+	h.Body = fhir.MarshalResource(res)
 	return true, s.settle(wctx, h, out, "system")
 }
 

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"idem/registry/fhir"
 	"net/url"
 	"strconv"
 	"time"
@@ -159,7 +160,7 @@ func (s *Server) federate(c *fiber.Ctx, typ string, params url.Values) (federate
 
 // peerOutcome is the outcome entry of a peer that failed or timed out.
 func peerOutcome(a registry.PeerAnswer) map[string]any {
-	oo := registry.OperationOutcome([]registry.Issue{{Severity: registry.SeverityWarning, Code: "incomplete",
+	oo := fhir.OperationOutcome([]fhir.Issue{{Severity: fhir.SeverityWarning, Code: "incomplete",
 		Diagnostics: "Endpoint/" + a.Endpoint + " (" + a.Base + ") is missing from these results: " + a.Err.Error()}})
 	return map[string]any{"fullUrl": "urn:uuid:" + uuid.NewString(), "resource": oo, "search": map[string]any{"mode": "outcome"}}
 }

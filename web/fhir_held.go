@@ -1,6 +1,8 @@
 package web
 
 import (
+	"idem/registry/fhir"
+
 	"github.com/gofiber/fiber/v2"
 
 	"idem/registry"
@@ -28,15 +30,15 @@ func (s *Server) heldURL(c *fiber.Ctx, h *registry.Held) string {
 // sendHeld answers a write that was held: 202, the status URL, and why.
 func (s *Server) sendHeld(c *fiber.Ctx, h *registry.Held) error {
 	c.Set(fiber.HeaderContentLocation, s.heldURL(c, h))
-	return s.sendOutcome(c, fiber.StatusAccepted, registry.OperationOutcome(heldIssues(h, s.heldURL(c, h))))
+	return s.sendOutcome(c, fiber.StatusAccepted, fhir.OperationOutcome(heldIssues(h, s.heldURL(c, h))))
 }
 
 // heldIssues say what h waits for, with its status URL.
-func heldIssues(h *registry.Held, statusURL string) []registry.Issue {
-	issues := []registry.Issue{{Severity: registry.SeverityInformation, Code: "informational",
+func heldIssues(h *registry.Held, statusURL string) []fhir.Issue {
+	issues := []fhir.Issue{{Severity: fhir.SeverityInformation, Code: "informational",
 		Diagnostics: "accepted for processing, not stored yet: " + h.Reason + "; status: " + statusURL}}
 	for _, u := range h.Waiting {
-		issues = append(issues, registry.Issue{Severity: registry.SeverityWarning, Code: "not-found", Expression: []string{u.Path},
+		issues = append(issues, fhir.Issue{Severity: fhir.SeverityWarning, Code: "not-found", Expression: []string{u.Path},
 			Diagnostics: u.Path + ": " + u.Reference + " is not in the registry yet; the " + h.Type + " waits for it"})
 	}
 	return issues
@@ -56,7 +58,7 @@ func (s *Server) sendHeldState(c *fiber.Ctx, h *registry.Held) error {
 	switch h.Status {
 	case registry.HeldAccepted:
 		c.Set(fiber.HeaderLocation, s.base(c)+"/"+h.Result)
-		return s.sendOutcome(c, fiber.StatusOK, registry.Information("accepted: stored as "+h.Result))
+		return s.sendOutcome(c, fiber.StatusOK, fhir.Information("accepted: stored as "+h.Result))
 	case registry.HeldRejected:
 		return registry.Invalid(registry.EUnprocessable, "business-rule", "", "held write %s was rejected: %s", h.ID, h.Reason)
 	}
@@ -150,5 +152,5 @@ func (s *Server) handleHeldReject(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.sendOutcome(c, fiber.StatusOK, registry.Information("rejected held write "+h.ID+": "+h.Reason))
+	return s.sendOutcome(c, fiber.StatusOK, fhir.Information("rejected held write "+h.ID+": "+h.Reason))
 }
