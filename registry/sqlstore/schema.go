@@ -267,6 +267,7 @@ func init() {
 	linkMigration.postgres = append(linkMigration.postgres, linkIndexes...)
 	migrations = append(migrations, matchMigration, linkMigration, recordMigration, keyCountMigration, bulkMigration)
 	migrations = append(migrations, exchangeMigration)
+	migrations = append(migrations, modelStateMigration)
 }
 
 // migrate applies the missing migrations in one transaction. On PostgreSQL an
