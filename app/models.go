@@ -17,12 +17,13 @@ import (
 // modelCommand is "idem match train|models|dry-run|apply|rollback": the
 // self-calibration of matching from the command line, as idem itself.
 func modelCommand(ctx context.Context, cfg Config, sub string, args []string, stdout, stderr io.Writer) error {
-	typ, apply := registry.TypePatient, false
+	typ, apply, sample := registry.TypePatient, false, 200_000
 	fs := newFlags("match "+sub, "", &cfg, stderr, storeFlags, func(fs *flag.FlagSet) {
 		rulesFlag(fs, &cfg)
 		if sub == "train" {
 			fs.StringVar(&typ, "type", typ, "resource type to train for")
 			fs.BoolVar(&apply, "apply", false, "apply the trained model at once (re-matching the registry)")
+			fs.IntVar(&sample, "sample", sample, "at most this many records are read for training")
 		}
 	})
 	if err := fs.Parse(args); err != nil {
@@ -43,8 +44,19 @@ func modelCommand(ctx context.Context, cfg Config, sub string, args []string, st
 	return withStore(ctx, cfg, stderr, func(o *opened) error {
 		switch sub {
 		case "train":
+			stored, err := o.store.CountResources(ctx, typ)
+			if err != nil {
+				return err
+			}
+			p := newProgress(stderr, o.log, "reading "+typ+" records", min(stored, sample))
+			recs, err := readRecords(ctx, o.store, typ, sample, p)
+			p.Finish()
+			if err != nil {
+				return err
+			}
+			o.log.Info("training the model (u from random pairs, m by expectation-maximisation)", "records", len(recs))
 			start := time.Now()
-			sm, err := o.calib.Train(ctx, typ, "idem match train")
+			sm, err := o.calib.TrainOn(ctx, typ, "idem match train", recs)
 			if sm == nil {
 				return err
 			}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -93,9 +92,6 @@ func summarise(r *Rematch, at time.Time) RematchSummary {
 	return s
 }
 
-// ErrTooFew is returned by Train when a type has too few records.
-var ErrTooFew = errors.New("too few records to train on")
-
 // Train fits a model for typ to the stored records (from the model in use)
 // and stores it as a candidate. Training that does not converge is stored
 // as a failed model, with its report, and returned as an error.
@@ -103,16 +99,22 @@ func (c *Calibrator) Train(ctx context.Context, typ, note string) (*registry.Sto
 	if !Matchable(typ) {
 		return nil, registry.Errorf(registry.EInvalid, "resourceType %q: want Patient, Practitioner or Location", typ)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	recs, err := c.records(ctx, typ)
 	if err != nil {
 		return nil, err
 	}
-	if len(recs) < c.cfg.MinRecords {
-		return nil, registry.Errorf(registry.EInvalid, "%s: %d %s records stored, training needs at least %d: %v", note, len(recs), typ, c.cfg.MinRecords, ErrTooFew)
-	}
+	return c.TrainOn(ctx, typ, note, recs)
+}
+
+// TrainOn is Train on records already read (at most Sample of the stored
+// ones; "idem match train" reads them with a progress bar).
+func (c *Calibrator) TrainOn(ctx context.Context, typ, note string, recs []*matching.Record) (*registry.StoredModel, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	model, rep, err := matching.Train(c.models.Current(ctx), typ, recs, c.cfg.Train)
+	if err == nil && !rep.Converged {
+		err = fmt.Errorf("expectation-maximisation did not converge in %d iterations (last change %.3g)", rep.Iterations, rep.Changes[len(rep.Changes)-1])
+	}
 	sm := &registry.StoredModel{Created: c.linker.now(), Note: note, Type: typ, Records: len(recs), State: registry.ModelCandidate}
 	mr := ModelReport{Training: rep}
 	if err != nil {

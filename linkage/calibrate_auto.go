@@ -144,6 +144,16 @@ func (c *Calibrator) Loaded(ctx context.Context, types []string, deferred bool) 
 		if !Matchable(typ) {
 			continue
 		}
+		n, err := c.store.CountResources(ctx, typ)
+		if err != nil {
+			return err
+		}
+		if n < c.cfg.MinRecords {
+			if err := c.LinkAll(ctx, typ); err != nil { // too few to train on
+				return err
+			}
+			continue
+		}
 		v, err := c.trainAndMaybeApply(ctx, typ, "calibrated first load of "+typ, true)
 		if err == nil {
 			c.log.Info("calibrated load: records linked under their own model", "type", typ, "version", v)
