@@ -334,3 +334,31 @@ func mustBody(t *testing.T, r *registry.Resource) []byte {
 	}
 	return b
 }
+
+// Training that does not converge is kept as a failed model with its
+// report: never a candidate, never applied.
+func TestTrainingNotConvergedFails(t *testing.T) {
+	recs, _ := generatedPatients(t, 60, "")
+	s, err := sqlstore.Open(context.Background(), t.TempDir()+"/idem.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	k := openCalibrated(t, s, CalibrateConfig{Train: matching.TrainOptions{MaxIterations: 1}})
+	ctx := registry.WithActor(context.Background(), registry.SystemActor("test"))
+	loadBundles(t, ctx, k.svc, recs)
+	sm, err := k.cal.Train(ctx, registry.TypePatient, "one iteration")
+	if registry.ErrorCode(err) != registry.EUnprocessable || sm == nil || sm.State != registry.ModelFailed {
+		t.Fatalf("training: %+v %v", sm, err)
+	}
+	_, rep, err := k.cal.Model(ctx, sm.Version)
+	if err != nil || !strings.Contains(rep.Error, "did not converge") || rep.Training == nil || rep.Training.Converged {
+		t.Fatalf("failed model's report: %+v %v", rep, err)
+	}
+	if _, err := k.cal.Apply(ctx, sm.Version); registry.ErrorCode(err) != registry.EConflict {
+		t.Fatalf("applying a failed model: %v", err)
+	}
+	if _, err := s.CurrentModel(ctx); registry.ErrorCode(err) != registry.ENotFound {
+		t.Fatalf("a model is in use: %v", err)
+	}
+}
