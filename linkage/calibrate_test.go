@@ -362,3 +362,60 @@ func TestTrainingNotConvergedFails(t *testing.T) {
 		t.Fatalf("a model is in use: %v", err)
 	}
 }
+
+// Locations stored unlinked and linked by a re-match end in Linkages of
+// two or more, as linking on write builds them.
+func TestRematchLinksUnlinkedLocations(t *testing.T) {
+	cfg := seed.DefaultConfig()
+	cfg.Seed, cfg.Persons, cfg.Practitioners, cfg.Locations = 9, 0, 0, 60
+	var locs []map[string]any
+	if err := seed.Generate(cfg, func(r seed.Record) error {
+		if r.Type == registry.TypeLocation {
+			locs = append(locs, r.Resource)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := registry.WithActor(context.Background(), registry.SystemActor("test"))
+	groups := func(deferred bool) int {
+		s, err := sqlstore.Open(ctx, t.TempDir()+"/idem.db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		k := openCalibrated(t, s, CalibrateConfig{})
+		svc := k.svc
+		if deferred {
+			svc = &registry.Service{Store: s, Writer: k.svc.Writer, Steps: registry.Steps{Link: k.l.Deferred()}}
+		}
+		for _, r := range locs {
+			if _, err := svc.Create(ctx, registry.TypeLocation, clone(r), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if deferred {
+			if err := k.cal.LinkAll(ctx, registry.TypeLocation); err != nil {
+				t.Fatal(err)
+			}
+		}
+		page, err := s.QueryLinks(ctx, registry.LinkFilter{SourceType: registry.TypeLocation, MatchResult: []string{registry.MatchResultMatch}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[string]int{}
+		for _, l := range page.Links {
+			n[l.Golden()]++
+		}
+		for g, c := range n {
+			if c < 2 {
+				t.Fatalf("%s holds %d Location", g, c)
+			}
+		}
+		return len(n)
+	}
+	live, rematched := groups(false), groups(true)
+	if live == 0 || live != rematched {
+		t.Fatalf("Linkages: %d linked on write, %d by a re-match", live, rematched)
+	}
+}
