@@ -267,6 +267,7 @@ func init() {
 	linkMigration.postgres = append(linkMigration.postgres, linkIndexes...)
 	migrations = append(migrations, matchMigration, linkMigration, recordMigration, keyCountMigration, bulkMigration)
 	migrations = append(migrations, exchangeMigration)
+	migrations = append(migrations, termMigration)
 	migrations = append(migrations, modelStateMigration)
 }
 
