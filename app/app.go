@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -208,6 +209,11 @@ func start(ctx context.Context, cfg Config, o *opened, limits fhir.Limits, proxi
 		done: make(chan error, 1), stopJobs: stopJobs, jobsDone: make(chan struct{}), exchange: ex}
 	go func() { inst.done <- srv.App().Listener(ln) }()
 	go func() { defer close(inst.jobsDone); o.bulk.Run(jobsCtx) }()
+	if cfg.AutoTrain {
+		// Growth since the last model is a count per type, checked off the
+		// write path; a due type is trained (and applied with AutoApply).
+		go o.calib.Watch(jobsCtx, cmp.Or(cfg.growthEvery, time.Minute))
+	}
 	inst.startExchange()
 	inst.startHeld(o.svc, cfg.HeldPoll)
 	log.Info("listening", "version", versionString(), "url", inst.URL(), "fhir", inst.URL()+"/fhir", "db", describeDB(cfg.DB))

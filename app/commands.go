@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"time"
 
 	"idem/linkage"
 	"idem/matching"
@@ -28,6 +27,7 @@ type opened struct {
 	models  *linkage.Models
 	matcher *linkage.Matcher
 	linker  *linkage.Linker
+	calib   *linkage.Calibrator
 	auditor *registry.Auditor
 	authz   *policy.Authorizer
 	log     *slog.Logger
@@ -80,8 +80,15 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 		store.Close()
 		return nil, fmt.Errorf("IDEM_MAX_REPEATS: %w", err)
 	}
+	calib := linkage.NewCalibrator(linker, models, linkage.CalibrateConfig{AutoTrain: cfg.AutoTrain, AutoApply: cfg.AutoApply, Growth: cfg.RetrainGrowth}, log)
 	jobs := bulk.New(svc, store, limits, log)
-	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, auditor: auditor, svc: svc, bulk: jobs, log: log}, nil
+	// A bulk load into a registry whose model is the rules' untrained one
+	// (or stale) stores its records unlinked — the same pipeline without
+	// its link step — and the calibration links them once trained on them.
+	jobs.Calibration = calib
+	jobs.Unlinked = &registry.Service{Store: store, Writer: w, Steps: registry.Steps{
+		Authorize: svc.Authorize, Link: linker.Deferred(), Audit: auditor, Notify: exchange.Notifier{}}}
+	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, calib: calib, auditor: auditor, svc: svc, bulk: jobs, log: log}, nil
 }
 
 // withStore opens the database as serve does, runs fn, and closes it.
@@ -203,50 +210,19 @@ func loadNetwork(ctx context.Context, svc *registry.Service, sc seed.Config, pro
 	return n, err
 }
 
-// matchCommand runs "idem match train" and "idem match reindex".
+// matchCommand runs "idem match train|models|dry-run|apply|rollback|reindex".
 func matchCommand(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "reindex" {
-		return reindexCommand(ctx, cfg, args[1:], stdout, stderr)
+	sub := ""
+	if len(args) > 0 {
+		sub, args = args[0], args[1:]
 	}
-	if len(args) == 0 || args[0] != "train" {
-		return fmt.Errorf("usage: idem match train [--type Patient|Practitioner|Location] [--sample N] | idem match reindex")
+	switch sub {
+	case "reindex":
+		return reindexCommand(ctx, cfg, args, stdout, stderr)
+	case "train", "models", "dry-run", "apply", "rollback":
+		return modelCommand(ctx, cfg, sub, args, stdout, stderr)
 	}
-	typ, sample := "Patient", 200_000
-	err := commandFlags("match train", &cfg, args[1:], stderr, func(fs *flag.FlagSet) {
-		rulesFlag(fs, &cfg)
-		fs.StringVar(&typ, "type", typ, "resource type to train for")
-		fs.IntVar(&sample, "sample", sample, "at most this many records are read for training")
-	})
-	if err != nil {
-		return err
-	}
-	if err := requireDB(cfg.DB); err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, stderr, func(o *opened) error {
-		stored, err := o.store.CountResources(ctx, typ)
-		if err != nil {
-			return err
-		}
-		p := newProgress(stderr, o.log, "reading "+typ+" records", min(stored, sample))
-		recs, err := readRecords(ctx, o.store, typ, sample, p)
-		p.Finish()
-		if err != nil {
-			return err
-		}
-		o.log.Info("training the model (u from random pairs, m by expectation-maximisation)", "records", len(recs))
-		start := time.Now()
-		model, report, err := matching.Train(o.models.Current(ctx), typ, recs, matching.TrainOptions{})
-		if err != nil {
-			return err
-		}
-		v, err := o.models.Save(ctx, model, fmt.Sprintf("idem match train: %d %s records", len(recs), typ))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "trained on %d %s records in %v; stored as model version %d\n%s\n", len(recs), typ, time.Since(start).Round(time.Millisecond), v, report)
-		return nil
-	})
+	return fmt.Errorf("usage: idem match train [--type Patient|Practitioner|Location] [--apply] | models | dry-run VERSION | apply VERSION | rollback | reindex")
 }
 
 // reindexCommand recomputes every record's blocking keys with the current

@@ -37,8 +37,21 @@ func TestSeedTrainReindexCommands(t *testing.T) {
 	if out := run(t, db, "seed", "--load", "--persons", "300", "--practitioners", "10", "--locations", "5"); !strings.Contains(out, "loaded") {
 		t.Fatalf("seed --load: %s", out)
 	}
-	if out := run(t, db, "match", "train", "--type", "Patient"); !strings.Contains(out, "model version 1") {
+	if out := run(t, db, "match", "train", "--type", "Patient"); !strings.Contains(out, "candidate model 1") || !strings.Contains(out, "converged true") {
 		t.Fatalf("match train: %s", out)
+	}
+	if out := run(t, db, "match", "models"); !strings.Contains(out, "candidate") || strings.Count(out, "applied") != 1 {
+		t.Fatalf("match models after training: %s", out)
+	}
+	if out := run(t, db, "match", "dry-run", "1"); !strings.Contains(out, "Patient: would change") {
+		t.Fatalf("match dry-run: %s", out)
+	}
+	if out := run(t, db, "match", "apply", "1"); !strings.Contains(out, "Patient: applied") {
+		t.Fatalf("match apply: %s", out)
+	}
+	// The rules' untrained model, in use before, is in the history as 2.
+	if out := run(t, db, "match", "rollback"); !strings.Contains(out, "model 2 applied again") {
+		t.Fatalf("match rollback: %s", out)
 	}
 	if out := run(t, db, "match", "reindex"); !strings.Contains(out, "Patient records") {
 		t.Fatalf("match reindex: %s", out)

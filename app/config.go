@@ -79,6 +79,14 @@ type Config struct {
 	// HeldPoll (IDEM_HELD_POLL) is how often held writes waiting for
 	// references are tried again.
 	HeldPoll time.Duration
+	// Self-calibration of matching: AutoTrain (IDEM_MATCH_AUTOTRAIN) trains
+	// a candidate model after bulk loads and when a type's records grew by
+	// RetrainGrowth (IDEM_MATCH_RETRAIN_GROWTH, a share) since its last
+	// model; AutoApply (IDEM_MATCH_AUTOAPPLY) applies it without a steward.
+	AutoTrain, AutoApply bool
+	RetrainGrowth        float64
+	// growthEvery is how often the growth is checked (0: every minute).
+	growthEvery time.Duration
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -100,6 +108,8 @@ func DefaultConfig() Config {
 		FederatedTimeout: 5 * time.Second,
 		FederatedTTL:     10 * time.Minute,
 		HeldPoll:         time.Second,
+		AutoTrain:        true,
+		RetrainGrowth:    0.2,
 	}
 }
 
@@ -120,6 +130,9 @@ func configFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.BoolVar(&cfg.AuditReads, "audit-reads", cfg.AuditReads, "audit reads, searches, $match, $ihe-pix and $export kick-offs as AuditEvents, written in batches (IDEM_AUDIT_READS)")
 	fs.BoolVar(&cfg.Seed, "demo", cfg.Seed, "load the demo network into an empty database on start (IDEM_SEED)")
 	fs.StringVar(&cfg.MatchRules, "match-rules", cfg.MatchRules, "match rules JSON file replacing the built-in rules (IDEM_MATCH_RULES)")
+	fs.BoolVar(&cfg.AutoTrain, "match-autotrain", cfg.AutoTrain, "train a candidate matching model after bulk loads and on growth (IDEM_MATCH_AUTOTRAIN)")
+	fs.BoolVar(&cfg.AutoApply, "match-autoapply", cfg.AutoApply, "apply automatically trained models without a steward (IDEM_MATCH_AUTOAPPLY)")
+	fs.Float64Var(&cfg.RetrainGrowth, "match-retrain-growth", cfg.RetrainGrowth, "share by which a type's records must grow before it is trained again (IDEM_MATCH_RETRAIN_GROWTH)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "serve /metrics on this address instead, without authentication, e.g. 127.0.0.1:9090 (IDEM_METRICS_ADDR)")
 	fs.StringVar(&cfg.OutboundAllow, "outbound-allow", cfg.OutboundAllow, "comma-separated host or host:port idem may call: subscription endpoints, peers (IDEM_OUTBOUND_ALLOW; empty: none)")
 	fs.DurationVar(&cfg.RetryMin, "retry-min", cfg.RetryMin, "first back-off after a failed delivery or pull (IDEM_RETRY_MIN)")
@@ -178,7 +191,15 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 		}
 		cfg.Rate = r
 	}
-	for k, p := range map[string]*bool{"IDEM_SEED": &cfg.Seed, "IDEM_AUDIT_READS": &cfg.AuditReads} {
+	if v := getenv("IDEM_MATCH_RETRAIN_GROWTH"); v != "" {
+		g, err := strconv.ParseFloat(v, 64)
+		if err != nil || g <= 0 {
+			return fmt.Errorf("IDEM_MATCH_RETRAIN_GROWTH: %q is not a positive share (0.2 is 20 %%)", v)
+		}
+		cfg.RetrainGrowth = g
+	}
+	for k, p := range map[string]*bool{"IDEM_SEED": &cfg.Seed, "IDEM_AUDIT_READS": &cfg.AuditReads,
+		"IDEM_MATCH_AUTOTRAIN": &cfg.AutoTrain, "IDEM_MATCH_AUTOAPPLY": &cfg.AutoApply} {
 		if v := getenv(k); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {

@@ -18,7 +18,7 @@ type evalOptions struct {
 	febrl                               string
 	generated, practitioners, locations int
 	profiles                            []string
-	linked                              bool
+	linked, calibrated                  bool
 }
 
 // evalCommand evaluates the matcher on FEBRL files and on generated data,
@@ -34,6 +34,7 @@ func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 		fs.IntVar(&o.locations, "locations", o.locations, "facilities of generated data (-1: a fifth of --generated)")
 		fs.StringVar(&profiles, "profile", profiles, "comma-separated generator profiles ("+strings.Join(seed.Profiles(), ", ")+", or all)")
 		fs.BoolVar(&o.linked, "linked", false, "load the records through the registry (as several source systems, linking on every create) and score the golden records built")
+		fs.BoolVar(&o.calibrated, "calibrated", false, "with --linked: load as a calibrated first load (stored unlinked, a model trained on them, then linked by the re-match)")
 	}).Parse(args)
 	if err != nil {
 		return err
@@ -197,11 +198,15 @@ func generatedRecords(sc seed.Config) (map[string]*labelled, error) {
 // evalLinkedCommand is "idem eval --linked".
 func evalLinkedCommand(ctx context.Context, cfg Config, o evalOptions, stdout io.Writer) error {
 	run := func(name, typ string, resources []map[string]any, entity []string) error {
-		rep, err := evalLinked(ctx, cfg, typ, resources, entity)
+		rep, err := evalLinked(ctx, cfg, typ, resources, entity, o.calibrated)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		fmt.Fprintf(stdout, "== %s, linked on write\n%s\n", name, rep)
+		how := "linked on write"
+		if o.calibrated {
+			how = "calibrated load (stored unlinked, trained, re-matched)"
+		}
+		fmt.Fprintf(stdout, "== %s, %s\n%s\n", name, how, rep)
 		return nil
 	}
 	for _, path := range splitList(o.febrl) {

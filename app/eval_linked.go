@@ -37,7 +37,7 @@ func (r linkedReport) String() string {
 // evalLinked loads resources of type typ (with ground truth entity labels)
 // into a fresh database through the service with the linker, and scores
 // the golden records it built against the truth.
-func evalLinked(ctx context.Context, cfg Config, typ string, patients []map[string]any, entity []string) (linkedReport, error) {
+func evalLinked(ctx context.Context, cfg Config, typ string, patients []map[string]any, entity []string, calibrated bool) (linkedReport, error) {
 	dir, err := os.MkdirTemp("", "idem-eval-")
 	if err != nil {
 		return linkedReport{}, err
@@ -49,12 +49,21 @@ func evalLinked(ctx context.Context, cfg Config, typ string, patients []map[stri
 	err = withStore(ctx, cfg, io.Discard, func(o *opened) error {
 		index := map[string]int{} // registry id → record
 		start := time.Now()
+		svc := o.svc
+		if calibrated {
+			svc = o.bulk.Unlinked // the calibrated first load's path
+		}
 		for i, p := range patients {
-			out, err := o.svc.Create(ctx, typ, p, "")
+			out, err := svc.Create(ctx, typ, p, "")
 			if err != nil {
 				return fmt.Errorf("record %d: %w", i, err)
 			}
 			index[out.Resource.ID] = i
+		}
+		if calibrated {
+			if err := o.calib.Loaded(ctx, []string{typ}, true); err != nil {
+				return err
+			}
 		}
 		rep.Elapsed = time.Since(start)
 		golden := make([]string, len(patients))

@@ -128,8 +128,9 @@ func (l *Linker) write(ctx context.Context, ltx registry.Tx, gtype, gid string, 
 	if body == nil {
 		if exists {
 			_, err = l.w.Delete(ctx, ltx, gtype, gid)
+			return err
 		}
-		return err
+		return nil // never stored (a Linkage whose first item a re-match links before its second)
 	}
 	if exists {
 		old, err := registry.DecodeStored(cur)

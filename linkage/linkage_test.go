@@ -86,11 +86,15 @@ func TestMatchFindsTypoVariant(t *testing.T) {
 
 // A model saved by one instance is used by another on its next refresh.
 func TestModelsShareTrainedModel(t *testing.T) {
-	s, _, _, models := open(t)
+	s, _, _, _ := open(t)
 	other := NewModels(s, matching.DefaultRules(), 0, quiet) // refreshes on every call
 	base := other.Current(context.Background())
 	trained := matching.NewModel(matching.DefaultRules())
-	if _, err := models.Save(context.Background(), trained, "test"); err != nil {
+	body, err := trained.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SaveModel(context.Background(), &registry.StoredModel{Created: time.Now(), Applied: time.Now(), Note: "test", Body: body}); err != nil {
 		t.Fatal(err)
 	}
 	if got := other.Current(context.Background()); got == base || got.Version != trained.Version {

@@ -33,15 +33,19 @@ func NewModels(store registry.MatchStore, rules *matching.Rules, refresh time.Du
 	return &Models{store: store, fallback: fb, current: fb, refresh: refresh, log: log}
 }
 
-// Current returns the model to use now.
+// Current returns the model to use now: the model applied last, or within
+// a re-match under a candidate model (WithModel), that candidate.
 func (m *Models) Current(ctx context.Context) *matching.Model {
+	if c, ok := ctx.Value(modelKey{}).(*matching.Model); ok {
+		return c
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if time.Since(m.checked) < m.refresh {
 		return m.current
 	}
 	m.checked = time.Now()
-	stored, err := m.store.LatestModel(ctx)
+	stored, err := m.store.CurrentModel(ctx)
 	switch {
 	case registry.ErrorCode(err) == registry.ENotFound:
 	case err != nil:
@@ -58,18 +62,23 @@ func (m *Models) Current(ctx context.Context) *matching.Model {
 	return m.current
 }
 
-// Save stores a newly trained model and makes it current here at once.
-func (m *Models) Save(ctx context.Context, model *matching.Model, note string) (int64, error) {
-	body, err := model.MarshalJSON()
-	if err != nil {
-		return 0, err
-	}
-	v, err := m.store.SaveModel(ctx, &registry.StoredModel{Created: time.Now(), Note: note, Body: body})
-	if err != nil {
-		return 0, err
-	}
+// Fallback returns the configured rules' untrained model.
+func (m *Models) Fallback() *matching.Model { return m.fallback }
+
+// use makes model (stored as version) current here at once; other
+// instances follow within their refresh interval.
+func (m *Models) use(model *matching.Model, version int64) {
 	m.mu.Lock()
-	m.current, m.version, m.checked = model, v, time.Now()
+	m.current, m.version, m.checked = model, version, time.Now()
 	m.mu.Unlock()
-	return v, nil
+}
+
+// modelKey carries a candidate model in the context of the re-match that
+// evaluates or applies it; nothing else sets it, so live writes never
+// score with a model that has not been applied.
+type modelKey struct{}
+
+// withModel returns ctx in which Current answers model.
+func withModel(ctx context.Context, model *matching.Model) context.Context {
+	return context.WithValue(ctx, modelKey{}, model)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"math"
 	"slices"
-	"time"
 )
 
 // MatchStore is what the matcher needs from storage beyond the FHIR
@@ -28,18 +27,7 @@ type MatchStore interface {
 	// the given current resources of typ (by id), in one transaction; used
 	// to re-key after a rules change.
 	SetMatchIndex(ctx context.Context, typ string, index map[string]MatchIndex) error
-	// SaveModel stores a new model version and returns its number.
-	SaveModel(ctx context.Context, m *StoredModel) (int64, error)
-	// LatestModel returns the newest stored model, or ENotFound.
-	LatestModel(ctx context.Context) (*StoredModel, error)
-}
-
-// StoredModel is one trained matching model as the store keeps it.
-type StoredModel struct {
-	Version int64
-	Created time.Time
-	Note    string // what produced it, e.g. "idem match train: 100000 Patients"
-	Body    []byte // the model's JSON
+	ModelStore
 }
 
 // CandidateQuery asks for the records sharing blocking keys with a record.

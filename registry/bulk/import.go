@@ -27,6 +27,9 @@ type ImportOptions struct {
 // importParams are an import job's stored settings.
 type importParams struct {
 	Strict bool `json:"strict"`
+	// Deferred: the records are stored unlinked and linked when the import
+	// ends, under a model trained on them (decided when the job starts).
+	Deferred *bool `json:"deferred,omitempty"`
 }
 
 // spoolChunk is the number of lines spooled per transaction.
@@ -139,6 +142,10 @@ func (j *Jobs) runImport(ctx context.Context, job *registry.BulkJob, progress fu
 	var params importParams
 	_ = json.Unmarshal(job.Params, &params)
 	ctx = registry.WithActor(ctx, job.Actor)
+	svc, err := j.importService(ctx, job, &params)
+	if err != nil {
+		return err
+	}
 	commit := func(ctx context.Context, tx registry.Tx, upTo int, results []*registry.ImportResult) error {
 		return j.store.SaveResults(ctx, tx, job.ID, upTo, results)
 	}
@@ -155,7 +162,7 @@ func (j *Jobs) runImport(ctx context.Context, job *registry.BulkJob, progress fu
 			recs[i] = &registry.ImportRecord{Line: l.Line}
 			recs[i].Type, recs[i].Resource, recs[i].Err = j.parseLine(l.Line, l.Body)
 		}
-		results, err := j.svc.ImportBatch(ctx, recs, commit)
+		results, err := svc.ImportBatch(ctx, recs, commit)
 		if err != nil {
 			return err
 		}
@@ -172,12 +179,44 @@ func (j *Jobs) runImport(ctx context.Context, job *registry.BulkJob, progress fu
 			return err
 		}
 	}
+	if j.Calibration != nil {
+		if err := j.Calibration.Loaded(ctx, Importable, params.Deferred != nil && *params.Deferred); err != nil {
+			return registry.Internal(fmt.Errorf("linking after the import: %w", err))
+		}
+	}
 	sum, err := j.Summary(ctx, job)
 	if err != nil {
 		return err
 	}
 	job.Summary, _ = json.Marshal(sum)
 	return j.finish(ctx, job)
+}
+
+// importService decides, when the job starts, whether its records are
+// stored unlinked (the calibration's call), keeps the decision with the
+// job so a resumed job holds to it, and returns the service to write with.
+func (j *Jobs) importService(ctx context.Context, job *registry.BulkJob, params *importParams) (*registry.Service, error) {
+	if params.Deferred == nil {
+		deferred := false
+		if j.Calibration != nil && j.Unlinked != nil {
+			var err error
+			if deferred, err = j.Calibration.DeferLinking(ctx, job.Total); err != nil {
+				return nil, err
+			}
+		}
+		params.Deferred = &deferred
+		job.Params, _ = json.Marshal(params)
+		if err := j.store.UpdateJob(ctx, job); err != nil {
+			return nil, err
+		}
+		if deferred {
+			j.log.Info("bulk import: records stored unlinked, linked under a model trained on them at the end", "job", job.ID, "records", job.Total)
+		}
+	}
+	if *params.Deferred {
+		return j.Unlinked, nil
+	}
+	return j.svc, nil
 }
 
 func firstRejected(results []*registry.ImportResult) *registry.ImportResult {

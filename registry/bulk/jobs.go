@@ -35,6 +35,22 @@ type Jobs struct {
 	Lease time.Duration
 	// Poll is how often the worker looks for jobs queued elsewhere.
 	Poll time.Duration
+	// Calibration, when set, is told of every finished import, and may
+	// have an import store its records unlinked (Unlinked: the same
+	// pipeline without its link step), to link them under a model trained
+	// on them (the calibrated first load).
+	Calibration Calibration
+	Unlinked    *registry.Service
+}
+
+// Calibration is the matcher's self-calibration as imports use it.
+type Calibration interface {
+	// DeferLinking reports whether an import of lines records should store
+	// them unlinked.
+	DeferLinking(ctx context.Context, lines int) (bool, error)
+	// Loaded is told that an import of types finished (deferred: its
+	// records were stored unlinked, and must be linked before it returns).
+	Loaded(ctx context.Context, types []string, deferred bool) error
 }
 
 // DefaultBatch is the number of import lines per transaction: large

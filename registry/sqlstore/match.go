@@ -379,39 +379,6 @@ func (s *Store) CountResources(ctx context.Context, typ string) (int, error) {
 	return total, err
 }
 
-// SaveModel stores a new model version.
-func (s *Store) SaveModel(ctx context.Context, m *registry.StoredModel) (int64, error) {
-	var version int64
-	err := s.Write(ctx, func(rtx registry.Tx) error {
-		t := rtx.(*tx)
-		if err := t.flush(ctx); err != nil {
-			return err
-		}
-		return t.db.WithContext(ctx).Raw(`INSERT INTO match_models (created, note, body) VALUES (?, ?, ?) RETURNING version`,
-			m.Created.UnixMicro(), m.Note, m.Body).Scan(&version).Error
-	})
-	return version, err
-}
-
-// LatestModel returns the newest stored model.
-func (s *Store) LatestModel(ctx context.Context) (*registry.StoredModel, error) {
-	var rows []struct {
-		Version int64
-		Created int64
-		Note    string
-		Body    []byte
-	}
-	err := s.read.WithContext(ctx).Raw(`SELECT version, created, note, body FROM match_models ORDER BY version DESC LIMIT 1`).Scan(&rows).Error
-	if err != nil {
-		return nil, err
-	}
-	if len(rows) == 0 {
-		return nil, registry.Errorf(registry.ENotFound, "no trained model is stored")
-	}
-	r := rows[0]
-	return &registry.StoredModel{Version: r.Version, Created: time.UnixMicro(r.Created).UTC(), Note: r.Note, Body: r.Body}, nil
-}
-
 // SetMatchIndex replaces the blocking keys, features and term keys of
 // current resources of typ.
 func (s *Store) SetMatchIndex(ctx context.Context, typ string, index map[string]registry.MatchIndex) error {

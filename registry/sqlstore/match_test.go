@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"idem/registry"
 	"idem/registry/fhir"
@@ -121,24 +120,6 @@ func TestCandidatesAndCaps(t *testing.T) {
 		want := map[string]int{"tf:fam:rekeyed": 1, "tf:fam:smith": 4}
 		if err != nil || terr != nil || !maps.Equal(counts, want) || total != 5 {
 			t.Fatalf("counts %v total %d err %v", counts, total, err)
-		}
-	})
-}
-
-func TestModelVersions(t *testing.T) {
-	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
-		ctx := context.Background()
-		_, err := s.LatestModel(ctx)
-		wantCode(t, err, registry.ENotFound)
-		for i := 1; i <= 2; i++ {
-			v, err := s.SaveModel(ctx, &registry.StoredModel{Created: time.Now(), Note: fmt.Sprint("run ", i), Body: []byte(fmt.Sprintf(`{"n":%d}`, i))})
-			if err != nil || v != int64(i) {
-				t.Fatalf("save %d: version %d err %v", i, v, err)
-			}
-		}
-		m, err := s.LatestModel(ctx)
-		if err != nil || m.Version != 2 || string(m.Body) != `{"n":2}` || m.Note != "run 2" {
-			t.Fatalf("latest: %+v %v", m, err)
 		}
 	})
 }

@@ -269,6 +269,7 @@ func init() {
 	migrations = append(migrations, exchangeMigration)
 	migrations = append(migrations, termMigration)
 	migrations = append(migrations, pushMigration)
+	migrations = append(migrations, modelStateMigration)
 }
 
 // migrate applies the missing migrations in one transaction. On PostgreSQL an

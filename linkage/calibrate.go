@@ -1,0 +1,346 @@
+package linkage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"idem/matching"
+	"idem/registry"
+)
+
+// Calibrator is the matcher's self-calibration: it trains a model on the
+// registry's own records (a candidate, never used for linking as it is),
+// lists what re-matching under a candidate would change (a dry run),
+// applies a candidate by re-matching, and rolls back to the model applied
+// before. Training runs on demand, after a bulk load and whenever the
+// stored records have grown by a share since the last model of their type.
+type Calibrator struct {
+	linker *Linker
+	models *Models
+	store  Store
+	cfg    CalibrateConfig
+	log    *slog.Logger
+	mu     sync.Mutex // one training or apply at a time in this instance
+}
+
+// CalibrateConfig configures self-calibration.
+type CalibrateConfig struct {
+	// AutoTrain trains after bulk loads and on growth (IDEM_MATCH_AUTOTRAIN).
+	AutoTrain bool
+	// AutoApply applies an automatically trained candidate at once
+	// (IDEM_MATCH_AUTOAPPLY); otherwise a steward applies it.
+	AutoApply bool
+	// Growth is the share by which a type's records must grow since its
+	// last model before it is trained again (IDEM_MATCH_RETRAIN_GROWTH).
+	Growth float64
+	// MinRecords is the least number of records of a type trained on
+	// (default 200): fewer do not show its errors.
+	MinRecords int
+	// Sample is the most records read for training (default 200,000).
+	Sample int
+	// Train tunes the training itself.
+	Train matching.TrainOptions
+}
+
+// NewCalibrator returns the calibration of linker's registry.
+func NewCalibrator(linker *Linker, models *Models, cfg CalibrateConfig, log *slog.Logger) *Calibrator {
+	if cfg.MinRecords <= 0 {
+		cfg.MinRecords = 200
+	}
+	if cfg.Sample <= 0 {
+		cfg.Sample = 200_000
+	}
+	if cfg.Growth <= 0 {
+		cfg.Growth = 0.2
+	}
+	return &Calibrator{linker: linker, models: models, store: linker.store, cfg: cfg, log: log}
+}
+
+// ModelReport is what a stored model's report holds: how it was trained,
+// and what its last dry run or apply changed.
+type ModelReport struct {
+	Training *matching.TrainReport `json:",omitempty"`
+	Error    string                `json:",omitempty"` // why training failed
+	Rematch  []RematchSummary      `json:",omitempty"`
+	DryRun   bool                  `json:",omitempty"` // Rematch is a dry run's
+}
+
+// RematchSummary is a re-match of one type, with a sample of its changes.
+type RematchSummary struct {
+	Type         string
+	ModelVersion string
+	Records      int
+	Changed      int
+	Counts       map[string]int
+	Samples      []ModelChange
+	At           time.Time
+}
+
+// maxSamples bounds the changes kept in a model's report.
+const maxSamples = 50
+
+func summarise(r *Rematch, at time.Time) RematchSummary {
+	s := RematchSummary{Type: r.Type, ModelVersion: r.ModelVersion, Records: r.Records, Changed: r.Changed(), Counts: r.Counts, At: at}
+	s.Samples = r.Changes[:min(len(r.Changes), maxSamples)]
+	return s
+}
+
+// Train fits a model for typ to the stored records (from the model in use)
+// and stores it as a candidate. Training that does not converge is stored
+// as a failed model, with its report, and returned as an error.
+func (c *Calibrator) Train(ctx context.Context, typ, note string) (*registry.StoredModel, error) {
+	if !Matchable(typ) {
+		return nil, registry.Errorf(registry.EInvalid, "resourceType %q: want Patient, Practitioner or Location", typ)
+	}
+	recs, err := c.records(ctx, typ)
+	if err != nil {
+		return nil, err
+	}
+	return c.TrainOn(ctx, typ, note, recs)
+}
+
+// TrainOn is Train on records already read (at most Sample of the stored
+// ones; "idem match train" reads them with a progress bar).
+func (c *Calibrator) TrainOn(ctx context.Context, typ, note string, recs []*matching.Record) (*registry.StoredModel, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	model, rep, err := matching.Train(c.models.Current(ctx), typ, recs, c.cfg.Train)
+	if err == nil && !rep.Converged {
+		err = fmt.Errorf("expectation-maximisation did not converge in %d iterations (last change %.3g)", rep.Iterations, rep.Changes[len(rep.Changes)-1])
+	}
+	sm := &registry.StoredModel{Created: c.linker.now(), Note: note, Type: typ, Records: len(recs), State: registry.ModelCandidate}
+	mr := ModelReport{Training: rep}
+	if err != nil {
+		sm.State, mr.Error = registry.ModelFailed, err.Error()
+		sm.Body = []byte("{}")
+	} else if sm.Body, err = model.MarshalJSON(); err != nil {
+		return nil, err
+	}
+	sm.Report, _ = json.Marshal(mr)
+	v, serr := c.store.SaveModel(ctx, sm)
+	if serr != nil {
+		return nil, serr
+	}
+	sm.Version = v
+	if sm.State == registry.ModelFailed {
+		c.log.Warn("matching model training failed; the model in use stays", "type", typ, "version", v, "err", mr.Error)
+		return sm, registry.Errorf(registry.EUnprocessable, "training %s failed (stored as model %d): %s", typ, v, mr.Error)
+	}
+	c.log.Info("matching model trained: a candidate", "type", typ, "version", v, "records", len(recs),
+		"iterations", rep.Iterations, "converged", rep.Converged)
+	return sm, nil
+}
+
+// records reads up to Sample current records of typ.
+func (c *Calibrator) records(ctx context.Context, typ string) ([]*matching.Record, error) {
+	var recs []*matching.Record
+	q := &registry.Query{Type: typ, Count: 1000, NoTotal: true}
+	for len(recs) < c.cfg.Sample {
+		res, err := c.store.Search(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range res.Matches {
+			body, err := registry.DecodeStored(r)
+			if err != nil {
+				return nil, err
+			}
+			recs = append(recs, matching.Extract(typ, body))
+		}
+		if res.Next == "" {
+			break
+		}
+		q.Page = res.Next
+	}
+	return recs[:min(len(recs), c.cfg.Sample)], nil
+}
+
+// load returns a stored model, compiled.
+func (c *Calibrator) load(ctx context.Context, version int64) (*registry.StoredModel, *matching.Model, error) {
+	sm, err := c.store.Model(ctx, version)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sm.State == registry.ModelFailed {
+		return nil, nil, registry.Errorf(registry.EConflict, "model %d failed training and cannot be used", version)
+	}
+	m, err := matching.UnmarshalModel(sm.Body)
+	if err != nil {
+		return nil, nil, registry.Internal(fmt.Errorf("stored model %d: %w", version, err))
+	}
+	return sm, m, nil
+}
+
+// changedTypes returns the matchable types whose rules differ between
+// two models: those a re-match must visit.
+func changedTypes(a, b *matching.Model) []string {
+	ra, rb := a.Rules(), b.Rules()
+	var out []string
+	for _, typ := range []string{registry.TypePatient, registry.TypePractitioner, registry.TypeLocation} {
+		ja, _ := json.Marshal(ra.Types[typ])
+		jb, _ := json.Marshal(rb.Types[typ])
+		if !bytes.Equal(ja, jb) {
+			out = append(out, typ)
+		}
+	}
+	return out
+}
+
+// DryRun lists what applying model version would change, per type it
+// changes, and keeps the summary in the model's report.
+func (c *Calibrator) DryRun(ctx context.Context, version int64) ([]*Rematch, error) {
+	sm, model, err := c.load(ctx, version)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*Rematch
+	for _, typ := range changedTypes(c.models.Current(ctx), model) {
+		r, err := c.linker.PlanRematch(ctx, typ, model)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	mr := c.report(sm)
+	mr.Rematch, mr.DryRun = nil, true
+	for _, r := range out {
+		mr.Rematch = append(mr.Rematch, summarise(r, c.linker.now()))
+	}
+	body, _ := json.Marshal(mr)
+	return out, c.store.MarkModel(ctx, version, sm.State, time.Time{}, body)
+}
+
+func (c *Calibrator) report(sm *registry.StoredModel) ModelReport {
+	var mr ModelReport
+	if len(sm.Report) > 0 {
+		_ = json.Unmarshal(sm.Report, &mr)
+	}
+	return mr
+}
+
+// Apply makes model version current and re-matches the types it changes
+// (keeping every MANUAL link and NO_MATCH), as the actor of ctx; the apply
+// is audited. It returns the re-matches it applied.
+func (c *Calibrator) Apply(ctx context.Context, version int64) ([]*Rematch, error) {
+	return c.apply(ctx, version, "model-apply")
+}
+
+// Rollback applies again the model applied before the current one.
+func (c *Calibrator) Rollback(ctx context.Context) (int64, []*Rematch, error) {
+	list, err := c.store.Models(ctx, 1000)
+	if err != nil {
+		return 0, nil, err
+	}
+	var applied []*registry.StoredModel
+	for _, m := range list {
+		if !m.Applied.IsZero() {
+			applied = append(applied, m)
+		}
+	}
+	slices.SortStableFunc(applied, func(a, b *registry.StoredModel) int { return b.Applied.Compare(a.Applied) })
+	if len(applied) < 2 {
+		return 0, nil, registry.Errorf(registry.EConflict, "no model was applied before the current one")
+	}
+	rs, err := c.apply(ctx, applied[1].Version, "model-rollback")
+	return applied[1].Version, rs, err
+}
+
+func (c *Calibrator) apply(ctx context.Context, version int64, kind string) ([]*Rematch, error) {
+	sm, model, err := c.load(ctx, version)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.keepInUse(ctx); err != nil {
+		return nil, err
+	}
+	before := c.models.Current(ctx)
+	var plans []*Rematch
+	for _, typ := range changedTypes(before, model) {
+		r, err := c.linker.PlanRematch(ctx, typ, model)
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, r)
+	}
+	// Current from now on: records written while the re-match runs are
+	// linked under it already.
+	at := c.linker.now()
+	mr := c.report(sm)
+	mr.Rematch, mr.DryRun = nil, false
+	for _, r := range plans {
+		mr.Rematch = append(mr.Rematch, summarise(r, at))
+	}
+	body, _ := json.Marshal(mr)
+	if err := c.store.MarkModel(ctx, version, registry.ModelApplied, at, body); err != nil {
+		return nil, err
+	}
+	c.models.use(model, version)
+	reason := fmt.Sprintf("re-match under model %d (%s)", version, model.Version)
+	for _, r := range plans {
+		if err := c.linker.ApplyRematch(ctx, r, reason); err != nil {
+			return plans, err
+		}
+	}
+	c.log.Info("matching model applied", "version", version, "model", model.Version, "kind", kind)
+	return plans, c.audit(ctx, kind, version, model, plans)
+}
+
+// keepInUse stores the model in use when no model has been applied yet
+// (the configured rules, untrained), so the history can roll back to it.
+func (c *Calibrator) keepInUse(ctx context.Context) error {
+	_, err := c.store.CurrentModel(ctx)
+	if registry.ErrorCode(err) != registry.ENotFound {
+		return err
+	}
+	fb := c.models.Fallback()
+	body, err := fb.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	at := c.linker.now().Add(-time.Microsecond)
+	_, err = c.store.SaveModel(ctx, &registry.StoredModel{Created: at, Applied: at, Note: "the configured rules, untrained", Body: body})
+	return err
+}
+
+// audit records an apply or rollback as an AuditEvent through the system
+// path, its agent the steward or job that asked for it.
+func (c *Calibrator) audit(ctx context.Context, kind string, version int64, model *matching.Model, plans []*Rematch) error {
+	detail := map[string]string{"model": strconv.FormatInt(version, 10), "modelVersion": model.Version}
+	for _, r := range plans {
+		detail[r.Type+".changed"] = strconv.Itoa(r.Changed())
+		for k, n := range r.Counts {
+			detail[r.Type+"."+k] = strconv.Itoa(n)
+		}
+	}
+	ev := registry.AuditEvent(registry.AuditRecord{Action: "E", Subtype: kind, Outcome: registry.AuditSuccess,
+		Agent: registry.ActorFrom(ctx), Recorded: c.linker.now(), Detail: detail})
+	return c.linker.write0(ctx, func(ltx registry.Tx) error {
+		_, err := c.linker.w.Create(ctx, ltx, registry.TypeAuditEvent, c.linker.w.NewResourceID(), ev)
+		return err
+	})
+}
+
+// History lists the stored models, newest first.
+func (c *Calibrator) History(ctx context.Context) ([]*registry.StoredModel, error) {
+	return c.store.Models(ctx, 100)
+}
+
+// Model returns one stored model with its report.
+func (c *Calibrator) Model(ctx context.Context, version int64) (*registry.StoredModel, ModelReport, error) {
+	sm, err := c.store.Model(ctx, version)
+	if err != nil {
+		return nil, ModelReport{}, err
+	}
+	return sm, c.report(sm), nil
+}

@@ -1,0 +1,421 @@
+package linkage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"idem/matching"
+	"idem/registry"
+	"idem/registry/sqlstore"
+	"idem/registry/sqlstore/sqltest"
+	"idem/seed"
+)
+
+// calibrated is a linked registry with its calibration.
+type calibrated struct {
+	*linked
+	models *Models
+	cal    *Calibrator
+}
+
+func openCalibrated(t *testing.T, s *sqlstore.Store, cfg CalibrateConfig) *calibrated {
+	t.Helper()
+	models := NewModels(s, matching.DefaultRules(), time.Hour, quiet)
+	m := NewMatcher(s, models, quiet)
+	w := &registry.Writer{MatchIndex: m.Index}
+	l := NewLinker(s, w, m, LinkerConfig{}, quiet)
+	svc := &registry.Service{Store: s, Writer: w, Steps: registry.Steps{Link: l}}
+	if cfg.MinRecords == 0 {
+		cfg.MinRecords = 50
+	}
+	return &calibrated{linked: &linked{s: s, svc: svc, l: l}, models: models, cal: NewCalibrator(l, models, cfg, quiet)}
+}
+
+// generatedPatients returns the Patients of a generated network.
+func generatedPatients(t *testing.T, persons int, profile string) ([]map[string]any, []string) {
+	t.Helper()
+	cfg := seed.DefaultConfig()
+	cfg.Seed, cfg.Persons, cfg.Profile = 5, persons, profile
+	var recs []map[string]any
+	var truth []string
+	err := seed.Generate(cfg, func(r seed.Record) error {
+		if r.Type == registry.TypePatient {
+			recs = append(recs, r.Resource)
+			truth = append(truth, r.Entity)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs, truth
+}
+
+// loadBundles stores recs with transaction Bundles through svc.
+func loadBundles(t *testing.T, ctx context.Context, svc *registry.Service, recs []map[string]any) {
+	t.Helper()
+	for start := 0; start < len(recs); start += 100 {
+		var entries []any
+		for _, r := range recs[start:min(start+100, len(recs))] {
+			entries = append(entries, map[string]any{"resource": clone(r), "request": map[string]any{"method": "POST", "url": "Patient"}})
+		}
+		if _, err := svc.Bundle(ctx, map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": entries}, registry.BundleOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// linkRows is every link of the Patients, as "source → golden result source".
+func linkRows(t *testing.T, s *sqlstore.Store) []string {
+	t.Helper()
+	page, err := s.QueryLinks(context.Background(), registry.LinkFilter{SourceType: registry.TypePatient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, k := range page.Links {
+		out = append(out, fmt.Sprintf("%s → %s %s %s", k.Source(), k.Golden(), k.MatchResult, k.LinkSource))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// manualState is the steward's links among state.
+func manualState(state []string) []string {
+	var out []string
+	for _, l := range state {
+		if strings.HasSuffix(l, " MANUAL") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// goldenOf returns each Patient's MATCH golden record and review candidates.
+func goldenOf(t *testing.T, s *sqlstore.Store) (map[string]string, map[string][]string) {
+	t.Helper()
+	page, err := s.QueryLinks(context.Background(), registry.LinkFilter{SourceType: registry.TypePatient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	match, review := map[string]string{}, map[string][]string{}
+	for _, k := range page.Links {
+		switch k.MatchResult {
+		case registry.MatchResultMatch:
+			match[k.Source()] = k.Golden()
+		case registry.MatchResultPossible:
+			review[k.Source()] = append(review[k.Source()], k.Golden())
+		}
+	}
+	for _, v := range review {
+		slices.Sort(v)
+	}
+	return match, review
+}
+
+// The whole self-calibration cycle on generated data, on SQLite and
+// PostgreSQL: load with the default model, steward decisions, train a
+// candidate (not used for linking), dry run, apply (exactly the changes
+// the dry run listed), roll back (every link as before), and the
+// steward's MANUAL links and NO_MATCH kept throughout.
+func TestCalibrationCycle(t *testing.T) {
+	recs, _ := generatedPatients(t, 120, seed.ProfileMany)
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		k := openCalibrated(t, s, CalibrateConfig{})
+		ctx := registry.WithActor(context.Background(), registry.SystemActor("test"))
+		loadBundles(t, ctx, k.svc, recs)
+		// A steward's decisions: one record moved by hand, one NO_MATCH.
+		match, _ := goldenOf(t, s)
+		srcs := slices.Sorted(maps.Keys(match))
+		steward := registry.WithActor(context.Background(), registry.Actor{Kind: "user", Name: "steward1"})
+		if _, err := k.l.SetLink(steward, match[srcs[1]], srcs[0], registry.MatchResultMatch, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := k.l.SetLink(steward, match[srcs[3]], srcs[2], registry.MatchResultNoMatch, false); err != nil {
+			t.Fatal(err)
+		}
+		// The registry in its model's own state, steward decisions included:
+		// a re-match under the model in use (as a rollback to it gives).
+		before := linkRows(t, s)
+		if err := k.cal.LinkAll(ctx, registry.TypePatient); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("re-matching the live-linked registry under its own model changed %d of %d links", len(diffLines(before, linkRows(t, s))), len(before))
+
+		s0 := linkRows(t, s)
+		manual := manualState(s0)
+		if len(manual) < 2 || !slices.ContainsFunc(manual, func(l string) bool { return strings.Contains(l, " NO_MATCH ") }) {
+			t.Fatalf("steward links: %v", manual)
+		}
+
+		cand, err := k.cal.Train(ctx, registry.TypePatient, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cand.State != registry.ModelCandidate {
+			t.Fatalf("trained model is %s, want a candidate", cand.State)
+		}
+		if v := k.models.Current(ctx).Version; v != k.models.Fallback().Version {
+			t.Fatalf("a candidate is in use for linking: %s", v)
+		}
+		dry, err := k.cal.DryRun(ctx, cand.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(linkRows(t, s), s0) {
+			t.Fatal("the dry run changed links")
+		}
+		if len(dry) != 1 || dry[0].Type != registry.TypePatient || dry[0].Changed() == 0 {
+			t.Fatalf("dry run: %v", dry)
+		}
+		t.Logf("dry run of model %d: %d records, %d changed %v", cand.Version, dry[0].Records, dry[0].Changed(), dry[0].Counts)
+		_, rep, err := k.cal.Model(ctx, cand.Version)
+		if err != nil || !rep.DryRun || len(rep.Rematch) != 1 || rep.Rematch[0].Changed != dry[0].Changed() || rep.Training == nil {
+			t.Fatalf("stored report %+v %v", rep, err)
+		}
+
+		match0, review0 := goldenOf(t, s)
+		applied, err := k.cal.Apply(steward, cand.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(applied) != 1 || !slices.EqualFunc(applied[0].Changes, dry[0].Changes, sameChange) {
+			t.Fatalf("apply planned other changes than the dry run listed")
+		}
+		match1, review1 := goldenOf(t, s)
+		checkChanges(t, dry[0], match0, review0, match1, review1)
+		s1 := linkRows(t, s)
+		if !slices.Equal(manualState(s1), manual) {
+			t.Fatalf("steward links changed by apply: %v, want %v", manualState(s1), manual)
+		}
+		if v := k.models.Current(ctx).Version; v == k.models.Fallback().Version {
+			t.Fatal("the applied model is not in use")
+		}
+		again, err := k.l.PlanRematch(ctx, registry.TypePatient, k.models.Current(ctx))
+		if err != nil || again.Changed() != 0 {
+			t.Fatalf("re-matching again under the applied model would change %d records (%v)", again.Changed(), err)
+		}
+
+		back, _, err := k.cal.Rollback(steward)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back == cand.Version {
+			t.Fatal("rolled back to the candidate")
+		}
+		if s2 := linkRows(t, s); !slices.Equal(s2, s0) {
+			t.Fatalf("after rollback %d links differ from before the apply: %v", len(diffLines(s0, s2)), diffLines(s0, s2)[:min(6, len(diffLines(s0, s2)))])
+		}
+		if v := k.models.Current(ctx).Version; v != k.models.Fallback().Version {
+			t.Fatalf("after rollback the model in use is %s", v)
+		}
+		for _, kind := range []string{"model-apply", "model-rollback"} {
+			if n := auditEvents(t, s, kind, "steward1"); n != 1 {
+				t.Errorf("%d AuditEvents of %s by the steward, want 1", n, kind)
+			}
+		}
+	})
+}
+
+func sameChange(a, b ModelChange) bool {
+	return a.Source == b.Source && a.Kind == b.Kind && a.From == b.From && a.To == b.To &&
+		slices.Equal(a.Review, b.Review) && slices.Equal(a.Dropped, b.Dropped)
+}
+
+// checkChanges checks that the links went from (match0, review0) to
+// (match1, review1) exactly as r lists, and nothing else changed.
+func checkChanges(t *testing.T, r *Rematch, match0 map[string]string, review0 map[string][]string, match1 map[string]string, review1 map[string][]string) {
+	t.Helper()
+	listed := map[string]ModelChange{}
+	for _, c := range r.Changes {
+		listed[c.Source] = c
+	}
+	goldens0 := map[string]bool{}
+	for _, g := range match0 {
+		goldens0[g] = true
+	}
+	for _, src := range slices.Sorted(maps.Keys(listed)) {
+		c := listed[src]
+		switch {
+		case c.Kind == "" && match1[src] != match0[src]:
+			t.Errorf("%s moved from %s to %s, not listed", src, match0[src], match1[src])
+		case c.Kind != "" && c.To == "new" && goldens0[match1[src]]:
+			t.Errorf("%s: listed to a new golden record, went to %s", src, match1[src])
+		case c.Kind != "" && c.To != "new" && match1[src] != c.To:
+			t.Errorf("%s: listed to %q, went to %s", src, c.To, match1[src])
+		}
+	}
+	for src := range match1 {
+		if _, ok := listed[src]; !ok && match1[src] != match0[src] {
+			t.Errorf("%s moved from %s to %s, not listed", src, match0[src], match1[src])
+		}
+	}
+	for src := range match0 {
+		if _, ok := listed[src]; !ok && match1[src] != match0[src] {
+			t.Errorf("%s left %s, not listed", src, match0[src])
+		}
+	}
+	for _, src := range slices.Sorted(maps.Keys(review1)) {
+		if _, ok := listed[src]; !ok && !slices.Equal(review0[src], review1[src]) {
+			t.Errorf("%s review %v → %v, not listed", src, review0[src], review1[src])
+		}
+	}
+	for src, c := range listed {
+		for _, g := range c.Dropped {
+			if slices.Contains(review1[src], g) {
+				t.Errorf("%s: listed out of review of %s, still there", src, g)
+			}
+		}
+		added := 0
+		for _, g := range review1[src] {
+			if !slices.Contains(review0[src], g) {
+				added++
+			}
+		}
+		if added != len(c.Review) {
+			t.Errorf("%s: %d review links listed as new, %d added", src, len(c.Review), added)
+		}
+	}
+}
+
+func diffLines(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, "- "+x)
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			out = append(out, "+ "+x)
+		}
+	}
+	return out
+}
+
+// auditEvents counts the AuditEvents of subtype kind whose agent is who.
+func auditEvents(t *testing.T, s *sqlstore.Store, kind, who string) int {
+	t.Helper()
+	q := &registry.Query{Type: registry.TypeAuditEvent, Count: 1000, NoTotal: true}
+	n := 0
+	for {
+		res, err := s.Search(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Matches {
+			if body := string(mustBody(t, r)); strings.Contains(body, `"`+kind+`"`) && strings.Contains(body, who) {
+				n++
+			}
+		}
+		if res.Next == "" {
+			return n
+		}
+		q.Page = res.Next
+	}
+}
+
+func mustBody(t *testing.T, r *registry.Resource) []byte {
+	t.Helper()
+	body, err := registry.DecodeStored(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Training that does not converge is kept as a failed model with its
+// report: never a candidate, never applied.
+func TestTrainingNotConvergedFails(t *testing.T) {
+	recs, _ := generatedPatients(t, 60, "")
+	s, err := sqlstore.Open(context.Background(), t.TempDir()+"/idem.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	k := openCalibrated(t, s, CalibrateConfig{Train: matching.TrainOptions{MaxIterations: 1}})
+	ctx := registry.WithActor(context.Background(), registry.SystemActor("test"))
+	loadBundles(t, ctx, k.svc, recs)
+	sm, err := k.cal.Train(ctx, registry.TypePatient, "one iteration")
+	if registry.ErrorCode(err) != registry.EUnprocessable || sm == nil || sm.State != registry.ModelFailed {
+		t.Fatalf("training: %+v %v", sm, err)
+	}
+	_, rep, err := k.cal.Model(ctx, sm.Version)
+	if err != nil || !strings.Contains(rep.Error, "did not converge") || rep.Training == nil || rep.Training.Converged {
+		t.Fatalf("failed model's report: %+v %v", rep, err)
+	}
+	if _, err := k.cal.Apply(ctx, sm.Version); registry.ErrorCode(err) != registry.EConflict {
+		t.Fatalf("applying a failed model: %v", err)
+	}
+	if _, err := s.CurrentModel(ctx); registry.ErrorCode(err) != registry.ENotFound {
+		t.Fatalf("a model is in use: %v", err)
+	}
+}
+
+// Locations stored unlinked and linked by a re-match end in Linkages of
+// two or more, as linking on write builds them.
+func TestRematchLinksUnlinkedLocations(t *testing.T) {
+	cfg := seed.DefaultConfig()
+	cfg.Seed, cfg.Persons, cfg.Practitioners, cfg.Locations = 9, 0, 0, 60
+	var locs []map[string]any
+	if err := seed.Generate(cfg, func(r seed.Record) error {
+		if r.Type == registry.TypeLocation {
+			locs = append(locs, r.Resource)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := registry.WithActor(context.Background(), registry.SystemActor("test"))
+	groups := func(deferred bool) int {
+		s, err := sqlstore.Open(ctx, t.TempDir()+"/idem.db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		k := openCalibrated(t, s, CalibrateConfig{})
+		svc := k.svc
+		if deferred {
+			svc = &registry.Service{Store: s, Writer: k.svc.Writer, Steps: registry.Steps{Link: k.l.Deferred()}}
+		}
+		for _, r := range locs {
+			if _, err := svc.Create(ctx, registry.TypeLocation, clone(r), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if deferred {
+			if err := k.cal.LinkAll(ctx, registry.TypeLocation); err != nil {
+				t.Fatal(err)
+			}
+		}
+		page, err := s.QueryLinks(ctx, registry.LinkFilter{SourceType: registry.TypeLocation, MatchResult: []string{registry.MatchResultMatch}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[string]int{}
+		for _, l := range page.Links {
+			n[l.Golden()]++
+		}
+		for g, c := range n {
+			if c < 2 {
+				t.Fatalf("%s holds %d Location", g, c)
+			}
+		}
+		return len(n)
+	}
+	live, rematched := groups(false), groups(true)
+	if live == 0 || live != rematched {
+		t.Fatalf("Linkages: %d linked on write, %d by a re-match", live, rematched)
+	}
+}

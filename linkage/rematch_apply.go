@@ -1,0 +1,137 @@
+package linkage
+
+import (
+	"context"
+	"strings"
+
+	"idem/registry"
+)
+
+// applyChunk is the number of records whose links one transaction of an
+// apply changes.
+const applyChunk = 200
+
+// ApplyRematch writes the changes r lists, each record's as one linking
+// decision of the actor of ctx (audited, in the link history, undoable):
+// first every record's golden record, then the review links, so that a
+// review link never points to a golden record not written yet. A record a
+// steward linked by hand since r was computed is left alone.
+func (l *Linker) ApplyRematch(ctx context.Context, r *Rematch, reason string) error {
+	ids := map[string]string{} // placeholder → new golden record id
+	resolve := func(ref string) string {
+		if !isNew(ref) {
+			return ref
+		}
+		if ids[ref] == "" {
+			t, _, _ := strings.Cut(ref, "/")
+			ids[ref] = t + "/" + l.w.NewResourceID()
+		}
+		return ids[ref]
+	}
+	// Ids are chosen before any transaction, so a retried one writes the same.
+	var moves, reviews []string
+	for _, c := range r.Changes {
+		id := strings.TrimPrefix(c.Source, r.Type+"/")
+		if c.Kind != "" {
+			resolve(r.to(id))
+			moves = append(moves, id)
+		}
+		if len(c.Review)+len(c.Dropped) > 0 {
+			for g := range r.wantedReview(id) {
+				resolve(g)
+			}
+			reviews = append(reviews, id)
+		}
+	}
+	if err := l.inChunks(ctx, moves, func(ltx registry.Tx, id string) error {
+		return l.applyMatch(ctx, ltx, r, id, resolve, reason)
+	}); err != nil {
+		return err
+	}
+	return l.inChunks(ctx, reviews, func(ltx registry.Tx, id string) error {
+		return l.applyReview(ctx, ltx, r, id, resolve, reason)
+	})
+}
+
+// inChunks runs fn for each id, applyChunk ids per transaction.
+func (l *Linker) inChunks(ctx context.Context, ids []string, fn func(ltx registry.Tx, id string) error) error {
+	for start := 0; start < len(ids); start += applyChunk {
+		chunk := ids[start:min(start+applyChunk, len(ids))]
+		err := l.write0(ctx, func(ltx registry.Tx) error {
+			for _, id := range chunk {
+				if err := fn(ltx, id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyMatch moves one record to its golden record after the re-match.
+func (l *Linker) applyMatch(ctx context.Context, ltx registry.Tx, r *Rematch, id string, resolve func(string) string, reason string) error {
+	now, err := ltx.Links(ctx, registry.LinkFilter{SourceType: r.Type, SourceID: id, MatchResult: []string{registry.MatchResultMatch}})
+	if err != nil {
+		return err
+	}
+	to := r.to(id)
+	if to != "" {
+		to = resolve(to)
+	}
+	p := l.newPlan(ltx, "rematch", registry.ActorFrom(ctx).Name, reason)
+	for _, k := range now {
+		if k.LinkSource == registry.LinkSourceManual {
+			return nil // a steward decided meanwhile
+		}
+		if k.Golden() != to {
+			p.remove(k)
+		}
+	}
+	if to != "" && (len(now) == 0 || now[0].Golden() != to) {
+		k := *r.target.match[id]
+		k.ID, k.LinkSource, k.MatchResult = 0, registry.LinkSourceAuto, registry.MatchResultMatch
+		k.GoldenType, k.GoldenID, _ = strings.Cut(to, "/")
+		k.NewGolden = isNew(r.to(id)) && r.firstOf(id)
+		p.put(&k)
+	}
+	return p.commit(ctx)
+}
+
+// firstOf reports whether id is the first record of its target group.
+func (r *Rematch) firstOf(id string) bool {
+	return r.first[r.target.golden(id)] == id
+}
+
+// applyReview sets one record's review links to those after the re-match.
+func (l *Linker) applyReview(ctx context.Context, ltx registry.Tx, r *Rematch, id string, resolve func(string) string, reason string) error {
+	now, err := ltx.Links(ctx, registry.LinkFilter{SourceType: r.Type, SourceID: id, MatchResult: []string{registry.MatchResultPossible}})
+	if err != nil {
+		return err
+	}
+	want := map[string]*registry.Link{}
+	for g, k := range r.wantedReview(id) {
+		want[resolve(g)] = k
+	}
+	p := l.newPlan(ltx, "rematch", registry.ActorFrom(ctx).Name, reason)
+	have := map[string]bool{}
+	for _, k := range now {
+		have[k.Golden()] = true
+		if want[k.Golden()] == nil && k.LinkSource == registry.LinkSourceAuto {
+			p.remove(k)
+		}
+	}
+	for g, k := range want {
+		if have[g] {
+			continue
+		}
+		c := *k
+		c.ID, c.LinkSource, c.MatchResult, c.NewGolden = 0, registry.LinkSourceAuto, registry.MatchResultPossible, false
+		c.GoldenType, c.GoldenID, _ = strings.Cut(g, "/")
+		p.put(&c)
+	}
+	return p.commit(ctx)
+}
