@@ -80,6 +80,11 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 		return nil, fmt.Errorf("IDEM_MAX_REPEATS: %w", err)
 	}
 	jobs := bulk.New(svc, store, limits, log)
+	// One durable job queue (the job table): imports, exports and re-matches.
+	jobs.Handle(linkage.JobRematch, linker.RunRematch)
+	if cfg.JobLease > 0 {
+		jobs.Lease = cfg.JobLease
+	}
 	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, auditor: auditor, svc: svc, bulk: jobs, log: log}, nil
 }
 

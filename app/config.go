@@ -68,23 +68,31 @@ type Config struct {
 	// Heartbeat (IDEM_HEARTBEAT_MIN) is the shortest heartbeat period a
 	// subscription may ask for.
 	Heartbeat time.Duration
+	// JobLease (IDEM_JOB_LEASE) is how long a worker holds a job of the
+	// job table (import, export, re-match) between checkpoints before
+	// another instance may take it over (0: bulk's default, 30s).
+	JobLease time.Duration
+	// EventRetention (IDEM_EVENT_RETENTION, --event-retention) is how long
+	// delivered subscription events are kept for $events and resend.
+	EventRetention time.Duration
 }
 
 // DefaultConfig returns the built-in defaults.
 func DefaultConfig() Config {
 	return Config{
-		Addr:        ":8080",
-		DB:          "idem.db",
-		MaxBody:     32 << 20,
-		LogLevel:    "info",
-		LogFormat:   "text",
-		ShutdownFor: 30 * time.Second,
-		Seed:        true,
-		Rate:        200,
-		RetryMin:    time.Second,
-		RetryMax:    10 * time.Minute,
-		Heartbeat:   10 * time.Second,
-		AuditReads:  true,
+		Addr:           ":8080",
+		DB:             "idem.db",
+		MaxBody:        32 << 20,
+		LogLevel:       "info",
+		LogFormat:      "text",
+		ShutdownFor:    30 * time.Second,
+		Seed:           true,
+		Rate:           200,
+		RetryMin:       time.Second,
+		RetryMax:       10 * time.Minute,
+		Heartbeat:      10 * time.Second,
+		EventRetention: 30 * 24 * time.Hour,
+		AuditReads:     true,
 	}
 }
 
@@ -109,6 +117,7 @@ func configFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.OutboundAllow, "outbound-allow", cfg.OutboundAllow, "comma-separated host or host:port idem may call: subscription endpoints, peers (IDEM_OUTBOUND_ALLOW; empty: none)")
 	fs.DurationVar(&cfg.RetryMin, "retry-min", cfg.RetryMin, "first back-off after a failed delivery or pull (IDEM_RETRY_MIN)")
 	fs.DurationVar(&cfg.RetryMax, "retry-max", cfg.RetryMax, "longest back-off after failed deliveries or pulls (IDEM_RETRY_MAX)")
+	fs.DurationVar(&cfg.EventRetention, "event-retention", cfg.EventRetention, "how long delivered subscription events are kept for $events and resend (IDEM_EVENT_RETENTION)")
 	fs.DurationVar(&cfg.ShutdownFor, "shutdown-timeout", cfg.ShutdownFor, "how long to wait for requests in flight on shutdown (IDEM_SHUTDOWN_TIMEOUT)")
 }
 
@@ -171,7 +180,8 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 		}
 	}
 	durations := map[string]*time.Duration{"IDEM_SHUTDOWN_TIMEOUT": &cfg.ShutdownFor,
-		"IDEM_RETRY_MIN": &cfg.RetryMin, "IDEM_RETRY_MAX": &cfg.RetryMax, "IDEM_HEARTBEAT_MIN": &cfg.Heartbeat}
+		"IDEM_RETRY_MIN": &cfg.RetryMin, "IDEM_RETRY_MAX": &cfg.RetryMax, "IDEM_HEARTBEAT_MIN": &cfg.Heartbeat,
+		"IDEM_JOB_LEASE": &cfg.JobLease, "IDEM_EVENT_RETENTION": &cfg.EventRetention}
 	for k, p := range durations {
 		if v := getenv(k); v != "" {
 			d, err := time.ParseDuration(v)
