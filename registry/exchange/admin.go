@@ -32,7 +32,7 @@ func (s *Service) Deliveries(ctx context.Context) ([]map[string]any, error) {
 	for _, r := range rows {
 		m := map[string]any{"id": r.ID, "owner": r.Owner, "topic": r.Topic, "endpoint": r.Endpoint, "status": r.Status,
 			"content": r.Content, "events": r.EventsSinceStart, "delivered": r.Delivered, "pending": r.EventsSinceStart - r.Delivered,
-			"errors": r.Errors, "lastError": r.LastError}
+			"errors": r.Errors, "lastError": r.LastError, "pruned": r.Pruned}
 		if r.LastErrorAt > 0 {
 			m["lastErrorAt"] = registry.FormatInstant(timeOf(r.LastErrorAt))
 		}
@@ -61,10 +61,19 @@ func (s *Service) Resend(ctx context.Context, id string, from int64) error {
 		if from < 1 || from > row.EventsSinceStart+1 {
 			return registry.Invalid(registry.EInvalid, "invalid", "from", "event number %d is not between 1 and %d", from, row.EventsSinceStart+1)
 		}
+		if from <= row.Pruned {
+			return s.prunedError(id, row.Pruned)
+		}
 		if err := tx.Exec(`UPDATE sub_events SET sent = 0 WHERE sub_id = ? AND seq >= ?`, id, from).Error; err != nil {
 			return err
 		}
-		return tx.Exec(`UPDATE subscriptions SET delivered = ?, next_attempt = 0 WHERE id = ?`, min(row.Delivered, from-1), id).Error
+		// pruned < from: a prune on another instance since the read
+		// would have removed events this resend is to send.
+		res := tx.Exec(`UPDATE subscriptions SET delivered = ?, next_attempt = 0 WHERE id = ? AND pruned < ?`, min(row.Delivered, from-1), id, from)
+		if res.Error == nil && res.RowsAffected == 0 {
+			return registry.Errorf(registry.EConflict, "events of Subscription/%s were pruned meanwhile: try again", id)
+		}
+		return res.Error
 	})
 	if err == nil {
 		s.Wake()
