@@ -196,7 +196,10 @@ func TestDeliveryTwoInstancesPostgres(t *testing.T) {
 	}
 	rcv := newReceiver(t)
 	dsn := sqltest.DSN(t, "postgres")
-	edit := func(c *Config) { c.OutboundAllow = rcv.host(); c.RetryMin, c.RetryMax = 20*time.Millisecond, 500*time.Millisecond }
+	edit := func(c *Config) {
+		c.OutboundAllow = rcv.host()
+		c.RetryMin, c.RetryMax = 20*time.Millisecond, 500*time.Millisecond
+	}
 	a, b := startWith(t, dsn, edit), startWith(t, dsn, edit)
 	if r := a.do("POST", "/Subscription", subscriptionJSON(exchange.TopicBase+"patient", rcv.URL, "id-only")); r.status != 201 {
 		t.Fatalf("subscription: %d", r.status)

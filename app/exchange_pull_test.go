@@ -27,7 +27,10 @@ func endpointJSON(base, client, system, token, every string, types ...string) st
 // deletes, deduplicated by version); B subscribes to A's Practitioners and
 // pulls when A notifies it (the source of truth's read-only copies).
 func TestPullAndNotifiedPull(t *testing.T) {
-	edit := func(c *Config) { c.OutboundAllow = "127.0.0.1"; c.RetryMin, c.RetryMax = 20*time.Millisecond, 500*time.Millisecond }
+	edit := func(c *Config) {
+		c.OutboundAllow = "127.0.0.1"
+		c.RetryMin, c.RetryMax = 20*time.Millisecond, 500*time.Millisecond
+	}
 	a, b := startWith(t, sqltest.DSN(t, "sqlite"), edit), startWith(t, sqltest.DSN(t, "sqlite"), edit)
 	var ids []string
 	for _, fam := range []string{"Peerson", "Pullman", "Fetcher"} {

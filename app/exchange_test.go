@@ -17,7 +17,10 @@ func TestSubscriptionDelivers(t *testing.T) {
 	for _, kind := range sqltest.Kinds() {
 		t.Run(kind, func(t *testing.T) {
 			rcv := newReceiver(t)
-			s := startWith(t, sqltest.DSN(t, kind), func(c *Config) { c.OutboundAllow = rcv.host(); c.RetryMin, c.RetryMax = 20*time.Millisecond, 500*time.Millisecond })
+			s := startWith(t, sqltest.DSN(t, kind), func(c *Config) {
+				c.OutboundAllow = rcv.host()
+				c.RetryMin, c.RetryMax = 20*time.Millisecond, 500*time.Millisecond
+			})
 			r := s.do("POST", "/Subscription", subscriptionJSON(exchange.TopicBase+"patient-create", rcv.URL, "full-resource", "Patient?identifier=http://hospital.example/mrn|"))
 			if r.status != 201 {
 				t.Fatalf("create subscription: %d %s", r.status, r.body)

@@ -44,7 +44,7 @@ type Service struct {
 	client *http.Client
 	log    *slog.Logger
 	wake   chan struct{}
-	base   string // this server's FHIR base, for fullUrl and references
+	base   string    // this server's FHIR base, for fullUrl and references
 	pruned time.Time // when the worker last pruned delivered events
 	// ActorFor resolves the idem client a peer's records are written as
 	// (its roles and identifier domains); nil: no pulling.
