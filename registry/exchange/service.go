@@ -44,8 +44,9 @@ type Service struct {
 	client *http.Client
 	log    *slog.Logger
 	wake   chan struct{}
-	base   string    // this server's FHIR base, for fullUrl and references
-	pruned time.Time // when the worker last pruned delivered events
+	base   string     // this server's FHIR base, for fullUrl and references
+	pruned time.Time  // when the worker last pruned delivered events
+	tokens tokenCache // SMART access tokens for pulling
 	// ActorFor resolves the idem client a peer's records are written as
 	// (its roles and identifier domains); nil: no pulling.
 	ActorFor func(ctx context.Context, client string) (registry.Actor, error)
