@@ -40,7 +40,7 @@ func smartEndpointJSON(t *testing.T, base, client, system, tokenURL string, sc s
 	}
 	b, _ := json.Marshal(map[string]any{"resourceType": "Endpoint", "status": "active", "name": "Source of truth A",
 		"connectionType": map[string]any{"system": "http://terminology.hl7.org/CodeSystem/endpoint-connection-type", "code": "hl7-fhir-rest"},
-		"payloadType": []any{map[string]any{"text": "FHIR R4"}}, "address": base, "extension": exts})
+		"payloadType":    []any{map[string]any{"text": "FHIR R4"}}, "address": base, "extension": exts})
 	return string(b)
 }
 
@@ -50,7 +50,10 @@ func smartEndpointJSON(t *testing.T, base, client, system, tokenURL string, sc s
 // SMART Backend Services client (a signed assertion traded at A's token
 // endpoint) whose private key B stores and never returns.
 func TestSMARTNotifiedPullOfSourceOfTruth(t *testing.T) {
-	edit := func(c *Config) { c.OutboundAllow = "127.0.0.1"; c.RetryMin, c.RetryMax = 20*time.Millisecond, 500*time.Millisecond }
+	edit := func(c *Config) {
+		c.OutboundAllow = "127.0.0.1"
+		c.RetryMin, c.RetryMax = 20*time.Millisecond, 500*time.Millisecond
+	}
 	a := startWith(t, sqltest.DSN(t, "sqlite"), edit)
 	b := startWith(t, sqltest.DSN(t, "sqlite"), func(c *Config) {
 		edit(c)
