@@ -27,7 +27,10 @@ func TestBrowserExchangePages(t *testing.T) {
 		t.Skip("browser test skipped in -short mode")
 	}
 	rcv := newReceiver(t)
-	edit := func(c *Config) { c.OutboundAllow = "127.0.0.1"; c.RetryMin, c.RetryMax = 20*time.Millisecond, 300*time.Millisecond }
+	edit := func(c *Config) {
+		c.OutboundAllow = "127.0.0.1"
+		c.RetryMin, c.RetryMax = 20*time.Millisecond, 300*time.Millisecond
+	}
 	a, b := startWith(t, sqltest.DSN(t, "sqlite"), edit), startWith(t, sqltest.DSN(t, "sqlite"), edit)
 	for _, fam := range []string{"Browsed", "Clicked", "Synced"} {
 		b.do("POST", "/Patient", `{"resourceType":"Patient","identifier":[{"system":"http://b.example/mrn","value":"`+fam+`"}],"name":[{"family":"`+fam+`"}]}`)
