@@ -2,16 +2,17 @@ package linkage
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
+	"idem/matching"
 	"idem/registry"
 )
 
 // Frequencies answers term-frequency questions ("what share of Patients have
-// family name smith?") from the registry's own index, with a cache: counts
-// change slowly, and a $match asks about a handful of values.
+// family name smith?") from the counts the store keeps of every record's
+// term keys (matching.TermKey), with a cache: counts change slowly, and a
+// $match asks about a handful of values.
 type Frequencies struct {
 	store registry.MatchStore
 	ttl   time.Duration
@@ -57,33 +58,11 @@ func (r requestFrequencies) Frequency(typ, field, value string) float64 {
 	return r.f.lookup(r.ctx, typ, field, value)
 }
 
-// paramFor maps a matcher field to the string search parameter whose index
-// rows hold the same values. A value the matcher normalises differently
-// from the index (a line with abbreviations written out) counts 0 and
-// keeps the rules' u. Positions and organisations have no string index:
-// their frequencies stay the rules'.
-func paramFor(typ, field string) *registry.SearchParam {
-	switch {
-	case strings.Contains(field, "family"):
-		return registry.LookupParam(typ, "family")
-	case strings.Contains(field, "given"):
-		return registry.LookupParam(typ, "given")
-	case typ == registry.TypeLocation && strings.Contains(field, "name"):
-		return registry.LookupParam(typ, "name")
-	case field == "city":
-		return registry.LookupParam(typ, "address-city")
-	case field == "postalCode":
-		return registry.LookupParam(typ, "address-postalcode")
-	case field == "line":
-		// Every part of an address is indexed under address; a line's
-		// value shared by many records is a shared building.
-		return registry.LookupParam(typ, "address")
-	}
-	return nil
-}
-
 func (f *Frequencies) lookup(ctx context.Context, typ, field, value string) float64 {
-	key := typ + "|" + field + "|" + value
+	if value == "" {
+		return 0
+	}
+	key := matching.TermKey(typ, field, value)
 	f.mu.Lock()
 	e, ok := f.get(key)
 	stale := ok && time.Since(e.at) >= f.ttl && !f.refreshing[key]
@@ -95,12 +74,37 @@ func (f *Frequencies) lookup(ctx context.Context, typ, field, value string) floa
 	case stale:
 		// Frequencies move slowly: an expired share is still served, and
 		// refreshed off the caller's path (often the single writer).
-		go f.count(context.WithoutCancel(ctx), key, typ, field, value)
+		go func() {
+			f.count(context.WithoutCancel(ctx), typ, []string{key})
+			f.mu.Lock()
+			delete(f.refreshing, key)
+			f.mu.Unlock()
+		}()
 		return e.share
 	case ok:
 		return e.share
 	}
-	return f.count(ctx, key, typ, field, value)
+	f.count(ctx, typ, []string{key})
+	f.mu.Lock()
+	e, _ = f.get(key)
+	f.mu.Unlock()
+	return e.share
+}
+
+// warm counts, in one query, those of a record's term keys (matching.
+// Record.TermKeys) that are not cached yet.
+func (f *Frequencies) warm(ctx context.Context, typ string, keys []string) {
+	f.mu.Lock()
+	missing := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if _, ok := f.get(k); !ok {
+			missing = append(missing, k)
+		}
+	}
+	f.mu.Unlock()
+	if len(missing) > 0 {
+		f.count(ctx, typ, missing)
+	}
 }
 
 // get returns the cached entry of key, moving one of the older
@@ -125,28 +129,24 @@ func (f *Frequencies) set(key string, e freqEntry) {
 	f.entries[key] = e
 }
 
-// count reads the share of records of typ whose field has value and
-// caches it.
-func (f *Frequencies) count(ctx context.Context, key, typ, field, value string) float64 {
-	defer func() {
-		f.mu.Lock()
-		delete(f.refreshing, key)
-		f.mu.Unlock()
-	}()
-	param := paramFor(typ, field)
-	if param == nil || value == "" {
-		return 0
-	}
+// count reads how many records of typ hold each of these term keys (the
+// store keeps the counts as records are written) and caches their shares;
+// on an error nothing is cached and the shares stay unknown (0).
+func (f *Frequencies) count(ctx context.Context, typ string, keys []string) {
 	total := f.total(ctx, typ)
-	counts, err := f.store.CountValues(ctx, param, []string{value})
-	if err != nil || total == 0 {
-		return 0
+	if total == 0 {
+		return
 	}
-	share := float64(counts[value]) / float64(total)
+	counts, err := f.store.CountTerms(ctx, keys)
+	if err != nil {
+		return
+	}
+	now := time.Now()
 	f.mu.Lock()
-	f.set(key, freqEntry{share: share, at: time.Now()})
+	for _, k := range keys {
+		f.set(k, freqEntry{share: float64(counts[k]) / float64(total), at: now})
+	}
 	f.mu.Unlock()
-	return share
 }
 
 // total returns the cached number of records of typ.

@@ -5,32 +5,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"idem/registry"
 )
-
-// TestParamFor checks which index answers each field's term frequency.
-func TestParamFor(t *testing.T) {
-	for _, c := range []struct{ typ, field, want string }{
-		{registry.TypePatient, "family", "family"},
-		{registry.TypePatient, "given", "given"},
-		{registry.TypePatient, "middle", ""},
-		{registry.TypePatient, "city", "address-city"},
-		{registry.TypePatient, "postalCode", "address-postalcode"},
-		{registry.TypeLocation, "line", "address"},
-		{registry.TypeLocation, "name", "name"},
-		{registry.TypeLocation, "position", ""},
-		{registry.TypeLocation, "organization", ""},
-	} {
-		got := ""
-		if p := paramFor(c.typ, c.field); p != nil {
-			got = p.Name
-		}
-		if got != c.want {
-			t.Errorf("%s.%s: %q, want %q", c.typ, c.field, got, c.want)
-		}
-	}
-}
 
 // TestFrequencyServedWhileRecounted: an expired share is served at once
 // and recounted in the background, so a writer never waits on a count.
@@ -51,7 +26,7 @@ func TestFrequencyServedWhileRecounted(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		f.mu.Lock()
-		e, busy := f.entries["Patient|family|smith"], f.refreshing["Patient|family|smith"]
+		e, busy := f.entries["tf:Patient:family:smith"], f.refreshing["tf:Patient:family:smith"]
 		f.mu.Unlock()
 		if !busy && e.share != 0.5 {
 			return // recounted (2 of the 2 or 3 records the cached total knows)

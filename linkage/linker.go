@@ -163,6 +163,9 @@ func (l *Linker) Link(ctx context.Context, tx registry.Tx, w *registry.Write, ou
 	if !Matchable(r.Type) {
 		return nil
 	}
+	if done, err := l.linkSourceDecision(ctx, tx, w, out); done || err != nil {
+		return err // a merge or retirement at the source (sourcemerge.go)
+	}
 	var p *plan
 	var err error
 	if w.Resource == nil {

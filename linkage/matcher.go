@@ -63,34 +63,20 @@ func (m *Matcher) Keys(typ string, res map[string]any) []string {
 	return m.models.Current(context.Background()).Keys(matching.Extract(typ, res))
 }
 
-// Index returns the blocking keys and the compact features of a resource
-// with the current model; it is the registry's Service.MatchIndex hook, so
-// both are written with every version.
+// Index returns the blocking keys, the compact features and the term keys
+// of a resource with the current model; it is the registry's
+// Writer.MatchIndex, so they are written with every version.
 func (m *Matcher) Index(typ string, res map[string]any) registry.MatchIndex {
 	if !Matchable(typ) {
 		return registry.MatchIndex{}
 	}
 	rec := matching.Extract(typ, res)
-	m.warmFrequencies(typ, rec)
-	return registry.MatchIndex{Keys: m.models.Current(context.Background()).Keys(rec), Record: rec.Encode()}
-}
-
-// tfFields are the fields whose values' term frequencies scoring asks for
-// (see paramFor: the others have no index to count in).
-var tfFields = []string{"family", "given", "name", "line", "city", "postalCode"}
-
-// warmFrequencies counts the term frequencies of rec's values now, before
-// the write's transaction (Index runs on all cores, off SQLite's single
-// writer), so that scoring inside the writer finds them cached: counting a
-// value seen for the first time was a quarter of the writer's time at
-// 100,000 records.
-func (m *Matcher) warmFrequencies(typ string, rec *matching.Record) {
-	ctx := context.Background()
-	for _, f := range tfFields {
-		for _, v := range rec.Values(f) {
-			m.tf.lookup(ctx, typ, f, v)
-		}
-	}
+	terms := rec.TermKeys()
+	// The term frequencies of the record's values are counted now, before
+	// the write's transaction (Index runs on all cores, off SQLite's single
+	// writer), so that scoring inside the writer finds them cached.
+	m.tf.warm(context.Background(), typ, terms)
+	return registry.MatchIndex{Keys: m.models.Current(context.Background()).Keys(rec), Record: rec.Encode(), Terms: terms}
 }
 
 // Matchable reports whether records of typ are matched (Patient, Practitioner, Location).

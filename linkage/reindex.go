@@ -3,14 +3,16 @@ package linkage
 import (
 	"context"
 
+	"idem/matching"
 	"idem/registry"
 )
 
 // reindexBatch is the number of records re-keyed per transaction.
 const reindexBatch = 2000
 
-// Reindex recomputes the blocking keys of every current record of typ with
-// the matcher's current rules and stores them; it returns how many records it
+// Reindex recomputes the blocking keys, features and term keys of every
+// current record of typ with the matcher's current rules and stores them
+// (term keys: records stored before idem counted them get term frequencies); it returns how many records it
 // re-keyed. Records written meanwhile get their keys on write as usual.
 func Reindex(ctx context.Context, store interface {
 	registry.Store
@@ -23,18 +25,19 @@ func Reindex(ctx context.Context, store interface {
 		if err != nil {
 			return n, err
 		}
-		keys := make(map[string][]string, len(res.Matches))
+		index := make(map[string]registry.MatchIndex, len(res.Matches))
 		for _, r := range res.Matches {
 			body, err := registry.DecodeStored(r)
 			if err != nil {
 				return n, err
 			}
-			keys[r.ID] = m.Keys(typ, body)
+			rec := matching.Extract(typ, body)
+			index[r.ID] = registry.MatchIndex{Keys: m.models.Current(ctx).Keys(rec), Record: rec.Encode(), Terms: rec.TermKeys()}
 		}
-		if err := store.SetMatchKeys(ctx, typ, keys); err != nil {
+		if err := store.SetMatchIndex(ctx, typ, index); err != nil {
 			return n, err
 		}
-		n += len(keys)
+		n += len(index)
 		if res.Next == "" {
 			return n, nil
 		}

@@ -36,7 +36,7 @@ func (p Principal) String() string { return string(p.Kind) + " " + p.Name }
 func (p Principal) HasRole(r string) bool { return slices.Contains(p.Roles, r) }
 
 // Actions are the operations Decide knows.
-var Actions = []string{"read", "search", "create", "update", "delete", "match", "link", "merge", "admin"}
+var Actions = []string{"read", "search", "create", "update", "delete", "match", "link", "merge", "admin", "retire", "message", "extract"}
 
 // Built-in role names. Rules may define more; a client's roles must appear
 // in the policy.

@@ -14,6 +14,10 @@ type Index struct {
 	// MatchRecord is the matcher's compact form of the version's
 	// features, scored when the record is someone's candidate.
 	MatchRecord []byte
+	// MatchTerms are the version's term keys (the values whose
+	// frequencies scoring asks for); the store counts the current
+	// versions holding each (CountTerms). Kept only with a MatchRecord.
+	MatchTerms []string
 }
 
 // StringKey is a string search value. Norm is folded (lower case, no

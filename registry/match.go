@@ -9,7 +9,7 @@ import (
 )
 
 // MatchStore is what the matcher needs from storage beyond the FHIR
-// interactions: candidates by blocking key, value counts for term-frequency
+// interactions: candidates by blocking key, key counts for term-frequency
 // adjustment, and the trained models shared by every instance.
 type MatchStore interface {
 	// Candidates returns the current resources of typ that share at least
@@ -17,14 +17,17 @@ type MatchStore interface {
 	// held by more than q.KeyCap resources is not used and is returned in
 	// Capped instead, so callers can report it.
 	Candidates(ctx context.Context, typ string, q CandidateQuery) (*CandidateSet, error)
-	// CountValues returns how many current resources have each folded value
-	// in the string index rows of param, up to a bound (a few thousand).
-	CountValues(ctx context.Context, param *SearchParam, values []string) (counts map[string]int, err error)
+	// CountTerms returns how many current resources hold each term key
+	// (MatchIndex.Terms): the registry's term frequencies, counted as
+	// versions are written, replaced and deleted. A key nobody holds is
+	// absent.
+	CountTerms(ctx context.Context, keys []string) (counts map[string]int, err error)
 	// CountResources returns how many current resources of typ exist.
 	CountResources(ctx context.Context, typ string) (int, error)
-	// SetMatchKeys replaces the blocking keys of the given current resources
-	// of typ (by id), in one transaction; used to re-key after a rules change.
-	SetMatchKeys(ctx context.Context, typ string, keys map[string][]string) error
+	// SetMatchIndex replaces the blocking keys, term keys and features of
+	// the given current resources of typ (by id), in one transaction; used
+	// to re-key after a rules change.
+	SetMatchIndex(ctx context.Context, typ string, index map[string]MatchIndex) error
 	// SaveModel stores a new model version and returns its number.
 	SaveModel(ctx context.Context, m *StoredModel) (int64, error)
 	// LatestModel returns the newest stored model, or ENotFound.
@@ -47,10 +50,12 @@ type CandidateQuery struct {
 }
 
 // MatchIndex is what the matcher keeps beside each stored version: its
-// blocking keys and its features in the compact form they are scored from.
+// blocking keys, its features in the compact form they are scored from,
+// and its term keys, whose counts are the term frequencies.
 type MatchIndex struct {
 	Keys   []string
 	Record []byte
+	Terms  []string
 }
 
 // CandidateSet is what blocking found.

@@ -188,7 +188,7 @@ func (w *Writer) store(ctx context.Context, tx Tx, wr *Write) (*Outcome, error) 
 		setMeta(wr.Resource, wr.ID, r.VersionID, r.LastUpdated)
 		r.Body = MarshalResource(wr.Resource)
 		put.Index = Extract(wr.Type, wr.Resource)
-		put.Index.MatchKeys, put.Index.MatchRecord = wr.Index.Keys, wr.Index.Record
+		put.Index.MatchKeys, put.Index.MatchRecord, put.Index.MatchTerms = wr.Index.Keys, wr.Index.Record, wr.Index.Terms
 	}
 	if err := tx.Put(ctx, put); err != nil {
 		return nil, err

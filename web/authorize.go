@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"idem/linkage"
 	"idem/registry"
 )
 
@@ -43,6 +44,12 @@ func (g *Guard) AuthorizeWrite(ctx context.Context, tx registry.Tx, w *registry.
 	}
 	if err := allowed(g.auth, p, w.Action, w.Type, domains); err != nil {
 		return err
+	}
+	if w.Action == "update" && w.Stored != nil && !w.Stored.Deleted && linkage.Retires(w.Type, w.Resource) {
+		// active false without replaced-by takes the record out of its golden record.
+		if err := allowed(g.auth, p, "retire", w.Type, nil); err != nil {
+			return err
+		}
 	}
 	stored, err := g.checkOwner(ctx, tx, p, w)
 	if err != nil {

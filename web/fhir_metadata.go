@@ -40,6 +40,8 @@ func (s *Server) capabilityStatement(c *fiber.Ctx) map[string]any {
 	if s.linker != nil {
 		rest["operation"] = mdmOperations()
 	}
+	pushOps, messaging := pushCapabilities(s.base(c))
+	rest["operation"] = append(pushOps, registry.AsList(rest["operation"])...)
 	if s.auth != nil {
 		rest["security"] = s.security(c)
 	}
@@ -57,6 +59,7 @@ func (s *Server) capabilityStatement(c *fiber.Ctx) map[string]any {
 		"fhirVersion": "4.0.1",
 		"format":      []any{"application/fhir+json", "json"},
 		"rest":        []any{rest},
+		"messaging":   messaging,
 	}
 }
 

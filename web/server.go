@@ -159,6 +159,8 @@ func (s *Server) routes() {
 	f.Post("/$mdm-undo", s.handleMDMUndo)
 	f.Get("/$mdm-review-summary", s.handleMDMReviewSummary)
 	f.All("/$mdm-*", s.handleMDMNoRoute)
+	f.Post("/$process-message", s.handleProcessMessage)
+	f.Post("/Bundle/$extract", s.handleExtract)
 	s.bulkRoutes(f)
 	s.subscriptionRoutes(f)
 	f.Get("/:type/_history", s.handleTypeHistory)

@@ -18,7 +18,7 @@ import (
 
 var (
 	uiRoles   = []string{"source", "reader", "steward", "admin"}
-	uiActions = []string{"read", "search", "create", "update", "delete", "match", "link", "merge", "admin"}
+	uiActions = []string{"read", "search", "create", "update", "delete", "match", "link", "merge", "admin", "retire", "message", "extract"}
 	uiTypes   = []string{registry.TypePatient, registry.TypePractitioner, registry.TypeLocation, registry.TypePerson, registry.TypeLinkage, auditType}
 )
 

@@ -371,26 +371,6 @@ func scanCandidates(rs *sql.Rows) ([]candidateRow, error) {
 	return out, rs.Err()
 }
 
-// CountValues counts resources per folded value of a string parameter.
-// maxCounted bounds CountValues.
-const maxCounted = 5000
-
-func (s *Store) CountValues(ctx context.Context, param *registry.SearchParam, values []string) (map[string]int, error) {
-	db := s.read.WithContext(ctx)
-	counts := make(map[string]int, len(values))
-	for _, v := range values {
-		var n int
-		// Counted up to a bound: a value shared by more records than
-		// that weighs next to nothing anyway, and counting a town's every
-		// record grew with the registry (40 % of a write at 100,000).
-		if err := db.Raw(`SELECT COUNT(*) FROM (SELECT 1 FROM idx_string WHERE param IN ? AND norm = ? LIMIT ?) AS t`, param.Codes, v, maxCounted).Scan(&n).Error; err != nil {
-			return nil, err
-		}
-		counts[v] = n
-	}
-	return counts, nil
-}
-
 // CountResources counts the current resources of typ. It reads the whole
 // type's index range, so callers cache it.
 func (s *Store) CountResources(ctx context.Context, typ string) (int, error) {
@@ -432,29 +412,40 @@ func (s *Store) LatestModel(ctx context.Context) (*registry.StoredModel, error) 
 	return &registry.StoredModel{Version: r.Version, Created: time.UnixMicro(r.Created).UTC(), Note: r.Note, Body: r.Body}, nil
 }
 
-// SetMatchKeys replaces the blocking keys of current resources of typ.
-func (s *Store) SetMatchKeys(ctx context.Context, typ string, keys map[string][]string) error {
+// SetMatchIndex replaces the blocking keys, features and term keys of
+// current resources of typ.
+func (s *Store) SetMatchIndex(ctx context.Context, typ string, index map[string]registry.MatchIndex) error {
 	return s.Write(ctx, func(rtx registry.Tx) error {
 		t := rtx.(*tx)
-		for id, ks := range keys {
+		for id, ix := range index {
 			var rids []int64
-			if err := t.db.WithContext(ctx).Raw(`SELECT pk FROM resources WHERE type = ? AND id = ?`, typ, id).Scan(&rids).Error; err != nil {
+			if err := t.db.WithContext(ctx).Raw(`SELECT pk FROM resources WHERE type = ? AND id = ? AND deleted = ?`, typ, id, false).Scan(&rids).Error; err != nil {
 				return err
 			}
 			if len(rids) == 0 {
 				continue // deleted meanwhile: nothing to key
 			}
-			if err := t.conn.execPrepared(ctx, deleteByRID("idx_match"), rids[0]); err != nil {
+			rid := rids[0]
+			if err := t.conn.execPrepared(ctx, deleteByRID("idx_match"), rid); err != nil {
 				return err
 			}
-			rows := make([]keyRow, len(ks))
-			for i, k := range ks {
-				rows[i] = keyRow{rids[0], k}
+			if err := t.dropRecords(ctx, deleteRecord, rid); err != nil {
+				return err
+			}
+			rows := make([]keyRow, len(ix.Keys))
+			for i, k := range ix.Keys {
+				rows[i] = keyRow{rid, k}
 			}
 			if err := t.insertRows(ctx, bufferTables[6].into, 2, keyValues(rows), true); err != nil {
 				return err
 			}
+			if ix.Record != nil {
+				if err := t.insertRows(ctx, bufferTables[7].into, 3, []any{rid, ix.Record, joinTerms(ix.Terms)}, true); err != nil {
+					return err
+				}
+				t.countTerms(ix.Terms, 1)
+			}
 		}
-		return nil
+		return t.writeTerms(ctx)
 	})
 }

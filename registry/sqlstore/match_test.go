@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -14,13 +15,15 @@ import (
 	"idem/registry/sqlstore/sqltest"
 )
 
-// familyKeys is a stand-in blocking function: one key per family name.
+// familyKeys is a stand-in blocking function: one key per family name,
+// and one term key.
 func familyKeys(typ string, res map[string]any) registry.MatchIndex {
-	var keys []string
+	var keys, terms []string
 	for _, n := range res["name"].([]any) {
 		keys = append(keys, "fam:"+registry.Fold(n.(map[string]any)["family"].(string)))
+		terms = append(terms, "tf:"+keys[len(keys)-1])
 	}
-	return registry.MatchIndex{Keys: keys, Record: []byte(strings.Join(keys, ","))}
+	return registry.MatchIndex{Keys: keys, Record: []byte(strings.Join(keys, ",")), Terms: terms}
 }
 
 var errRollback = errors.New("roll back")
@@ -104,15 +107,18 @@ func TestCandidatesAndCaps(t *testing.T) {
 		if found := candidates(t, s, "fam:quux"); len(found) != 0 {
 			t.Fatalf("deleted resource is a candidate")
 		}
-		if err := s.SetMatchKeys(ctx, "Patient", map[string][]string{mustSmith(t, svc): {"fam:rekeyed"}, "gone": {"x"}}); err != nil {
+		rekeyed := registry.MatchIndex{Keys: []string{"fam:rekeyed"}, Record: []byte("fam:rekeyed"), Terms: []string{"tf:fam:rekeyed"}}
+		if err := s.SetMatchIndex(ctx, "Patient", map[string]registry.MatchIndex{mustSmith(t, svc): rekeyed, "gone": rekeyed}); err != nil {
 			t.Fatal(err)
 		}
 		if found := candidates(t, s, "fam:rekeyed"); len(found) != 1 {
 			t.Fatalf("re-keyed resource not found: %v", ids(found))
 		}
-		counts, err := s.CountValues(ctx, registry.LookupParam("Patient", "family"), []string{"smith", "nobody"})
+		// Term counts follow writes, re-keying and deletes.
+		counts, err := s.CountTerms(ctx, []string{"tf:fam:rekeyed", "tf:fam:smith", "tf:fam:quux", "tf:fam:zbigniew", "nobody"})
 		total, terr := s.CountResources(ctx, "Patient")
-		if err != nil || terr != nil || counts["smith"] != 5 || counts["nobody"] != 0 || total != 5 {
+		want := map[string]int{"tf:fam:rekeyed": 1, "tf:fam:smith": 4}
+		if err != nil || terr != nil || !maps.Equal(counts, want) || total != 5 {
 			t.Fatalf("counts %v total %d err %v", counts, total, err)
 		}
 	})

@@ -266,7 +266,9 @@ func init() {
 	linkMigration.sqlite = append(linkMigration.sqlite, linkIndexes...)
 	linkMigration.postgres = append(linkMigration.postgres, linkIndexes...)
 	migrations = append(migrations, matchMigration, linkMigration, recordMigration, keyCountMigration, bulkMigration)
-	migrations = append(migrations, exchangeMigration, exchange2Migration)
+	migrations = append(migrations, exchangeMigration)
+	migrations = append(migrations, termMigration)
+	migrations = append(migrations, exchange2Migration)
 }
 
 // migrate applies the missing migrations in one transaction. On PostgreSQL an

@@ -32,6 +32,10 @@ type tx struct {
 	locked map[int64]bool   // blocking-key lock buckets held (PostgreSQL)
 	// events are the outbox rows Emit buffered, flattened (outbox.go).
 	events []any
+	// terms are the changes to term_counts not written yet: +1 per term
+	// key of each version flushed, -1 per term key of each version whose
+	// match record was deleted (terms.go).
+	terms map[string]int
 }
 
 // pending holds rows not yet written. Heads and versions are flattened
@@ -121,7 +125,7 @@ func indexRows(ix *registry.Index) int {
 func (p *pending) expand() (strs []stringRow, toks []tokenRow, dates []dateRow, refs []refRow, keys []keyRow, recs []any) {
 	for rid, ix := range p.index {
 		if ix.MatchRecord != nil {
-			recs = append(recs, rid, ix.MatchRecord)
+			recs = append(recs, rid, ix.MatchRecord, joinTerms(ix.MatchTerms))
 		}
 		for _, k := range ix.Strings {
 			strs = append(strs, stringRow{rid, k})
@@ -348,10 +352,11 @@ func (t *tx) clearIndex(ctx context.Context, rid int64, ix *registry.Index) erro
 		}
 	}
 	if ix == nil || len(ix.MatchKeys) > 0 || ix.MatchRecord != nil {
-		for _, table := range matchTables {
-			if err := t.conn.execPrepared(ctx, deleteByRID(table), rid); err != nil {
-				return err
-			}
+		if err := t.conn.execPrepared(ctx, deleteByRID("idx_match"), rid); err != nil {
+			return err
+		}
+		if err := t.dropRecords(ctx, deleteRecord, rid); err != nil {
+			return err
 		}
 	}
 	if t.buf.cleared == nil {
@@ -375,6 +380,12 @@ func (t *tx) clearWritten(ctx context.Context, rids map[int64]bool) error {
 	for start := 0; start < len(list); start += maxChunk {
 		chunk := list[start:min(start+maxChunk, len(list))]
 		for _, table := range clearTables {
+			if table == "match_records" {
+				if err := t.dropRecords(ctx, `DELETE FROM match_records WHERE rid IN `+placeholders(len(chunk))+` RETURNING terms`, int64Args(chunk)...); err != nil {
+					return err
+				}
+				continue
+			}
 			if err := t.conn.exec(ctx, `DELETE FROM `+table+` WHERE rid IN `+placeholders(len(chunk)), int64Args(chunk)...); err != nil {
 				return err
 			}
@@ -401,7 +412,7 @@ func (t *tx) flush(ctx context.Context) error {
 		return err
 	}
 	if t.buf.empty() {
-		return nil
+		return t.writeTerms(ctx)
 	}
 	b := t.buf
 	t.buf = pending{}
@@ -409,6 +420,11 @@ func (t *tx) flush(ctx context.Context) error {
 		return err
 	}
 	strs, toks, dates, refs, keys, recs := b.expand()
+	for _, ix := range b.index {
+		if ix.MatchRecord != nil {
+			t.countTerms(ix.MatchTerms, 1)
+		}
+	}
 	for i, vals := range [][]any{b.heads, b.versions, stringValues(strs), tokenValues(toks), dateValues(dates), refValues(refs), keyValues(keys), recs} {
 		w := bufferTables[i]
 		if err := t.insertRows(ctx, w.into, w.width, vals, w.dedupe); err != nil {
@@ -418,7 +434,7 @@ func (t *tx) flush(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return t.writeTerms(ctx)
 }
 
 // bufferTables are the tables flush writes, in the order of pending's fields.
@@ -434,7 +450,7 @@ var bufferTables = []struct {
 	{"idx_date (rid, param, lo, hi)", 4, true},
 	{"idx_ref (rid, param, target)", 3, true},
 	{"idx_match (rid, key)", 2, true},
-	{"match_records (rid, rec)", 2, true},
+	{"match_records (rid, rec, terms)", 3, true},
 }
 
 var clearTables = []string{"idx_string", "idx_token", "idx_date", "idx_ref", "idx_match", "match_records", "cond_keys"}
@@ -446,7 +462,7 @@ func deleteByRID(table string) string { return `DELETE FROM ` + table + ` WHERE 
 
 // writeStatements lists every statement shape of the write path, for preparing.
 func writeStatements() []string {
-	qs := []string{insertHead, updateHead}
+	qs := append([]string{insertHead, updateHead, deleteRecord}, termStatements()...)
 	for _, table := range clearTables {
 		qs = append(qs, deleteByRID(table))
 	}
