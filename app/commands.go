@@ -88,6 +88,11 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 	jobs.Calibration = calib
 	jobs.Unlinked = &registry.Service{Store: store, Writer: w, Steps: registry.Steps{
 		Authorize: svc.Authorize, Link: linker.Deferred(), Audit: auditor, Notify: exchange.Notifier{}}}
+	// One durable job queue (the job table): imports, exports and re-matches.
+	jobs.Handle(linkage.JobRematch, linker.RunRematch)
+	if cfg.JobLease > 0 {
+		jobs.Lease = cfg.JobLease
+	}
 	return &opened{store: store, authz: authz, models: models, matcher: matcher, linker: linker, calib: calib, auditor: auditor, svc: svc, bulk: jobs, log: log}, nil
 }
 

@@ -87,6 +87,13 @@ type Config struct {
 	RetrainGrowth        float64
 	// growthEvery is how often the growth is checked (0: every minute).
 	growthEvery time.Duration
+	// JobLease (IDEM_JOB_LEASE) is how long a worker holds a job of the
+	// job table (import, export, re-match) between checkpoints before
+	// another instance may take it over (0: bulk's default, 30s).
+	JobLease time.Duration
+	// EventRetention (IDEM_EVENT_RETENTION, --event-retention) is how long
+	// delivered subscription events are kept for $events and resend.
+	EventRetention time.Duration
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -110,6 +117,7 @@ func DefaultConfig() Config {
 		HeldPoll:         time.Second,
 		AutoTrain:        true,
 		RetrainGrowth:    0.2,
+		EventRetention:   30 * 24 * time.Hour,
 	}
 }
 
@@ -139,6 +147,7 @@ func configFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.DurationVar(&cfg.RetryMax, "retry-max", cfg.RetryMax, "longest back-off after failed deliveries or pulls (IDEM_RETRY_MAX)")
 	fs.StringVar(&cfg.Unsolicited, "unsolicited", cfg.Unsolicited, "per client and type, accept, review or refuse pushed records, e.g. ehr-main:Patient=review,*:Location=refuse (IDEM_UNSOLICITED)")
 	fs.DurationVar(&cfg.FederatedTimeout, "federated-timeout", cfg.FederatedTimeout, "how long a _federated=true search waits for each peer (IDEM_FEDERATED_TIMEOUT)")
+	fs.DurationVar(&cfg.EventRetention, "event-retention", cfg.EventRetention, "how long delivered subscription events are kept for $events and resend (IDEM_EVENT_RETENTION)")
 	fs.DurationVar(&cfg.ShutdownFor, "shutdown-timeout", cfg.ShutdownFor, "how long to wait for requests in flight on shutdown (IDEM_SHUTDOWN_TIMEOUT)")
 }
 
@@ -210,7 +219,8 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 	}
 	durations := map[string]*time.Duration{"IDEM_SHUTDOWN_TIMEOUT": &cfg.ShutdownFor,
 		"IDEM_RETRY_MIN": &cfg.RetryMin, "IDEM_RETRY_MAX": &cfg.RetryMax, "IDEM_HEARTBEAT_MIN": &cfg.Heartbeat,
-		"IDEM_FEDERATED_TIMEOUT": &cfg.FederatedTimeout, "IDEM_FEDERATED_TTL": &cfg.FederatedTTL, "IDEM_HELD_POLL": &cfg.HeldPoll}
+		"IDEM_FEDERATED_TIMEOUT": &cfg.FederatedTimeout, "IDEM_FEDERATED_TTL": &cfg.FederatedTTL, "IDEM_HELD_POLL": &cfg.HeldPoll,
+		"IDEM_JOB_LEASE": &cfg.JobLease, "IDEM_EVENT_RETENTION": &cfg.EventRetention}
 	for k, p := range durations {
 		if v := getenv(k); v != "" {
 			d, err := time.ParseDuration(v)

@@ -14,7 +14,7 @@ import (
 // pulls) over the store, and makes every committed write wake its worker.
 func newExchange(cfg Config, o *opened, allow *outbound.Allow, log *slog.Logger) *exchange.Service {
 	ex := exchange.New(storeDB{o.store}, o.svc, exchange.Config{Allow: allow, Postgres: sqlstore.IsPostgres(cfg.DB),
-		RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, HeartbeatMin: cfg.Heartbeat}, log)
+		RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, HeartbeatMin: cfg.Heartbeat, Retention: cfg.EventRetention}, log)
 	ex.ActorFor = func(ctx context.Context, name string) (registry.Actor, error) {
 		c, err := o.authz.Client(ctx, name)
 		if err != nil {

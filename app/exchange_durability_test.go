@@ -162,31 +162,52 @@ func TestDeliveryAfterKill(t *testing.T) {
 	t.Logf("%d events (%d acknowledged writes) delivered exactly once after dedup; %d duplicates resent after the kill", total, len(acked), dups)
 }
 
-// A receiver that is down for a while gets everything afterwards, in order
-// of event number; the subscription shows the error meanwhile.
+// A receiver that is down for a while — IDEM_TEST_OUTAGE, 5s by default;
+// the issue's minute with IDEM_TEST_OUTAGE=1m — while writes go on gets
+// everything afterwards, each event number once after dedup; retries go
+// on to the end of the outage (nothing is given up), and the subscription
+// shows the error meanwhile.
 func TestDeliveryReceiverDown(t *testing.T) {
+	outage := 5 * time.Second
+	if v := os.Getenv("IDEM_TEST_OUTAGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("IDEM_TEST_OUTAGE: %v", err)
+		}
+		outage = d
+	}
 	rcv := newReceiver(t)
 	s := startWith(t, sqltest.DSN(t, "sqlite"), func(c *Config) {
 		c.OutboundAllow = rcv.host()
-		c.RetryMin, c.RetryMax = 10*time.Millisecond, 100*time.Millisecond
+		c.RetryMin, c.RetryMax = 10*time.Millisecond, max(outage/20, 100*time.Millisecond)
 	})
 	r := s.do("POST", "/Subscription", subscriptionJSON(exchange.TopicBase+"patient", rcv.URL, "id-only"))
 	id := r.json(t)["id"].(string)
 	waitFor(t, "handshake", 10*time.Second, func() bool { rcv.mu.Lock(); defer rcv.mu.Unlock(); return rcv.types["handshake"] == 1 })
 	rcv.down.Store(true)
-	for i := 0; i < 30; i++ {
-		s.do("POST", "/Patient", fmt.Sprintf(`{"resourceType":"Patient","name":[{"family":"Down%d"}]}`, i))
+	start := time.Now()
+	n := 0
+	var lateCalls int64 = -1
+	for time.Since(start) < outage {
+		s.do("POST", "/Patient", fmt.Sprintf(`{"resourceType":"Patient","name":[{"family":"Down%d"}]}`, n))
+		n++
+		if lateCalls < 0 && time.Since(start) > outage*3/4 {
+			lateCalls = rcv.calls.Load()
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	calls := rcv.calls.Load()
-	waitFor(t, "retries", 10*time.Second, func() bool { return rcv.calls.Load() > calls+5 })
+	if got := rcv.calls.Load(); got <= lateCalls {
+		t.Fatalf("no delivery attempt in the last quarter of the outage (%d calls in all): retries stopped", got)
+	}
 	if st := s.do("GET", "/Subscription/"+id, ""); !strings.Contains(string(st.body), `"status":"error"`) {
 		t.Fatalf("subscription during the outage: %s", st.body)
 	}
 	rcv.down.Store(false)
-	waitFor(t, "every event after the outage", 20*time.Second, func() bool { n, ok := rcv.distinct(); return n == 30 && ok })
+	waitFor(t, "every event after the outage", 60*time.Second, func() bool { k, ok := rcv.distinct(); return k == n && ok })
 	waitFor(t, "status active after the outage", 10*time.Second, func() bool {
 		return strings.Contains(string(s.do("GET", "/Subscription/"+id, "").body), `"status":"active"`)
 	})
+	t.Logf("receiver down %s, %d events written meanwhile, all delivered after", outage, n)
 }
 
 // Two instances on one PostgreSQL deliver each event exactly once.

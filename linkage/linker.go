@@ -34,7 +34,6 @@ type Linker struct {
 	matcher *Matcher
 	cfg     LinkerConfig
 	log     *slog.Logger
-	jobs    jobs
 	peers   PeerRefs // nil: absolute references stay as sent
 }
 

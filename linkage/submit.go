@@ -20,8 +20,9 @@ type LinkChange struct {
 	Unchanged bool     `json:"-"`
 }
 
-// Job is a re-match running in the background ($mdm-submit). Jobs live in
-// the instance that runs them.
+// Job is a re-match in progress ($mdm-submit runs it as a durable job,
+// rematch_job.go). cursor, when set, is the search page it starts from;
+// page, when set, hears of each page done with the cursor of the next.
 type Job struct {
 	ID      string
 	Type    string
@@ -33,6 +34,8 @@ type Job struct {
 	finished             time.Time
 	err                  error
 	changes              []LinkChange
+	cursor               string
+	page                 func(next string) error
 }
 
 // JobStatus is a snapshot of a job.
@@ -56,58 +59,15 @@ func (j *Job) Status() JobStatus {
 		Started: j.Started, Finished: j.finished, Err: j.err, Changes: append([]LinkChange(nil), j.changes...), Running: j.finished.IsZero()}
 }
 
-// jobs are the instance's re-match jobs.
-type jobs struct {
-	mu   sync.Mutex
-	byID map[string]*Job
-}
-
-// Job returns a job by id.
-func (l *Linker) Job(id string) (*Job, bool) {
-	l.jobs.mu.Lock()
-	defer l.jobs.mu.Unlock()
-	j, ok := l.jobs.byID[id]
-	return j, ok
-}
-
-// Submit starts re-matching the records of typ that criteria selects, in
-// the background: each record is matched again and its AUTO links follow
-// the current model (MANUAL links and NO_MATCH decisions stay). With
-// dryRun nothing is applied: each record's decision is made in a
-// transaction that is rolled back, and the changes are listed instead.
-func (l *Linker) Submit(ctx context.Context, typ string, criteria url.Values, dryRun bool) (*Job, error) {
-	if !Matchable(typ) {
-		return nil, registry.Errorf(registry.EInvalid, "resourceType %q: want Patient, Practitioner or Location", typ)
-	}
-	if _, err := registry.ParseQuery(typ, criteria, true); err != nil {
-		return nil, err
-	}
-	l.jobs.mu.Lock()
-	if l.jobs.byID == nil {
-		l.jobs.byID = map[string]*Job{}
-	}
-	// Ids are random, not counted: instances sharing a database must not
-	// hand out the same one.
-	j := &Job{ID: l.w.NewResourceID(), Type: typ, DryRun: dryRun, Started: l.now()}
-	l.jobs.byID[j.ID] = j
-	l.jobs.mu.Unlock()
-	actor := registry.ActorFrom(ctx)
-	go func() {
-		err := l.rematch(registry.WithActor(context.Background(), actor), j, criteria)
-		j.mu.Lock()
-		j.err, j.finished = err, l.now()
-		j.mu.Unlock()
-		if err != nil {
-			l.log.Error("re-match failed", "job", j.ID, "type", typ, "err", err)
-		}
-	}()
-	return j, nil
-}
-
 // errDryRun rolls back a dry run's transaction.
 var errDryRun = errors.New("dry run")
 
-// Rematch re-matches synchronously; Submit runs it as a job.
+// Rematch re-matches the records of typ that criteria selects,
+// synchronously: each record is matched again and its AUTO links follow
+// the current model (MANUAL links and NO_MATCH decisions stay). With
+// dryRun nothing is applied: each record's decision is made in a
+// transaction that is rolled back, and the changes are listed instead.
+// $mdm-submit runs it as a durable job (rematch_job.go).
 func (l *Linker) Rematch(ctx context.Context, typ string, criteria url.Values, dryRun bool) (JobStatus, error) {
 	j := &Job{Type: typ, DryRun: dryRun, Started: l.now()}
 	err := l.rematch(ctx, j, criteria)
@@ -122,7 +82,10 @@ func (l *Linker) rematch(ctx context.Context, j *Job, criteria url.Values) error
 	}
 	params.Set("_count", "200")
 	params.Set("_sort", "_lastUpdated")
-	first := true
+	first := j.cursor == ""
+	if !first {
+		params.Set("_cursor", j.cursor)
+	}
 	for {
 		q, err := registry.ParseQuery(j.Type, params, false)
 		if err != nil {
@@ -136,12 +99,16 @@ func (l *Linker) rematch(ctx context.Context, j *Job, criteria url.Values) error
 			j.total.Store(int64(page.Total))
 		}
 		first = false
-		_ = q
 		for _, r := range page.Matches {
 			if err := l.rematchOne(ctx, j, r); err != nil {
 				return err
 			}
 			j.done.Add(1)
+		}
+		if j.page != nil {
+			if err := j.page(page.Next); err != nil {
+				return err
+			}
 		}
 		if page.Next == "" {
 			return nil

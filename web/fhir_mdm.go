@@ -455,8 +455,7 @@ func (s *Server) handleMDMNoRoute(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleMDMSubmit(c *fiber.Ctx) error {
-	l, _, err := s.mdm()
-	if err != nil {
+	if _, _, err := s.mdm(); err != nil {
 		return err
 	}
 	p, err := operationParams(c, "$mdm-submit", pType, "criteria", "dryRun")
@@ -478,8 +477,14 @@ func (s *Server) handleMDMSubmit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	job, err := l.Submit(actorContext(c), typ, criteria, dry)
+	if s.bulk == nil {
+		return registry.Errorf(registry.ENotFound, "$mdm-submit needs the job queue, which this server does not run")
+	}
+	job, err := linkage.NewRematchJob(actorContext(c), typ, criteria, dry)
 	if err != nil {
+		return err
+	}
+	if err := s.bulk.Enqueue(c.UserContext(), job); err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderContentLocation, s.base(c)+"/$mdm-submit-status/"+job.ID)
@@ -511,15 +516,22 @@ func submitCriteria(p *opParams, typ string) (url.Values, error) {
 }
 
 func (s *Server) handleMDMSubmitStatus(c *fiber.Ctx) error {
-	l, _, err := s.mdm()
+	if _, _, err := s.mdm(); err != nil {
+		return err
+	}
+	id := c.Params("id")
+	var st linkage.JobStatus
+	job, err := s.bulk.Job(c.UserContext(), id)
+	if err == nil {
+		st, err = linkage.RematchStatus(job)
+	}
+	if registry.ErrorCode(err) == registry.ENotFound {
+		return registry.Errorf(registry.ENotFound, "no $mdm-submit job %q", id)
+	}
 	if err != nil {
 		return err
 	}
-	job, ok := l.Job(c.Params("id"))
-	if !ok {
-		return registry.Errorf(registry.ENotFound, "no $mdm-submit job %q on this server", c.Params("id"))
-	}
-	return s.sendJSON(c, fiber.StatusOK, parameters(jobParams(job.Status())))
+	return s.sendJSON(c, fiber.StatusOK, parameters(jobParams(st)))
 }
 
 // jobParams describes a re-match job: its progress and, for a dry run, the

@@ -29,6 +29,7 @@ type Exchange interface {
 	// Topics lists the canonical URLs of the topics offered.
 	TopicURLs() []string
 	EndpointService
+	ExchangeAdmin
 }
 
 // subscriptionRoutes registers the Subscription interactions and

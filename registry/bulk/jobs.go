@@ -28,6 +28,9 @@ type Jobs struct {
 	log    *slog.Logger
 	owner  string        // this process's name on the leases it holds
 	wake   chan struct{} // a job was queued here
+	// runners run the kinds handed in with Handle (kinds.go), in order.
+	runners map[string]Runner
+	kinds   []string
 	// BatchSize is the number of import lines written per transaction.
 	BatchSize int
 	// Lease is how long a worker holds a job between batches before
@@ -81,7 +84,7 @@ func (j *Jobs) Run(ctx context.Context) {
 	t := time.NewTicker(j.Poll)
 	defer t.Stop()
 	for {
-		for _, kind := range []string{registry.JobImport, registry.JobExport} {
+		for _, kind := range append([]string{registry.JobImport, registry.JobExport}, j.kinds...) {
 			ids, err := j.store.Runnable(ctx, kind, time.Now())
 			if err != nil && ctx.Err() == nil {
 				j.log.Warn("bulk jobs: cannot list runnable jobs", "err", err)
@@ -118,6 +121,8 @@ func (j *Jobs) Work(ctx context.Context, id string, progress func(job *registry.
 		err = j.runImport(ctx, job, progress)
 	case registry.JobExport:
 		err = j.runExport(ctx, job)
+	default:
+		err = j.runHandled(ctx, job)
 	}
 	if err != nil && ctx.Err() == nil && registry.ErrorCode(err) != registry.EInternal {
 		return j.fail(ctx, job, err)

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -21,26 +22,19 @@ func (s *Service) TopicURLs() []string {
 // endpoint, status, events numbered and delivered, pending count, failures
 // and last error.
 func (s *Service) Deliveries(ctx context.Context) ([]map[string]any, error) {
-	if !registry.ActorFrom(ctx).HasRole("admin") {
-		return nil, registry.Errorf(registry.EForbidden, "delivery state is for admins")
+	states, err := s.SubscriptionStates(ctx)
+	if err != nil {
+		return nil, err
 	}
-	var rows []subRow
-	if err := s.db.Read().WithContext(ctx).Order("created").Find(&rows).Error; err != nil {
-		return nil, registry.Internal(err)
-	}
-	out := make([]map[string]any, 0, len(rows))
-	for _, r := range rows {
+	out := make([]map[string]any, 0, len(states))
+	for _, r := range states {
 		m := map[string]any{"id": r.ID, "owner": r.Owner, "topic": r.Topic, "endpoint": r.Endpoint, "status": r.Status,
-			"content": r.Content, "events": r.EventsSinceStart, "delivered": r.Delivered, "pending": r.EventsSinceStart - r.Delivered,
-			"errors": r.Errors, "lastError": r.LastError}
-		if r.LastErrorAt > 0 {
-			m["lastErrorAt"] = registry.FormatInstant(timeOf(r.LastErrorAt))
-		}
-		if r.LastSent > 0 {
-			m["lastSent"] = registry.FormatInstant(timeOf(r.LastSent))
-		}
-		if r.NextAttempt > 0 {
-			m["nextAttempt"] = registry.FormatInstant(timeOf(r.NextAttempt))
+			"content": r.Content, "events": r.Events, "delivered": r.Delivered, "pending": r.Pending(),
+			"errors": r.Errors, "lastError": r.LastError, "pruned": r.Pruned}
+		for k, t := range map[string]time.Time{"lastErrorAt": r.LastErrorAt, "lastSent": r.LastSent, "nextAttempt": r.NextAttempt} {
+			if !t.IsZero() {
+				m[k] = registry.FormatInstant(t)
+			}
 		}
 		out = append(out, m)
 	}
@@ -61,10 +55,19 @@ func (s *Service) Resend(ctx context.Context, id string, from int64) error {
 		if from < 1 || from > row.EventsSinceStart+1 {
 			return registry.Invalid(registry.EInvalid, "invalid", "from", "event number %d is not between 1 and %d", from, row.EventsSinceStart+1)
 		}
+		if from <= row.Pruned {
+			return s.prunedError(id, row.Pruned)
+		}
 		if err := tx.Exec(`UPDATE sub_events SET sent = 0 WHERE sub_id = ? AND seq >= ?`, id, from).Error; err != nil {
 			return err
 		}
-		return tx.Exec(`UPDATE subscriptions SET delivered = ?, next_attempt = 0 WHERE id = ?`, min(row.Delivered, from-1), id).Error
+		// pruned < from: a prune on another instance since the read
+		// would have removed events this resend is to send.
+		res := tx.Exec(`UPDATE subscriptions SET delivered = ?, next_attempt = 0 WHERE id = ? AND pruned < ?`, min(row.Delivered, from-1), id, from)
+		if res.Error == nil && res.RowsAffected == 0 {
+			return registry.Errorf(registry.EConflict, "events of Subscription/%s were pruned meanwhile: try again", id)
+		}
+		return res.Error
 	})
 	if err == nil {
 		s.Wake()

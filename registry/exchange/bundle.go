@@ -145,7 +145,14 @@ func (s *Service) Events(ctx context.Context, id string, since, until int64, con
 	if content != ContentEmpty && content != ContentIDs && content != ContentFull {
 		return nil, registry.Invalid(registry.EInvalid, "invalid", "content", "content %q: empty, id-only or full-resource", content)
 	}
-	q := s.db.Read().WithContext(ctx).Where("sub_id = ? AND seq >= ?", id, max(since, 1)).Order("seq").Limit(maxEventsQuery)
+	// Without eventsSinceNumber the answer starts at the oldest event
+	// kept; asked for a pruned one, it says so.
+	if since == 0 {
+		since = row.Pruned + 1
+	} else if since <= row.Pruned {
+		return nil, s.prunedError(id, row.Pruned)
+	}
+	q := s.db.Read().WithContext(ctx).Where("sub_id = ? AND seq >= ?", id, since).Order("seq").Limit(maxEventsQuery)
 	if until > 0 {
 		q = q.Where("seq <= ?", until)
 	}

@@ -44,6 +44,7 @@ func (s *Service) Run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("dispatching events", "err", err)
 		}
+		s.maybePrune(ctx)
 		sent := s.deliverRound(ctx)
 		pulled := s.pullRound(ctx)
 		if n > 0 || sent || pulled {

@@ -66,9 +66,14 @@ func (s *Service) putDirectory(ctx context.Context, typ, id string, res map[stri
 	if !registry.ActorFrom(ctx).HasRole("admin") {
 		return nil, registry.Errorf(registry.EForbidden, "only admins manage %s resources", typ)
 	}
-	row, secret, err := parseDirectory(typ, res)
+	row, sec, err := parseDirectory(typ, res)
 	if err != nil {
 		return nil, err
+	}
+	if c, _, ok := smartSettings(res); ok {
+		if err := s.cfg.Allow.Check(c.tokenURL); err != nil {
+			return nil, registry.Invalid(registry.EUnprocessable, "invalid", "Endpoint.extension", "SMART tokenUrl: %v", err)
+		}
 	}
 	row.ID, row.Updated = id, s.now()
 	err = s.db.Write(ctx, func(tx *gorm.DB) error {
@@ -94,8 +99,13 @@ func (s *Service) putDirectory(ctx context.Context, typ, id string, res map[stri
 		if err := tx.Exec(`INSERT INTO endpoint_state (id) VALUES (?) ON CONFLICT (id) DO NOTHING`, id).Error; err != nil {
 			return err
 		}
-		if secret != nil {
-			return tx.Exec(`UPDATE endpoint_state SET secret = ? WHERE id = ?`, *secret, id).Error
+		if sec.bearer != nil {
+			if err := tx.Exec(`UPDATE endpoint_state SET secret = ? WHERE id = ?`, *sec.bearer, id).Error; err != nil {
+				return err
+			}
+		}
+		if sec.smartKey != nil {
+			return tx.Exec(`UPDATE endpoint_state SET smart_key = ? WHERE id = ?`, *sec.smartKey, id).Error
 		}
 		return nil
 	})
@@ -106,11 +116,19 @@ func (s *Service) putDirectory(ctx context.Context, typ, id string, res map[stri
 	return s.ReadDirectory(ctx, typ, id)
 }
 
+// secrets are an Endpoint's credentials taken out of its body; nil: not
+// given (a stored one is kept).
+type secrets struct {
+	bearer, smartKey *string
+}
+
 // parseDirectory checks an Endpoint or Organization and reads its search
-// columns; an Endpoint's bearer token is taken out of the body (nil: not given).
-func parseDirectory(typ string, res map[string]any) (*dirRow, *string, error) {
+// columns; an Endpoint's bearer token and SMART private key are taken out
+// of the body.
+func parseDirectory(typ string, res map[string]any) (*dirRow, secrets, error) {
+	var sec secrets
 	if !directoryTypes[typ] || res["resourceType"] != typ {
-		return nil, nil, registry.Invalid(registry.EInvalid, "invalid", typ, "the body is not a %s", typ)
+		return nil, sec, registry.Invalid(registry.EInvalid, "invalid", typ, "the body is not a %s", typ)
 	}
 	bad := func(where, format string, args ...any) error {
 		return registry.Invalid(registry.EUnprocessable, "required", where, format, args...)
@@ -123,44 +141,51 @@ func parseDirectory(typ string, res map[string]any) (*dirRow, *string, error) {
 		if a, ok := res["active"].(bool); ok && !a {
 			row.Status = "inactive"
 		}
-		return row, nil, nil
+		return row, sec, nil
 	}
 	row.Status, _ = res["status"].(string)
 	switch row.Status {
 	case "active", "suspended", "error", "off", "entered-in-error", "test":
 	default:
-		return nil, nil, bad("Endpoint.status", "status is required: active, suspended, error, off, entered-in-error or test")
+		return nil, sec, bad("Endpoint.status", "status is required: active, suspended, error, off, entered-in-error or test")
 	}
 	ct, _ := res["connectionType"].(map[string]any)
 	if row.ConnType, _ = ct["code"].(string); row.ConnType == "" {
-		return nil, nil, bad("Endpoint.connectionType", "connectionType is required (e.g. hl7-fhir-rest)")
+		return nil, sec, bad("Endpoint.connectionType", "connectionType is required (e.g. hl7-fhir-rest)")
 	}
 	if pt, _ := res["payloadType"].([]any); len(pt) == 0 {
-		return nil, nil, bad("Endpoint.payloadType", "payloadType is required")
+		return nil, sec, bad("Endpoint.payloadType", "payloadType is required")
 	}
 	addr, _ := res["address"].(string)
 	if u, err := url.Parse(addr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, nil, bad("Endpoint.address", "address must be an absolute http or https URL")
+		return nil, sec, bad("Endpoint.address", "address must be an absolute http or https URL")
 	}
 	if mo, _ := res["managingOrganization"].(map[string]any); mo != nil {
 		row.Org, _ = mo["reference"].(string)
 	}
 	for _, t := range extensionValues(res, ExtPullType, "valueCode") {
 		if t != registry.TypePatient && t != registry.TypePractitioner && t != registry.TypeLocation {
-			return nil, nil, bad("Endpoint.extension", "pull type %q: Patient, Practitioner or Location", t)
+			return nil, sec, bad("Endpoint.extension", "pull type %q: Patient, Practitioner or Location", t)
 		}
 	}
 	if _, err := intExtension(res, ExtPullEvery, "valueUnsignedInt"); err != nil {
-		return nil, nil, err
+		return nil, sec, err
 	}
-	var secret *string
+	if _, _, ok := smartSettings(res); ok && len(extensionValues(res, ExtBearerToken, "valueString")) > 0 {
+		return nil, sec, bad("Endpoint.extension", "give a bearer token or SMART Backend Services credentials, not both")
+	}
+	key, err := parseSMART(res)
+	if err != nil {
+		return nil, sec, err
+	}
+	sec.smartKey = key
 	exts, _ := res["extension"].([]any)
 	kept := exts[:0:0]
 	for _, e := range exts {
 		em, _ := e.(map[string]any)
 		if em["url"] == ExtBearerToken {
 			if v, _ := em["valueString"].(string); v != redacted {
-				secret = &v
+				sec.bearer = &v
 			}
 			continue
 		}
@@ -172,7 +197,7 @@ func parseDirectory(typ string, res map[string]any) (*dirRow, *string, error) {
 	if len(kept) == 0 {
 		delete(res, "extension")
 	}
-	return row, secret, nil
+	return row, sec, nil
 }
 
 // redacted stands for a stored secret in what is returned.
@@ -279,6 +304,7 @@ func (s *Service) renderDirectory(ctx context.Context, row *dirRow) (map[string]
 	if st.Secret != "" {
 		exts = append(exts, map[string]any{"url": ExtBearerToken, "valueString": redacted})
 	}
+	renderSMART(exts, st.SmartKey != "")
 	exts = append(exts, st.health())
 	res["extension"] = exts
 	if st.Failures >= failuresToError && res["status"] == "active" {

@@ -114,7 +114,9 @@ func (s *Service) fanOut(ctx context.Context, e *outboxRow, subs []*liveSub, row
 	var ix *registry.Index
 	loaded := false
 	for _, sb := range subs {
-		if !sb.p.topic.carries(ev) {
+		// A change committed before the subscription was made but
+		// dispatched after (the worker was busy pulling) is not its event.
+		if e.At < sb.row.Created || !sb.p.topic.carries(ev) {
 			continue
 		}
 		if len(sb.p.filters) > 0 {

@@ -41,6 +41,7 @@ const (
 type endpointState struct {
 	ID          string
 	Secret      string
+	SmartKey    string
 	LastSuccess int64
 	LastError   string
 	LastErrorAt int64
@@ -84,6 +85,8 @@ func (st *endpointState) health() map[string]any {
 // peer is an Endpoint ready to pull from.
 type peer struct {
 	id, base, client, system, token string
+	smart                           *smartCred         // SMART Backend Services instead of token
+	onPage                          func(c PullCounts) // hears the counts of the type being pulled after each page
 	types                           []string
 	every                           time.Duration
 }
@@ -123,7 +126,7 @@ func (s *Service) pullRound(ctx context.Context) bool {
 	if err != nil || len(ids) == 0 {
 		return false
 	}
-	_, err = s.pullLeased(ctx, ids[0])
+	_, err = s.pullLeased(ctx, ids[0], TriggerDue)
 	return err == nil
 }
 
@@ -138,7 +141,7 @@ func (s *Service) Sync(ctx context.Context, id string) (map[string]any, error) {
 	if err := s.leaseEndpoint(ctx, id); err != nil {
 		return nil, err
 	}
-	c, err := s.pullLeased(ctx, id)
+	c, err := s.pullLeased(ctx, id, TriggerSync)
 	if err != nil {
 		return nil, registry.Errorf(registry.EConflict, "pull from Endpoint/%s failed: %v", id, err)
 	}
@@ -176,12 +179,20 @@ func (s *Service) leaseEndpoint(ctx context.Context, id string) error {
 	}
 }
 
-// pullLeased pulls every type of one peer and records its health.
-func (s *Service) pullLeased(ctx context.Context, id string) (PullCounts, error) {
+// pullLeased pulls every type of one peer and records its health and the
+// run in its history.
+func (s *Service) pullLeased(ctx context.Context, id, trigger string) (PullCounts, error) {
 	var total PullCounts
+	run := s.startRun(ctx, id, trigger)
 	pr, err := s.peerOf(ctx, id)
 	if err == nil {
 		for _, typ := range pr.types {
+			before := total
+			pr.onPage = func(c PullCounts) {
+				now := before
+				now.add(c)
+				s.updateRun(ctx, run, id, now, false, nil)
+			}
 			var c PullCounts
 			c, err = s.pullType(ctx, pr, typ)
 			total.add(c)
@@ -190,6 +201,7 @@ func (s *Service) pullLeased(ctx context.Context, id string) (PullCounts, error)
 			}
 		}
 	}
+	s.updateRun(ctx, run, id, total, true, err)
 	s.recordPull(ctx, id, pr, total, err)
 	return total, err
 }
@@ -234,6 +246,9 @@ func (s *Service) peerOf(ctx context.Context, id string) (*peer, error) {
 		return nil, err
 	}
 	pr := &peer{id: id, token: st.Secret, types: extensionValues(res, ExtPullType, "valueCode")}
+	if pr.smart, err = smartOf(res, st.SmartKey); err != nil {
+		return pr, err
+	}
 	pr.base, _ = res["address"].(string)
 	pr.base = strings.TrimSuffix(pr.base, "/")
 	if cs := extensionValues(res, ExtClient, "valueString"); len(cs) > 0 {
@@ -256,17 +271,15 @@ func LocalID(endpoint, typ, remoteID string) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("idem:pull/"+endpoint+"/"+typ+"/"+remoteID)).String()
 }
 
-// fetch GETs one history page from the peer.
+// fetch GETs one history page from the peer; with SMART credentials a
+// refused access token is renewed once.
 func (s *Service) fetch(ctx context.Context, pr *peer, u string) (map[string]any, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
+	resp, err := s.get(ctx, pr, u)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && pr.smart != nil {
+		resp.Body.Close()
+		s.forgetToken(pr)
+		resp, err = s.get(ctx, pr, u)
 	}
-	req.Header.Set("Accept", "application/fhir+json")
-	if pr.token != "" {
-		req.Header.Set("Authorization", "Bearer "+pr.token)
-	}
-	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -288,6 +301,25 @@ func (s *Service) fetch(ctx context.Context, pr *peer, u string) (map[string]any
 		return nil, fmt.Errorf("GET %s: not a Bundle", u)
 	}
 	return b, nil
+}
+
+// get sends one authenticated GET to the peer.
+func (s *Service) get(ctx context.Context, pr *peer, u string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/fhir+json")
+	token := pr.token
+	if pr.smart != nil {
+		if token, err = s.accessToken(ctx, pr); err != nil {
+			return nil, err
+		}
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return s.client.Do(req)
 }
 
 // historyURL is the first page of typ's history since the cursor.

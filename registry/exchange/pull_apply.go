@@ -57,6 +57,9 @@ func (s *Service) pullType(ctx context.Context, pr *peer, typ string) (PullCount
 		if at > newest {
 			newest = at
 		}
+		if pr.onPage != nil {
+			pr.onPage(c)
+		}
 	}
 	if newest != since {
 		err = s.db.Write(ctx, func(tx *gorm.DB) error {

@@ -32,6 +32,7 @@ type Config struct {
 	Timeout      time.Duration   // per HTTP call (default 10s)
 	Poll         time.Duration   // how often an idle worker looks for work (default 250ms)
 	Batch        int             // events per notification at most (default 100)
+	Retention    time.Duration   // how long delivered events are kept (default DefaultRetention)
 	Now          func() time.Time
 }
 
@@ -43,7 +44,9 @@ type Service struct {
 	client *http.Client
 	log    *slog.Logger
 	wake   chan struct{}
-	base   string // this server's FHIR base, for fullUrl and references
+	base   string     // this server's FHIR base, for fullUrl and references
+	pruned time.Time  // when the worker last pruned delivered events
+	tokens tokenCache // SMART access tokens for pulling
 	// ActorFor resolves the idem client a peer's records are written as
 	// (its roles and identifier domains); nil: no pulling.
 	ActorFor func(ctx context.Context, client string) (registry.Actor, error)
@@ -70,6 +73,9 @@ func New(db DB, reg *registry.Service, cfg Config, log *slog.Logger) *Service {
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 100
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -33,6 +33,7 @@ type subRow struct {
 	NextAttempt      int64
 	LeaseOwner       string
 	LeaseUntil       int64
+	Pruned           int64 // events numbered up to this were removed (retention.go)
 	Created          int64
 	Updated          int64
 }

@@ -270,6 +270,7 @@ func init() {
 	migrations = append(migrations, termMigration)
 	migrations = append(migrations, pushMigration)
 	migrations = append(migrations, modelStateMigration)
+	migrations = append(migrations, exchange2Migration)
 }
 
 // migrate applies the missing migrations in one transaction. On PostgreSQL an
