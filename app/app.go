@@ -183,7 +183,7 @@ func start(ctx context.Context, cfg Config, o *opened, limits registry.Limits, p
 		reads = registry.NewAuditQueue(o.auditor, registry.AuditQueueOptions{Every: cfg.auditEvery}, log)
 	}
 	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: versionString(), Started: time.Now(),
-		Auth: policyAuth{o.authz}, Audit: o.auditor, Limits: limits, TrustedProxies: proxies,
+		Auth: o.authz, Audit: o.auditor, Limits: limits, TrustedProxies: proxies,
 		Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", MetricsToken: cfg.MetricsToken, Loading: demo.message, Bulk: o.bulk, Exchange: ex, ReadAudit: reads},
 		o.svc, o.matcher, o.linker, log, o.store.Ping)
 	var ms *metricsServer

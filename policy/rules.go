@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-
-	"gorm.io/gorm"
 )
 
 // Rule is one line of Casbin policy: a permission ("p": subject, resource
@@ -123,16 +121,7 @@ func (a *Authorizer) AddRule(ctx context.Context, r Rule) error {
 	if builtinRules()[r.String()] {
 		return errorf(ErrExists, "rule %q is built in", r.String())
 	}
-	return a.change(ctx, func(tx *gorm.DB) error {
-		n, err := countRule(tx, r)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			return errorf(ErrExists, "rule %q already exists", r.String())
-		}
-		return insertRule(tx, r)
-	})
+	return a.changed(ctx, a.store.AddRule(ctx, r))
 }
 
 // RemoveRule deletes a rule added at run time.
@@ -140,16 +129,7 @@ func (a *Authorizer) RemoveRule(ctx context.Context, r Rule) error {
 	if builtinRules()[r.String()] {
 		return errorf(ErrInvalid, "rule %q is built in and cannot be removed; add a matching deny rule instead", r.String())
 	}
-	return a.change(ctx, func(tx *gorm.DB) error {
-		n, err := deleteRule(tx, r)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return errorf(ErrNotFound, "no rule %q in the database", r.String())
-		}
-		return nil
-	})
+	return a.changed(ctx, a.store.RemoveRule(ctx, r))
 }
 
 // scanRules records in s the roles and subjects the policy mentions and

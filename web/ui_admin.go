@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"idem/policy"
 	"idem/registry"
 )
 
@@ -17,8 +18,8 @@ import (
 // do Y?").
 
 var (
-	uiRoles   = []string{"source", "reader", "steward", "admin"}
-	uiActions = []string{"read", "search", "create", "update", "delete", "match", "link", "merge", "admin"}
+	uiRoles   = []string{policy.RoleSource, policy.RoleReader, policy.RoleSteward, policy.RoleAdmin}
+	uiActions = policy.Actions
 	uiTypes   = []string{registry.TypePatient, registry.TypePractitioner, registry.TypeLocation, registry.TypePerson, registry.TypeLinkage, auditType}
 )
 
@@ -30,7 +31,7 @@ type clientForm struct {
 
 type clientsPage struct {
 	view
-	Clients  []Client
+	Clients  []policy.Client
 	Now      time.Time
 	Form     clientForm
 	Roles    []string
@@ -61,7 +62,7 @@ func (s *Server) handleUIClientAdd(c *fiber.Ctx) error {
 	for _, r := range c.Request().PostArgs().PeekMulti("role") {
 		f.Roles = append(f.Roles, string(r))
 	}
-	cl := Client{Name: f.Name, System: f.System, Roles: f.Roles, Domains: strings.FieldsFunc(f.Domains, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' })}
+	cl := policy.Client{Name: f.Name, System: f.System, Roles: f.Roles, Domains: strings.FieldsFunc(f.Domains, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' })}
 	if f.Expires != "" {
 		t, err := time.Parse(time.DateOnly, f.Expires)
 		if err != nil {
@@ -70,6 +71,7 @@ func (s *Server) handleUIClientAdd(c *fiber.Ctx) error {
 		cl.Expires = t.Add(24*time.Hour - time.Second)
 	}
 	token, err := s.auth.AddClient(c.UserContext(), cl)
+	err = authError(err)
 	if code := registry.ErrorCode(err); code != "" && code != registry.EInternal {
 		return s.clientsPage(c, registry.Status(err), clientsPage{Form: f, Error: registry.ErrorMessage(err)})
 	} else if err != nil {
@@ -81,7 +83,7 @@ func (s *Server) handleUIClientAdd(c *fiber.Ctx) error {
 
 func (s *Server) handleUIClientRevoke(c *fiber.Ctx) error {
 	name := c.FormValue("name")
-	err := s.auth.RevokeClient(c.UserContext(), name)
+	err := authError(s.auth.RevokeClient(c.UserContext(), name))
 	if code := registry.ErrorCode(err); code != "" && code != registry.EInternal {
 		s.setFlash(c, flash{Kind: "error", Msg: registry.ErrorMessage(err)})
 	} else if err != nil {
@@ -99,9 +101,9 @@ type checkForm struct {
 
 type policyPage struct {
 	view
-	Rules    []Rule
+	Rules    []policy.Rule
 	Check    checkForm
-	Decision *Decision
+	Decision *policy.Decision
 	Subjects []string
 	Actions  []string
 	Types    []string
@@ -129,9 +131,9 @@ func (s *Server) handlePolicyPage(c *fiber.Ctx) error {
 	if p.Check.Who == "" {
 		return s.render(c, fiber.StatusOK, "policy", p)
 	}
-	who, ok := dryRunPrincipal(p.Check.Who, clients)
+	who, err := s.auth.DryRunPrincipal(ctx, p.Check.Who)
 	switch {
-	case !ok:
+	case err != nil:
 		p.Error = "Ask about role:NAME or client:NAME (an existing client)."
 	case !slices.Contains(uiActions, p.Check.Action):
 		p.Error = "Choose an action."
@@ -142,7 +144,7 @@ func (s *Server) handlePolicyPage(c *fiber.Ctx) error {
 		if p.Check.Domain != "" {
 			domains = []string{p.Check.Domain}
 		}
-		d := s.auth.Decide(who, p.Check.Action, p.Check.Type, domains)
+		d := s.decideAs(ctx, who, p.Check.Action, p.Check.Type, domains)
 		p.Decision = &d
 	}
 	status := fiber.StatusOK
@@ -150,23 +152,6 @@ func (s *Server) handlePolicyPage(c *fiber.Ctx) error {
 		status = fiber.StatusBadRequest
 	}
 	return s.render(c, status, "policy", p)
-}
-
-// dryRunPrincipal is who a dry run asks about: a client as it is, or an
-// anonymous user holding one role.
-func dryRunPrincipal(who string, clients []Client) (registry.Actor, bool) {
-	kind, name, _ := strings.Cut(who, ":")
-	switch kind {
-	case "role":
-		return registry.Actor{Kind: "user", Name: "dry-run", Roles: []string{name}}, name != ""
-	case "client":
-		for _, cl := range clients {
-			if cl.Name == name {
-				return registry.Actor{Kind: "client", Name: cl.Name, System: cl.System, Roles: cl.Roles, Domains: cl.Domains}, true
-			}
-		}
-	}
-	return registry.Actor{}, false
 }
 
 // handleUIRuleAdd adds the rule of the form's fields (who, type, action,
@@ -209,8 +194,12 @@ func (s *Server) handleUIRuleRemove(c *fiber.Ctx) error {
 }
 
 // editRule adds or removes one rule; a bad rule is reported on the page.
-func (s *Server) editRule(c *fiber.Ctx, line, done string, edit func(ctx context.Context, line string) error) error {
-	err := edit(c.UserContext(), line)
+func (s *Server) editRule(c *fiber.Ctx, line, done string, edit func(ctx context.Context, r policy.Rule) error) error {
+	r, err := policy.ParseRule(line)
+	if err == nil {
+		err = edit(c.UserContext(), r)
+	}
+	err = authError(err)
 	if code := registry.ErrorCode(err); code != "" && code != registry.EInternal {
 		s.setFlash(c, flash{Kind: "error", Msg: registry.ErrorMessage(err)})
 	} else if err != nil {

@@ -266,7 +266,7 @@ func init() {
 	linkMigration.sqlite = append(linkMigration.sqlite, linkIndexes...)
 	linkMigration.postgres = append(linkMigration.postgres, linkIndexes...)
 	migrations = append(migrations, matchMigration, linkMigration, recordMigration, keyCountMigration, bulkMigration)
-	migrations = append(migrations, exchangeMigration)
+	migrations = append(migrations, exchangeMigration, policyMigration)
 }
 
 // migrate applies the missing migrations in one transaction. On PostgreSQL an
