@@ -174,3 +174,19 @@ func (a *Authorizer) warm(s *state, objects []string) {
 		}
 	}
 }
+
+// Permission is the rule "p, WHO, TYPE, DOMAIN, ACTION, EFFECT" given field
+// by field, as the admin UI's rule form gives it: who is role:NAME or
+// client:NAME (or user:NAME), an empty domain is *, effect allow or deny.
+func Permission(who, typ, domain, action, effect string) (Rule, error) {
+	who = strings.TrimSpace(who)
+	if !subjectRE.MatchString(who) {
+		return Rule{}, errorf(ErrInvalid, "who %q: choose role:NAME or client:NAME", who)
+	}
+	domain = strings.TrimSpace(domain)
+	if domain == "" {
+		domain = "*"
+	}
+	r := Rule{Type: "p", Values: []string{who, strings.TrimSpace(typ), domain, strings.TrimSpace(action), strings.TrimSpace(effect)}}
+	return r, r.check()
+}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -157,49 +156,27 @@ func (s *Server) handlePolicyPage(c *fiber.Ctx) error {
 // handleUIRuleAdd adds the rule of the form's fields (who, type, action,
 // allow or deny), or its raw policy line (the advanced field) when given.
 func (s *Server) handleUIRuleAdd(c *fiber.Ctx) error {
-	line := strings.TrimSpace(c.FormValue("line"))
-	if line == "" {
-		var err error
-		line, err = ruleLine(c.FormValue("who"), c.FormValue("type"), c.FormValue("domain"), c.FormValue("action"), c.FormValue("effect"))
-		if err != nil {
-			s.setFlash(c, flash{Kind: "error", Msg: registry.ErrorMessage(err)})
-			return redirect(c, "/admin/policy")
-		}
+	if line := strings.TrimSpace(c.FormValue("line")); line != "" {
+		r, err := policy.ParseRule(line)
+		return s.editRule(c, r, err, "added", s.auth.AddRule)
 	}
-	return s.editRule(c, line, "added", s.auth.AddRule)
-}
-
-// ruleLine is the Casbin policy line of a rule given field by field:
-// "p, role:steward, Patient, *, merge, deny".
-func ruleLine(who, typ, domain, action, effect string) (string, error) {
-	who, typ, domain, action = strings.TrimSpace(who), strings.TrimSpace(typ), strings.TrimSpace(domain), strings.TrimSpace(action)
-	kind, name, _ := strings.Cut(who, ":")
-	switch {
-	case (kind != "role" && kind != "client") || name == "":
-		return "", registry.Errorf(registry.EInvalid, "who %q: choose role:NAME or client:NAME", who)
-	case typ != "*" && !slices.Contains(uiTypes, typ):
-		return "", registry.Errorf(registry.EInvalid, "type %q: choose a resource type or *", typ)
-	case action != "*" && !slices.Contains(uiActions, action):
-		return "", registry.Errorf(registry.EInvalid, "action %q: choose an action or *", action)
-	case effect != "allow" && effect != "deny":
-		return "", registry.Errorf(registry.EInvalid, "effect %q: choose allow or deny", effect)
-	case strings.ContainsAny(who+typ+domain, ", \n"):
-		return "", registry.Errorf(registry.EInvalid, "who, type and domain may not hold commas or spaces")
-	}
-	return strings.Join([]string{"p", who, typ, cmp.Or(domain, "*"), action, effect}, ", "), nil
+	r, err := policy.Permission(c.FormValue("who"), c.FormValue("type"), c.FormValue("domain"), c.FormValue("action"), c.FormValue("effect"))
+	return s.editRule(c, r, err, "added", s.auth.AddRule)
 }
 
 func (s *Server) handleUIRuleRemove(c *fiber.Ctx) error {
-	return s.editRule(c, strings.TrimSpace(c.FormValue("line")), "removed", s.auth.RemoveRule)
+	r, err := policy.ParseRule(strings.TrimSpace(c.FormValue("line")))
+	return s.editRule(c, r, err, "removed", s.auth.RemoveRule)
 }
 
-// editRule adds or removes one rule; a bad rule is reported on the page.
-func (s *Server) editRule(c *fiber.Ctx, line, done string, edit func(ctx context.Context, r policy.Rule) error) error {
-	r, err := policy.ParseRule(line)
+// editRule adds or removes rule r (unless reading it failed with err); a
+// bad rule is reported on the page.
+func (s *Server) editRule(c *fiber.Ctx, r policy.Rule, err error, done string, edit func(ctx context.Context, r policy.Rule) error) error {
 	if err == nil {
 		err = edit(c.UserContext(), r)
 	}
 	err = authError(err)
+	line := r.String()
 	if code := registry.ErrorCode(err); code != "" && code != registry.EInternal {
 		s.setFlash(c, flash{Kind: "error", Msg: registry.ErrorMessage(err)})
 	} else if err != nil {
