@@ -71,8 +71,8 @@ type Config struct {
 	// client owns. Off by default: national identifiers (a social security
 	// number, say) belong to no client and every source carries them.
 	StrictDomains bool
-	// Reload is how often the policy version in the database is polled, so
-	// that instances sharing a database pick up each other's changes
+	// Reload is how often the policy version in the store is polled, so
+	// that instances sharing a store pick up each other's changes
 	// (0: every 5 s; negative: never, as for one-shot commands).
 	Reload time.Duration
 	// SessionTTL is how long a steward session lives without use (0: 12 h).
@@ -116,7 +116,7 @@ type Authorizer struct {
 	done chan struct{}
 }
 
-// state is a snapshot taken at one reload: the database's policy version,
+// state is a snapshot taken at one reload: the store's policy version,
 // the domain owners, the known roles, and caches that are only valid for
 // this snapshot (decisions and authenticated tokens).
 type state struct {
@@ -226,7 +226,7 @@ func (a *Authorizer) poll(every time.Duration) {
 	}
 }
 
-// refresh reloads if the database's policy version moved on. It costs one
+// refresh reloads if the store's policy version moved on. It costs one
 // read of the one-row version table; Authenticate and Session call it on
 // every request, so that a change committed by any instance or command (a
 // revocation, a new domain owner, a rule) is in force on the next request.

@@ -89,7 +89,7 @@ var builtinRules = sync.OnceValue(func() map[string]bool {
 	return m
 })
 
-// Rules returns the rules in force: built-in and from the database.
+// Rules returns the rules in force: built-in and stored.
 func (a *Authorizer) Rules() ([]Rule, error) {
 	var out []Rule
 	for _, ptype := range []string{"p", "g"} {
@@ -112,7 +112,7 @@ func (a *Authorizer) Rules() ([]Rule, error) {
 	return out, nil
 }
 
-// AddRule stores a rule in the database and puts it in force on every
+// AddRule stores a rule in the store and puts it in force on every
 // instance (here at once, elsewhere at the next poll).
 func (a *Authorizer) AddRule(ctx context.Context, r Rule) error {
 	if err := r.check(); err != nil {
