@@ -187,7 +187,7 @@ func start(ctx context.Context, cfg Config, o *opened, limits fhir.Limits, proxi
 		reads = registry.NewAuditQueue(o.auditor, registry.AuditQueueOptions{Every: cfg.auditEvery}, log)
 	}
 	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: versionString(), Started: time.Now(),
-		Auth: policyAuth{o.authz}, Audit: o.auditor, Limits: limits, TrustedProxies: proxies,
+		Auth: o.authz, Audit: o.auditor, Limits: limits, TrustedProxies: proxies,
 		Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", MetricsToken: cfg.MetricsToken, Loading: demo.message, Bulk: o.bulk, Exchange: ex, ReadAudit: reads,
 		Federation: ex, FederatedTimeout: cfg.FederatedTimeout, FederatedTTL: cfg.FederatedTTL},
 		o.svc, o.matcher, o.linker, log, o.store.Ping)

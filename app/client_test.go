@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"idem/policy"
+	"idem/registry/sqlstore/policystore"
 	"idem/registry/sqlstore/sqltest"
 )
 
@@ -37,7 +39,7 @@ func lastLine(s string) string {
 // openPolicy opens the policy of the database at dsn, as a server would.
 func openPolicy(t *testing.T, dsn string) *policy.Authorizer {
 	t.Helper()
-	a, err := policy.Open(context.Background(), storeDB{sqltest.Open(t, dsn)}, policy.Config{Reload: -1})
+	a, err := policy.Open(context.Background(), policystore.New(sqltest.Open(t, dsn)), policy.Config{Reload: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +83,7 @@ func TestClientCommands(t *testing.T) {
 
 			a := openPolicy(t, db)
 			p, err := a.Authenticate(ctx, token)
-			if err != nil || p.Name != "ehr-main" || !p.HasRole("source") {
+			if err != nil || p.Name != "ehr-main" || !slices.Contains(p.Roles, "source") {
 				t.Fatalf("token from client add: %+v %v", p, err)
 			}
 			c, _ := a.Client(ctx, "ehr-main")

@@ -16,6 +16,7 @@ import (
 	"idem/registry/exchange"
 	"idem/registry/fhir"
 	"idem/registry/sqlstore"
+	"idem/registry/sqlstore/policystore"
 	"idem/seed"
 	"idem/web"
 )
@@ -54,7 +55,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 		store.Close()
 		return nil, err
 	}
-	authz, err := policy.Open(ctx, storeDB{store}, pcfg)
+	authz, err := policy.Open(ctx, policystore.New(store), pcfg)
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("policy: %w", err)
@@ -69,7 +70,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 	linker := linkage.NewLinker(store, w, matcher, linkage.LinkerConfig{AutoLink: authz.AutoLink}, log)
 	auditor := registry.NewAuditor(store, w, auditSource(cfg))
 	svc := &registry.Service{Store: store, Writer: w, Steps: registry.Steps{
-		Authorize: web.NewGuard(policyAuth{authz}),
+		Authorize: web.NewGuard(authz),
 		Link:      linker,
 		Audit:     auditor,
 		Notify:    exchange.Notifier{},

@@ -23,7 +23,7 @@ func newExchange(cfg Config, o *opened, allow *outbound.Allow, log *slog.Logger)
 		if !c.Active(o.svc.Now()) {
 			return registry.Actor{}, registry.Errorf(registry.EForbidden, "client %s is revoked or expired", name)
 		}
-		return toWeb(c.Principal()), nil
+		return c.Principal(), nil
 	}
 	o.svc.Store = wakeStore{Store: o.store, wake: ex.Wake}
 	wirePush(o, ex)

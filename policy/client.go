@@ -7,8 +7,6 @@ import (
 	"errors"
 	"slices"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // Client is a system that calls idem's FHIR API with a bearer token. It has
@@ -36,33 +34,6 @@ func (c Client) Principal() Principal {
 	return Principal{Kind: KindClient, Name: c.Name, System: c.System, Roles: c.Roles, Domains: c.Domains}
 }
 
-type clientRow struct {
-	Name, System, Roles, Domains, TokenHash, JWKS string
-	Created, Expires, Revoked                     int64
-}
-
-func (r clientRow) client() Client {
-	return Client{Name: r.Name, System: r.System, Roles: unlist(r.Roles), Domains: unlist(r.Domains),
-		Created: fromMicro(r.Created), Expires: fromMicro(r.Expires), Revoked: fromMicro(r.Revoked), JWKS: r.JWKS}
-}
-
-func micro(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func fromMicro(us int64) time.Time {
-	if us == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(us).UTC()
-}
-
-const selectClient = `SELECT name, system, roles, domains, token_hash, created, expires, revoked, COALESCE(k.jwks, '') AS jwks
-	FROM policy_clients LEFT JOIN policy_client_keys k ON k.client = policy_clients.name`
-
 // noToken starts the stored token hash of a client without a static token
 // (a JWKS client): hashes are hex, so no token ever matches it.
 const noToken = "none:"
@@ -89,48 +60,12 @@ func (a *Authorizer) AddClient(ctx context.Context, c Client) (token string, err
 	return token, a.insertClient(ctx, c, hashSecret(token))
 }
 
+// insertClient stores c as created now, owning its domains in canonical
+// form, so that a domain owned under one spelling cannot be claimed under
+// another.
 func (a *Authorizer) insertClient(ctx context.Context, c Client, tokenHash string) error {
-	return a.change(ctx, func(tx *gorm.DB) error {
-		var n int64
-		if err := tx.Raw(`SELECT COUNT(*) FROM policy_clients WHERE name = ?`, c.Name).Scan(&n).Error; err != nil {
-			return err
-		}
-		if n > 0 {
-			return errorf(ErrExists, "client %s already exists", c.Name)
-		}
-		if err := claimDomains(ctx, tx, c); err != nil {
-			return err
-		}
-		if c.JWKS != "" {
-			if err := tx.Exec(`INSERT INTO policy_client_keys (client, jwks) VALUES (?, ?)`, c.Name, c.JWKS).Error; err != nil {
-				return err
-			}
-		}
-		return tx.Exec(`INSERT INTO policy_clients (name, system, roles, domains, token_hash, created, expires, revoked)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 0)`, c.Name, c.System, list(c.Roles), list(c.Domains), tokenHash,
-			a.now().UnixMicro(), micro(c.Expires)).Error
-	})
-}
-
-// claimDomains records c as the owner of its domains, in canonical form, so
-// that a domain owned under one spelling cannot be claimed under another.
-func claimDomains(ctx context.Context, tx *gorm.DB, c Client) error {
-	if len(c.Domains) == 0 {
-		return nil
-	}
-	owners, err := readOwners(ctx, tx)
-	if err != nil {
-		return err
-	}
-	for _, d := range c.Domains {
-		if owner := owners[CanonicalDomain(d)]; owner != "" {
-			return errorf(ErrExists, "identifier domain %s is owned by client %s", d, owner)
-		}
-		if err := tx.Exec(`INSERT INTO policy_domains (system, client) VALUES (?, ?)`, CanonicalDomain(d), c.Name).Error; err != nil {
-			return err
-		}
-	}
-	return nil
+	c.Created, c.Revoked = a.now(), time.Time{}
+	return a.changed(ctx, a.store.AddClient(ctx, NewClient{Client: c, TokenHash: tokenHash, Owned: canonicalDomains(c.Domains)}))
 }
 
 func (a *Authorizer) checkClient(c Client) error {
@@ -182,46 +117,19 @@ func sortedKeys(m map[string]bool) []string {
 
 // Clients lists every client, revoked ones included, by name.
 func (a *Authorizer) Clients(ctx context.Context) ([]Client, error) {
-	var rows []clientRow
-	if err := a.db.Read().WithContext(ctx).Raw(selectClient + ` ORDER BY name`).Scan(&rows).Error; err != nil {
-		return nil, err
-	}
-	out := make([]Client, len(rows))
-	for i, r := range rows {
-		out[i] = r.client()
-	}
-	return out, nil
+	return a.store.Clients(ctx)
 }
 
 // Client returns the named client, or ErrNotFound.
 func (a *Authorizer) Client(ctx context.Context, name string) (Client, error) {
-	var rows []clientRow
-	if err := a.db.Read().WithContext(ctx).Raw(selectClient+` WHERE name = ?`, name).Scan(&rows).Error; err != nil {
-		return Client{}, err
-	}
-	if len(rows) == 0 {
-		return Client{}, errorf(ErrNotFound, "no client %s", name)
-	}
-	return rows[0].client(), nil
+	return a.store.Client(ctx, name)
 }
 
 // RevokeClient ends the client's token for good and releases its
 // identifier domains (so a successor client can own them). The client stays
 // listed, for the audit trail; its name is not reused.
 func (a *Authorizer) RevokeClient(ctx context.Context, name string) error {
-	return a.change(ctx, func(tx *gorm.DB) error {
-		res := tx.Exec(`UPDATE policy_clients SET revoked = ? WHERE name = ? AND revoked = 0`, a.now().UnixMicro(), name)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return errorf(ErrNotFound, "no active client %s", name)
-		}
-		if err := tx.Exec(`DELETE FROM policy_access_tokens WHERE client = ?`, name).Error; err != nil {
-			return err
-		}
-		return tx.Exec(`DELETE FROM policy_domains WHERE client = ?`, name).Error
-	})
+	return a.changed(ctx, a.store.RevokeClient(ctx, name, a.now()))
 }
 
 // RotateToken gives an active client a new token, valid until expires (zero:
@@ -231,15 +139,7 @@ func (a *Authorizer) RotateToken(ctx context.Context, name string, expires time.
 		return "", errorf(ErrInvalid, "expiry %s is in the past", expires.Format(time.RFC3339))
 	}
 	token := newToken()
-	err := a.change(ctx, func(tx *gorm.DB) error {
-		res := tx.Exec(`UPDATE policy_clients SET token_hash = ?, expires = ? WHERE name = ? AND revoked = 0`,
-			hashSecret(token), micro(expires), name)
-		if res.Error == nil && res.RowsAffected == 0 {
-			return errorf(ErrNotFound, "no active client %s", name)
-		}
-		return res.Error
-	})
-	return token, err
+	return token, a.changed(ctx, a.store.SetClientToken(ctx, name, hashSecret(token), expires))
 }
 
 // EnsureAdminClient makes sure a client "admin" with role admin accepts
@@ -258,9 +158,7 @@ func (a *Authorizer) EnsureAdminClient(ctx context.Context, token string) error 
 	case !c.Revoked.IsZero():
 		return errorf(ErrInvalid, "client admin is revoked")
 	}
-	return a.change(ctx, func(tx *gorm.DB) error {
-		return tx.Exec(`UPDATE policy_clients SET token_hash = ? WHERE name = 'admin'`, hashSecret(token)).Error
-	})
+	return a.changed(ctx, a.store.SetClientToken(ctx, "admin", hashSecret(token), c.Expires))
 }
 
 // tokenEntry is an authenticated token, cached until the next reload.
@@ -290,25 +188,21 @@ func (a *Authorizer) Authenticate(ctx context.Context, token string) (Principal,
 		}
 		return e.p, nil
 	}
-	var rows []clientRow
-	if err := a.db.Read().WithContext(ctx).Raw(selectClient+` WHERE token_hash = ?`, h).Scan(&rows).Error; err != nil {
-		return Principal{}, err
-	}
-	// The lookup is by hash, which an attacker cannot steer byte by byte;
-	// the comparison is constant-time all the same.
-	if len(rows) == 0 {
+	// The lookup is by hash, which an attacker cannot steer byte by byte.
+	c, err := a.store.ClientByToken(ctx, h)
+	if errors.Is(err, ErrNotFound) {
 		return a.authenticateAccessToken(ctx, s, h, now)
 	}
-	if !Equal(rows[0].TokenHash, h) {
-		return Principal{}, ErrUnauthenticated
+	if err != nil {
+		return Principal{}, err
 	}
-	c := rows[0].client()
 	if !c.Revoked.IsZero() {
 		return Principal{}, ErrUnauthenticated
 	}
 	if !c.Active(now) {
 		return Principal{}, errorf(ErrUnauthenticated, "token expired")
 	}
-	s.tokens.Store(h, tokenEntry{p: c.Principal(), expires: c.Expires})
-	return c.Principal(), nil
+	p := c.Principal()
+	s.tokens.Store(h, tokenEntry{p: p, expires: c.Expires})
+	return p, nil
 }

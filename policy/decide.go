@@ -53,7 +53,7 @@ func (a *Authorizer) Decide(p Principal, action, typ string, domains []string) D
 	if m := a.decideMode(p, action, typ); !m.Allowed {
 		return m
 	}
-	if (action == "create" || action == "update") && !p.HasRole(RoleAdmin) {
+	if (action == "create" || action == "update") && !hasRole(p, RoleAdmin) {
 		if dd := a.decideDomains(s, p, domains); !dd.Allowed {
 			return dd
 		}
@@ -72,7 +72,7 @@ func isWrite(action string) bool {
 // one of its roles is allowed; a deny rule for any of them wins.
 func (a *Authorizer) enforce(s *state, p Principal, action, typ string, domains []string) Decision {
 	subjects := make([]string, 0, 1+len(p.Roles))
-	subjects = append(subjects, p.Subject())
+	subjects = append(subjects, Subject(p))
 	for _, r := range p.Roles {
 		subjects = append(subjects, "role:"+r)
 	}
@@ -91,7 +91,7 @@ func (a *Authorizer) enforce(s *state, p Principal, action, typ string, domains 
 			}
 			v := a.verdict(s, sub, typ, dom, action)
 			if v.deny {
-				return Decision{Rule: v.rule, Reason: fmt.Sprintf("%s may not %s %s%s: denied by %q", p, action, typ, inDomain(dom), v.rule)}
+				return Decision{Rule: v.rule, Reason: fmt.Sprintf("%s may not %s %s%s: denied by %q", describe(p), action, typ, inDomain(dom), v.rule)}
 			}
 			if v.allow && by == "" {
 				by = v.rule
@@ -99,13 +99,13 @@ func (a *Authorizer) enforce(s *state, p Principal, action, typ string, domains 
 		}
 		if by == "" {
 			return Decision{Rule: RuleDefaultDeny, Reason: fmt.Sprintf("%s (roles: %s) may not %s %s%s: no policy rule allows it",
-				p, rolesText(p.Roles), action, typ, inDomain(dom))}
+				describe(p), rolesText(p.Roles), action, typ, inDomain(dom))}
 		}
 		if allowedBy == "" {
 			allowedBy = by
 		}
 	}
-	return Decision{Allowed: true, Rule: allowedBy, Reason: fmt.Sprintf("%s may %s %s", p, action, typ)}
+	return Decision{Allowed: true, Rule: allowedBy, Reason: fmt.Sprintf("%s may %s %s", describe(p), action, typ)}
 }
 
 func inDomain(dom string) string {
@@ -126,7 +126,7 @@ func rolesText(roles []string) string {
 func (a *Authorizer) decideMode(p Principal, action, typ string) Decision {
 	mode := a.Mode(typ)
 	rule := fmt.Sprintf("sharing: %s=%s", typ, mode)
-	if mode != SourceOfTruth || p.HasRole(RoleAdmin) {
+	if mode != SourceOfTruth || hasRole(p, RoleAdmin) {
 		return Decision{Allowed: true, Rule: rule}
 	}
 	auth := a.cfg.Authoritative[typ]
@@ -135,7 +135,7 @@ func (a *Authorizer) decideMode(p Principal, action, typ string) Decision {
 	}
 	return Decision{Rule: rule + " (authoritative: " + strings.Join(auth, ", ") + ")",
 		Reason: fmt.Sprintf("%s may not %s %s: %s is source-of-truth and only %s may write it; other systems read it",
-			p, action, typ, typ, strings.Join(auth, ", "))}
+			describe(p), action, typ, typ, strings.Join(auth, ", "))}
 }
 
 // decideDomains refuses identifiers in a domain owned by someone else (and,
@@ -146,11 +146,11 @@ func (a *Authorizer) decideDomains(s *state, p Principal, domains []string) Deci
 		switch {
 		case owner == "" && a.cfg.StrictDomains:
 			return Decision{Rule: RuleStrictDomain,
-				Reason: fmt.Sprintf("%s may not assign identifiers in domain %s (owned by no client)", p, dom)}
+				Reason: fmt.Sprintf("%s may not assign identifiers in domain %s (owned by no client)", describe(p), dom)}
 		case owner == "" || (owner == p.Name && p.Kind == KindClient):
 		default:
 			return Decision{Rule: RuleDomain + ": " + dom + " is owned by " + owner,
-				Reason: fmt.Sprintf("%s may not assign identifiers in domain %s (owned by %s)", p, dom, owner)}
+				Reason: fmt.Sprintf("%s may not assign identifiers in domain %s (owned by %s)", describe(p), dom, owner)}
 		}
 	}
 	return Decision{Allowed: true}

@@ -1,12 +1,9 @@
 package policy
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
-
-	"gorm.io/gorm"
 )
 
 // RuleOwner is the built-in rule that decides who changes a stored record.
@@ -23,7 +20,7 @@ const RuleOwner = "built-in: a record is updated and deleted by its owner (the c
 // the answer concerns the version the write replaces.
 func (a *Authorizer) DecideOwner(p Principal, action, typ, source string) Decision {
 	switch {
-	case p.HasRole(RoleAdmin):
+	case hasRole(p, RoleAdmin):
 		return Decision{Allowed: true, Rule: RuleOwner + "; admins change any record"}
 	case a.Mode(typ) == SourceOfTruth && p.Kind == KindClient && slices.Contains(a.cfg.Authoritative[typ], p.Name):
 		return Decision{Allowed: true, Rule: fmt.Sprintf("sharing: %s=%s (authoritative: %s)", typ, SourceOfTruth, p.Name)}
@@ -40,7 +37,7 @@ func (a *Authorizer) DecideOwner(p Principal, action, typ, source string) Decisi
 		source = "none"
 	}
 	return Decision{Rule: RuleOwner, Reason: fmt.Sprintf("%s may not %s a %s owned by %s (meta.source %s): only its owner, an admin or an authoritative client of a source-of-truth type may",
-		p, action, typ, owner, source)}
+		describe(p), action, typ, owner, source)}
 }
 
 // ownerOf returns the clients whose system wrote a record with meta.source
@@ -59,18 +56,14 @@ func (s *state) ownerOf(source string) []string {
 	return nil
 }
 
-// readSystems maps each client system URI (without a trailing "/") to the
+// systems maps each client system URI (without a trailing "/") to the
 // clients registered with it, revoked ones included: their records stay
-// theirs.
-func readSystems(ctx context.Context, db *gorm.DB) (map[string][]string, error) {
-	var rows []struct{ Name, System string }
-	if err := db.WithContext(ctx).Raw(`SELECT name, system FROM policy_clients ORDER BY name`).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("policy: read client systems: %w", err)
+// theirs. Clients come by name, so each list is in name order.
+func systems(clients []Client) map[string][]string {
+	out := make(map[string][]string, len(clients))
+	for _, c := range clients {
+		key := strings.TrimSuffix(c.System, "/")
+		out[key] = append(out[key], c.Name)
 	}
-	systems := make(map[string][]string, len(rows))
-	for _, r := range rows {
-		key := strings.TrimSuffix(r.System, "/")
-		systems[key] = append(systems[key], r.Name)
-	}
-	return systems, nil
+	return out
 }

@@ -5,8 +5,11 @@
 // IHE ITI-104) and the sharing architecture of each resource type, and
 // answers one question with an explanation: Authorizer.Decide.
 //
-// It imports nothing of the project: the storage it needs is the small DB
-// interface, the web layer hands it a Principal and gets a Decision back.
+// It imports nothing of the project and no database: what it keeps between
+// requests is behind the Store interface (implemented over the registry's
+// database in registry/sqlstore/policystore). The web layer hands it the
+// actor of a request (Principal, the shape of registry.Actor) and gets a
+// Decision back.
 package policy
 
 import (
@@ -22,15 +25,7 @@ import (
 
 	"github.com/casbin/casbin/v2"
 	"github.com/casbin/casbin/v2/model"
-	"gorm.io/gorm"
 )
-
-// DB is the database policy keeps its tables in. Read returns a handle for
-// queries (it may be a read-only pool); Write runs fn in one transaction.
-type DB interface {
-	Read() *gorm.DB
-	Write(ctx context.Context, fn func(tx *gorm.DB) error) error
-}
 
 // Errors returned by policy; callers match them with errors.Is.
 var (
@@ -56,9 +51,13 @@ type kindError struct {
 func (e *kindError) Error() string { return e.msg }
 func (e *kindError) Unwrap() error { return e.kind }
 
-func errorf(kind error, format string, args ...any) error {
+// Errorf returns an error with its own message that errors.Is matches
+// against kind (ErrNotFound, ErrExists…); a Store reports with it.
+func Errorf(kind error, format string, args ...any) error {
 	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
 }
+
+func errorf(kind error, format string, args ...any) error { return Errorf(kind, format, args...) }
 
 // Config configures an Authorizer. The zero value is usable.
 type Config struct {
@@ -75,8 +74,8 @@ type Config struct {
 	// client owns. Off by default: national identifiers (a social security
 	// number, say) belong to no client and every source carries them.
 	StrictDomains bool
-	// Reload is how often the policy version in the database is polled, so
-	// that instances sharing a database pick up each other's changes
+	// Reload is how often the policy version in the store is polled, so
+	// that instances sharing a store pick up each other's changes
 	// (0: every 5 s; negative: never, as for one-shot commands).
 	Reload time.Duration
 	// SessionTTL is how long a steward session lives without use (0: 12 h).
@@ -105,7 +104,8 @@ var defaultPolicy string
 // Authorizer holds the principals, the rules and the configuration, and
 // decides. It is safe for concurrent use.
 type Authorizer struct {
-	db      DB
+	store   Store
+	rules   *adapter // the stored rules Casbin loads next
 	cfg     Config
 	now     func() time.Time
 	log     *slog.Logger
@@ -119,7 +119,7 @@ type Authorizer struct {
 	done chan struct{}
 }
 
-// state is a snapshot taken at one reload: the database's policy version,
+// state is a snapshot taken at one reload: the store's policy version,
 // the domain owners, the known roles, and caches that are only valid for
 // this snapshot (decisions and authenticated tokens).
 type state struct {
@@ -134,14 +134,11 @@ type state struct {
 	tokens      sync.Map // token hash → tokenEntry
 }
 
-// Open creates policy's tables if needed, loads the rules and domain owners,
-// and (unless cfg.Reload is negative) starts polling for changes made by
-// other instances. Close stops the polling; the DB stays the caller's.
-func Open(ctx context.Context, db DB, cfg Config) (*Authorizer, error) {
+// Open loads the rules and domain owners from store and (unless cfg.Reload
+// is negative) starts polling it for changes made by other instances.
+// Close stops the polling; the store stays the caller's.
+func Open(ctx context.Context, store Store, cfg Config) (*Authorizer, error) {
 	if err := cfg.check(); err != nil {
-		return nil, err
-	}
-	if err := migrate(ctx, db); err != nil {
 		return nil, err
 	}
 	m, err := model.NewModelFromString(modelText)
@@ -152,11 +149,15 @@ func Open(ctx context.Context, db DB, cfg Config) (*Authorizer, error) {
 	// in a newly loaded policy, so reloads are safe beside concurrent
 	// evaluation. Its cache keeps booleans only; Decide memoises the
 	// deciding rule as well (see memo).
-	enf, err := casbin.NewSyncedCachedEnforcer(m, &adapter{db: db})
+	rules := &adapter{}
+	enf, err := casbin.NewSyncedCachedEnforcer(m, rules)
 	if err != nil {
 		return nil, fmt.Errorf("policy: load rules: %w", err)
 	}
-	a := &Authorizer{db: db, cfg: cfg, now: cfg.Now, log: cfg.Log, enf: enf,
+	// Rules change through AddRule and RemoveRule (validated, in the
+	// store's transaction with the version), never through the enforcer.
+	enf.EnableAutoSave(false)
+	a := &Authorizer{store: store, rules: rules, cfg: cfg, now: cfg.Now, log: cfg.Log, enf: enf,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if a.now == nil {
 		a.now = time.Now
@@ -228,14 +229,14 @@ func (a *Authorizer) poll(every time.Duration) {
 	}
 }
 
-// refresh reloads if the database's policy version moved on. It costs one
+// refresh reloads if the store's policy version moved on. It costs one
 // read of the one-row version table; Authenticate and Session call it on
 // every request, so that a change committed by any instance or command (a
 // revocation, a new domain owner, a rule) is in force on the next request.
 func (a *Authorizer) refresh(ctx context.Context) error {
-	v, err := readVersion(ctx, a.db.Read())
+	v, err := a.store.Version(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("policy: read version: %w", err)
 	}
 	if v == a.state.Load().version {
 		return nil
@@ -261,24 +262,17 @@ func (a *Authorizer) reload(ctx context.Context) error {
 
 // load reads the policy; the caller holds reloadMu.
 func (a *Authorizer) load(ctx context.Context) error {
-	// The version is read first: a change committed during the load leaves
-	// the recorded version behind, so the next poll loads again.
-	v, err := readVersion(ctx, a.db.Read())
+	// The store reads the version first: a change committed during the load
+	// leaves the recorded version behind, so the next poll loads again.
+	snap, err := a.store.Snapshot(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("policy: load: %w", err)
 	}
-	owners, err := readOwners(ctx, a.db.Read())
-	if err != nil {
-		return err
-	}
-	systems, err := readSystems(ctx, a.db.Read())
-	if err != nil {
-		return err
-	}
+	a.rules.stored = snap.Rules
 	if err := a.enf.LoadPolicy(); err != nil {
 		return fmt.Errorf("policy: load rules: %w", err)
 	}
-	s := &state{version: v, owners: owners, systems: systems}
+	s := &state{version: snap.Version, owners: owners(snap.Owners), systems: systems(snap.Clients)}
 	objects, err := a.scanRules(s)
 	if err != nil {
 		return err
@@ -293,42 +287,19 @@ func (a *Authorizer) load(ctx context.Context) error {
 // Version returns the policy version this Authorizer last loaded.
 func (a *Authorizer) Version() int64 { return a.state.Load().version }
 
-// bumpVersion marks a policy change inside a write transaction.
-func bumpVersion(tx *gorm.DB) error {
-	return tx.Exec(`UPDATE policy_version SET version = version + 1 WHERE id = 1`).Error
+// owners are the domain owners by canonical domain (read again in canonical
+// form, so that a spelling stored by an older version still matches).
+func owners(stored map[string]string) map[string]string {
+	out := make(map[string]string, len(stored))
+	for d, c := range stored {
+		out[CanonicalDomain(d)] = c
+	}
+	return out
 }
 
-func readVersion(ctx context.Context, db *gorm.DB) (int64, error) {
-	// Row, not Scan: every request reads it, and GORM's reflective Scan
-	// costs more than the query.
-	var v int64
-	if err := db.WithContext(ctx).Raw(`SELECT version FROM policy_version WHERE id = 1`).Row().Scan(&v); err != nil {
-		return 0, fmt.Errorf("policy: read version: %w", err)
-	}
-	return v, nil
-}
-
-func readOwners(ctx context.Context, db *gorm.DB) (map[string]string, error) {
-	var rows []struct{ System, Client string }
-	if err := db.WithContext(ctx).Raw(`SELECT system, client FROM policy_domains`).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("policy: read domains: %w", err)
-	}
-	owners := make(map[string]string, len(rows))
-	for _, r := range rows {
-		owners[CanonicalDomain(r.System)] = r.Client
-	}
-	return owners, nil
-}
-
-// change runs fn in a write transaction that also bumps the policy version,
-// then reloads so the change is in force here at once.
-func (a *Authorizer) change(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	err := a.db.Write(ctx, func(tx *gorm.DB) error {
-		if err := fn(tx); err != nil {
-			return err
-		}
-		return bumpVersion(tx)
-	})
+// changed puts a change committed to the store in force here at once (the
+// store advanced the version; other instances reload at their next poll).
+func (a *Authorizer) changed(ctx context.Context, err error) error {
 	if err != nil {
 		return err
 	}

@@ -1,39 +1,45 @@
 package policy
 
 import (
+	"context"
+	"errors"
 	"regexp"
 	"slices"
 	"strings"
 )
 
-// Kind says whether a principal is a client system or a user (a steward).
-type Kind string
-
-// The kinds of principal.
+// The kinds of principal Decide knows: a client system or a user (a
+// steward). (registry.Actor has a third, "system", for idem's own work,
+// which no rule names.)
 const (
-	KindClient Kind = "client"
-	KindUser   Kind = "user"
+	KindClient = "client"
+	KindUser   = "user"
 )
 
-// Principal is who a request acts for, once authenticated: what the web
-// layer passes to Decide and records in audit events. Principals returned by
-// Authenticate share their slices with a cache: treat them as read-only.
-type Principal struct {
-	Kind    Kind
-	Name    string
+// Principal is who a request acts for, once authenticated: what
+// Authenticate, Session and IssueToken return and Decide takes. It is an
+// alias of an unnamed struct of exactly registry.Actor's fields, which
+// policy may not import: an Actor is a Principal and a Principal an
+// Actor, with no conversion, so the project has one actor type, set once at
+// authentication; a field added to one but not the other stops the build.
+// Principals returned by Authenticate share their slices with a cache:
+// treat them as read-only.
+type Principal = struct {
+	Kind    string   // KindClient or KindUser
+	Name    string   // the client's or user's name
 	System  string   // a client's system URI (its identifier namespace or base URL); empty for users
 	Roles   []string // role names without the "role:" prefix
 	Domains []string // identifier systems the client owns
 }
 
-// Subject is the principal's Casbin subject, e.g. "client:ehr-main".
-func (p Principal) Subject() string { return string(p.Kind) + ":" + p.Name }
+// Subject is p's Casbin subject, e.g. "client:ehr-main".
+func Subject(p Principal) string { return p.Kind + ":" + p.Name }
 
-// String names the principal for messages, e.g. "client ehr-main".
-func (p Principal) String() string { return string(p.Kind) + " " + p.Name }
+// describe names p for messages, e.g. "client ehr-main".
+func describe(p Principal) string { return p.Kind + " " + p.Name }
 
-// HasRole reports whether the principal has role r.
-func (p Principal) HasRole(r string) bool { return slices.Contains(p.Roles, r) }
+// hasRole reports whether p has role r.
+func hasRole(p Principal, r string) bool { return slices.Contains(p.Roles, r) }
 
 // Actions are the operations Decide knows.
 var Actions = []string{"read", "search", "create", "update", "delete", "match", "link", "merge", "admin", "retire", "message", "extract"}
@@ -81,4 +87,26 @@ func unlist(s string) []string {
 		return nil
 	}
 	return strings.Fields(s)
+}
+
+// DryRunPrincipal is whom a dry run ("may X do Y?") asks about: who is
+// "client:NAME", a stored client as it is, or "role:NAME", anyone holding
+// that one role (a user for the user roles, a client for the others; the
+// name "(any NAME)" matches no rule of its own).
+func (a *Authorizer) DryRunPrincipal(ctx context.Context, who string) (Principal, error) {
+	kind, name, _ := strings.Cut(strings.TrimSpace(who), ":")
+	switch {
+	case name == "":
+	case kind == "client":
+		c, err := a.Client(ctx, name)
+		if errors.Is(err, ErrNotFound) {
+			return Principal{}, errorf(ErrNotFound, "no client %q", name)
+		}
+		return c.Principal(), err
+	case kind == "role" && slices.Contains(userRoles, name):
+		return Principal{Kind: KindUser, Name: "(any " + name + ")", Roles: []string{name}}, nil
+	case kind == "role":
+		return Principal{Kind: KindClient, Name: "(any " + name + ")", Roles: []string{name}}, nil
+	}
+	return Principal{}, errorf(ErrInvalid, "ask about client:NAME (an existing client) or role:NAME, not %q", who)
 }

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-
-	"gorm.io/gorm"
 )
 
 // Rule is one line of Casbin policy: a permission ("p": subject, resource
@@ -91,7 +89,7 @@ var builtinRules = sync.OnceValue(func() map[string]bool {
 	return m
 })
 
-// Rules returns the rules in force: built-in and from the database.
+// Rules returns the rules in force: built-in and stored.
 func (a *Authorizer) Rules() ([]Rule, error) {
 	var out []Rule
 	for _, ptype := range []string{"p", "g"} {
@@ -114,7 +112,7 @@ func (a *Authorizer) Rules() ([]Rule, error) {
 	return out, nil
 }
 
-// AddRule stores a rule in the database and puts it in force on every
+// AddRule stores a rule in the store and puts it in force on every
 // instance (here at once, elsewhere at the next poll).
 func (a *Authorizer) AddRule(ctx context.Context, r Rule) error {
 	if err := r.check(); err != nil {
@@ -123,16 +121,7 @@ func (a *Authorizer) AddRule(ctx context.Context, r Rule) error {
 	if builtinRules()[r.String()] {
 		return errorf(ErrExists, "rule %q is built in", r.String())
 	}
-	return a.change(ctx, func(tx *gorm.DB) error {
-		n, err := countRule(tx, r)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			return errorf(ErrExists, "rule %q already exists", r.String())
-		}
-		return insertRule(tx, r)
-	})
+	return a.changed(ctx, a.store.AddRule(ctx, r))
 }
 
 // RemoveRule deletes a rule added at run time.
@@ -140,16 +129,7 @@ func (a *Authorizer) RemoveRule(ctx context.Context, r Rule) error {
 	if builtinRules()[r.String()] {
 		return errorf(ErrInvalid, "rule %q is built in and cannot be removed; add a matching deny rule instead", r.String())
 	}
-	return a.change(ctx, func(tx *gorm.DB) error {
-		n, err := deleteRule(tx, r)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return errorf(ErrNotFound, "no rule %q in the database", r.String())
-		}
-		return nil
-	})
+	return a.changed(ctx, a.store.RemoveRule(ctx, r))
 }
 
 // scanRules records in s the roles and subjects the policy mentions and
@@ -193,4 +173,20 @@ func (a *Authorizer) warm(s *state, objects []string) {
 			}
 		}
 	}
+}
+
+// Permission is the rule "p, WHO, TYPE, DOMAIN, ACTION, EFFECT" given field
+// by field, as the admin UI's rule form gives it: who is role:NAME or
+// client:NAME (or user:NAME), an empty domain is *, effect allow or deny.
+func Permission(who, typ, domain, action, effect string) (Rule, error) {
+	who = strings.TrimSpace(who)
+	if !subjectRE.MatchString(who) {
+		return Rule{}, errorf(ErrInvalid, "who %q: choose role:NAME or client:NAME", who)
+	}
+	domain = strings.TrimSpace(domain)
+	if domain == "" {
+		domain = "*"
+	}
+	r := Rule{Type: "p", Values: []string{who, strings.TrimSpace(typ), domain, strings.TrimSpace(action), strings.TrimSpace(effect)}}
+	return r, r.check()
 }

@@ -2,10 +2,9 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // sessionMaxAge bounds a session however active it is.
@@ -20,31 +19,25 @@ const touchEvery = time.Minute
 // token. An unknown user and a wrong password both give ErrUnauthenticated,
 // after the same amount of work.
 func (a *Authorizer) Login(ctx context.Context, name, password string) (session, csrf string, err error) {
-	var rows []struct{ Password string }
-	if err := a.db.Read().WithContext(ctx).Raw(`SELECT password FROM policy_users WHERE name = ?`, name).Scan(&rows).Error; err != nil {
+	stored, err := a.store.PasswordHash(ctx, name)
+	known := err == nil
+	switch {
+	case errors.Is(err, ErrNotFound):
+		stored = dummyHash()
+	case err != nil:
 		return "", "", err
-	}
-	stored := dummyHash()
-	if len(rows) == 1 {
-		stored = rows[0].Password
 	}
 	ok, err := checkPassword(stored, password)
 	if err != nil {
 		return "", "", fmt.Errorf("user %s: %w", name, err)
 	}
-	if !ok || len(rows) != 1 {
+	if !ok || !known {
 		return "", "", ErrUnauthenticated
 	}
 	session, csrf = randomString(32), randomString(32)
 	now := a.now()
-	err = a.db.Write(ctx, func(tx *gorm.DB) error {
-		// Expired sessions are swept here: logins are rare, sessions few.
-		if err := tx.Exec(`DELETE FROM policy_sessions WHERE expires <= ?`, now.UnixMicro()).Error; err != nil {
-			return err
-		}
-		return tx.Exec(`INSERT INTO policy_sessions (id_hash, username, csrf, created, expires) VALUES (?, ?, ?, ?, ?)`,
-			hashSecret(session), name, csrf, now.UnixMicro(), now.Add(a.sessionTTL()).UnixMicro()).Error
-	})
+	err = a.store.AddSession(ctx, Session{IDHash: hashSecret(session), User: name, CSRF: csrf,
+		Created: now, Expires: now.Add(a.sessionTTL())})
 	if err != nil {
 		return "", "", err
 	}
@@ -66,30 +59,24 @@ func (a *Authorizer) Session(ctx context.Context, id string) (Principal, string,
 		return Principal{}, "", err
 	}
 	h := hashSecret(id)
-	var rows []struct {
-		Username, Csrf, Roles string
-		Created, Expires      int64
+	r, err := a.store.Session(ctx, h)
+	if errors.Is(err, ErrNotFound) {
+		return Principal{}, "", ErrUnauthenticated
 	}
-	err := a.db.Read().WithContext(ctx).Raw(`SELECT s.username, s.csrf, u.roles, s.created, s.expires
-		FROM policy_sessions s JOIN policy_users u ON u.name = s.username WHERE s.id_hash = ?`, h).Scan(&rows).Error
 	if err != nil {
 		return Principal{}, "", err
 	}
 	now := a.now()
-	if len(rows) == 0 || now.UnixMicro() >= rows[0].Expires {
+	if !now.Before(r.Expires) {
 		return Principal{}, "", ErrUnauthenticated
 	}
-	r := rows[0]
-	next := earlier(now.Add(a.sessionTTL()), fromMicro(r.Created).Add(sessionMaxAge))
-	if next.Sub(fromMicro(r.Expires)) >= touchEvery {
-		err := a.db.Write(ctx, func(tx *gorm.DB) error {
-			return tx.Exec(`UPDATE policy_sessions SET expires = ? WHERE id_hash = ?`, next.UnixMicro(), h).Error
-		})
-		if err != nil {
+	next := earlier(now.Add(a.sessionTTL()), r.Created.Add(sessionMaxAge))
+	if next.Sub(r.Expires) >= touchEvery {
+		if err := a.store.ExtendSession(ctx, h, next); err != nil {
 			return Principal{}, "", err
 		}
 	}
-	return Principal{Kind: KindUser, Name: r.Username, Roles: unlist(r.Roles)}, r.Csrf, nil
+	return Principal{Kind: KindUser, Name: r.User, Roles: r.Roles}, r.CSRF, nil
 }
 
 func earlier(a, b time.Time) time.Time {
@@ -101,7 +88,5 @@ func earlier(a, b time.Time) time.Time {
 
 // Logout ends a session. Ending an unknown session is not an error.
 func (a *Authorizer) Logout(ctx context.Context, id string) error {
-	return a.db.Write(ctx, func(tx *gorm.DB) error {
-		return tx.Exec(`DELETE FROM policy_sessions WHERE id_hash = ?`, hashSecret(id)).Error
-	})
+	return a.store.RemoveSession(ctx, hashSecret(id))
 }

@@ -23,7 +23,6 @@ import (
 	// allow-list (so "none" and HMAC-with-a-public-key confusion are refused)
 	// and leaves claim checks to us where we need OAuth-specific errors.
 	"github.com/golang-jwt/jwt/v5"
-	"gorm.io/gorm"
 )
 
 // SMART Backend Services (HL7 SMART App Launch 2.x, client-confidential-
@@ -233,37 +232,15 @@ func (a *Authorizer) IssueToken(ctx context.Context, req TokenRequest) (AccessTo
 		expires = c.Expires
 	}
 	token := newToken()
-	err = a.db.Write(ctx, func(tx *gorm.DB) error {
-		return storeGrant(tx, c.Name, claims.ID, claims.ExpiresAt.Time.Add(clockSkew), hashSecret(token), scope, now, expires)
-	})
+	err = a.store.AddGrant(ctx, Grant{Client: c.Name, JTI: claims.ID, JTIExpires: claims.ExpiresAt.Time.Add(clockSkew),
+		TokenHash: hashSecret(token), Scope: scope, Created: now, Expires: expires})
+	if errors.Is(err, ErrExists) {
+		return AccessToken{}, tokenErrorf(InvalidGrant, c.Name, "the assertion's jti was already used: sign a new assertion for every token request")
+	}
 	if err != nil {
 		return AccessToken{}, err
 	}
 	return AccessToken{Token: token, Scope: scope, Expires: expires, Lifetime: expires.Sub(now), Principal: c.Principal()}, nil
-}
-
-// storeGrant records the assertion's jti (refusing one already used) and
-// the access token's hash, and drops the client's expired ones.
-func storeGrant(tx *gorm.DB, client, jti string, jtiExpires time.Time, tokenHash, scope string, now, expires time.Time) error {
-	if err := tx.Exec(`DELETE FROM policy_assertions WHERE client = ? AND expires < ?`, client, now.UnixMicro()).Error; err != nil {
-		return err
-	}
-	// ON CONFLICT DO NOTHING rather than a unique-key error: a PostgreSQL
-	// transaction survives it, and a concurrent insert of the same jti on
-	// another instance waits for this one and then inserts nothing.
-	res := tx.Exec(`INSERT INTO policy_assertions (client, jti, expires) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-		client, jti, jtiExpires.UnixMicro())
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected == 0 {
-		return tokenErrorf(InvalidGrant, client, "the assertion's jti was already used: sign a new assertion for every token request")
-	}
-	if err := tx.Exec(`DELETE FROM policy_access_tokens WHERE client = ? AND expires <= ?`, client, now.UnixMicro()).Error; err != nil {
-		return err
-	}
-	return tx.Exec(`INSERT INTO policy_access_tokens (token_hash, client, scope, created, expires) VALUES (?, ?, ?, ?, ?)`,
-		tokenHash, client, scope, now.UnixMicro(), expires.UnixMicro()).Error
 }
 
 // verifyAssertion checks the assertion's signature with the key of the
@@ -359,29 +336,24 @@ func checkClaims(claims *jwt.RegisteredClaims, client string, audiences []string
 // authenticateAccessToken resolves an access token issued by IssueToken
 // (Authenticate's second look, after the clients' static tokens).
 func (a *Authorizer) authenticateAccessToken(ctx context.Context, s *state, h string, now time.Time) (Principal, error) {
-	var rows []struct {
-		TokenHash, Client string
-		Expires           int64
+	g, err := a.store.AccessToken(ctx, h)
+	if errors.Is(err, ErrNotFound) {
+		return Principal{}, ErrUnauthenticated
 	}
-	err := a.db.Read().WithContext(ctx).Raw(`SELECT token_hash, client, expires FROM policy_access_tokens WHERE token_hash = ?`, h).
-		Scan(&rows).Error
 	if err != nil {
 		return Principal{}, err
 	}
-	if len(rows) == 0 || !Equal(rows[0].TokenHash, h) {
-		return Principal{}, ErrUnauthenticated
-	}
-	c, err := a.Client(ctx, rows[0].Client)
+	c, err := a.Client(ctx, g.Client)
 	if errors.Is(err, ErrNotFound) || (err == nil && !c.Revoked.IsZero()) {
 		return Principal{}, ErrUnauthenticated
 	}
 	if err != nil {
 		return Principal{}, err
 	}
-	expires := fromMicro(rows[0].Expires)
-	if !c.Active(now) || !now.Before(expires) {
+	if !c.Active(now) || !now.Before(g.Expires) {
 		return Principal{}, errorf(ErrUnauthenticated, "token expired")
 	}
-	s.tokens.Store(h, tokenEntry{p: c.Principal(), expires: expires})
-	return c.Principal(), nil
+	p := c.Principal()
+	s.tokens.Store(h, tokenEntry{p: p, expires: g.Expires})
+	return p, nil
 }

@@ -3,8 +3,6 @@ package policy
 import (
 	"context"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // Sign-in throttling (the admin UI's passwords, SMART token requests).
@@ -23,16 +21,6 @@ const (
 	ThrottleMax         = 15 * time.Minute // the longest wait
 	throttleForget      = time.Hour
 )
-
-var throttleSchema = []string{
-	`CREATE TABLE IF NOT EXISTS policy_throttle (
-		subject TEXT PRIMARY KEY,
-		failures BIGINT NOT NULL,
-		last_failure BIGINT NOT NULL,
-		locked_until BIGINT NOT NULL
-	)`,
-	`CREATE INDEX IF NOT EXISTS policy_throttle_last ON policy_throttle (last_failure)`,
-}
 
 // throttleKeys are the counters of an attempt: the account's ("user:ann",
 // "client:backend"; none when unnamed) and the address's.
@@ -53,15 +41,16 @@ func (a *Authorizer) Throttle(ctx context.Context, account, addr string) (time.D
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	var until []int64
-	err := a.db.Read().WithContext(ctx).Raw(`SELECT locked_until FROM policy_throttle WHERE subject IN ?`, keys).Scan(&until).Error
+	until, err := a.store.LockedUntil(ctx, keys)
 	if err != nil {
 		return 0, err
 	}
 	now := a.now()
 	var wait time.Duration
 	for _, u := range until {
-		wait = max(wait, fromMicro(u).Sub(now))
+		if !u.IsZero() {
+			wait = max(wait, u.Sub(now))
+		}
 	}
 	return wait, nil
 }
@@ -70,35 +59,21 @@ func (a *Authorizer) Throttle(ctx context.Context, account, addr string) (time.D
 // either wait once it is over its free failures.
 func (a *Authorizer) SignInFailed(ctx context.Context, account, addr string) error {
 	keys, free := throttleKeys(account, addr)
+	if len(keys) == 0 {
+		return nil
+	}
+	freeOf := make(map[string]int64, len(keys))
+	for i, k := range keys {
+		freeOf[k] = free[i]
+	}
 	now := a.now()
-	return a.db.Write(ctx, func(tx *gorm.DB) error {
-		if err := tx.Exec(`DELETE FROM policy_throttle WHERE last_failure < ?`, now.Add(-throttleForget).UnixMicro()).Error; err != nil {
-			return err
-		}
-		for i, k := range keys {
-			if err := countFailure(tx, k, free[i], now); err != nil {
-				return err
+	return a.store.CountFailure(ctx, Failure{Keys: keys, At: now, Forget: now.Add(-throttleForget),
+		Until: func(key string, failures int64) time.Time {
+			if failures < freeOf[key] {
+				return time.Time{}
 			}
-		}
-		return nil
-	})
-}
-
-// countFailure adds one failure to key and sets its wait.
-func countFailure(tx *gorm.DB, key string, free int64, now time.Time) error {
-	err := tx.Exec(`INSERT INTO policy_throttle (subject, failures, last_failure, locked_until) VALUES (?, 1, ?, 0)
-		ON CONFLICT (subject) DO UPDATE SET failures = policy_throttle.failures + 1, last_failure = excluded.last_failure`, key, now.UnixMicro()).Error
-	if err != nil {
-		return err
-	}
-	var n int64
-	if err := tx.Raw(`SELECT failures FROM policy_throttle WHERE subject = ?`, key).Scan(&n).Error; err != nil {
-		return err
-	}
-	if n < free {
-		return nil
-	}
-	return tx.Exec(`UPDATE policy_throttle SET locked_until = ? WHERE subject = ?`, now.Add(backoff(n-free)).UnixMicro(), key).Error
+			return now.Add(backoff(failures - freeOf[key]))
+		}})
 }
 
 // backoff is the wait after the n-th failure over the free ones (from 0).
@@ -112,7 +87,5 @@ func backoff(n int64) time.Duration {
 // SignInSucceeded clears account's failures (not its address's: one good
 // password must not reset a guesser's count for the others).
 func (a *Authorizer) SignInSucceeded(ctx context.Context, account string) error {
-	return a.db.Write(ctx, func(tx *gorm.DB) error {
-		return tx.Exec(`DELETE FROM policy_throttle WHERE subject = ?`, account).Error
-	})
+	return a.store.ClearFailures(ctx, account)
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"slices"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // User is a person who signs in to the admin UI: a steward or an admin.
@@ -43,17 +41,7 @@ func (a *Authorizer) AddUser(ctx context.Context, name, password string, roles [
 	if err != nil {
 		return err
 	}
-	return a.db.Write(ctx, func(tx *gorm.DB) error {
-		var n int64
-		if err := tx.Raw(`SELECT COUNT(*) FROM policy_users WHERE name = ?`, name).Scan(&n).Error; err != nil {
-			return err
-		}
-		if n > 0 {
-			return errorf(ErrExists, "user %s already exists", name)
-		}
-		return tx.Exec(`INSERT INTO policy_users (name, password, roles, created) VALUES (?, ?, ?, ?)`,
-			name, hash, list(roles), a.now().UnixMicro()).Error
-	})
+	return a.store.AddUser(ctx, User{Name: name, Roles: roles, Created: a.now()}, hash)
 }
 
 // SetPassword replaces a user's password and ends the user's sessions.
@@ -62,46 +50,17 @@ func (a *Authorizer) SetPassword(ctx context.Context, name, password string) err
 	if err != nil {
 		return err
 	}
-	return a.db.Write(ctx, func(tx *gorm.DB) error {
-		res := tx.Exec(`UPDATE policy_users SET password = ? WHERE name = ?`, hash, name)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return errorf(ErrNotFound, "no user %s", name)
-		}
-		return tx.Exec(`DELETE FROM policy_sessions WHERE username = ?`, name).Error
-	})
+	return a.store.SetPassword(ctx, name, hash)
 }
 
 // RemoveUser deletes a user and ends the user's sessions.
 func (a *Authorizer) RemoveUser(ctx context.Context, name string) error {
-	return a.db.Write(ctx, func(tx *gorm.DB) error {
-		res := tx.Exec(`DELETE FROM policy_users WHERE name = ?`, name)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return errorf(ErrNotFound, "no user %s", name)
-		}
-		return tx.Exec(`DELETE FROM policy_sessions WHERE username = ?`, name).Error
-	})
+	return a.store.RemoveUser(ctx, name)
 }
 
 // Users lists the users by name.
 func (a *Authorizer) Users(ctx context.Context) ([]User, error) {
-	var rows []struct {
-		Name, Roles string
-		Created     int64
-	}
-	if err := a.db.Read().WithContext(ctx).Raw(`SELECT name, roles, created FROM policy_users ORDER BY name`).Scan(&rows).Error; err != nil {
-		return nil, err
-	}
-	out := make([]User, len(rows))
-	for i, r := range rows {
-		out[i] = User{Name: r.Name, Roles: unlist(r.Roles), Created: fromMicro(r.Created)}
-	}
-	return out, nil
+	return a.store.Users(ctx)
 }
 
 // EnsureAdmin bootstraps the user "admin" when no user has the admin role:

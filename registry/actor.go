@@ -9,7 +9,9 @@ import (
 // token), a steward (admin UI session), or idem itself and its commands
 // (Kind "system"). It is set once, when the request is authenticated (or
 // a command starts), and travels in the context to the policy's decisions,
-// link history and audit.
+// link history and audit. policy.Principal is an alias of this struct's
+// shape (policy imports nothing of the project), so an Actor is handed to
+// the policy as it is: keep the two field lists equal.
 type Actor struct {
 	Kind    string   // "client", "user", or "system"
 	Name    string   // client or user name; the command for a system actor

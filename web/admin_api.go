@@ -1,12 +1,14 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"idem/policy"
 	"idem/registry"
 )
 
@@ -35,7 +37,7 @@ func (s *Server) adminOnly(c *fiber.Ctx) error {
 		return err
 	}
 	if !p.HasRole("admin") {
-		return deny(p, Decision{Rule: "admin-api", Reason: "the admin API is for admins"})
+		return deny(p, policy.Decision{Rule: "admin-api", Reason: "the admin API is for admins"})
 	}
 	return c.Next()
 }
@@ -79,7 +81,7 @@ func (s *Server) handleClientAdd(c *fiber.Ctx) error {
 	if err := c.BodyParser(&in); err != nil {
 		return registry.Errorf(registry.EInvalid, "the body must be a JSON client: %v", err)
 	}
-	nc := Client{Name: in.Name, System: in.System, Roles: in.Roles, Domains: in.Domains, JWKS: string(in.JWKS)}
+	nc := policy.Client{Name: in.Name, System: in.System, Roles: in.Roles, Domains: in.Domains, JWKS: string(in.JWKS)}
 	if in.Expires != nil {
 		nc.Expires = *in.Expires
 	}
@@ -105,7 +107,7 @@ func (s *Server) handleRuleList(c *fiber.Ctx) error {
 	}
 	out := make([]fiber.Map, len(rs))
 	for i, r := range rs {
-		out[i] = fiber.Map{"rule": r.Line, "builtin": r.Builtin}
+		out[i] = fiber.Map{"rule": r.String(), "builtin": r.Builtin}
 	}
 	return c.JSON(fiber.Map{"rules": out})
 }
@@ -114,12 +116,12 @@ type ruleJSON struct {
 	Rule string `json:"rule"`
 }
 
-func (s *Server) ruleBody(c *fiber.Ctx) (string, error) {
+func (s *Server) ruleBody(c *fiber.Ctx) (policy.Rule, error) {
 	var in ruleJSON
 	if err := c.BodyParser(&in); err != nil || strings.TrimSpace(in.Rule) == "" {
-		return "", registry.Errorf(registry.EInvalid, `the body must be {"rule": "p, role:..., Patient, *, read, allow"}`)
+		return policy.Rule{}, registry.Errorf(registry.EInvalid, `the body must be {"rule": "p, role:..., Patient, *, read, allow"}`)
 	}
-	return in.Rule, nil
+	return policy.ParseRule(in.Rule)
 }
 
 func (s *Server) handleRuleAdd(c *fiber.Ctx) error {
@@ -130,7 +132,7 @@ func (s *Server) handleRuleAdd(c *fiber.Ctx) error {
 	if err := s.auth.AddRule(c.UserContext(), rule); err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(ruleJSON{Rule: rule})
+	return c.Status(fiber.StatusCreated).JSON(ruleJSON{Rule: rule.String()})
 }
 
 func (s *Server) handleRuleRemove(c *fiber.Ctx) error {
@@ -147,7 +149,11 @@ func (s *Server) handleRuleRemove(c *fiber.Ctx) error {
 // handleDecide is the dry run: "may client X (or a principal with role R)
 // do ACTION on TYPE with identifiers in DOMAIN, and by which rule?"
 func (s *Server) handleDecide(c *fiber.Ctx) error {
-	p, err := s.dryRunPrincipal(c, c.Query("client"), c.Query("role"))
+	who := "role:" + c.Query("role")
+	if client := c.Query("client"); client != "" {
+		who = "client:" + client
+	}
+	p, err := s.auth.DryRunPrincipal(c.UserContext(), who)
 	if err != nil {
 		return err
 	}
@@ -161,40 +167,18 @@ func (s *Server) handleDecide(c *fiber.Ctx) error {
 			domains = append(domains, d)
 		}
 	}
-	d := s.decideAs(c, p, action, typ, domains)
+	d := s.decideAs(c.UserContext(), p, action, typ, domains)
 	return c.JSON(fiber.Map{"principal": p.Kind + " " + p.Name, "action": action, "type": typ, "domains": domains,
 		"allowed": d.Allowed, "rule": d.Rule, "reason": d.Reason})
 }
 
-// dryRunPrincipal is the subject of a dry run: a stored client by name, or
-// a hypothetical principal with one role.
-func (s *Server) dryRunPrincipal(c *fiber.Ctx, client, role string) (registry.Actor, error) {
-	switch {
-	case client != "":
-		cs, err := s.auth.Clients(c.UserContext())
-		if err != nil {
-			return registry.Actor{}, err
-		}
-		for _, x := range cs {
-			if x.Name == client {
-				return registry.Actor{Kind: "client", Name: x.Name, System: x.System, Roles: x.Roles, Domains: x.Domains}, nil
-			}
-		}
-		return registry.Actor{}, registry.Errorf(registry.ENotFound, "no client %q", client)
-	case role != "":
-		return registry.Actor{Kind: "client", Name: "(any " + role + ")", Roles: []string{role}}, nil
+// decideAs answers like allow, without refusing: the dry run of the admin
+// API and of the admin UI's policy page.
+func (s *Server) decideAs(ctx context.Context, p registry.Actor, action, typ string, domains []string) policy.Decision {
+	d := s.auth.Decide(p, action, typ, domains)
+	if err := s.allow(ctx, p, action, typ, domains); err != nil && d.Allowed {
+		// refused by a server-managed rule before the policy
+		return policy.Decision{Rule: "server-managed", Reason: registry.ErrorMessage(err)}
 	}
-	return registry.Actor{}, registry.Errorf(registry.EInvalid, "give client (a client name) or role")
-}
-
-// decideAs answers like allow, without refusing.
-func (s *Server) decideAs(c *fiber.Ctx, p registry.Actor, action, typ string, domains []string) Decision {
-	if err := s.allow(c.UserContext(), p, action, typ, domains); err != nil {
-		d := s.auth.Decide(p, action, typ, domains)
-		if d.Allowed { // refused by a server-managed rule before the policy
-			return Decision{Rule: "server-managed", Reason: registry.ErrorMessage(err)}
-		}
-		return d
-	}
-	return s.auth.Decide(p, action, typ, domains)
+	return d
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"idem/linkage"
+	"idem/policy"
 	"idem/registry"
 )
 
@@ -33,7 +34,7 @@ func (g *Guard) AuthorizeWrite(ctx context.Context, tx registry.Tx, w *registry.
 	}
 	if serverManaged(w.Type) {
 		// Golden records and AuditEvents take the system path, never this one.
-		return deny(p, Decision{Rule: "server-managed", Reason: fmt.Sprintf("%s resources are written by idem only", w.Type)})
+		return deny(p, policy.Decision{Rule: "server-managed", Reason: fmt.Sprintf("%s resources are written by idem only", w.Type)})
 	}
 	if p.Kind == "system" || g.auth == nil {
 		return nil

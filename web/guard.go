@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"idem/policy"
 	"idem/registry"
 )
 
@@ -49,11 +51,15 @@ func (s *Server) bearer(c *fiber.Ctx) (registry.Actor, error) {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="idem"`)
 		return registry.Actor{}, registry.Errorf(registry.EUnauthorized, "this server needs a bearer token (Authorization: Bearer <token>; issue one with `idem client add`)")
 	}
-	p, err := s.auth.Authenticate(c.UserContext(), strings.TrimSpace(token))
+	pr, err := s.auth.Authenticate(c.UserContext(), strings.TrimSpace(token))
+	if errors.Is(err, policy.ErrUnauthenticated) {
+		err = registry.Errorf(registry.EUnauthorized, "the bearer token is not valid: unknown, revoked or expired")
+	}
 	if err != nil {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="idem", error="invalid_token"`)
-		return registry.Actor{}, err
+		return registry.Actor{}, authError(err)
 	}
+	p := authenticated(pr)
 	c.SetUserContext(registry.WithActor(c.UserContext(), p))
 	return p, nil
 }
@@ -117,9 +123,9 @@ func (s *Server) allow(ctx context.Context, p registry.Actor, action, typ string
 func allowed(auth Auth, p registry.Actor, action, typ string, domains []string) error {
 	switch {
 	case isWrite(action) && serverManaged(typ):
-		return deny(p, Decision{Rule: "server-managed", Reason: fmt.Sprintf("%s resources are written by idem only (golden records change through the $mdm operations)", typ)})
+		return deny(p, policy.Decision{Rule: "server-managed", Reason: fmt.Sprintf("%s resources are written by idem only (golden records change through the $mdm operations)", typ)})
 	case typ == registry.TypeAuditEvent && !p.HasRole("admin"):
-		return deny(p, Decision{Rule: "audit-admin-only", Reason: "only admins read the audit trail"})
+		return deny(p, policy.Decision{Rule: "audit-admin-only", Reason: "only admins read the audit trail"})
 	}
 	d := auth.Decide(p, action, typ, domains)
 	if !d.Allowed && action == "delete" && auth.Decide(p, "retire", typ, domains).Allowed {
@@ -142,7 +148,7 @@ func isWrite(action string) bool {
 
 // deny is the 403 of a refused request: it names the principal, the reason
 // and the rule, so the refused client and an operator both see why.
-func deny(p registry.Actor, d Decision) error {
+func deny(p registry.Actor, d policy.Decision) error {
 	reason := d.Reason
 	if reason == "" {
 		reason = "not allowed"

@@ -4,13 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"idem/policy"
 	"idem/registry"
-)
-
-// Intakes of unsolicited data (the policy's setting per client and type).
-const (
-	intakeReview = "review"
-	intakeRefuse = "refuse"
 )
 
 // checkIntake applies the policy's intake for the records a client pushes:
@@ -21,11 +16,11 @@ func (g *Guard) checkIntake(ctx context.Context, p registry.Actor, w *registry.W
 	if p.Kind != "client" || w.Resource == nil {
 		return nil
 	}
-	in, rule := g.auth.Intake(p, w.Type)
+	in, rule := g.auth.Intake(p.Name, w.Type)
 	switch in {
-	case intakeRefuse:
-		return deny(p, Decision{Rule: rule, Reason: fmt.Sprintf("%s records from %s are not accepted here", w.Type, p.Name)})
-	case intakeReview:
+	case policy.Refuse:
+		return deny(p, policy.Decision{Rule: rule, Reason: fmt.Sprintf("%s records from %s are not accepted here", w.Type, p.Name)})
+	case policy.Review:
 		if registry.Reviewed(ctx) == "" {
 			return registry.ReviewError(p, w.Type, rule)
 		}

@@ -6,7 +6,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -223,10 +222,7 @@ func (s *Server) handleNoRoute(c *fiber.Ctx) error {
 // with the status of the error's code. Internal errors are logged with the
 // request id and reported without detail.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
-	var fe *fiber.Error
-	if errors.As(err, &fe) {
-		err = fromFiber(fe)
-	}
+	err = authError(err) // Fiber's and policy's errors, as registry errors
 	status := registry.Status(err)
 	if status == fiber.StatusForbidden {
 		s.auditDenial(c, err)

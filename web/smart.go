@@ -2,11 +2,12 @@ package web
 
 import (
 	"context"
+	"errors"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"idem/policy"
 	"idem/registry"
 )
 
@@ -16,45 +17,10 @@ import (
 // OperationOutcome — except the body-size limit's 413, which every route
 // shares.
 
-// AssertionType is the client_assertion_type of a signed JWT (RFC 7523).
-const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-// signingAlgs are the assertion algorithms policy accepts (policy.SigningAlgs;
-// web does not import policy, a test in app keeps the two equal).
-var signingAlgs = []string{"RS384", "ES384", "RS256", "ES256"}
-
-// TokenRequest is a client_credentials grant with a JWT client assertion;
-// Audiences are the token endpoint URLs the assertion's aud may name.
-type TokenRequest struct {
-	Assertion string
-	Scope     string
-	Audiences []string
-}
-
-// AccessToken is an issued access token and whom it authenticates.
-type AccessToken struct {
-	Token     string
-	Scope     string
-	Lifetime  time.Duration
-	Principal registry.Actor
-}
-
-// OAuthError is a refused token request: an OAuth 2.0 error code
-// (invalid_request, invalid_client, invalid_grant, invalid_scope,
-// unsupported_grant_type) and a description. Client names the client the
-// request claimed to be, if any, for the audit trail.
-type OAuthError struct {
-	Code        string
-	Description string
-	Client      string
-}
-
-func (e *OAuthError) Error() string { return e.Code + ": " + e.Description }
-
-// status is the HTTP status of the error: 401 for a client that failed to
-// authenticate, 400 for the rest (RFC 6749 §5.2).
-func (e *OAuthError) status() int {
-	if e.Code == "invalid_client" {
+// oauthStatus is the HTTP status of a refused token request: 401 for a
+// client that failed to authenticate, 400 for the rest (RFC 6749 §5.2).
+func oauthStatus(e *policy.TokenError) int {
+	if e.Code == policy.InvalidClient {
 		return fiber.StatusUnauthorized
 	}
 	return fiber.StatusBadRequest
@@ -76,7 +42,7 @@ func (s *Server) handleSMARTConfiguration(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{
 		"token_endpoint":                                   s.tokenEndpoints(c)[0],
 		"token_endpoint_auth_methods_supported":            []string{"private_key_jwt"},
-		"token_endpoint_auth_signing_alg_values_supported": signingAlgs,
+		"token_endpoint_auth_signing_alg_values_supported": policy.SigningAlgs,
 		"grant_types_supported":                            []string{"client_credentials"},
 		"scopes_supported":                                 []string{"system/*.read", "system/*.rs", "system/*.write", "system/*.cruds", "system/*.*"},
 		"capabilities":                                     []string{"client-confidential-asymmetric"},
@@ -104,7 +70,7 @@ func (s *Server) handleToken(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusTooManyRequests).JSON(fiber.Map{"error": "invalid_client",
 			"error_description": "too many failed token requests: retry in " + waitText(wait)})
 	}
-	var tok AccessToken
+	var tok policy.AccessToken
 	if err == nil {
 		tok, err = s.auth.IssueToken(c.UserContext(), req)
 	}
@@ -119,50 +85,51 @@ func (s *Server) handleToken(c *fiber.Ctx) error {
 }
 
 // tokenRequest reads the form of a token request.
-func (s *Server) tokenRequest(c *fiber.Ctx) (TokenRequest, error) {
-	refuse := func(code, msg string) (TokenRequest, error) {
-		return TokenRequest{}, &OAuthError{Code: code, Description: msg}
+func (s *Server) tokenRequest(c *fiber.Ctx) (policy.TokenRequest, error) {
+	refuse := func(code, msg string) (policy.TokenRequest, error) {
+		return policy.TokenRequest{}, &policy.TokenError{Code: code, Description: msg}
 	}
 	if !strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEApplicationForm) {
-		return refuse("invalid_request", "the body must be application/x-www-form-urlencoded")
+		return refuse(policy.InvalidRequest, "the body must be application/x-www-form-urlencoded")
 	}
 	form := c.Request().PostArgs()
 	for _, k := range []string{"grant_type", "client_assertion_type", "client_assertion", "scope"} {
 		if len(form.PeekMulti(k)) > 1 {
-			return refuse("invalid_request", k+" is given more than once")
+			return refuse(policy.InvalidRequest, k+" is given more than once")
 		}
 	}
 	switch grant := string(form.Peek("grant_type")); grant {
 	case "":
-		return refuse("invalid_request", "grant_type is missing")
+		return refuse(policy.InvalidRequest, "grant_type is missing")
 	case "client_credentials":
 	default:
-		return refuse("unsupported_grant_type", "grant_type must be client_credentials (SMART Backend Services)")
+		return refuse(policy.UnsupportedGrantType, "grant_type must be client_credentials (SMART Backend Services)")
 	}
 	assertion := string(form.Peek("client_assertion"))
-	if string(form.Peek("client_assertion_type")) != AssertionType || assertion == "" {
-		return refuse("invalid_client", "authenticate with client_assertion_type="+AssertionType+" and a signed JWT as client_assertion")
+	if string(form.Peek("client_assertion_type")) != policy.AssertionType || assertion == "" {
+		return refuse(policy.InvalidClient, "authenticate with client_assertion_type="+policy.AssertionType+" and a signed JWT as client_assertion")
 	}
-	return TokenRequest{Assertion: assertion, Scope: string(form.Peek("scope")), Audiences: s.tokenEndpoints(c)}, nil
+	return policy.TokenRequest{Assertion: assertion, Scope: string(form.Peek("scope")), Audiences: s.tokenEndpoints(c)}, nil
 }
 
 // sendOAuthError answers a refused token request as RFC 6749 §5.2 says,
 // and records refused authentications in the audit trail.
 func (s *Server) sendOAuthError(c *fiber.Ctx, err error) error {
-	oe, ok := err.(*OAuthError)
-	if !ok {
+	var oe *policy.TokenError
+	if !errors.As(err, &oe) {
+		err = authError(err)
 		if registry.Status(err) >= 500 {
 			s.log.Error("token request failed", "id", requestID(c), "err", err)
 			return c.Status(fiber.StatusInternalServerError).JSON(fiber.Map{"error": "server_error", "error_description": "internal error"})
 		}
-		oe = &OAuthError{Code: "invalid_request", Description: registry.ErrorMessage(err)}
+		oe = &policy.TokenError{Code: policy.InvalidRequest, Description: registry.ErrorMessage(err)}
 	}
-	if oe.Code == "invalid_client" || oe.Code == "invalid_grant" {
+	if oe.Code == policy.InvalidClient || oe.Code == policy.InvalidGrant {
 		// Counted for the claimed client (if any) and the address; audited,
 		// repeats aggregated.
 		s.signInFailed(c, "client:"+truncateName(oe.Client), registry.Actor{Name: oe.Client, Kind: "client"}, oe.Error())
 	}
-	return c.Status(oe.status()).JSON(fiber.Map{"error": oe.Code, "error_description": oe.Description})
+	return c.Status(oauthStatus(oe)).JSON(fiber.Map{"error": oe.Code, "error_description": oe.Description})
 }
 
 // auditToken records a token request as a login (DICOM User

@@ -12,38 +12,39 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"idem/policy"
 	"idem/registry"
 )
 
 // IssueToken: the admin UI's fake has no client keys, so it refuses
 // every assertion.
-func (a *fakeAuth) IssueToken(ctx context.Context, req TokenRequest) (AccessToken, error) {
-	return AccessToken{}, &OAuthError{Code: "invalid_client", Description: "no keys"}
+func (a *fakeAuth) IssueToken(ctx context.Context, req policy.TokenRequest) (policy.AccessToken, error) {
+	return policy.AccessToken{}, &policy.TokenError{Code: "invalid_client", Description: "no keys"}
 }
 
 // smartAuth answers by assertion ("good", "replayed", "boom") and keeps
 // the last request. The policy behind it is tested in policy and app.
 type smartAuth struct {
 	*fakeAuth
-	last TokenRequest
+	last policy.TokenRequest
 }
 
-func (a *smartAuth) IssueToken(ctx context.Context, req TokenRequest) (AccessToken, error) {
+func (a *smartAuth) IssueToken(ctx context.Context, req policy.TokenRequest) (policy.AccessToken, error) {
 	a.last = req
 	switch req.Assertion {
 	case "good":
-		return AccessToken{Token: "idem_access", Scope: "system/*.read", Lifetime: 300e9, Principal: registry.Actor{Kind: "client", Name: "backend"}}, nil
+		return policy.AccessToken{Token: "idem_access", Scope: "system/*.read", Lifetime: 300e9, Principal: registry.Actor{Kind: "client", Name: "backend"}}, nil
 	case "replayed":
-		return AccessToken{}, &OAuthError{Code: "invalid_grant", Description: "jti already used", Client: "backend"}
+		return policy.AccessToken{}, &policy.TokenError{Code: "invalid_grant", Description: "jti already used", Client: "backend"}
 	}
-	return AccessToken{}, registry.Internal(io.ErrUnexpectedEOF)
+	return policy.AccessToken{}, registry.Internal(io.ErrUnexpectedEOF)
 }
 
 // The token endpoint's request handling and OAuth 2.0 error answers.
 func TestTokenEndpoint(t *testing.T) {
 	auth := &smartAuth{fakeAuth: newFakeAuth()}
 	srv := New(Config{Auth: auth, BaseURL: "https://idem.example.org/fhir/"}, nil, nil, nil, quietLog, nil)
-	good := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {AssertionType}, "client_assertion": {"good"}, "scope": {"system/*.read"}}
+	good := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {policy.AssertionType}, "client_assertion": {"good"}, "scope": {"system/*.read"}}
 	with := func(k, v string) string {
 		f := url.Values{}
 		for key, vs := range good {
@@ -68,7 +69,7 @@ func TestTokenEndpoint(t *testing.T) {
 		{"no grant_type", with("grant_type", ""), "", 400, map[string]any{"error": "invalid_request", "error_description": "grant_type is missing"}},
 		{"authorization_code", with("grant_type", "authorization_code"), "", 400, map[string]any{"error": "unsupported_grant_type", "error_description": "grant_type must be client_credentials (SMART Backend Services)"}},
 		{"client secret", with("client_assertion_type", "") + "&client_secret=x", "", 401, map[string]any{"error": "invalid_client",
-			"error_description": "authenticate with client_assertion_type=" + AssertionType + " and a signed JWT as client_assertion"}},
+			"error_description": "authenticate with client_assertion_type=" + policy.AssertionType + " and a signed JWT as client_assertion"}},
 		{"scope twice", good.Encode() + "&scope=system/*.*", "", 400, map[string]any{"error": "invalid_request", "error_description": "scope is given more than once"}},
 	}
 	for _, tc := range tests {

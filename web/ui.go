@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -144,10 +143,7 @@ func (s *Server) uiPage(c *fiber.Ctx) error {
 	if err == nil {
 		return nil
 	}
-	var fe *fiber.Error
-	if errors.As(err, &fe) {
-		err = fromFiber(fe)
-	}
+	err = authError(err) // Fiber's and policy's errors, as registry errors
 	status := registry.Status(err)
 	msg := registry.ErrorMessage(err)
 	if _, signedIn := c.Locals(localUser).(registry.Actor); signedIn && status == fiber.StatusForbidden {

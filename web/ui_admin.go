@@ -1,7 +1,6 @@
 package web
 
 import (
-	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"idem/policy"
 	"idem/registry"
 )
 
@@ -17,8 +17,8 @@ import (
 // do Y?").
 
 var (
-	uiRoles   = []string{"source", "reader", "steward", "admin"}
-	uiActions = []string{"read", "search", "create", "update", "delete", "match", "link", "merge", "admin", "retire", "message", "extract"}
+	uiRoles   = []string{policy.RoleSource, policy.RoleReader, policy.RoleSteward, policy.RoleAdmin}
+	uiActions = policy.Actions
 	uiTypes   = []string{registry.TypePatient, registry.TypePractitioner, registry.TypeLocation, registry.TypePerson, registry.TypeLinkage, auditType}
 )
 
@@ -30,7 +30,7 @@ type clientForm struct {
 
 type clientsPage struct {
 	view
-	Clients  []Client
+	Clients  []policy.Client
 	Now      time.Time
 	Form     clientForm
 	Roles    []string
@@ -61,7 +61,7 @@ func (s *Server) handleUIClientAdd(c *fiber.Ctx) error {
 	for _, r := range c.Request().PostArgs().PeekMulti("role") {
 		f.Roles = append(f.Roles, string(r))
 	}
-	cl := Client{Name: f.Name, System: f.System, Roles: f.Roles, Domains: strings.FieldsFunc(f.Domains, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' })}
+	cl := policy.Client{Name: f.Name, System: f.System, Roles: f.Roles, Domains: strings.FieldsFunc(f.Domains, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' })}
 	if f.Expires != "" {
 		t, err := time.Parse(time.DateOnly, f.Expires)
 		if err != nil {
@@ -70,6 +70,7 @@ func (s *Server) handleUIClientAdd(c *fiber.Ctx) error {
 		cl.Expires = t.Add(24*time.Hour - time.Second)
 	}
 	token, err := s.auth.AddClient(c.UserContext(), cl)
+	err = authError(err)
 	if code := registry.ErrorCode(err); code != "" && code != registry.EInternal {
 		return s.clientsPage(c, registry.Status(err), clientsPage{Form: f, Error: registry.ErrorMessage(err)})
 	} else if err != nil {
@@ -81,7 +82,7 @@ func (s *Server) handleUIClientAdd(c *fiber.Ctx) error {
 
 func (s *Server) handleUIClientRevoke(c *fiber.Ctx) error {
 	name := c.FormValue("name")
-	err := s.auth.RevokeClient(c.UserContext(), name)
+	err := authError(s.auth.RevokeClient(c.UserContext(), name))
 	if code := registry.ErrorCode(err); code != "" && code != registry.EInternal {
 		s.setFlash(c, flash{Kind: "error", Msg: registry.ErrorMessage(err)})
 	} else if err != nil {
@@ -99,9 +100,9 @@ type checkForm struct {
 
 type policyPage struct {
 	view
-	Rules    []Rule
+	Rules    []policy.Rule
 	Check    checkForm
-	Decision *Decision
+	Decision *policy.Decision
 	Subjects []string
 	Actions  []string
 	Types    []string
@@ -129,9 +130,9 @@ func (s *Server) handlePolicyPage(c *fiber.Ctx) error {
 	if p.Check.Who == "" {
 		return s.render(c, fiber.StatusOK, "policy", p)
 	}
-	who, ok := dryRunPrincipal(p.Check.Who, clients)
+	who, err := s.auth.DryRunPrincipal(ctx, p.Check.Who)
 	switch {
-	case !ok:
+	case err != nil:
 		p.Error = "Ask about role:NAME or client:NAME (an existing client)."
 	case !slices.Contains(uiActions, p.Check.Action):
 		p.Error = "Choose an action."
@@ -142,7 +143,7 @@ func (s *Server) handlePolicyPage(c *fiber.Ctx) error {
 		if p.Check.Domain != "" {
 			domains = []string{p.Check.Domain}
 		}
-		d := s.auth.Decide(who, p.Check.Action, p.Check.Type, domains)
+		d := s.decideAs(ctx, who, p.Check.Action, p.Check.Type, domains)
 		p.Decision = &d
 	}
 	status := fiber.StatusOK
@@ -152,65 +153,30 @@ func (s *Server) handlePolicyPage(c *fiber.Ctx) error {
 	return s.render(c, status, "policy", p)
 }
 
-// dryRunPrincipal is who a dry run asks about: a client as it is, or an
-// anonymous user holding one role.
-func dryRunPrincipal(who string, clients []Client) (registry.Actor, bool) {
-	kind, name, _ := strings.Cut(who, ":")
-	switch kind {
-	case "role":
-		return registry.Actor{Kind: "user", Name: "dry-run", Roles: []string{name}}, name != ""
-	case "client":
-		for _, cl := range clients {
-			if cl.Name == name {
-				return registry.Actor{Kind: "client", Name: cl.Name, System: cl.System, Roles: cl.Roles, Domains: cl.Domains}, true
-			}
-		}
-	}
-	return registry.Actor{}, false
-}
-
 // handleUIRuleAdd adds the rule of the form's fields (who, type, action,
 // allow or deny), or its raw policy line (the advanced field) when given.
 func (s *Server) handleUIRuleAdd(c *fiber.Ctx) error {
-	line := strings.TrimSpace(c.FormValue("line"))
-	if line == "" {
-		var err error
-		line, err = ruleLine(c.FormValue("who"), c.FormValue("type"), c.FormValue("domain"), c.FormValue("action"), c.FormValue("effect"))
-		if err != nil {
-			s.setFlash(c, flash{Kind: "error", Msg: registry.ErrorMessage(err)})
-			return redirect(c, "/admin/policy")
-		}
+	if line := strings.TrimSpace(c.FormValue("line")); line != "" {
+		r, err := policy.ParseRule(line)
+		return s.editRule(c, r, err, "added", s.auth.AddRule)
 	}
-	return s.editRule(c, line, "added", s.auth.AddRule)
-}
-
-// ruleLine is the Casbin policy line of a rule given field by field:
-// "p, role:steward, Patient, *, merge, deny".
-func ruleLine(who, typ, domain, action, effect string) (string, error) {
-	who, typ, domain, action = strings.TrimSpace(who), strings.TrimSpace(typ), strings.TrimSpace(domain), strings.TrimSpace(action)
-	kind, name, _ := strings.Cut(who, ":")
-	switch {
-	case (kind != "role" && kind != "client") || name == "":
-		return "", registry.Errorf(registry.EInvalid, "who %q: choose role:NAME or client:NAME", who)
-	case typ != "*" && !slices.Contains(uiTypes, typ):
-		return "", registry.Errorf(registry.EInvalid, "type %q: choose a resource type or *", typ)
-	case action != "*" && !slices.Contains(uiActions, action):
-		return "", registry.Errorf(registry.EInvalid, "action %q: choose an action or *", action)
-	case effect != "allow" && effect != "deny":
-		return "", registry.Errorf(registry.EInvalid, "effect %q: choose allow or deny", effect)
-	case strings.ContainsAny(who+typ+domain, ", \n"):
-		return "", registry.Errorf(registry.EInvalid, "who, type and domain may not hold commas or spaces")
-	}
-	return strings.Join([]string{"p", who, typ, cmp.Or(domain, "*"), action, effect}, ", "), nil
+	r, err := policy.Permission(c.FormValue("who"), c.FormValue("type"), c.FormValue("domain"), c.FormValue("action"), c.FormValue("effect"))
+	return s.editRule(c, r, err, "added", s.auth.AddRule)
 }
 
 func (s *Server) handleUIRuleRemove(c *fiber.Ctx) error {
-	return s.editRule(c, strings.TrimSpace(c.FormValue("line")), "removed", s.auth.RemoveRule)
+	r, err := policy.ParseRule(strings.TrimSpace(c.FormValue("line")))
+	return s.editRule(c, r, err, "removed", s.auth.RemoveRule)
 }
 
-// editRule adds or removes one rule; a bad rule is reported on the page.
-func (s *Server) editRule(c *fiber.Ctx, line, done string, edit func(ctx context.Context, line string) error) error {
-	err := edit(c.UserContext(), line)
+// editRule adds or removes rule r (unless reading it failed with err); a
+// bad rule is reported on the page.
+func (s *Server) editRule(c *fiber.Ctx, r policy.Rule, err error, done string, edit func(ctx context.Context, r policy.Rule) error) error {
+	if err == nil {
+		err = edit(c.UserContext(), r)
+	}
+	err = authError(err)
+	line := r.String()
 	if code := registry.ErrorCode(err); code != "" && code != registry.EInternal {
 		s.setFlash(c, flash{Kind: "error", Msg: registry.ErrorMessage(err)})
 	} else if err != nil {

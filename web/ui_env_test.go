@@ -19,6 +19,7 @@ import (
 
 	"idem/linkage"
 	"idem/matching"
+	"idem/policy"
 	"idem/registry"
 	"idem/registry/fhir"
 	"idem/registry/sqlstore"
@@ -35,8 +36,8 @@ var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 type fakeAuth struct {
 	mu       sync.Mutex
 	sessions map[string]fakeSession
-	clients  []Client
-	rules    []Rule
+	clients  []policy.Client
+	rules    []policy.Rule
 	n        int
 }
 
@@ -56,35 +57,36 @@ var fakeUsers = map[string]struct {
 }
 
 func newFakeAuth() *fakeAuth {
-	return &fakeAuth{sessions: map[string]fakeSession{}, rules: []Rule{{Line: "p, role:reader, Patient, *, read, allow", Builtin: true}}}
+	return &fakeAuth{sessions: map[string]fakeSession{}, rules: []policy.Rule{{Type: "p", Values: []string{"role:reader", "Patient", "*", "read", "allow"}, Builtin: true}}}
 }
 
-func (a *fakeAuth) Authenticate(ctx context.Context, token string) (registry.Actor, error) {
+func (a *fakeAuth) Authenticate(ctx context.Context, token string) (policy.Principal, error) {
 	return registry.Actor{}, registry.Errorf(registry.EUnauthorized, "no such token")
 }
 
-func (a *fakeAuth) Decide(p registry.Actor, action, typ string, domains []string) Decision {
+func (a *fakeAuth) Decide(pr policy.Principal, action, typ string, domains []string) policy.Decision {
+	p := registry.Actor(pr)
 	switch {
 	case p.HasRole("admin"):
-		return Decision{Allowed: true, Rule: "p, role:admin, *, *, *, allow", Reason: "admins may do anything"}
+		return policy.Decision{Allowed: true, Rule: "p, role:admin, *, *, *, allow", Reason: "admins may do anything"}
 	case p.Name == "nosey" && action == "link":
-		return Decision{Rule: "p, user:nosey, *, *, link, deny", Reason: "nosey may not link"}
+		return policy.Decision{Rule: "p, user:nosey, *, *, link, deny", Reason: "nosey may not link"}
 	case p.HasRole("steward") && slices.Contains([]string{"read", "search", "link", "merge"}, action):
-		return Decision{Allowed: true, Rule: "p, role:steward, " + typ + ", *, " + action + ", allow", Reason: "stewards may"}
+		return policy.Decision{Allowed: true, Rule: "p, role:steward, " + typ + ", *, " + action + ", allow", Reason: "stewards may"}
 	case p.HasRole("reader") && (action == "read" || action == "search"):
-		return Decision{Allowed: true, Rule: "p, role:reader, *, *, read, allow", Reason: "readers read"}
+		return policy.Decision{Allowed: true, Rule: "p, role:reader, *, *, read, allow", Reason: "readers read"}
 	}
-	return Decision{Rule: "built-in: default deny", Reason: p.Name + " may not " + action + " " + typ}
+	return policy.Decision{Rule: "built-in: default deny", Reason: p.Name + " may not " + action + " " + typ}
 }
 
-func (a *fakeAuth) DecideOwner(p registry.Actor, action, typ, source string) Decision {
-	return Decision{Allowed: p.HasRole("admin"), Rule: "built-in: owner"}
+func (a *fakeAuth) DecideOwner(p policy.Principal, action, typ, source string) policy.Decision {
+	return policy.Decision{Allowed: registry.Actor(p).HasRole("admin"), Rule: "built-in: owner"}
 }
 
-func (a *fakeAuth) Allow(name string) (bool, time.Duration)        { return true, 0 }
-func (a *fakeAuth) AutoLink(typ string) bool                       { return true }
-func (a *fakeAuth) Mode(typ string) string                         { return "shared" }
-func (a *fakeAuth) Intake(registry.Actor, string) (string, string) { return "accept", "" }
+func (a *fakeAuth) Allow(name string) (bool, time.Duration) { return true, 0 }
+func (a *fakeAuth) AutoLink(typ string) bool                { return true }
+func (a *fakeAuth) Mode(typ string) policy.Mode             { return policy.SharedRegistry }
+func (a *fakeAuth) Intake(string, string) (policy.Intake, string) { return policy.Accept, "" }
 
 func (a *fakeAuth) Throttle(context.Context, string, string) (time.Duration, error) { return 0, nil }
 func (a *fakeAuth) SignInFailed(context.Context, string, string) error              { return nil }
@@ -103,7 +105,7 @@ func (a *fakeAuth) Login(ctx context.Context, user, password string) (string, st
 	return id, a.sessions[id].csrf, nil
 }
 
-func (a *fakeAuth) Session(ctx context.Context, id string) (registry.Actor, string, error) {
+func (a *fakeAuth) Session(ctx context.Context, id string) (policy.Principal, string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s, ok := a.sessions[id]
@@ -120,19 +122,19 @@ func (a *fakeAuth) Logout(ctx context.Context, id string) error {
 	return nil
 }
 
-func (a *fakeAuth) Clients(ctx context.Context) ([]Client, error) {
+func (a *fakeAuth) Clients(ctx context.Context) ([]policy.Client, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return slices.Clone(a.clients), nil
 }
 
-func (a *fakeAuth) AddClient(ctx context.Context, c Client) (string, error) {
+func (a *fakeAuth) AddClient(ctx context.Context, c policy.Client) (string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if c.Name == "" || len(c.Roles) == 0 {
 		return "", registry.Errorf(registry.EInvalid, "a client needs a name and a role")
 	}
-	if slices.ContainsFunc(a.clients, func(x Client) bool { return x.Name == c.Name }) {
+	if slices.ContainsFunc(a.clients, func(x policy.Client) bool { return x.Name == c.Name }) {
 		return "", registry.Errorf(registry.EConflict, "client %s exists", c.Name)
 	}
 	c.Created = time.Now()
@@ -152,31 +154,41 @@ func (a *fakeAuth) RevokeClient(ctx context.Context, name string) error {
 	return registry.Errorf(registry.ENotFound, "no client %s", name)
 }
 
-func (a *fakeAuth) Rules() ([]Rule, error) {
+func (a *fakeAuth) Rules() ([]policy.Rule, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return slices.Clone(a.rules), nil
 }
 
-func (a *fakeAuth) AddRule(ctx context.Context, line string) error {
-	if !strings.HasPrefix(line, "p,") && !strings.HasPrefix(line, "g,") {
-		return registry.Errorf(registry.EInvalid, "rule %q is not a policy line", line)
-	}
+func (a *fakeAuth) AddRule(ctx context.Context, r policy.Rule) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.rules = append(a.rules, Rule{Line: line})
+	a.rules = append(a.rules, r)
 	return nil
 }
 
-func (a *fakeAuth) RemoveRule(ctx context.Context, line string) error {
+func (a *fakeAuth) RemoveRule(ctx context.Context, r policy.Rule) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	i := slices.IndexFunc(a.rules, func(r Rule) bool { return r.Line == line && !r.Builtin })
+	i := slices.IndexFunc(a.rules, func(x policy.Rule) bool { return x.String() == r.String() && !x.Builtin })
 	if i < 0 {
-		return registry.Errorf(registry.ENotFound, "no stored rule %q", line)
+		return registry.Errorf(registry.ENotFound, "no stored rule %q", r.String())
 	}
 	a.rules = slices.Delete(a.rules, i, i+1)
 	return nil
+}
+
+func (a *fakeAuth) DryRunPrincipal(ctx context.Context, who string) (policy.Principal, error) {
+	kind, name, _ := strings.Cut(who, ":")
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch i := slices.IndexFunc(a.clients, func(c policy.Client) bool { return c.Name == name }); {
+	case kind == "role" && name != "":
+		return registry.Actor{Kind: "user", Name: "(any " + name + ")", Roles: []string{name}}, nil
+	case kind == "client" && i >= 0:
+		return a.clients[i].Principal(), nil
+	}
+	return registry.Actor{}, registry.Errorf(registry.ENotFound, "no client %q", name)
 }
 
 var _ Auth = (*fakeAuth)(nil)

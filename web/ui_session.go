@@ -154,14 +154,15 @@ func (s *Server) uiSession(c *fiber.Ctx) error {
 	if id == "" {
 		return s.toLogin(c)
 	}
-	p, csrf, err := s.auth.Session(c.UserContext(), id)
+	pr, csrf, err := s.auth.Session(c.UserContext(), id)
 	if err != nil {
-		if registry.ErrorCode(err) == registry.EInternal {
+		if registry.ErrorCode(authError(err)) == registry.EInternal {
 			return err
 		}
 		s.clearCookie(c, sessionCookie)
 		return s.toLogin(c)
 	}
+	p := authenticated(pr)
 	if !p.HasRole("steward") && !p.HasRole("admin") {
 		return registry.Errorf(registry.EForbidden, "user %s has neither the steward nor the admin role", p.Name)
 	}
@@ -253,7 +254,7 @@ func (s *Server) handleLogin(c *fiber.Ctx) error {
 	}
 	id, _, err := s.auth.Login(c.UserContext(), name, postValue(c, "password"))
 	if err != nil {
-		if registry.ErrorCode(err) == registry.EInternal {
+		if registry.ErrorCode(authError(err)) == registry.EInternal {
 			return err
 		}
 		s.log.Info("admin UI sign-in refused", "user", truncateName(name))
@@ -268,7 +269,7 @@ func (s *Server) handleLogin(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleLogout(c *fiber.Ctx) error {
-	if err := s.auth.Logout(c.UserContext(), c.Cookies(sessionCookie)); err != nil && registry.ErrorCode(err) == registry.EInternal {
+	if err := authError(s.auth.Logout(c.UserContext(), c.Cookies(sessionCookie))); registry.ErrorCode(err) == registry.EInternal {
 		return err
 	}
 	s.auditUI(c, registry.AuditRecord{Action: "E", Subtype: "logout"})

@@ -271,7 +271,13 @@ func init() {
 	migrations = append(migrations, pushMigration)
 	migrations = append(migrations, modelStateMigration)
 	migrations = append(migrations, exchange2Migration)
+	migrations = append(migrations, policyMigration)
+	PolicyMigration = len(migrations)
 }
+
+// PolicyMigration is the number of the migration that made policy's tables
+// the store's (upgrade tests rebuild a database from before it).
+var PolicyMigration int
 
 // migrate applies the missing migrations in one transaction. On PostgreSQL an
 // advisory lock serialises instances that start at the same moment.

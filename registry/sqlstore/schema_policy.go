@@ -1,18 +1,13 @@
-package policy
+package sqlstore
 
-import (
-	"context"
-	"fmt"
-	"slices"
-
-	"gorm.io/gorm"
-)
-
-// schema creates policy's tables. Plain SQL that SQLite and PostgreSQL both
-// accept, run on every Open: every statement is idempotent. Times are Unix
-// microseconds, 0 meaning "never"; lists are space-separated (names, roles
-// and identifier-system URIs contain no spaces).
-var schema = []string{
+// policyTables are policy's (package policy decides; package
+// registry/sqlstore/policystore keeps its state in these). Plain SQL both
+// dialects accept. Before migration 8, policy created these same tables
+// itself on every start, so a database from then has them already: every
+// statement is idempotent, and the upgrade keeps their rows. Times are
+// Unix microseconds, 0 meaning "never"; lists are space-separated (names,
+// roles and identifier-system URIs contain no spaces).
+var policyTables = []string{
 	`CREATE TABLE IF NOT EXISTS policy_clients (
 		name TEXT PRIMARY KEY,
 		system TEXT NOT NULL,
@@ -23,8 +18,8 @@ var schema = []string{
 		expires BIGINT NOT NULL DEFAULT 0,
 		revoked BIGINT NOT NULL DEFAULT 0
 	)`,
-	// One row per owned identifier domain: the primary key is the rule
-	// "a single identity source per identifier domain".
+	// One row per owned identifier domain (canonical form): the primary key
+	// is the rule "a single identity source per identifier domain".
 	`CREATE TABLE IF NOT EXISTS policy_domains (
 		system TEXT PRIMARY KEY,
 		client TEXT NOT NULL
@@ -53,7 +48,7 @@ var schema = []string{
 		v5 TEXT NOT NULL DEFAULT '',
 		PRIMARY KEY (ptype, v0, v1, v2, v3, v4, v5)
 	)`,
-	// A counter bumped by every change to rules, clients or domains; each
+	// A counter advanced by every change to rules, clients or domains; each
 	// instance polls it and reloads when it moves.
 	`CREATE TABLE IF NOT EXISTS policy_version (
 		id INTEGER PRIMARY KEY,
@@ -81,19 +76,15 @@ var schema = []string{
 		expires BIGINT NOT NULL
 	)`,
 	`CREATE INDEX IF NOT EXISTS policy_access_tokens_client ON policy_access_tokens (client)`,
+	// Failed sign-ins per account and per address, shared by every instance.
+	`CREATE TABLE IF NOT EXISTS policy_throttle (
+		subject TEXT PRIMARY KEY,
+		failures BIGINT NOT NULL,
+		last_failure BIGINT NOT NULL,
+		locked_until BIGINT NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS policy_throttle_last ON policy_throttle (last_failure)`,
 }
 
-func migrate(ctx context.Context, db DB) error {
-	err := db.Write(ctx, func(tx *gorm.DB) error {
-		for _, q := range slices.Concat(schema, throttleSchema) {
-			if err := tx.Exec(q).Error; err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("policy: create tables: %w", err)
-	}
-	return nil
-}
+// Migration 8: policy's tables join the migration sequence.
+var policyMigration = migration{sqlite: policyTables, postgres: policyTables}
