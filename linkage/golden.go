@@ -83,12 +83,27 @@ type sourceRecord struct {
 }
 
 // rebuild rewrites a golden record from its MATCH links; it writes a new
-// version only when the content changes.
-func (l *Linker) rebuild(ctx context.Context, ltx registry.Tx, golden string) error {
+// version only when the content changes. p, when set, is the plan that
+// touched it: a golden record it creates is built from its links alone,
+// and the record its write stored from the body in hand.
+func (l *Linker) rebuild(ctx context.Context, ltx registry.Tx, golden string, p *plan) error {
 	gtype, gid, _ := strings.Cut(golden, "/")
-	links, err := ltx.Links(ctx, registry.LinkFilter{GoldenType: gtype, GoldenID: gid, MatchResult: []string{registry.MatchResultMatch}})
-	if err != nil {
-		return err
+	fresh := p != nil && p.fresh[golden]
+	var links, redirect []*registry.Link
+	if fresh {
+		for _, k := range p.puts {
+			if k.Golden() == golden && k.MatchResult == registry.MatchResultMatch {
+				links = append(links, k)
+			}
+		}
+	} else {
+		var err error
+		if links, err = ltx.Links(ctx, registry.LinkFilter{GoldenType: gtype, GoldenID: gid, MatchResult: []string{registry.MatchResultMatch}}); err != nil {
+			return err
+		}
+		if redirect, err = ltx.Links(ctx, registry.LinkFilter{SourceType: gtype, SourceID: gid, MatchResult: []string{registry.MatchResultRedirect}}); err != nil {
+			return err
+		}
 	}
 	var recs []sourceRecord
 	var kept []*registry.Link
@@ -97,16 +112,14 @@ func (l *Linker) rebuild(ctx context.Context, ltx registry.Tx, golden string) er
 		if err != nil || r.Deleted {
 			continue
 		}
-		body, err := registry.DecodeStored(r)
-		if err != nil {
-			return err
+		body := p.body(k.Source())
+		if body == nil {
+			if body, err = registry.DecodeStored(r); err != nil {
+				return err
+			}
 		}
 		recs = append(recs, sourceRecord{ref: k.Source(), body: body, updated: r.LastUpdated, trust: l.trust(k.SourceType, body)})
 		kept = append(kept, k)
-	}
-	redirect, err := ltx.Links(ctx, registry.LinkFilter{SourceType: gtype, SourceID: gid, MatchResult: []string{registry.MatchResultRedirect}})
-	if err != nil {
-		return err
 	}
 	var body map[string]any
 	if gtype == registry.TypePerson {
@@ -114,7 +127,22 @@ func (l *Linker) rebuild(ctx context.Context, ltx registry.Tx, golden string) er
 	} else {
 		body = linkage(recs, kept)
 	}
+	if fresh {
+		if body == nil {
+			return nil
+		}
+		_, err := l.w.Create(ctx, ltx, gtype, gid, body)
+		return err
+	}
 	return l.write(ctx, ltx, gtype, gid, body)
+}
+
+// body returns the body the plan's write stored for ref, or nil.
+func (p *plan) body(ref string) map[string]any {
+	if p == nil {
+		return nil
+	}
+	return p.bodies[ref]
 }
 
 // write stores body as gtype/gid unless the current version says the same;

@@ -232,6 +232,7 @@ func (l *Linker) link(ctx context.Context, ltx registry.Tx, typ, id string, res 
 	}
 	p := l.newPlan(ltx, "link", registry.ActorFrom(ctx).Name, "")
 	p.inWrite = inWrite
+	p.wrote(typ, id, res)
 	if (match != nil && match.LinkSource == registry.LinkSourceManual) || !l.autoLink(typ) {
 		if match == nil {
 			return "", p, nil // independent: stewards link by hand

@@ -31,6 +31,13 @@ type plan struct {
 	seen          map[string]struct{} // touched, as a set
 	op            *registry.Op
 	capped        []string // blocking keys the matcher could not use (report.go)
+	// fresh are the golden records this plan creates: no version of them
+	// is stored and no link names them but the plan's, so nothing about
+	// them is read from the store.
+	fresh map[string]bool
+	// bodies are the records this plan's write stored, by "Type/id": a
+	// golden record built from them needs not read and decode them again.
+	bodies map[string]map[string]any
 }
 
 // snapshot is the prior state an Op keeps in Before.
@@ -95,7 +102,24 @@ func (p *plan) newGolden(gtype string, self *registry.Link) string {
 		return ""
 	}
 	self.GoldenType, self.GoldenID, self.NewGolden = gtype, p.l.w.NewResourceID(), true
+	p.markFresh(self.Golden())
 	return self.Golden()
+}
+
+// markFresh records that the plan creates golden.
+func (p *plan) markFresh(golden string) {
+	if p.fresh == nil {
+		p.fresh = map[string]bool{}
+	}
+	p.fresh[golden] = true
+}
+
+// wrote records the body of the record the plan's write stored.
+func (p *plan) wrote(typ, id string, body map[string]any) {
+	if p.bodies == nil {
+		p.bodies = map[string]map[string]any{}
+	}
+	p.bodies[typ+"/"+id] = body
 }
 
 // linkTo points self at golden; a Location candidate without a Linkage
@@ -106,6 +130,7 @@ func (p *plan) linkTo(ctx context.Context, golden string, self *registry.Link, d
 		lk := &registry.Link{GoldenType: registry.TypeLinkage, GoldenID: p.l.w.NewResourceID(),
 			SourceType: t, SourceID: id, MatchResult: registry.MatchResultMatch, LinkSource: registry.LinkSourceAuto,
 			Score: self.Score, Grade: self.Grade, RuleVersion: self.RuleVersion, Evidence: self.Evidence, EIDMatch: self.EIDMatch, NewGolden: true}
+		p.markFresh(lk.Golden())
 		p.put(lk)
 		t, id = lk.GoldenType, lk.GoldenID
 	}
@@ -158,7 +183,7 @@ func (p *plan) commit(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := p.l.rebuild(ctx, p.ltx, g); err != nil {
+		if err := p.l.rebuild(ctx, p.ltx, g, p); err != nil {
 			return err
 		}
 	}
@@ -170,6 +195,9 @@ func (p *plan) commit(ctx context.Context) error {
 // candidate for anyone.
 func (p *plan) dropOrphanReviews(ctx context.Context) error {
 	for _, g := range p.touched {
+		if p.fresh[g] {
+			continue // its only links are the plan's MATCH links
+		}
 		gt, gid, _ := strings.Cut(g, "/")
 		links, err := p.ltx.Links(ctx, registry.LinkFilter{GoldenType: gt, GoldenID: gid})
 		if err != nil {
@@ -228,6 +256,10 @@ func (p *plan) snapshot(ctx context.Context) ([]byte, error) {
 	for _, g := range p.touched {
 		t, id, _ := strings.Cut(g, "/")
 		st := goldenState{Ref: g}
+		if p.fresh[g] {
+			s.Goldens = append(s.Goldens, st) // did not exist
+			continue
+		}
 		r, err := p.ltx.Read(ctx, t, id)
 		switch {
 		case registry.ErrorCode(err) == registry.ENotFound:

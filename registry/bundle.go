@@ -176,6 +176,9 @@ func (s *Service) transaction(ctx context.Context, entries []*entry, base string
 		if err := s.rewriteRefs(ctx, tx, refs, resolved); err != nil {
 			return err
 		}
+		if err := tx.PrefetchBlocking(ctx, batchKeys(entries)); err != nil {
+			return err
+		}
 		for _, method := range []string{"DELETE", "POST", "PUT"} {
 			for _, e := range entries {
 				if e.method == method {
@@ -443,6 +446,21 @@ func (s *Service) batchOne(ctx context.Context, e *entry, base string) (*Outcome
 		return err
 	})
 	return out, err, nil
+}
+
+// batchKeys returns the blocking keys of the entries, each once.
+func batchKeys(entries []*entry) []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, e := range entries {
+		for _, k := range e.keys.Keys {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
 }
 
 // prepareKeys computes the blocking keys of every POST and PUT entry on all

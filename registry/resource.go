@@ -72,6 +72,11 @@ type Tx interface {
 	// so two transactions writing the same new entity cannot both miss
 	// each other.
 	Candidates(ctx context.Context, typ string, q CandidateQuery) (*CandidateSet, error)
+	// PrefetchBlocking reads at once, for a batch about to be linked, how
+	// many records hold each of its blocking keys, so that its records'
+	// Candidates calls need not each ask (serialising on the keys first,
+	// as Candidates does).
+	PrefetchBlocking(ctx context.Context, keys []string) error
 	// Links returns the links f selects (paging ignored).
 	Links(ctx context.Context, f LinkFilter) ([]*Link, error)
 	// PutLink inserts l, or replaces the link of the same golden and

@@ -52,12 +52,16 @@ func TestCandidatesRankAsIfEveryKeyWereRead(t *testing.T) {
 			for trial := 0; trial < 40; trial++ {
 				q := registry.CandidateQuery{KeyCap: 60 + rng.IntN(60), Max: 1 + rng.IntN(12),
 					Keys: []string{fmt.Sprintf("common:%d", rng.IntN(3)), fmt.Sprintf("mid:%d", rng.IntN(20)), fmt.Sprintf("rare:%d", rng.IntN(200)), fmt.Sprintf("rare:%d", rng.IntN(200))}}
+				// Errorf and return, not Fatal: check runs inside write
+				// transactions, on the store's writer goroutine.
 				set, err := find(q)
 				if err != nil {
-					t.Fatal(err)
+					t.Error(err)
+					return
 				}
 				if got, want := ids(set.Found), naiveRanking(held, q); !slices.Equal(got, want) {
-					t.Fatalf("query %+v: got %v, want %v", q, got, want)
+					t.Errorf("query %+v: got %v, want %v", q, got, want)
+					return
 				}
 			}
 		}
@@ -67,6 +71,54 @@ func TestCandidatesRankAsIfEveryKeyWereRead(t *testing.T) {
 		err = s.Write(ctx, func(tx registry.Tx) error {
 			for i := 150; i < 300; i++ {
 				create(tx, i)
+			}
+			check(func(q registry.CandidateQuery) (*registry.CandidateSet, error) {
+				return tx.(registry.Tx).Candidates(ctx, "Patient", q)
+			})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// With the counts prefetched for a batch, kept current while the
+		// batch creates records and moves and deletes written ones' keys.
+		err = s.Write(ctx, func(tx registry.Tx) error {
+			var all []string
+			for k := range held {
+				all = append(all, k)
+			}
+			if err := tx.PrefetchBlocking(ctx, all); err != nil {
+				return err
+			}
+			for i := 300; i < 350; i++ {
+				create(tx, i)
+			}
+			// A search in the transaction writes the buffered rows out.
+			if _, err := tx.Match(ctx, &registry.Query{Type: "Patient"}, 1); err != nil {
+				return err
+			}
+			for i := 350; i < 400; i++ {
+				create(tx, i)
+			}
+			for i := 0; i < 300; i += 7 {
+				id, local := fmt.Sprintf("p%03d", i), fmt.Sprint(i)
+				for _, k := range keysOf[local] {
+					held[k] = slices.DeleteFunc(held[k], func(x string) bool { return x == id })
+				}
+				if i%2 == 0 {
+					if _, err := svc.DeleteTx(ctx, tx, "Patient", id); err != nil {
+						return err
+					}
+					continue
+				}
+				ks := []string{fmt.Sprintf("common:%d", rng.IntN(3)), fmt.Sprintf("mid:%d", rng.IntN(20)), fmt.Sprintf("rare:%d", rng.IntN(200))}
+				keysOf[local] = ks
+				if _, err := svc.UpdateTx(ctx, tx, "Patient", id, mustDecode(t, patientJSON("F", "H", "2000-01-01", local)), 0); err != nil {
+					return err
+				}
+				for _, k := range ks {
+					held[k] = append(held[k], id)
+				}
 			}
 			check(func(q registry.CandidateQuery) (*registry.CandidateSet, error) {
 				return tx.(registry.Tx).Candidates(ctx, "Patient", q)

@@ -29,7 +29,7 @@ func (s *Store) Candidates(ctx context.Context, typ string, q registry.Candidate
 	return candidatesWith(func(query string, args ...any) (*sql.Rows, error) {
 		query, args = expandIn(query, args)
 		return sqldb.QueryContext(ctx, (&conn{pg: s.postgres}).rebind(query), args...)
-	}, typ, q, nil)
+	}, typ, q, nil, nil)
 }
 
 // Candidates is Store.Candidates seeing the transaction's own writes. On
@@ -49,7 +49,7 @@ func (t *tx) Candidates(ctx context.Context, typ string, q registry.CandidateQue
 	}
 	set, err := candidatesWith(func(query string, args ...any) (*sql.Rows, error) {
 		return t.conn.query(ctx, query, args...)
-	}, typ, q, &t.buf)
+	}, typ, q, &t.buf, t.keyCounts)
 	if err != nil {
 		return nil, err
 	}
@@ -97,12 +97,12 @@ const (
 // candidatesWith is candidates over the database plus the rows a write
 // transaction has buffered (buf, nil outside one): the buffered index rows
 // of a resource replace its written ones, which clearIndex already deleted.
-func candidatesWith(query func(string, ...any) (*sql.Rows, error), typ string, q registry.CandidateQuery, buf *pending) (*registry.CandidateSet, error) {
+func candidatesWith(query func(string, ...any) (*sql.Rows, error), typ string, q registry.CandidateQuery, buf *pending, counted map[string]int) (*registry.CandidateSet, error) {
 	out := &registry.CandidateSet{}
 	if len(q.Keys) == 0 {
 		return out, nil
 	}
-	b := blocking{query: query, q: q, buf: buf, score: map[int64]float64{}}
+	b := blocking{query: query, q: q, buf: buf, counted: counted, score: map[int64]float64{}}
 	if err := b.count(); err != nil {
 		return nil, err
 	}
@@ -171,7 +171,8 @@ type blocking struct {
 	query     func(string, ...any) (*sql.Rows, error)
 	q         registry.CandidateQuery
 	buf       *pending
-	counts    []int // entries per key, up to KeyCap+1
+	counted   map[string]int // written entries per key, prefetched (PrefetchBlocking)
+	counts    []int          // entries per key, up to KeyCap+1
 	score     map[int64]float64
 	unfetched int // entries of the keys not read (records ranked below Max, perhaps counted twice)
 }
@@ -181,11 +182,25 @@ type blocking struct {
 func (b *blocking) count() error {
 	b.counts = make([]int, len(b.q.Keys))
 	at := b.positions()
-	err := b.eachKeyRow(`SELECT key, n FROM match_key_counts WHERE key IN ?`, []any{b.q.Keys}, func(k string, n int64) {
-		for _, i := range at[k] {
-			b.counts[i] = int(n)
+	var ask []string
+	for k, is := range at {
+		n, ok := b.counted[k]
+		if !ok {
+			ask = append(ask, k)
+			continue
 		}
-	})
+		for _, i := range is {
+			b.counts[i] = n
+		}
+	}
+	var err error
+	if len(ask) > 0 {
+		err = b.eachKeyRow(`SELECT key, n FROM match_key_counts WHERE key IN ?`, []any{ask}, func(k string, n int64) {
+			for _, i := range at[k] {
+				b.counts[i] = int(n)
+			}
+		})
+	}
 	if b.buf != nil {
 		for i, k := range b.q.Keys {
 			b.counts[i] += len(b.buf.keyRIDs[k])

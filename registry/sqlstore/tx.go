@@ -36,6 +36,10 @@ type tx struct {
 	// key of each version flushed, -1 per term key of each version whose
 	// match record was deleted (terms.go).
 	terms map[string]int
+	// keyCounts caches how many written records hold each blocking key
+	// (PrefetchBlocking), kept current as this transaction writes and
+	// deletes keys; a key absent is read from match_key_counts.
+	keyCounts map[string]int
 }
 
 // pending holds rows not yet written. Heads and versions are flattened
@@ -352,7 +356,7 @@ func (t *tx) clearIndex(ctx context.Context, rid int64, ix *registry.Index) erro
 		}
 	}
 	if ix == nil || len(ix.MatchKeys) > 0 || ix.MatchRecord != nil {
-		if err := t.conn.execPrepared(ctx, deleteByRID("idx_match"), rid); err != nil {
+		if err := t.dropKeys(ctx, deleteKeys, rid); err != nil {
 			return err
 		}
 		if err := t.dropRecords(ctx, deleteRecord, rid); err != nil {
@@ -380,6 +384,12 @@ func (t *tx) clearWritten(ctx context.Context, rids map[int64]bool) error {
 	for start := 0; start < len(list); start += maxChunk {
 		chunk := list[start:min(start+maxChunk, len(list))]
 		for _, table := range clearTables {
+			if table == "idx_match" {
+				if err := t.dropKeys(ctx, `DELETE FROM idx_match WHERE rid IN `+placeholders(len(chunk))+` RETURNING key`, int64Args(chunk)...); err != nil {
+					return err
+				}
+				continue
+			}
 			if table == "match_records" {
 				if err := t.dropRecords(ctx, `DELETE FROM match_records WHERE rid IN `+placeholders(len(chunk))+` RETURNING terms`, int64Args(chunk)...); err != nil {
 					return err
@@ -420,6 +430,13 @@ func (t *tx) flush(ctx context.Context) error {
 		return err
 	}
 	strs, toks, dates, refs, keys, recs := b.expand()
+	if t.keyCounts != nil {
+		for _, k := range keys {
+			if n, ok := t.keyCounts[k.key]; ok {
+				t.keyCounts[k.key] = n + 1 // written now: no longer buffered
+			}
+		}
+	}
 	for _, ix := range b.index {
 		if ix.MatchRecord != nil {
 			t.countTerms(ix.MatchTerms, 1)
@@ -462,7 +479,7 @@ func deleteByRID(table string) string { return `DELETE FROM ` + table + ` WHERE 
 
 // writeStatements lists every statement shape of the write path, for preparing.
 func writeStatements() []string {
-	qs := append([]string{insertHead, updateHead, deleteRecord}, termStatements()...)
+	qs := append([]string{insertHead, updateHead, deleteRecord, deleteKeys}, termStatements()...)
 	for _, table := range clearTables {
 		qs = append(qs, deleteByRID(table))
 	}
