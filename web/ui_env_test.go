@@ -83,9 +83,9 @@ func (a *fakeAuth) DecideOwner(p policy.Principal, action, typ, source string) p
 	return policy.Decision{Allowed: registry.Actor(p).HasRole("admin"), Rule: "built-in: owner"}
 }
 
-func (a *fakeAuth) Allow(name string) (bool, time.Duration) { return true, 0 }
-func (a *fakeAuth) AutoLink(typ string) bool                { return true }
-func (a *fakeAuth) Mode(typ string) policy.Mode             { return policy.SharedRegistry }
+func (a *fakeAuth) Allow(name string) (bool, time.Duration)       { return true, 0 }
+func (a *fakeAuth) AutoLink(typ string) bool                      { return true }
+func (a *fakeAuth) Mode(typ string) policy.Mode                   { return policy.SharedRegistry }
 func (a *fakeAuth) Intake(string, string) (policy.Intake, string) { return policy.Accept, "" }
 
 func (a *fakeAuth) Throttle(context.Context, string, string) (time.Duration, error) { return 0, nil }
