@@ -23,6 +23,7 @@ import (
 	"idem/registry/outbound"
 	"idem/registry/sqlstore"
 	"idem/web"
+	"idem/web/ui"
 )
 
 // Main runs the idem command line with args (without the program name) and
@@ -191,6 +192,7 @@ func start(ctx context.Context, cfg Config, o *opened, limits fhir.Limits, proxi
 		Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", MetricsToken: cfg.MetricsToken, Loading: demo.message, Bulk: o.bulk, Exchange: ex, ReadAudit: reads,
 		Federation: ex, FederatedTimeout: cfg.FederatedTimeout, FederatedTTL: cfg.FederatedTTL},
 		o.svc, o.matcher, o.linker, log, o.store.Ping)
+	ui.Mount(srv, ui.Config{Registry: o.svc, Matcher: o.matcher, Linker: o.linker, Auth: o.authz, Bulk: o.bulk, Exchange: ex, Log: log})
 	var ms *metricsServer
 	if cfg.MetricsAddr != "" {
 		if ms, err = startMetricsServer(cfg.MetricsAddr, m, log); err != nil {

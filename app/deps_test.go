@@ -10,7 +10,8 @@ import (
 // project but its FHIR engine (registry/fhir), which imports nothing of
 // it; policy (a pure engine behind its Store interface) nothing of the
 // project and no database, the web layer never reaches the store or GORM
-// (it uses policy's types, not its storage), and only app wires everything
+// (it uses policy's types, not its storage), the admin UI (web/ui) sits on
+// top of web and never the reverse, and only app wires everything
 // together.
 func TestDependencyDirection(t *testing.T) {
 	forbidden := map[string][]string{
@@ -18,7 +19,8 @@ func TestDependencyDirection(t *testing.T) {
 		"idem/registry/fhir":                 {"idem/"},
 		"idem/policy":                        {"idem/", "gorm.io/", "github.com/mattn/go-sqlite3", "github.com/jackc/"},
 		"idem/registry/sqlstore/policystore": {"idem/web", "idem/linkage", "idem/matching", "idem/app"},
-		"idem/web":                           {"idem/registry/sqlstore", "gorm.io/", "idem/registry/exchange"},
+		"idem/web":                           {"idem/registry/sqlstore", "gorm.io/", "idem/registry/exchange", "idem/web/ui"},
+		"idem/web/ui":                        {"idem/registry/sqlstore", "gorm.io/", "idem/registry/exchange", "github.com/mattn/go-sqlite3", "github.com/jackc/", "idem/web/internal/authtest"},
 		"idem/registry/outbound":             {"idem/"},
 		"idem/registry/exchange":             {"idem/registry/sqlstore", "idem/web", "idem/policy", "idem/linkage"},
 	}

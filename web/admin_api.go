@@ -37,7 +37,7 @@ func (s *Server) adminOnly(c *fiber.Ctx) error {
 		return err
 	}
 	if !p.HasRole("admin") {
-		return deny(p, policy.Decision{Rule: "admin-api", Reason: "the admin API is for admins"})
+		return Deny(p, policy.Decision{Rule: "admin-api", Reason: "the admin API is for admins"})
 	}
 	return c.Next()
 }
@@ -167,14 +167,14 @@ func (s *Server) handleDecide(c *fiber.Ctx) error {
 			domains = append(domains, d)
 		}
 	}
-	d := s.decideAs(c.UserContext(), p, action, typ, domains)
+	d := s.DecideAs(c.UserContext(), p, action, typ, domains)
 	return c.JSON(fiber.Map{"principal": p.Kind + " " + p.Name, "action": action, "type": typ, "domains": domains,
 		"allowed": d.Allowed, "rule": d.Rule, "reason": d.Reason})
 }
 
-// decideAs answers like allow, without refusing: the dry run of the admin
+// DecideAs answers like allow, without refusing: the dry run of the admin
 // API and of the admin UI's policy page.
-func (s *Server) decideAs(ctx context.Context, p registry.Actor, action, typ string, domains []string) policy.Decision {
+func (s *Server) DecideAs(ctx context.Context, p registry.Actor, action, typ string, domains []string) policy.Decision {
 	d := s.auth.Decide(p, action, typ, domains)
 	if err := s.allow(ctx, p, action, typ, domains); err != nil && d.Allowed {
 		// refused by a server-managed rule before the policy

@@ -50,7 +50,7 @@ func (s *Server) auditRead(c *fiber.Ctx, a readAudit) {
 		a.query = a.query[:maxAuditedQuery]
 		detail["query-truncated"] = "true"
 	}
-	if id := requestID(c); id != "" {
+	if id := RequestID(c); id != "" {
 		detail["request"] = id
 	}
 	for k, v := range a.extra {

@@ -70,10 +70,10 @@ type Auth interface {
 
 var _ Auth = (*policy.Authorizer)(nil)
 
-// authError turns an error into the registry's one error type: Fiber's own
+// AsError turns an error into the registry's one error type: Fiber's own
 // errors and policy's error kinds become registry errors of the same kind;
 // registry errors and anything else (internal) pass as they are.
-func authError(err error) error {
+func AsError(err error) error {
 	var fe *fiber.Error
 	switch {
 	case err == nil:
@@ -94,7 +94,7 @@ func authError(err error) error {
 	return err
 }
 
-// authenticated is the registry.Actor of a principal policy authenticated:
+// Authenticated is the registry.Actor of a principal policy authenticated:
 // the one place a request's actor comes into being (bearer, session). The
 // conversion costs nothing: the two types have one shape.
-func authenticated(p policy.Principal) registry.Actor { return p }
+func Authenticated(p policy.Principal) registry.Actor { return p }

@@ -34,7 +34,7 @@ func (g *Guard) AuthorizeWrite(ctx context.Context, tx registry.Tx, w *registry.
 	}
 	if serverManaged(w.Type) {
 		// Golden records and AuditEvents take the system path, never this one.
-		return deny(p, policy.Decision{Rule: "server-managed", Reason: fmt.Sprintf("%s resources are written by idem only", w.Type)})
+		return Deny(p, policy.Decision{Rule: "server-managed", Reason: fmt.Sprintf("%s resources are written by idem only", w.Type)})
 	}
 	if p.Kind == "system" || g.auth == nil {
 		return nil
@@ -80,7 +80,7 @@ func (g *Guard) checkOwner(ctx context.Context, tx registry.Tx, p registry.Actor
 		return "", err
 	}
 	if d := g.auth.DecideOwner(p, w.Action, w.Type, source); !d.Allowed {
-		return "", deny(p, d)
+		return "", Deny(p, d)
 	}
 	return source, nil
 }

@@ -22,8 +22,8 @@ import (
 // through a limit, decoded (gzip, deflate) through the same limit, so
 // neither a huge upload nor a compression bomb is ever held in memory.
 
-// credentialBody bounds the bodies read before anyone is authenticated.
-const credentialBody = 64 << 10
+// CredentialBody bounds the bodies read before anyone is authenticated.
+const CredentialBody = 64 << 10
 
 // lingerFor bounds how long an unread body is drained after the response,
 // so the client sees the answer rather than a reset connection.
@@ -72,16 +72,16 @@ func (s *Server) discardAfter(c *fiber.Ctx) {
 
 // readBody reads the request body (for the routes after authentication).
 func (s *Server) readBody(c *fiber.Ctx) error {
-	if err := s.loadBody(c, s.cfg.MaxBody); err != nil {
+	if err := s.LoadBody(c, s.cfg.MaxBody); err != nil {
 		return err
 	}
 	return c.Next()
 }
 
-// loadBody reads the request body, at most limit bytes as sent and as
+// LoadBody reads the request body, at most limit bytes as sent and as
 // decoded, so that c.Body() and the form functions see it: 413 above the
 // limit, 415 for a Content-Encoding other than gzip or deflate.
-func (s *Server) loadBody(c *fiber.Ctx, limit int) error {
+func (s *Server) LoadBody(c *fiber.Ctx, limit int) error {
 	req := c.Request()
 	stream := req.BodyStream()
 	if stream == nil || c.Locals(localBodyRead) != nil {
@@ -134,3 +134,6 @@ func hasBody(c *fiber.Ctx) bool {
 	n := c.Request().Header.ContentLength()
 	return n > 0 || n == -1
 }
+
+// MaxBody is the request body limit in bytes (Config.MaxBody).
+func (s *Server) MaxBody() int { return s.cfg.MaxBody }

@@ -106,7 +106,7 @@ func (s *Server) pushed(c *fiber.Ctx, op string, ws []*registry.PushWrite, err e
 	case status == fiber.StatusForbidden:
 		s.auditDenial(c, err)
 	case status >= 500:
-		s.log.Error("request failed", "id", requestID(c), "method", c.Method(), "path", c.Path(), "err", err)
+		s.log.Error("request failed", "id", RequestID(c), "method", c.Method(), "path", c.Path(), "err", err)
 	}
 	if s.cfg.Audit == nil {
 		return
@@ -115,7 +115,7 @@ func (s *Server) pushed(c *fiber.Ctx, op string, ws []*registry.PushWrite, err e
 	for k, v := range detail {
 		rec.Detail[k] = v
 	}
-	if id := requestID(c); id != "" {
+	if id := RequestID(c); id != "" {
 		rec.Detail["request"] = id
 	}
 	if err != nil {
@@ -131,7 +131,7 @@ func (s *Server) pushed(c *fiber.Ctx, op string, ws []*registry.PushWrite, err e
 		}
 	}
 	if _, aerr := s.cfg.Audit.Record(c.UserContext(), rec); aerr != nil {
-		s.log.Error("audit of "+op+" failed", "id", requestID(c), "err", aerr)
+		s.log.Error("audit of "+op+" failed", "id", RequestID(c), "err", aerr)
 	}
 }
 

@@ -32,6 +32,16 @@ type Exchange interface {
 	ExchangeAdmin
 }
 
+// ExchangeAdmin is what the admin UI's exchange pages (web/ui) read and do.
+type ExchangeAdmin interface {
+	SubscriptionStates(ctx context.Context) ([]registry.SubscriptionState, error)
+	SubscriptionDetail(ctx context.Context, id string, limit int) (registry.SubscriptionState, []registry.SubscriptionEvent, error)
+	Peers(ctx context.Context) ([]registry.PeerState, error)
+	PeerDetail(ctx context.Context, id string, limit int) (registry.PeerState, []registry.PullRun, error)
+	// SyncSoon asks for a pull from Endpoint id at once.
+	SyncSoon(ctx context.Context, id string) error
+}
+
 // subscriptionRoutes registers the Subscription interactions and
 // operations (before /:type, which would take them for a resource type).
 func (s *Server) subscriptionRoutes(f fiber.Router) {

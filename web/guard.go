@@ -57,9 +57,9 @@ func (s *Server) bearer(c *fiber.Ctx) (registry.Actor, error) {
 	}
 	if err != nil {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="idem", error="invalid_token"`)
-		return registry.Actor{}, authError(err)
+		return registry.Actor{}, AsError(err)
 	}
-	p := authenticated(pr)
+	p := Authenticated(pr)
 	c.SetUserContext(registry.WithActor(c.UserContext(), p))
 	return p, nil
 }
@@ -123,16 +123,16 @@ func (s *Server) allow(ctx context.Context, p registry.Actor, action, typ string
 func allowed(auth Auth, p registry.Actor, action, typ string, domains []string) error {
 	switch {
 	case isWrite(action) && serverManaged(typ):
-		return deny(p, policy.Decision{Rule: "server-managed", Reason: fmt.Sprintf("%s resources are written by idem only (golden records change through the $mdm operations)", typ)})
+		return Deny(p, policy.Decision{Rule: "server-managed", Reason: fmt.Sprintf("%s resources are written by idem only (golden records change through the $mdm operations)", typ)})
 	case typ == registry.TypeAuditEvent && !p.HasRole("admin"):
-		return deny(p, policy.Decision{Rule: "audit-admin-only", Reason: "only admins read the audit trail"})
+		return Deny(p, policy.Decision{Rule: "audit-admin-only", Reason: "only admins read the audit trail"})
 	}
 	d := auth.Decide(p, action, typ, domains)
 	if !d.Allowed && action == "delete" && auth.Decide(p, "retire", typ, domains).Allowed {
 		return nil // a client that may retire its records may delete them (the owner rule still applies)
 	}
 	if !d.Allowed {
-		return deny(p, d)
+		return Deny(p, d)
 	}
 	return nil
 }
@@ -146,9 +146,9 @@ func isWrite(action string) bool {
 	return action == "create" || action == "update" || action == "delete"
 }
 
-// deny is the 403 of a refused request: it names the principal, the reason
+// Deny is the 403 of a refused request: it names the principal, the reason
 // and the rule, so the refused client and an operator both see why.
-func deny(p registry.Actor, d policy.Decision) error {
+func Deny(p registry.Actor, d policy.Decision) error {
 	reason := d.Reason
 	if reason == "" {
 		reason = "not allowed"

@@ -19,7 +19,7 @@ func (g *Guard) checkIntake(ctx context.Context, p registry.Actor, w *registry.W
 	in, rule := g.auth.Intake(p.Name, w.Type)
 	switch in {
 	case policy.Refuse:
-		return deny(p, policy.Decision{Rule: rule, Reason: fmt.Sprintf("%s records from %s are not accepted here", w.Type, p.Name)})
+		return Deny(p, policy.Decision{Rule: rule, Reason: fmt.Sprintf("%s records from %s are not accepted here", w.Type, p.Name)})
 	case policy.Review:
 		if registry.Reviewed(ctx) == "" {
 			return registry.ReviewError(p, w.Type, rule)

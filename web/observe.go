@@ -20,7 +20,7 @@ import (
 func (s *Server) observe(c *fiber.Ctx, took time.Duration) {
 	route := routeLabel(c)
 	status := c.Response().StatusCode()
-	s.log.Info("request", "id", requestID(c), "principal", principalLabel(c), "method", c.Method(),
+	s.log.Info("request", "id", RequestID(c), "principal", principalLabel(c), "method", c.Method(),
 		"route", route, "path", c.Path(), "status", status, "ms", float64(took.Microseconds())/1000)
 	typ := ""
 	if strings.HasPrefix(route, "/fhir/:type") {
@@ -48,9 +48,6 @@ func principalLabel(c *fiber.Ctx) string {
 	if p, ok := registry.ActorIn(c.UserContext()); ok {
 		return p.Kind + ":" + p.Name
 	}
-	if p, ok := c.Locals(localUser).(registry.Actor); ok {
-		return p.Kind + ":" + p.Name
-	}
 	return "-"
 }
 
@@ -75,8 +72,8 @@ func (s *Server) handleMetrics(c *fiber.Ctx) error {
 	return adaptor.HTTPHandler(s.cfg.Metrics.Handler())(c)
 }
 
-// loading returns what keeps the server from being ready, or "".
-func (s *Server) loading() string {
+// Loading returns what keeps the server from being ready, or "".
+func (s *Server) Loading() string {
 	if s.cfg.Loading == nil {
 		return ""
 	}

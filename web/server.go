@@ -75,7 +75,7 @@ type Server struct {
 	matcher  *linkage.Matcher // nil: $match not offered
 	linker   *linkage.Linker  // nil: the MDM operations and $ihe-pix not offered
 	auth     Auth             // nil: API open, admin UI closed
-	ui       *ui              // the admin UI's templates and static files
+	pages    Pages            // the admin UI (Mount); nil: none
 	log      *slog.Logger
 	proxies  []netip.Prefix // trusted proxies
 	refused  *refusals      // audits refusals, a flood of them aggregated
@@ -142,7 +142,6 @@ func (s *Server) routes() {
 		s.app.Get("/metrics", s.handleMetrics)
 	}
 	s.adminRoutes()
-	s.uiRoutes()
 	// SMART Backend Services, without a token (registered before the /fhir
 	// group, whose middleware would ask for one).
 	s.app.Post("/auth/token", s.handleToken)
@@ -197,7 +196,7 @@ func (s *Server) handleHealth(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleReady(c *fiber.Ctx) error {
-	if msg := s.loading(); msg != "" {
+	if msg := s.Loading(); msg != "" {
 		return s.sendOutcome(c, fiber.StatusServiceUnavailable, loadingOutcome(msg))
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
@@ -218,17 +217,32 @@ func (s *Server) handleNoRoute(c *fiber.Ctx) error {
 	return registry.Errorf(registry.ENotFound, "no FHIR interaction at %s %s", c.Method(), c.Path())
 }
 
-// handleError is the one place errors become responses: an OperationOutcome
-// with the status of the error's code. Internal errors are logged with the
-// request id and reported without detail.
+// handleError is the one place errors become responses: under /fhir and
+// the admin API an OperationOutcome with the status of the error's code,
+// on an admin UI page (AsPage) the UI's HTML error page with the same
+// status and message. Refusals are audited and internal errors logged with
+// the request id and reported without detail, whichever the answer's form.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
-	err = authError(err) // Fiber's and policy's errors, as registry errors
+	err = AsError(err) // Fiber's and policy's errors, as registry errors
 	status := registry.Status(err)
-	if status == fiber.StatusForbidden {
+	page := s.isPage(c)
+	switch {
+	case status == fiber.StatusForbidden && page:
+		if _, signedIn := registry.ActorIn(c.UserContext()); signedIn {
+			s.AuditUI(c, registry.AuditRecord{Action: "E", Subtype: "denied", Outcome: registry.AuditMinorFailure, OutcomeDesc: registry.ErrorMessage(err)})
+		}
+	case status == fiber.StatusForbidden:
 		s.auditDenial(c, err)
 	}
 	if status >= 500 {
-		s.log.Error("request failed", "id", requestID(c), "method", c.Method(), "path", c.Path(), "err", err)
+		s.log.Error("request failed", "id", RequestID(c), "method", c.Method(), "path", c.Path(), "err", err)
+	}
+	if page {
+		msg := registry.ErrorMessage(err)
+		if status >= 500 {
+			msg = "internal error (request " + RequestID(c) + ")"
+		}
+		return s.pages.ErrorPage(c, status, msg)
 	}
 	if !strings.HasPrefix(c.Path(), "/fhir") && !strings.HasPrefix(c.Path(), "/admin/api") && status == 404 {
 		return c.Status(status).SendString("not found")
@@ -255,7 +269,7 @@ func fromFiber(fe *fiber.Error) error {
 	return registry.Internal(fe)
 }
 
-func requestID(c *fiber.Ctx) string {
+func RequestID(c *fiber.Ctx) string {
 	id, _ := c.Locals("requestid").(string)
 	return id
 }
@@ -273,5 +287,5 @@ func (s *Server) logRequest(c *fiber.Ctx) error {
 }
 
 func (s *Server) logPanic(c *fiber.Ctx, e any) {
-	s.log.Error("panic", "id", requestID(c), "method", c.Method(), "path", c.Path(), "panic", e)
+	s.log.Error("panic", "id", RequestID(c), "method", c.Method(), "path", c.Path(), "panic", e)
 }

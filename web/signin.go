@@ -19,9 +19,9 @@ import (
 // is refused with 429 and Retry-After before its credentials are checked.
 // Failed and throttled sign-ins are audited, a flood of them aggregated.
 
-// throttled reports how long the sign-in of account (with agent as the
+// Throttled reports how long the sign-in of account (with agent as the
 // audit names it) must wait; when it must, it sets Retry-After and audits.
-func (s *Server) throttled(c *fiber.Ctx, account string, agent registry.Actor) (time.Duration, error) {
+func (s *Server) Throttled(c *fiber.Ctx, account string, agent registry.Actor) (time.Duration, error) {
 	ip := s.clientIP(c)
 	wait, err := s.auth.Throttle(c.UserContext(), account, ip)
 	if err != nil || wait <= 0 {
@@ -32,32 +32,32 @@ func (s *Server) throttled(c *fiber.Ctx, account string, agent registry.Actor) (
 	return wait, nil
 }
 
-// signInFailed counts a failed sign-in of account and audits it.
-func (s *Server) signInFailed(c *fiber.Ctx, account string, agent registry.Actor, why string) {
+// SignInFailed counts a failed sign-in of account and audits it.
+func (s *Server) SignInFailed(c *fiber.Ctx, account string, agent registry.Actor, why string) {
 	ip := s.clientIP(c)
 	if err := s.auth.SignInFailed(c.UserContext(), account, ip); err != nil {
-		s.log.Error("counting a failed sign-in failed", "id", requestID(c), "err", err)
+		s.log.Error("counting a failed sign-in failed", "id", RequestID(c), "err", err)
 	}
 	s.refused.add(signInRecord(c, agent, why, ip), ip)
 }
 
-// signInSucceeded clears account's failures.
-func (s *Server) signInSucceeded(c *fiber.Ctx, account string) {
+// SignInSucceeded clears account's failures.
+func (s *Server) SignInSucceeded(c *fiber.Ctx, account string) {
 	if err := s.auth.SignInSucceeded(c.UserContext(), account); err != nil {
-		s.log.Error("clearing sign-in failures failed", "id", requestID(c), "err", err)
+		s.log.Error("clearing sign-in failures failed", "id", RequestID(c), "err", err)
 	}
 }
 
 // signInRecord is the AuditEvent of a refused sign-in (DICOM User
 // Authentication, minor failure).
 func signInRecord(c *fiber.Ctx, agent registry.Actor, why, ip string) registry.AuditRecord {
-	agent.Name = truncateName(agent.Name)
+	agent.Name = TruncateName(agent.Name)
 	return registry.AuditRecord{Action: "E", Subtype: "login", Outcome: registry.AuditMinorFailure, OutcomeDesc: why, Agent: agent,
 		Detail: map[string]string{"interaction": c.Method() + " " + c.Path(), "address": ip}}
 }
 
-// waitText says a wait in whole seconds.
-func waitText(d time.Duration) string {
+// WaitText says a wait in whole seconds.
+func WaitText(d time.Duration) string {
 	return strconv.Itoa(int(math.Ceil(d.Seconds()))) + " s"
 }
 
@@ -78,5 +78,5 @@ func claimedClient(assertion string) string {
 	if json.Unmarshal(payload, &claims) != nil {
 		return ""
 	}
-	return truncateName(claims.Iss)
+	return TruncateName(claims.Iss)
 }

@@ -58,17 +58,17 @@ func (s *Server) handleToken(c *fiber.Ctx) error {
 	if s.auth == nil {
 		return registry.Errorf(registry.ENotFound, "access control is not configured")
 	}
-	if err := s.loadBody(c, credentialBody); err != nil {
+	if err := s.LoadBody(c, CredentialBody); err != nil {
 		return err // 413 and 415 are the server's, not OAuth errors
 	}
 	req, err := s.tokenRequest(c)
 	account := "client:" + claimedClient(req.Assertion)
-	if wait, terr := s.throttled(c, account, registry.Actor{Name: claimedClient(req.Assertion), Kind: "client"}); terr != nil || wait > 0 {
+	if wait, terr := s.Throttled(c, account, registry.Actor{Name: claimedClient(req.Assertion), Kind: "client"}); terr != nil || wait > 0 {
 		if terr != nil {
 			return s.sendOAuthError(c, terr)
 		}
 		return c.Status(fiber.StatusTooManyRequests).JSON(fiber.Map{"error": "invalid_client",
-			"error_description": "too many failed token requests: retry in " + waitText(wait)})
+			"error_description": "too many failed token requests: retry in " + WaitText(wait)})
 	}
 	var tok policy.AccessToken
 	if err == nil {
@@ -77,7 +77,7 @@ func (s *Server) handleToken(c *fiber.Ctx) error {
 	if err != nil {
 		return s.sendOAuthError(c, err)
 	}
-	s.signInSucceeded(c, "client:"+tok.Principal.Name)
+	s.SignInSucceeded(c, "client:"+tok.Principal.Name)
 	s.auditToken(c, registry.AuditRecord{Agent: registry.Actor{Name: tok.Principal.Name, Kind: tok.Principal.Kind,
 		System: tok.Principal.System}, Detail: map[string]string{"scope": tok.Scope}})
 	return c.JSON(fiber.Map{"access_token": tok.Token, "token_type": "bearer",
@@ -117,9 +117,9 @@ func (s *Server) tokenRequest(c *fiber.Ctx) (policy.TokenRequest, error) {
 func (s *Server) sendOAuthError(c *fiber.Ctx, err error) error {
 	var oe *policy.TokenError
 	if !errors.As(err, &oe) {
-		err = authError(err)
+		err = AsError(err)
 		if registry.Status(err) >= 500 {
-			s.log.Error("token request failed", "id", requestID(c), "err", err)
+			s.log.Error("token request failed", "id", RequestID(c), "err", err)
 			return c.Status(fiber.StatusInternalServerError).JSON(fiber.Map{"error": "server_error", "error_description": "internal error"})
 		}
 		oe = &policy.TokenError{Code: policy.InvalidRequest, Description: registry.ErrorMessage(err)}
@@ -127,7 +127,7 @@ func (s *Server) sendOAuthError(c *fiber.Ctx, err error) error {
 	if oe.Code == policy.InvalidClient || oe.Code == policy.InvalidGrant {
 		// Counted for the claimed client (if any) and the address; audited,
 		// repeats aggregated.
-		s.signInFailed(c, "client:"+truncateName(oe.Client), registry.Actor{Name: oe.Client, Kind: "client"}, oe.Error())
+		s.SignInFailed(c, "client:"+TruncateName(oe.Client), registry.Actor{Name: oe.Client, Kind: "client"}, oe.Error())
 	}
 	return c.Status(oauthStatus(oe)).JSON(fiber.Map{"error": oe.Code, "error_description": oe.Description})
 }
@@ -144,12 +144,12 @@ func (s *Server) auditToken(c *fiber.Ctx, rec registry.AuditRecord) {
 	}
 	rec.Detail["interaction"] = "POST /auth/token (SMART Backend Services)"
 	if _, err := s.cfg.Audit.Record(context.WithoutCancel(c.UserContext()), rec); err != nil {
-		s.log.Error("audit of a token request failed", "id", requestID(c), "err", err)
+		s.log.Error("audit of a token request failed", "id", RequestID(c), "err", err)
 	}
 }
 
-// truncateName bounds a claimed (unverified) client name kept in the audit.
-func truncateName(s string) string {
+// TruncateName bounds a claimed (unverified) client name kept in the audit.
+func TruncateName(s string) string {
 	if r := []rune(s); len(r) > 64 {
 		return string(r[:64]) + "…"
 	}

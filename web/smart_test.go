@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,18 +15,13 @@ import (
 
 	"idem/policy"
 	"idem/registry"
+	"idem/web/internal/authtest"
 )
-
-// IssueToken: the admin UI's fake has no client keys, so it refuses
-// every assertion.
-func (a *fakeAuth) IssueToken(ctx context.Context, req policy.TokenRequest) (policy.AccessToken, error) {
-	return policy.AccessToken{}, &policy.TokenError{Code: "invalid_client", Description: "no keys"}
-}
 
 // smartAuth answers by assertion ("good", "replayed", "boom") and keeps
 // the last request. The policy behind it is tested in policy and app.
 type smartAuth struct {
-	*fakeAuth
+	*authtest.Auth
 	last policy.TokenRequest
 }
 
@@ -42,7 +38,7 @@ func (a *smartAuth) IssueToken(ctx context.Context, req policy.TokenRequest) (po
 
 // The token endpoint's request handling and OAuth 2.0 error answers.
 func TestTokenEndpoint(t *testing.T) {
-	auth := &smartAuth{fakeAuth: newFakeAuth()}
+	auth := &smartAuth{Auth: authtest.New()}
 	srv := New(Config{Auth: auth, BaseURL: "https://idem.example.org/fhir/"}, nil, nil, nil, quietLog, nil)
 	good := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {policy.AssertionType}, "client_assertion": {"good"}, "scope": {"system/*.read"}}
 	with := func(k, v string) string {
@@ -108,7 +104,7 @@ func TestTokenEndpoint(t *testing.T) {
 // Discovery needs no token, at the root and under the FHIR base; the token
 // endpoint is the configured one, whatever Host the request names.
 func TestSMARTConfiguration(t *testing.T) {
-	srv := New(Config{Auth: newFakeAuth(), BaseURL: "https://idem.example.org/fhir"}, nil, nil, nil, quietLog, nil)
+	srv := New(Config{Auth: authtest.New(), BaseURL: "https://idem.example.org/fhir"}, nil, nil, nil, quietLog, nil)
 	for _, path := range []string{"/.well-known/smart-configuration", "/fhir/.well-known/smart-configuration"} {
 		resp, err := srv.App().Test(httptest.NewRequest(http.MethodGet, "http://idem.test"+path, nil), -1)
 		if err != nil {
@@ -127,3 +123,5 @@ func TestSMARTConfiguration(t *testing.T) {
 		}
 	}
 }
+
+var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))

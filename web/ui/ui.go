@@ -1,4 +1,14 @@
-package web
+// Package ui is idem's admin UI: server-rendered pages for data stewards
+// (review queue, comparison with match evidence, Person and Linkage views,
+// search, the reconciliation queue of held submissions) and admins
+// (clients, policy, jobs, exchange). Templates and static files are
+// embedded and parsed once at start-up; forms post and redirect; every
+// POST carries the session's CSRF token. It is mounted on a web.Server,
+// whose one error handler renders its errors as its error page; its
+// handlers only call the registry, the link store, the linker and
+// web.Auth (policy.Authorizer, the one place that manages clients and
+// rules). It never reaches the store or GORM.
+package ui
 
 import (
 	"bytes"
@@ -8,6 +18,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"log/slog"
 	"mime"
 	"path"
 	"strings"
@@ -16,21 +27,53 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"idem/linkage"
 	"idem/registry"
+	"idem/registry/bulk"
+	"idem/web"
 )
-
-// The admin UI: server-rendered pages for data stewards (review queue,
-// comparison with match evidence, Person and Linkage views, search, audit)
-// and admins (clients and policy). Templates and static files are embedded
-// and parsed once at start-up; forms post and redirect; every POST carries
-// the session's CSRF token. Its handlers only call the registry, the link
-// store, the linker and Auth: the UI adds no logic of its own.
 
 //go:embed templates/*.html
 var templateFiles embed.FS
 
 //go:embed static
 var staticFiles embed.FS
+
+// Config holds the UI's dependencies: the services its pages call. The
+// UI adds no logic of its own.
+type Config struct {
+	Registry *registry.Service
+	Matcher  *linkage.Matcher // nil: no match evidence
+	Linker   *linkage.Linker  // nil: no review queue, links or merges
+	// Auth signs stewards in and decides what they may do; nil: the UI is
+	// closed.
+	Auth     web.Auth
+	Bulk     *bulk.Jobs   // nil: no job pages
+	Exchange web.Exchange // nil: no subscription and peer pages
+	Log      *slog.Logger
+}
+
+// Server serves the admin UI's pages on a web.Server (its host, which
+// owns the error path, body limits, sign-in throttling and audit).
+type Server struct {
+	host     *web.Server
+	registry *registry.Service
+	matcher  *linkage.Matcher
+	linker   *linkage.Linker
+	auth     web.Auth
+	bulk     *bulk.Jobs
+	exchange web.Exchange
+	log      *slog.Logger
+	ui       *ui
+}
+
+// Mount builds the admin UI and mounts it on host.
+func Mount(host *web.Server, cfg Config) *Server {
+	s := &Server{host: host, registry: cfg.Registry, matcher: cfg.Matcher, linker: cfg.Linker, auth: cfg.Auth,
+		bulk: cfg.Bulk, exchange: cfg.Exchange, log: cfg.Log, ui: newUI()}
+	host.Mount(s)
+	return s
+}
 
 // ui holds the parsed page templates and the static files with their
 // checksums (for cache-busting URLs).
@@ -87,39 +130,38 @@ func newUI() *ui {
 	return u
 }
 
-// uiRoutes adds the admin UI. Each page states its guards: uiPage renders
-// errors as HTML and refuses to serve without Auth; uiSession requires a
-// steward or admin session (and the CSRF token on POST); uiAdmin the admin
-// role.
-func (s *Server) uiRoutes() {
-	s.ui = newUI()
-	s.app.Get("/static/:name", s.handleStatic)
-	s.app.Get("/login", s.uiPage, s.handleLoginForm)
-	s.app.Post("/login", s.uiPage, s.handleLogin)
-	steward := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{s.uiPage, s.uiSession, h} }
-	admin := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{s.uiPage, s.uiSession, s.uiAdmin, h} }
-	s.app.Post("/logout", steward(s.handleLogout)...)
-	s.app.Get("/", steward(s.handleDashboard)...)
-	s.app.Get("/review", steward(s.handleReviewList)...)
-	s.app.Get("/review/next", steward(s.handleReviewNext)...)
-	s.app.Get("/review/compare", steward(s.handleCompare)...)
-	s.app.Post("/review/decide", steward(s.handleReviewDecide)...)
-	s.app.Get("/person/:id", steward(s.handlePersonPage)...)
-	s.app.Get("/linkage/:id", steward(s.handleLinkagePage)...)
-	s.app.Post("/unlink", steward(s.handleUnlink)...)
-	s.app.Post("/undo", steward(s.handleUndo)...)
-	s.app.Get("/search", steward(s.handleSearchPage)...)
-	s.app.Get("/audit", admin(s.handleAuditPage)...)
-	s.app.Get("/admin/clients", admin(s.handleClientsPage)...)
-	s.app.Post("/admin/clients", admin(s.handleUIClientAdd)...)
-	s.app.Post("/admin/clients/revoke", admin(s.handleUIClientRevoke)...)
-	s.app.Get("/admin/policy", admin(s.handlePolicyPage)...)
-	s.app.Post("/admin/policy/add", admin(s.handleUIRuleAdd)...)
-	s.app.Post("/admin/policy/remove", admin(s.handleUIRuleRemove)...)
-	s.app.Get("/admin/jobs", admin(s.handleJobsPage)...)
-	s.app.Get("/admin/jobs/:id", admin(s.handleJobPage)...)
-	s.app.Get("/admin/jobs/:id/:file", admin(s.handleJobFile)...)
-	s.exchangeUIRoutes(admin)
+// Routes adds the admin UI's pages to r. Each page states its guards:
+// page marks it as a page (its errors become the error page) and refuses
+// to serve without Auth; session requires a steward or admin session (and
+// the CSRF token on POST); adminOnly the admin role.
+func (s *Server) Routes(r fiber.Router) {
+	r.Get("/static/:name", s.handleStatic)
+	r.Get("/login", s.page, s.handleLoginForm)
+	r.Post("/login", s.page, s.handleLogin)
+	steward := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{s.page, s.session, h} }
+	admin := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{s.page, s.session, s.adminOnly, h} }
+	r.Post("/logout", steward(s.handleLogout)...)
+	r.Get("/", steward(s.handleDashboard)...)
+	r.Get("/review", steward(s.handleReviewList)...)
+	r.Get("/review/next", steward(s.handleReviewNext)...)
+	r.Get("/review/compare", steward(s.handleCompare)...)
+	r.Post("/review/decide", steward(s.handleReviewDecide)...)
+	r.Get("/person/:id", steward(s.handlePersonPage)...)
+	r.Get("/linkage/:id", steward(s.handleLinkagePage)...)
+	r.Post("/unlink", steward(s.handleUnlink)...)
+	r.Post("/undo", steward(s.handleUndo)...)
+	r.Get("/search", steward(s.handleSearchPage)...)
+	r.Get("/audit", admin(s.handleAuditPage)...)
+	r.Get("/admin/clients", admin(s.handleClientsPage)...)
+	r.Post("/admin/clients", admin(s.handleUIClientAdd)...)
+	r.Post("/admin/clients/revoke", admin(s.handleUIClientRevoke)...)
+	r.Get("/admin/policy", admin(s.handlePolicyPage)...)
+	r.Post("/admin/policy/add", admin(s.handleUIRuleAdd)...)
+	r.Post("/admin/policy/remove", admin(s.handleUIRuleRemove)...)
+	r.Get("/admin/jobs", admin(s.handleJobsPage)...)
+	r.Get("/admin/jobs/:id", admin(s.handleJobPage)...)
+	r.Get("/admin/jobs/:id/:file", admin(s.handleJobFile)...)
+	s.exchangeRoutes(r, admin)
 }
 
 // contentPolicy allows only our own scripts, styles and forms: record
@@ -128,32 +170,20 @@ func (s *Server) uiRoutes() {
 const contentPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// uiPage sets the UI's security headers and turns errors of the handlers
-// after it into HTML error pages. Without Auth the UI is closed.
-func (s *Server) uiPage(c *fiber.Ctx) error {
+// page sets the UI's security headers and marks the request as a page:
+// the server's one error handler turns its errors into the error page
+// (ErrorPage). Without Auth the UI is closed.
+func (s *Server) page(c *fiber.Ctx) error {
 	c.Set("Content-Security-Policy", contentPolicy)
 	c.Set("X-Frame-Options", "DENY")
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("Referrer-Policy", "same-origin")
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	web.AsPage(c)
 	if s.auth == nil {
-		return s.renderError(c, fiber.StatusServiceUnavailable, "admin UI needs authentication configured")
+		return s.ErrorPage(c, fiber.StatusServiceUnavailable, "admin UI needs authentication configured")
 	}
-	err := c.Next()
-	if err == nil {
-		return nil
-	}
-	err = authError(err) // Fiber's and policy's errors, as registry errors
-	status := registry.Status(err)
-	msg := registry.ErrorMessage(err)
-	if _, signedIn := c.Locals(localUser).(registry.Actor); signedIn && status == fiber.StatusForbidden {
-		s.auditUI(c, registry.AuditRecord{Action: "E", Subtype: "denied", Outcome: registry.AuditMinorFailure, OutcomeDesc: msg})
-	}
-	if status >= 500 {
-		s.log.Error("admin UI request failed", "id", requestID(c), "method", c.Method(), "path", c.Path(), "err", err)
-		msg = "internal error (request " + requestID(c) + ")"
-	}
-	return s.renderError(c, status, msg)
+	return c.Next()
 }
 
 // errorPage is the data of the error page.
@@ -163,7 +193,9 @@ type errorPage struct {
 	Message string
 }
 
-func (s *Server) renderError(c *fiber.Ctx, status int, msg string) error {
+// ErrorPage renders the error page: the server's error handler calls it
+// for the errors of pages (web.Pages).
+func (s *Server) ErrorPage(c *fiber.Ctx, status int, msg string) error {
 	v := s.baseView(c, fmt.Sprintf("Error %d", status), "")
 	return s.render(c, status, "error", errorPage{view: v, Status: status, Message: msg})
 }

@@ -1,4 +1,4 @@
-package web
+package ui
 
 import (
 	"context"
@@ -400,7 +400,8 @@ func TestUIAdminPages(t *testing.T) {
 	if p.text("#token") != "idem_secret_ehr-main" {
 		t.Errorf("token shown %q", p.text("#token"))
 	}
-	c := e.auth.clients[0]
+	cs, _ := e.auth.Clients(context.Background())
+	c := cs[0]
 	if len(c.Roles) != 2 || len(c.Domains) != 2 || c.Expires.Year() != 2030 {
 		t.Errorf("client stored as %+v", c)
 	}

@@ -1,4 +1,4 @@
-package web
+package ui
 
 import (
 	"context"
@@ -176,7 +176,7 @@ func (s *Server) handleAuditPage(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
-	s.auditRead(c, readAudit{action: "E", subtype: "search-type", query: auditType + "?" + q.Encode(), records: versionRefs(res.Matches), total: res.Total})
+	s.host.AuditSearch(c, auditType+"?"+q.Encode(), res.Matches, res.Total)
 	for _, r := range res.Matches {
 		if row, ok := auditOf(r); ok && f.matches(row) {
 			p.Rows = append(p.Rows, row)

@@ -1,4 +1,4 @@
-package web
+package ui
 
 import (
 	"context"
@@ -49,6 +49,11 @@ func toRecord(r *registry.Resource) *record {
 		out.Missing = true
 		return out
 	}
+	return readFields(out, body)
+}
+
+// readFields fills in out's displayed fields from a resource's JSON.
+func readFields(out *record, body map[string]any) *record {
 	for _, n := range list(body["name"]) {
 		if s := humanName(n); s != "" {
 			out.Names = append(out.Names, s)
@@ -81,7 +86,7 @@ func toRecord(r *registry.Resource) *record {
 		}
 	}
 	meta, _ := body["meta"].(map[string]any)
-	out.System = sourceSystem(r.Type, str(meta["source"]))
+	out.System = sourceSystem(out.Type, str(meta["source"]))
 	return out
 }
 
@@ -228,18 +233,23 @@ func (s *Server) now() time.Time {
 // linkStore returns the link store and the linker, or EMethod when this
 // server does not link.
 func (s *Server) linkStore() (registry.LinkStore, *linkage.Linker, error) {
-	l, ls, err := s.mdm()
-	return ls, l, err
+	if s.linker == nil {
+		return nil, nil, registry.Errorf(registry.EMethod, "linking is not available on this server")
+	}
+	return s.linker.Links(), s.linker, nil
 }
 
 func urlEscape(s string) string { return url.QueryEscape(s) }
+
+// formatScore is a match probability as the pages show it.
+func formatScore(p float64) string { return strconv.FormatFloat(p, 'f', 4, 64) }
 
 // funcs are the template functions.
 func (u *ui) funcs() template.FuncMap {
 	return template.FuncMap{
 		"static":    u.staticURL,
 		"golden":    goldenURL,
-		"score":     func(p float64) string { return strconv.FormatFloat(p, 'f', 4, 64) },
+		"score":     formatScore,
 		"pct":       func(p float64) string { return strconv.FormatFloat(100*p, 'f', 1, 64) + " %" },
 		"weight":    func(w float64) string { return fmt.Sprintf("%+.2f", w) },
 		"when":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },

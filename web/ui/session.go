@@ -1,7 +1,6 @@
-package web
+package ui
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -15,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"idem/registry"
+	"idem/web"
 )
 
 // Cookies of the admin UI. All are HttpOnly and SameSite=Lax, Secure over
@@ -59,7 +59,7 @@ type flash struct {
 }
 
 func (s *Server) baseView(c *fiber.Ctx, title, nav string) view {
-	v := view{Title: title, Nav: nav, Loading: s.loading()}
+	v := view{Title: title, Nav: nav, Loading: s.host.Loading()}
 	if p, ok := c.Locals(localUser).(registry.Actor); ok {
 		v.User = &p
 		v.Admin = p.HasRole("admin")
@@ -146,30 +146,30 @@ func sameToken(a, b string) bool {
 	return a != "" && b != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// uiSession requires a steward or admin session: without one a page
+// session requires a steward or admin session: without one a page
 // redirects to the login form. It names the user as the agent of the
 // request, and a POST must carry the session's CSRF token.
-func (s *Server) uiSession(c *fiber.Ctx) error {
+func (s *Server) session(c *fiber.Ctx) error {
 	id := c.Cookies(sessionCookie)
 	if id == "" {
 		return s.toLogin(c)
 	}
 	pr, csrf, err := s.auth.Session(c.UserContext(), id)
 	if err != nil {
-		if registry.ErrorCode(authError(err)) == registry.EInternal {
+		if registry.ErrorCode(web.AsError(err)) == registry.EInternal {
 			return err
 		}
 		s.clearCookie(c, sessionCookie)
 		return s.toLogin(c)
 	}
-	p := authenticated(pr)
+	p := web.Authenticated(pr)
 	if !p.HasRole("steward") && !p.HasRole("admin") {
 		return registry.Errorf(registry.EForbidden, "user %s has neither the steward nor the admin role", p.Name)
 	}
 	c.Locals(localUser, p)
 	c.Locals(localCSRF, csrf)
 	c.SetUserContext(registry.WithActor(c.UserContext(), p))
-	if err := s.loadBody(c, s.cfg.MaxBody); err != nil {
+	if err := s.host.LoadBody(c, s.host.MaxBody()); err != nil {
 		return err
 	}
 	if c.Method() == fiber.MethodPost && !sameToken(csrfToken(c), csrf) {
@@ -187,15 +187,15 @@ func (s *Server) toLogin(c *fiber.Ctx) error {
 	return redirect(c, "/login?next="+urlEscape(c.OriginalURL()))
 }
 
-// uiAdmin requires the admin role.
-func (s *Server) uiAdmin(c *fiber.Ctx) error {
+// adminOnly requires the admin role.
+func (s *Server) adminOnly(c *fiber.Ctx) error {
 	if p, _ := c.Locals(localUser).(registry.Actor); !p.HasRole("admin") {
 		return registry.Errorf(registry.EForbidden, "this page is for admins: user %s is not one", p.Name)
 	}
 	return c.Next()
 }
 
-// user returns the signed-in user of a request past uiSession.
+// user returns the signed-in user of a request past session.
 func user(c *fiber.Ctx) registry.Actor {
 	p, _ := c.Locals(localUser).(registry.Actor)
 	return p
@@ -206,7 +206,7 @@ func user(c *fiber.Ctx) registry.Actor {
 func (s *Server) mayDo(c *fiber.Ctx, action, typ string) error {
 	p := user(c)
 	if d := s.auth.Decide(p, action, typ, nil); !d.Allowed {
-		return deny(p, d)
+		return web.Deny(p, d)
 	}
 	return nil
 }
@@ -238,7 +238,7 @@ func (s *Server) showLogin(c *fiber.Ctx, status int, name, msg string) error {
 }
 
 func (s *Server) handleLogin(c *fiber.Ctx) error {
-	if err := s.loadBody(c, credentialBody); err != nil {
+	if err := s.host.LoadBody(c, web.CredentialBody); err != nil {
 		return err
 	}
 	if !sameToken(csrfToken(c), c.Cookies(loginCookie)) {
@@ -246,50 +246,35 @@ func (s *Server) handleLogin(c *fiber.Ctx) error {
 	}
 	name := strings.TrimSpace(postValue(c, "user"))
 	account, agent := "user:"+name, registry.Actor{Name: name, Kind: "user"}
-	if wait, err := s.throttled(c, account, agent); err != nil || wait > 0 {
+	if wait, err := s.host.Throttled(c, account, agent); err != nil || wait > 0 {
 		if err != nil {
 			return err
 		}
-		return s.showLogin(c, fiber.StatusTooManyRequests, name, "Too many failed sign-ins: try again in "+waitText(wait)+".")
+		return s.showLogin(c, fiber.StatusTooManyRequests, name, "Too many failed sign-ins: try again in "+web.WaitText(wait)+".")
 	}
 	id, _, err := s.auth.Login(c.UserContext(), name, postValue(c, "password"))
 	if err != nil {
-		if registry.ErrorCode(authError(err)) == registry.EInternal {
+		if registry.ErrorCode(web.AsError(err)) == registry.EInternal {
 			return err
 		}
-		s.log.Info("admin UI sign-in refused", "user", truncateName(name))
-		s.signInFailed(c, account, agent, "wrong user name or password")
+		s.log.Info("admin UI sign-in refused", "user", web.TruncateName(name))
+		s.host.SignInFailed(c, account, agent, "wrong user name or password")
 		return s.showLogin(c, fiber.StatusUnauthorized, name, "Wrong user name or password.")
 	}
-	s.signInSucceeded(c, account)
-	s.auditUI(c, registry.AuditRecord{Action: "E", Subtype: "login", Agent: agent})
+	s.host.SignInSucceeded(c, account)
+	s.host.AuditUI(c, registry.AuditRecord{Action: "E", Subtype: "login", Agent: agent})
 	s.clearCookie(c, loginCookie)
 	s.setCookie(c, sessionCookie, id)
 	return redirect(c, localPath(postValue(c, "next")))
 }
 
 func (s *Server) handleLogout(c *fiber.Ctx) error {
-	if err := authError(s.auth.Logout(c.UserContext(), c.Cookies(sessionCookie))); registry.ErrorCode(err) == registry.EInternal {
+	if err := web.AsError(s.auth.Logout(c.UserContext(), c.Cookies(sessionCookie))); registry.ErrorCode(err) == registry.EInternal {
 		return err
 	}
-	s.auditUI(c, registry.AuditRecord{Action: "E", Subtype: "logout"})
+	s.host.AuditUI(c, registry.AuditRecord{Action: "E", Subtype: "logout"})
 	s.clearCookie(c, sessionCookie)
 	return redirect(c, "/login")
-}
-
-// auditUI records an admin UI event that is not a write (sign-in,
-// sign-out, a refused action); a failure to record is logged.
-func (s *Server) auditUI(c *fiber.Ctx, rec registry.AuditRecord) {
-	if s.cfg.Audit == nil {
-		return
-	}
-	if rec.Detail == nil {
-		rec.Detail = map[string]string{}
-	}
-	rec.Detail["interaction"] = c.Method() + " " + c.Path() + " (admin UI)"
-	if _, err := s.cfg.Audit.Record(context.WithoutCancel(c.UserContext()), rec); err != nil {
-		s.log.Error("audit of an admin UI event failed", "id", requestID(c), "err", err)
-	}
 }
 
 func randomToken() string {

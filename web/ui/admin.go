@@ -1,4 +1,4 @@
-package web
+package ui
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"idem/policy"
 	"idem/registry"
+	"idem/web"
 )
 
 // The admin pages: client systems (add with a token shown once, revoke)
@@ -70,7 +71,7 @@ func (s *Server) handleUIClientAdd(c *fiber.Ctx) error {
 		cl.Expires = t.Add(24*time.Hour - time.Second)
 	}
 	token, err := s.auth.AddClient(c.UserContext(), cl)
-	err = authError(err)
+	err = web.AsError(err)
 	if code := registry.ErrorCode(err); code != "" && code != registry.EInternal {
 		return s.clientsPage(c, registry.Status(err), clientsPage{Form: f, Error: registry.ErrorMessage(err)})
 	} else if err != nil {
@@ -82,7 +83,7 @@ func (s *Server) handleUIClientAdd(c *fiber.Ctx) error {
 
 func (s *Server) handleUIClientRevoke(c *fiber.Ctx) error {
 	name := c.FormValue("name")
-	err := authError(s.auth.RevokeClient(c.UserContext(), name))
+	err := web.AsError(s.auth.RevokeClient(c.UserContext(), name))
 	if code := registry.ErrorCode(err); code != "" && code != registry.EInternal {
 		s.setFlash(c, flash{Kind: "error", Msg: registry.ErrorMessage(err)})
 	} else if err != nil {
@@ -143,7 +144,7 @@ func (s *Server) handlePolicyPage(c *fiber.Ctx) error {
 		if p.Check.Domain != "" {
 			domains = []string{p.Check.Domain}
 		}
-		d := s.decideAs(ctx, who, p.Check.Action, p.Check.Type, domains)
+		d := s.host.DecideAs(ctx, who, p.Check.Action, p.Check.Type, domains)
 		p.Decision = &d
 	}
 	status := fiber.StatusOK
@@ -175,7 +176,7 @@ func (s *Server) editRule(c *fiber.Ctx, r policy.Rule, err error, done string, e
 	if err == nil {
 		err = edit(c.UserContext(), r)
 	}
-	err = authError(err)
+	err = web.AsError(err)
 	line := r.String()
 	if code := registry.ErrorCode(err); code != "" && code != registry.EInternal {
 		s.setFlash(c, flash{Kind: "error", Msg: registry.ErrorMessage(err)})

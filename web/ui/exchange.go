@@ -1,14 +1,14 @@
-package web
+package ui
 
 import (
 	"cmp"
-	"context"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"idem/registry"
+	"idem/web"
 )
 
 // The exchange pages (admins): subscriptions with their delivery state,
@@ -16,16 +16,6 @@ import (
 // their health, pull history and progress, and "sync now". Credentials
 // (bearer tokens, SMART private keys, channel header values) are in none
 // of the views these pages get.
-
-// ExchangeAdmin is what the exchange pages read and do.
-type ExchangeAdmin interface {
-	SubscriptionStates(ctx context.Context) ([]registry.SubscriptionState, error)
-	SubscriptionDetail(ctx context.Context, id string, limit int) (registry.SubscriptionState, []registry.SubscriptionEvent, error)
-	Peers(ctx context.Context) ([]registry.PeerState, error)
-	PeerDetail(ctx context.Context, id string, limit int) (registry.PeerState, []registry.PullRun, error)
-	// SyncSoon asks for a pull from Endpoint id at once.
-	SyncSoon(ctx context.Context, id string) error
-}
 
 // uiEventsShown and uiRunsShown bound the rows of the detail pages.
 const (
@@ -58,21 +48,21 @@ type peerPage struct {
 	Runs []registry.PullRun
 }
 
-// exchangeUIRoutes adds the exchange pages behind the admin guard.
-func (s *Server) exchangeUIRoutes(admin func(fiber.Handler) []fiber.Handler) {
-	s.app.Get("/admin/subscriptions", admin(s.handleSubscriptionsPage)...)
-	s.app.Get("/admin/subscriptions/:id", admin(s.handleSubscriptionPage)...)
-	s.app.Post("/admin/subscriptions/:id/resend", admin(s.handleUIResend)...)
-	s.app.Get("/admin/peers", admin(s.handlePeersPage)...)
-	s.app.Get("/admin/peers/:id", admin(s.handlePeerPage)...)
-	s.app.Post("/admin/peers/:id/sync", admin(s.handleUISyncNow)...)
+// exchangeRoutes adds the exchange pages behind the admin guard.
+func (s *Server) exchangeRoutes(r fiber.Router, admin func(fiber.Handler) []fiber.Handler) {
+	r.Get("/admin/subscriptions", admin(s.handleSubscriptionsPage)...)
+	r.Get("/admin/subscriptions/:id", admin(s.handleSubscriptionPage)...)
+	r.Post("/admin/subscriptions/:id/resend", admin(s.handleUIResend)...)
+	r.Get("/admin/peers", admin(s.handlePeersPage)...)
+	r.Get("/admin/peers/:id", admin(s.handlePeerPage)...)
+	r.Post("/admin/peers/:id/sync", admin(s.handleUISyncNow)...)
 }
 
-func (s *Server) exchangeUI() (Exchange, error) {
-	if s.cfg.Exchange == nil {
+func (s *Server) exchangeUI() (web.Exchange, error) {
+	if s.exchange == nil {
 		return nil, registry.Errorf(registry.ENotFound, "exchange with linked servers is not offered by this server")
 	}
-	return s.cfg.Exchange, nil
+	return s.exchange, nil
 }
 
 func (s *Server) handleSubscriptionsPage(c *fiber.Ctx) error {
