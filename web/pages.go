@@ -64,3 +64,9 @@ func (s *Server) AuditSearch(c *fiber.Ctx, query string, shown []*registry.Resou
 	s.auditRead(c, readAudit{action: "E", subtype: "search-type", query: query, records: versionRefs(shown), total: total})
 }
 
+// ParseResource reads a resource of typ sent through the admin UI (a
+// steward's edited version of a held write) with the limits the API
+// applies to the same resource.
+func (s *Server) ParseResource(data []byte, typ string) (map[string]any, error) {
+	return s.cfg.Limits.ParseResource(data, typ)
+}
