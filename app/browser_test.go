@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -20,8 +19,8 @@ import (
 
 // The admin UI in a real headless Chromium, as a steward uses it: sign in,
 // open the queue, compare, link with the keyboard, see the Person, undo,
-// find the decision in the audit log. With IDEM_SCREENSHOTS=1 it saves the
-// dashboard, queue and compare pages into docs/ for the README.
+// find the decision in the audit log. The README's screenshots are made by
+// TestScreenshots.
 
 // chromiumPath finds a Chromium (Debian's chromium package) or Chrome.
 func chromiumPath() string {
@@ -38,7 +37,11 @@ const browserAdminPassword = "browser-test-pw-1"
 // startSeeded starts idem on a fresh SQLite file holding a small seeded
 // network (loaded through the normal write path, linking included) and
 // the admin user.
-func startSeeded(t *testing.T) *Instance {
+func startSeeded(t *testing.T) *Instance { return startSeededWith(t, 250, nil) }
+
+// startSeededWith is startSeeded with persons in the network and the
+// configuration changed by edit (nil: none).
+func startSeededWith(t *testing.T, persons int, edit func(*Config)) *Instance {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -47,11 +50,14 @@ func startSeeded(t *testing.T) *Instance {
 	cfg.DB = filepath.Join(t.TempDir(), "idem.db")
 	cfg.Seed = false
 	cfg.AdminPassword = browserAdminPassword
+	if edit != nil {
+		edit(&cfg)
+	}
 	o, err := open(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadNetwork(ctx, o.svc, seed.Config{Seed: 1, Persons: 250, Practitioners: 20, Locations: 10}, nil); err != nil {
+	if _, err := loadNetwork(ctx, o.svc, seed.Config{Seed: 1, Persons: persons, Practitioners: persons / 12, Locations: persons / 25}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.close(); err != nil {
@@ -98,18 +104,6 @@ func TestBrowserReviewFlow(t *testing.T) {
 			t.Fatalf("%s: %v\nat %s:\n%.2000s", what, err, loc, body)
 		}
 	}
-	shot := func(name string) {
-		t.Helper()
-		if os.Getenv("IDEM_SCREENSHOTS") != "1" {
-			return
-		}
-		var png []byte
-		run("screenshot "+name, chromedp.FullScreenshot(&png, 100))
-		if err := os.WriteFile(filepath.Join("..", "docs", name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-
 	// Sign in: the dashboard comes first.
 	var text string
 	run("sign in",
@@ -127,7 +121,6 @@ func TestBrowserReviewFlow(t *testing.T) {
 	if !strings.Contains(text, "POSSIBLE_MATCH") {
 		t.Fatalf("the seeded network left nothing to review:\n%s", text)
 	}
-	shot("dashboard.png")
 
 	// The queue, best scores first, Patients only; open the first item.
 	var source, golden string
@@ -135,7 +128,6 @@ func TestBrowserReviewFlow(t *testing.T) {
 		chromedp.Navigate(base+"/review?type=Patient&sort=score"),
 		chromedp.WaitVisible("#queue tr.item", chromedp.ByQuery),
 	)
-	shot("queue.png")
 	run("compare",
 		chromedp.Click("#queue tr.item a.compare-link", chromedp.ByQuery),
 		chromedp.WaitVisible("#evidence", chromedp.ByQuery),
@@ -143,7 +135,6 @@ func TestBrowserReviewFlow(t *testing.T) {
 		chromedp.Value(`#decide input[name="source"]`, &source, chromedp.ByQuery),
 		chromedp.Value(`#decide input[name="golden"]`, &golden, chromedp.ByQuery),
 	)
-	shot("compare.png")
 
 	// Link with the keyboard shortcut (our own app.js): the next item or
 	// the queue opens with a message offering undo.
