@@ -1,7 +1,9 @@
 // Package web serves idem over HTTP with Fiber: the FHIR REST API under
-// /fhir, health endpoints, and (later) the admin UI. Handlers are thin: they
-// translate HTTP to calls on the registry and back, and report every error
-// through one error handler.
+// /fhir, the admin API under /admin/api, health and metrics endpoints. The
+// admin UI (package web/ui) is mounted on the same server (Mount). Handlers
+// are thin: they translate HTTP to calls on the registry and back, and
+// report every error through one error handler, which answers an
+// OperationOutcome, or on a UI page the UI's error page.
 package web
 
 import (
