@@ -112,8 +112,8 @@ func (c *Calibrator) TrainOn(ctx context.Context, typ, note string, recs []*matc
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	model, rep, err := matching.Train(c.models.Current(ctx), typ, recs, c.cfg.Train)
-	if err == nil && !rep.Converged {
-		err = fmt.Errorf("expectation-maximisation did not converge in %d iterations (last change %.3g)", rep.Iterations, rep.Changes[len(rep.Changes)-1])
+	if err == nil {
+		err = rep.Failure()
 	}
 	sm := &registry.StoredModel{Created: c.linker.now(), Note: note, Type: typ, Records: len(recs), State: registry.ModelCandidate}
 	mr := ModelReport{Training: rep}
