@@ -190,9 +190,9 @@ func start(ctx context.Context, cfg Config, o *opened, limits fhir.Limits, proxi
 	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: versionString(), Started: time.Now(),
 		Auth: o.authz, Audit: o.auditor, Limits: limits, TrustedProxies: proxies,
 		Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", MetricsToken: cfg.MetricsToken, Loading: demo.message, Bulk: o.bulk, Exchange: ex, ReadAudit: reads,
-		Federation: ex, FederatedTimeout: cfg.FederatedTimeout, FederatedTTL: cfg.FederatedTTL},
+		Federation: ex, FederatedTimeout: cfg.FederatedTimeout, FederatedTTL: cfg.FederatedTTL, Calibrator: o.calib},
 		o.svc, o.matcher, o.linker, log, o.store.Ping)
-	ui.Mount(srv, ui.Config{Registry: o.svc, Matcher: o.matcher, Linker: o.linker, Auth: o.authz, Bulk: o.bulk, Exchange: ex, Log: log})
+	ui.Mount(srv, ui.Config{Registry: o.svc, Matcher: o.matcher, Linker: o.linker, Auth: o.authz, Bulk: o.bulk, Exchange: ex, Calibrator: o.calib, Log: log})
 	var ms *metricsServer
 	if cfg.MetricsAddr != "" {
 		if ms, err = startMetricsServer(cfg.MetricsAddr, m, log); err != nil {

@@ -16,7 +16,7 @@ import (
 
 // TestScreenshots makes the README's screenshots in a real headless
 // Chromium against a server with a seeded network, a held submission, a
-// subscription and a peer. It runs only when asked, with the directory to
+// subscription and a peer (and trains a model on the Models page). It runs only when asked, with the directory to
 // write into (relative to the repository root):
 //
 //	IDEM_SCREENSHOTS=docs go test ./app -run Screenshots
@@ -86,4 +86,10 @@ func TestScreenshots(t *testing.T) {
 	shot("reconciliation-item", "/reconcile/"+path.Base(held.header.Get("Content-Location")), "#held-diff")
 	shot("subscriptions", "/admin/subscriptions", "#subscriptions")
 	shot("peers", "/admin/peers", "#peers")
+	// Models: a Patient model trained on the network, then dry-run.
+	shot("models", "/admin/models", "#train-form",
+		chromedp.Click("#train", chromedp.ByQuery),
+		chromedp.WaitVisible("#models tr.model button.dry-run", chromedp.ByQuery),
+		chromedp.Click("#models tr.model button.dry-run", chromedp.ByQuery),
+		chromedp.WaitVisible(".rematch-summary", chromedp.ByQuery))
 }

@@ -50,7 +50,9 @@ type Config struct {
 	Auth     web.Auth
 	Bulk     *bulk.Jobs   // nil: no job pages
 	Exchange web.Exchange // nil: no subscription and peer pages
-	Log      *slog.Logger
+	// Calibrator is the matcher's self-calibration; nil: no Models page.
+	Calibrator *linkage.Calibrator
+	Log        *slog.Logger
 }
 
 // Server serves the admin UI's pages on a web.Server (its host, which
@@ -63,6 +65,7 @@ type Server struct {
 	auth     web.Auth
 	bulk     *bulk.Jobs
 	exchange web.Exchange
+	calib    *linkage.Calibrator
 	log      *slog.Logger
 	ui       *ui
 }
@@ -70,7 +73,7 @@ type Server struct {
 // Mount builds the admin UI and mounts it on host.
 func Mount(host *web.Server, cfg Config) *Server {
 	s := &Server{host: host, registry: cfg.Registry, matcher: cfg.Matcher, linker: cfg.Linker, auth: cfg.Auth,
-		bulk: cfg.Bulk, exchange: cfg.Exchange, log: cfg.Log, ui: newUI()}
+		bulk: cfg.Bulk, exchange: cfg.Exchange, calib: cfg.Calibrator, log: cfg.Log, ui: newUI()}
 	host.Mount(s)
 	return s
 }
@@ -166,6 +169,7 @@ func (s *Server) Routes(r fiber.Router) {
 	r.Get("/admin/jobs/:id", admin(s.handleJobPage)...)
 	r.Get("/admin/jobs/:id/:file", admin(s.handleJobFile)...)
 	s.exchangeRoutes(r, admin)
+	s.modelRoutes(r, admin)
 }
 
 // contentPolicy allows only our own scripts, styles and forms: record
