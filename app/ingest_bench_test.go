@@ -58,7 +58,7 @@ func BenchmarkLinkedIngestHTTP(b *testing.B) {
 		var rates []float64
 		total := 0
 		t0 := time.Now()
-		prof := os.Getenv("IDEM_BENCH_PROFILE") // profile the first three Bundles and the last tenth into PREFIX-first.prof, PREFIX-last.prof
+		prof := os.Getenv("IDEM_BENCH_PROFILE") // profile the first three Bundles and the last tenth into PREFIX-first.prof, PREFIX-last.prof, the heap at the end into PREFIX-heap.prof
 		for sb := range sourceBundles(b, inst.authz, want) {
 			j := len(bundles)
 			if prof != "" && (j == 0 || total == want*9/10/1000*1000) {
@@ -77,6 +77,13 @@ func BenchmarkLinkedIngestHTTP(b *testing.B) {
 			pprof.StopCPUProfile()
 		}
 		elapsed := time.Since(t0)
+		if prof != "" {
+			// What the process holds at the end of the load, for its RSS.
+			if f, err := os.Create(prof + "-heap.prof"); err == nil {
+				pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}
 		inst.Close()
 		for j, r := range rates {
 			b.Logf("bundle %d: %d records, %.0f records/s", j, bundles[j].n, r)
