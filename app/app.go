@@ -189,7 +189,7 @@ func start(ctx context.Context, cfg Config, o *opened, limits fhir.Limits, proxi
 	srv := web.New(web.Config{BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody, Version: versionString(), Started: time.Now(),
 		Auth: o.authz, Audit: o.auditor, Limits: limits, TrustedProxies: proxies,
 		Metrics: m, MetricsElsewhere: cfg.MetricsAddr != "", MetricsToken: cfg.MetricsToken, Loading: demo.message, Bulk: o.bulk, Exchange: ex, ReadAudit: reads,
-		Federation: ex, FederatedTimeout: cfg.FederatedTimeout, FederatedTTL: cfg.FederatedTTL},
+		Federation: ex, FederatedTimeout: cfg.FederatedTimeout, FederatedTTL: cfg.FederatedTTL, Calibrator: o.calib},
 		o.svc, o.matcher, o.linker, log, o.store.Ping)
 	var ms *metricsServer
 	if cfg.MetricsAddr != "" {

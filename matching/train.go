@@ -15,7 +15,10 @@ type TrainOptions struct {
 	// RandomPairs is the number of random pairs u is estimated from
 	// (default 500,000; every pair when there are fewer).
 	RandomPairs int
-	// MaxIterations bounds expectation-maximisation (default 100).
+	// MaxIterations bounds each expectation-maximisation (default 1,000:
+	// EM converges linearly, and on a few hundred pairs of a rule whose
+	// pairs are nearly all matches it took 300 iterations to change less
+	// than the tolerance).
 	MaxIterations int
 	// Tolerance ends EM when no m changes by more than it and the prior by
 	// no more than it relatively (default 1e-5).
@@ -25,6 +28,16 @@ type TrainOptions struct {
 	// an m near zero and a weight that no other evidence outweighs, and
 	// real data has errors a sample lacks (a mistyped gender, say).
 	MinM float64
+	// MaxRulePairs bounds the pairs of one blocking rule m is estimated
+	// from (default 200,000; a seeded sample when there are more).
+	MaxRulePairs int
+	// MinRulePairs and MinRuleMatches are the fewest pairs, and expected
+	// matches among them, a blocking rule needs to estimate m (default 50
+	// and 10): fewer are skipped, and reported.
+	MinRulePairs, MinRuleMatches int
+	// Frequencies are the term frequencies the E-step weighs agreement
+	// with, as scoring does (default: those of the records trained on).
+	Frequencies Frequencies
 }
 
 func (o *TrainOptions) defaults() {
@@ -35,13 +48,22 @@ func (o *TrainOptions) defaults() {
 		o.RandomPairs = 500_000
 	}
 	if o.MaxIterations <= 0 {
-		o.MaxIterations = 100
+		o.MaxIterations = 1000
 	}
 	if o.Tolerance <= 0 {
 		o.Tolerance = 1e-5
 	}
 	if o.MinM <= 0 {
 		o.MinM = 1e-3
+	}
+	if o.MaxRulePairs <= 0 {
+		o.MaxRulePairs = 200_000
+	}
+	if o.MinRulePairs <= 0 {
+		o.MinRulePairs = 50
+	}
+	if o.MinRuleMatches <= 0 {
+		o.MinRuleMatches = 10
 	}
 }
 
@@ -55,8 +77,13 @@ type TrainReport struct {
 	Type                                 string
 	Records, RandomPairs, CandidatePairs int
 	CappedKeys                           []CappedKey
-	// Iterations of EM, and whether it converged within MaxIterations;
-	// Changes holds the largest parameter change of each iteration.
+	// Rules are the blocking rules m was estimated over (see
+	// estimateM), each with its own EM's convergence.
+	Rules []RuleReport
+	// Iterations of the EM that fits the prior over the candidate pairs
+	// (m fixed), and whether it and every rule's EM converged within
+	// MaxIterations; Changes holds the largest parameter change of each
+	// of its iterations.
 	Iterations int
 	Converged  bool
 	Changes    []float64
@@ -76,12 +103,16 @@ type FieldReport struct {
 }
 
 // Train estimates a model for type typ from unlabelled records, starting
-// from base: u from random record pairs (a seeded sample), then m and the
-// prior by expectation-maximisation over the candidate pairs blocking finds,
-// with u fixed (as Splink does). The E-step uses the random-pair prior and
+// from base: u from random record pairs (a seeded sample); m by
+// expectation-maximisation over the pairs of each of the type's blocking
+// rules separately, each field's m from the rules that do not block on it
+// (estimateM); then the prior (and u given the same household) by EM over
+// the candidate pairs blocking finds, m and u fixed. Every E-step weighs a
+// pair as scoring does, term frequencies included; it uses the random-pair
 // u, which is exact for candidate pairs because blocking is a function of
-// the compared values; the prior is re-estimated as the expected number of
-// matches over all pairs. Records of other types are ignored.
+// the compared values. The prior is the expected number of matches over
+// all pairs. The report says whether every EM converged (Failure).
+// Records of other types are ignored.
 func Train(base *Model, typ string, recs []*Record, opt TrainOptions) (*Model, *TrainReport, error) {
 	t := base.types[typ]
 	if t == nil {
@@ -109,13 +140,26 @@ func Train(base *Model, typ string, recs []*Record, opt TrainOptions) (*Model, *
 	if len(pairs) == 0 {
 		return nil, nil, errors.New("match train: blocking found no candidate pairs")
 	}
-	em := newEM(base, t, tr, rs, pairs)
-	em.minM = opt.MinM
-	em.run(opt, rep)
-	// The random pairs hold some true matches (many, in a small registry
-	// with many duplicates); take out the share EM expects and fit again.
-	setU(tr, counts, tr.Prior)
-	em.run(opt, rep)
+	tf := opt.Frequencies
+	if tf == nil {
+		tf = NewFrequencyTable(rs)
+	}
+	training := trainingRules(base, t, tr, rs, opt)
+	em := newEM(base, t, tr, rs, pairs, tf)
+	for pass := range 2 {
+		if pass > 0 {
+			// The random pairs hold some true matches (many, in a small
+			// registry with many duplicates); take out the share EM
+			// expects and fit again.
+			setU(tr, counts, tr.Prior)
+		}
+		rep.Rules = estimateM(t, tr, training, opt)
+		em.run(opt, rep)
+		if ruleFailure(rep.Rules) != nil {
+			rep.Converged = false
+			break
+		}
+	}
 	rules.Trained = append(rules.Trained, TrainingNote{
 		Type: typ, Records: rep.Records, RandomPairs: rep.RandomPairs, CandidatePairs: rep.CandidatePairs,
 		Iterations: rep.Iterations, Converged: rep.Converged, Prior: tr.Prior,
@@ -198,30 +242,20 @@ func estimateU(prev, m Levels, counts [numLevels]int, levels []Level, prior floa
 	return u
 }
 
-// em holds the level of every field of every candidate pair, computed once.
+// em fits the prior and u given the same household over the candidate
+// pairs, m and u fixed.
 type em struct {
 	typ    string
 	tr     *TypeRules
-	levels []Level // pair-major: levels[p*fields+f]
-	fields int
-	total  float64 // all pairs of the records, for the prior
-	prior  []Levels
+	pairs  *pairOutcomes
+	total  float64   // all pairs of the records, for the prior
 	hhBase []*Levels // the rules' uSameHousehold per field (nil: none), as a pseudo-count
-	minM   float64   // the floor of every m
 }
 
-func newEM(base *Model, t *typeModel, tr *TypeRules, rs []*Record, pairs []pair) *em {
-	e := &em{typ: t.typ, tr: tr, fields: len(t.fields), total: float64(len(rs)) * float64(len(rs)-1) / 2}
-	e.levels = make([]Level, 0, len(pairs)*e.fields)
-	var out [maxFields]outcome
-	for _, p := range pairs {
-		base.compare(t, rs[p.i], rs[p.j], nil, &out)
-		for f := range e.fields {
-			e.levels = append(e.levels, out[f].level)
-		}
-	}
+func newEM(base *Model, t *typeModel, tr *TypeRules, rs []*Record, pairs []pair, tf Frequencies) *em {
+	e := &em{typ: t.typ, tr: tr, total: float64(len(rs)) * float64(len(rs)-1) / 2}
+	e.pairs = newPairOutcomes(base, t, rs, pairs, tf)
 	for _, f := range tr.Fields {
-		e.prior = append(e.prior, f.M)
 		var hh *Levels
 		if f.USameHousehold != nil {
 			c := *f.USameHousehold
@@ -232,7 +266,7 @@ func newEM(base *Model, t *typeModel, tr *TypeRules, rs []*Record, pairs []pair)
 	return e
 }
 
-// run iterates EM until convergence, updating tr's m, uSameHousehold and
+// run iterates EM until convergence, updating tr's uSameHousehold and
 // prior.
 func (e *em) run(opt TrainOptions, rep *TrainReport) {
 	rep.Converged = false
@@ -257,43 +291,19 @@ type emStats struct {
 	matches          float64
 }
 
-// expect computes each pair's match probability under the current
-// parameters, weighed as the model weighs (household-conditional weights
-// and the twin signature included; no term frequencies), and sums them per
-// field and level.
+// expect is the E-step over the candidate pairs, every field weighed.
 func (e *em) expect() emStats {
-	t := compileType(e.typ, e.tr)
-	st := emStats{match: make([][numLevels]float64, e.fields), household: make([][numLevels]float64, e.fields)}
-	var out [maxFields]outcome
-	for p := 0; p < len(e.levels); p += e.fields {
-		lv := e.levels[p : p+e.fields]
-		for f, l := range lv {
-			out[f] = outcome{level: l}
-		}
-		pm := probability(t.weigh(nil, nil, &out))
-		st.matches += pm
-		for f, l := range lv {
-			st.match[f][l] += pm
-		}
-		if t.household >= 0 && lv[t.household] == Exact {
-			for f, l := range lv {
-				st.household[f][l] += 1 - pm
-			}
-		}
-	}
-	return st
+	return e.pairs.expect(compileType(e.typ, e.tr), nil, math.NaN())
 }
 
-// maximise sets m from the expected level counts among matches,
-// uSameHousehold from those among non-matches of one household (each with
-// one pseudo-pair at the rules' value, so that a level never seen keeps a
-// small probability), and the prior from the expected matches; it returns
-// the largest change.
+// maximise sets uSameHousehold from the expected level counts among
+// non-matches of one household (with one pseudo-pair at the rules' value,
+// so that a level never seen keeps a small probability), and the prior from
+// the expected matches; it returns the largest change.
 func (e *em) maximise(st emStats) float64 {
 	change := 0.0
 	for f, fr := range e.tr.Fields {
 		levels := comparators[fr.Compare].levels
-		change = max(change, reestimate(&fr.M, &e.prior[f], &st.match[f], levels, e.minM))
 		if fr.USameHousehold != nil {
 			change = max(change, reestimate(fr.USameHousehold, e.hhBase[f], &st.household[f], levels, 0))
 		}
@@ -361,6 +371,7 @@ func (r *TrainReport) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s training: %d records, %d random pairs, %d candidate pairs, %d capped keys\n",
 		r.Type, r.Records, r.RandomPairs, r.CandidatePairs, len(r.CappedKeys))
+	rulesString(&b, r.Rules)
 	fmt.Fprintf(&b, "  EM: %d iterations, converged %v, last change %.2g; prior %.3g, expected matches %.1f\n",
 		r.Iterations, r.Converged, lastOr(r.Changes), r.Prior, r.ExpectedMatches)
 	fmt.Fprintf(&b, "  %-14s %-9s %10s %10s %10s %10s\n", "field", "", "exact", "close", "similar", "different")
@@ -378,6 +389,18 @@ func (r *TrainReport) String() string {
 	}
 	fmt.Fprintf(&b, "  model %s\n", r.ModelVersion)
 	return b.String()
+}
+
+// Failure returns why training did not converge (a blocking rule's EM, or
+// the prior's), nil when it did.
+func (r *TrainReport) Failure() error {
+	if err := ruleFailure(r.Rules); err != nil {
+		return err
+	}
+	if !r.Converged {
+		return fmt.Errorf("expectation-maximisation of the prior did not converge in %d iterations (last change %.3g)", r.Iterations, lastOr(r.Changes))
+	}
+	return nil
 }
 
 func lastOr(xs []float64) float64 {

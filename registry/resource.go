@@ -77,6 +77,9 @@ type Tx interface {
 	// Candidates calls need not each ask (serialising on the keys first,
 	// as Candidates does).
 	PrefetchBlocking(ctx context.Context, keys []string) error
+	// LoadLinks reads the links of these records of typ in one query, for
+	// the Links calls about them that follow in the transaction.
+	LoadLinks(ctx context.Context, typ string, ids []string) error
 	// Links returns the links f selects (paging ignored).
 	Links(ctx context.Context, f LinkFilter) ([]*Link, error)
 	// PutLink inserts l, or replaces the link of the same golden and

@@ -25,6 +25,7 @@ func (s *Server) adminRoutes() {
 	a.Delete("/rules", s.handleRuleRemove)
 	a.Get("/decide", s.handleDecide)
 	s.exchangeAdminRoutes(a)
+	s.modelAdminRoutes(a)
 }
 
 // adminOnly authenticates a bearer token and requires the admin role.

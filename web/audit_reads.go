@@ -2,6 +2,7 @@ package web
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -75,4 +76,61 @@ func versionRefs(rs []*registry.Resource) []string {
 		out[i] = versionRef(r)
 	}
 	return out
+}
+
+// auditBundleReads audits the GET entries of a batch or transaction Bundle
+// (in, the request; out, its response) as the same reads and searches sent
+// alone would be: a read names the record returned, a search its query and
+// the records of its searchset. Entries that failed are not reads.
+func (s *Server) auditBundleReads(c *fiber.Ctx, in, out map[string]any) {
+	reqs, _ := in["entry"].([]any)
+	resps, _ := out["entry"].([]any)
+	for i, raw := range reqs {
+		if i >= len(resps) {
+			return
+		}
+		e, _ := raw.(map[string]any)
+		req, _ := e["request"].(map[string]any)
+		if req == nil || registry.AsString(req["method"]) != "GET" {
+			continue
+		}
+		resp, _ := resps[i].(map[string]any)
+		status, _ := resp["response"].(map[string]any)
+		if !strings.HasPrefix(registry.AsString(status["status"]), "200") {
+			continue
+		}
+		res, _ := resp["resource"].(map[string]any)
+		if res == nil {
+			continue
+		}
+		url := registry.AsString(req["url"])
+		if registry.AsString(res["resourceType"]) == "Bundle" && registry.AsString(res["type"]) == "searchset" {
+			var records []string
+			total := -1
+			if n, ok := res["total"].(float64); ok {
+				total = int(n)
+			}
+			entries, _ := res["entry"].([]any)
+			for _, se := range entries {
+				sm, _ := se.(map[string]any)
+				if r, _ := sm["resource"].(map[string]any); r != nil && registry.AsString(r["resourceType"]) != "OperationOutcome" {
+					records = append(records, mapVersionRef(r))
+				}
+			}
+			s.auditRead(c, readAudit{action: "E", subtype: "search-type", query: url, records: records, total: total})
+			continue
+		}
+		s.auditRead(c, readAudit{action: "R", subtype: "read", records: []string{mapVersionRef(res)}, total: -1})
+	}
+}
+
+// mapVersionRef is versionRef of a resource as JSON.
+func mapVersionRef(r map[string]any) string {
+	ref := registry.AsString(r["resourceType"]) + "/" + registry.AsString(r["id"])
+	if meta, _ := r["meta"].(map[string]any); meta != nil {
+		if v := registry.AsString(meta["versionId"]); v != "" {
+			ref += "/_history/" + v
+		}
+	}
+	return ref
 }

@@ -214,5 +214,6 @@ func (s *Server) handleBundle(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.auditBundleReads(c, b, out)
 	return s.sendJSON(c, fiber.StatusOK, out)
 }

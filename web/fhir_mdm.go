@@ -458,9 +458,12 @@ func (s *Server) handleMDMSubmit(c *fiber.Ctx) error {
 	if _, _, err := s.mdm(); err != nil {
 		return err
 	}
-	p, err := operationParams(c, "$mdm-submit", pType, "criteria", "dryRun")
+	p, err := operationParams(c, "$mdm-submit", pType, "criteria", "dryRun", "model")
 	if err != nil {
 		return err
+	}
+	if _, ok := p.vals["model"]; ok {
+		return s.submitModelDryRun(c, p) // fhir_mdm_model.go
 	}
 	typ, err := p.required(pType)
 	if err != nil {

@@ -66,6 +66,9 @@ type Config struct {
 	Federation       Federation
 	FederatedTimeout time.Duration
 	FederatedTTL     time.Duration
+	// Calibrator is the matcher's self-calibration (the Models page, the
+	// admin API's models, $mdm-submit with a model); nil: not offered.
+	Calibrator *linkage.Calibrator
 }
 
 // Server holds the web layer's dependencies.

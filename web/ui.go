@@ -120,6 +120,7 @@ func (s *Server) uiRoutes() {
 	s.app.Get("/admin/jobs/:id", admin(s.handleJobPage)...)
 	s.app.Get("/admin/jobs/:id/:file", admin(s.handleJobFile)...)
 	s.exchangeUIRoutes(admin)
+	s.modelUIRoutes(admin)
 }
 
 // contentPolicy allows only our own scripts, styles and forms: record

@@ -41,8 +41,6 @@ const (
 	selectOps = `SELECT id, kind, actor, reason, at, "before", undoes, undone_by FROM mdm_ops`
 	insertOp  = `INSERT INTO mdm_ops (kind, actor, reason, at, "before", undoes, undone_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`
-	insertOpID = `INSERT INTO mdm_ops (id, kind, actor, reason, at, "before", undoes, undone_by)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	insertLinkID = `INSERT INTO mdm_links (id, ` + linkCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	updateLinkID = `UPDATE mdm_links SET match_result = ?, link_source = ?, score = ?, grade = ?, rule_version = ?,
 		evidence = ?, eid_match = ?, new_golden = ?, updated = ? WHERE id = ?`
@@ -248,6 +246,10 @@ func (t *tx) DeleteLink(ctx context.Context, l *registry.Link, op *registry.Op) 
 func (t *tx) addEvent(ctx context.Context, l *registry.Link, op *registry.Op) error {
 	args := append([]any{op.ID, l.ID}, linkArgs(l)...)
 	args = append(args, op.Actor, op.Reason, op.At.UnixMicro())
+	if !t.conn.pg {
+		t.buf.linkEvents = append(t.buf.linkEvents, args...) // written at flush
+		return nil
+	}
 	return t.conn.execPrepared(ctx, insertEvent, args...)
 }
 
@@ -259,7 +261,9 @@ func (t *tx) AddOp(ctx context.Context, op *registry.Op) error {
 			return err
 		}
 		op.ID = id
-		return t.conn.execPrepared(ctx, insertOpID, op.ID, op.Kind, op.Actor, op.Reason, op.At.UnixMicro(), blob(op.Before), op.Undoes, op.UndoneBy)
+		// Written at flush; an undo reading ops flushes first.
+		t.buf.ops = append(t.buf.ops, op.ID, op.Kind, op.Actor, op.Reason, op.At.UnixMicro(), blob(op.Before), op.Undoes, op.UndoneBy)
+		return nil
 	}
 	st, err := t.conn.prepared(ctx, insertOp)
 	if err != nil {
@@ -272,6 +276,9 @@ func (t *tx) AddOp(ctx context.Context, op *registry.Op) error {
 func (t *tx) UndoOp(ctx context.Context, id, by int64) error {
 	if by == 0 {
 		return errors.New("UndoOp: no undoing op")
+	}
+	if err := t.flush(ctx); err != nil {
+		return err
 	}
 	var ids []int64
 	err := t.db.WithContext(ctx).Raw(`UPDATE mdm_ops SET undone_by = ? WHERE id = ? AND undone_by = 0 RETURNING id`, by, id).
@@ -289,6 +296,9 @@ func (t *tx) UndoOp(ctx context.Context, id, by int64) error {
 // Op reads one op, locking its row on PostgreSQL until the transaction ends
 // (SQLite's single writer holds everything already).
 func (t *tx) Op(ctx context.Context, id int64) (*registry.Op, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
 	q := selectOps + ` WHERE id = ?`
 	if t.conn.pg {
 		q += ` FOR UPDATE`

@@ -50,15 +50,12 @@ func (t *tx) Candidates(ctx context.Context, typ string, q registry.CandidateQue
 	set, err := candidatesWith(func(query string, args ...any) (*sql.Rows, error) {
 		return t.conn.query(ctx, query, args...)
 	}, typ, q, &t.buf, t.keyCounts)
-	if err != nil {
-		return nil, err
-	}
-	// The linker reads every candidate's links next: one query for all.
-	ids := make([]string, len(set.Found))
-	for i, r := range set.Found {
-		ids[i] = r.ID
-	}
-	return set, t.preloadSources(ctx, typ, ids)
+	return set, err
+}
+
+// LoadLinks loads the link sets of the records of typ with these ids.
+func (t *tx) LoadLinks(ctx context.Context, typ string, ids []string) error {
+	return t.preloadSources(ctx, typ, ids)
 }
 
 // lockKeys takes a transaction-scoped advisory lock per bucket of the

@@ -57,29 +57,9 @@ func (t *tx) PrefetchBlocking(ctx context.Context, keys []string) error {
 // dropKeys runs a DELETE … RETURNING key on idx_match and counts the
 // deleted keys out of the prefetched counts.
 func (t *tx) dropKeys(ctx context.Context, query string, args ...any) error {
-	var rs *sql.Rows
-	var err error
-	if query == deleteKeys {
-		st, perr := t.conn.prepared(ctx, query)
-		if perr != nil {
-			return perr
+	return t.deleteReturning(ctx, query, args, func(k sql.NullString) {
+		if n, ok := t.keyCounts[k.String]; ok {
+			t.keyCounts[k.String] = n - 1
 		}
-		rs, err = st.QueryContext(ctx, args...)
-	} else {
-		rs, err = t.conn.pool.QueryContext(ctx, t.conn.rebind(query), args...)
-	}
-	if err != nil {
-		return err
-	}
-	defer rs.Close()
-	for rs.Next() {
-		var k string
-		if err := rs.Scan(&k); err != nil {
-			return err
-		}
-		if n, ok := t.keyCounts[k]; ok {
-			t.keyCounts[k] = n - 1
-		}
-	}
-	return rs.Err()
+	})
 }

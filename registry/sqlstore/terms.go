@@ -44,9 +44,21 @@ func (t *tx) countTerms(keys []string, n int) {
 // dropRecords runs a DELETE … RETURNING terms on match_records and counts
 // the deleted versions' term keys out.
 func (t *tx) dropRecords(ctx context.Context, query string, args ...any) error {
+	return t.deleteReturning(ctx, query, args, func(terms sql.NullString) {
+		if terms.Valid && terms.String != "" {
+			t.countTerms(strings.Split(terms.String, termSep), -1)
+		}
+	})
+}
+
+// deleteReturning runs a DELETE … RETURNING of one text column and calls
+// fn with each value: prepared when it is one of the write path's
+// statements (deleteRecord, deleteKeys), as given otherwise (a chunk of
+// rids of its own length).
+func (t *tx) deleteReturning(ctx context.Context, query string, args []any, fn func(sql.NullString)) error {
 	var rs *sql.Rows
 	var err error
-	if query == deleteRecord {
+	if query == deleteRecord || query == deleteKeys {
 		st, perr := t.conn.prepared(ctx, query)
 		if perr != nil {
 			return perr
@@ -60,13 +72,11 @@ func (t *tx) dropRecords(ctx context.Context, query string, args ...any) error {
 	}
 	defer rs.Close()
 	for rs.Next() {
-		var terms sql.NullString
-		if err := rs.Scan(&terms); err != nil {
+		var v sql.NullString
+		if err := rs.Scan(&v); err != nil {
 			return err
 		}
-		if terms.Valid && terms.String != "" {
-			t.countTerms(strings.Split(terms.String, termSep), -1)
-		}
+		fn(v)
 	}
 	return rs.Err()
 }

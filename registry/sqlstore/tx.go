@@ -56,6 +56,10 @@ type pending struct {
 	types           map[string]bool           // types with buffered rows
 	cleared         map[int64]bool            // resources replaced: their written index rows go at flush
 	rows            int                       // buffered index rows, for the early flush
+	// ops and linkEvents are the link decisions and link history rows
+	// written (SQLite: their ids are assigned here), flattened; nothing in
+	// a write reads them back but an undo, which flushes first.
+	ops, linkEvents []any
 }
 
 // bufferedRes is the newest buffered version of a resource.
@@ -87,7 +91,9 @@ type (
 	}
 )
 
-func (p *pending) empty() bool { return len(p.heads)+len(p.versions) == 0 && len(p.index) == 0 }
+func (p *pending) empty() bool {
+	return len(p.heads)+len(p.versions)+len(p.ops)+len(p.linkEvents) == 0 && len(p.index) == 0
+}
 
 func (p *pending) init() {
 	if p.current == nil {
@@ -451,7 +457,22 @@ func (t *tx) flush(ctx context.Context) error {
 			return err
 		}
 	}
+	for i, vals := range [][]any{b.ops, b.linkEvents} {
+		if err := t.insertRows(ctx, logTables[i].into, logTables[i].width, vals, false); err != nil {
+			return err
+		}
+	}
 	return t.writeTerms(ctx)
+}
+
+// logTables are the link log's tables flush writes, in the order of
+// pending's ops and linkEvents.
+var logTables = []struct {
+	into  string
+	width int
+}{
+	{`mdm_ops (id, kind, actor, reason, at, "before", undoes, undone_by)`, 8},
+	{`mdm_link_events (op_id, link_id, ` + linkCols + `, actor, reason, at)`, 19},
 }
 
 // bufferTables are the tables flush writes, in the order of pending's fields.
@@ -486,6 +507,11 @@ func writeStatements() []string {
 	for _, w := range bufferTables {
 		for n := 1; n <= maxChunk; n *= 2 {
 			qs = append(qs, insertSQL(w.into, w.width, n, w.dedupe))
+		}
+	}
+	for _, w := range logTables {
+		for n := 1; n <= maxChunk; n *= 2 {
+			qs = append(qs, insertSQL(w.into, w.width, n, false))
 		}
 	}
 	return qs

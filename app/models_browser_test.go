@@ -1,0 +1,122 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The Models page in a real headless Chromium, as an admin uses it: train
+// a Patient candidate (its EM per blocking rule shown), dry-run it (counts
+// by kind), apply it (in use) and roll back (the configured rules in use
+// again), each a form posted with the session's CSRF token and redirected
+// back with a message; apply and rollback are audited.
+func TestBrowserModelsPage(t *testing.T) {
+	bin := chromiumPath()
+	if bin == "" {
+		t.Skip("no chromium binary found (install Debian's chromium package to run the browser tests)")
+	}
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	s := startWithPatients(t, 150)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
+		chromedp.WindowSize(1360, 1000), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	run := func(what string, actions ...chromedp.Action) {
+		t.Helper()
+		if err := chromedp.Run(ctx, actions...); err != nil {
+			var loc, body string
+			chromedp.Run(ctx, chromedp.Location(&loc), chromedp.Text("body", &body, chromedp.ByQuery))
+			t.Fatalf("%s: %v\nat %s:\n%.2000s", what, err, loc, body)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		var v string
+		run("read "+sel, chromedp.Text(sel, &v, chromedp.ByQuery))
+		return strings.TrimSpace(v)
+	}
+	run("sign in",
+		chromedp.Navigate(s.URL()+"/admin/models"),
+		chromedp.WaitVisible("#login-form", chromedp.ByQuery),
+		chromedp.SendKeys("#login-user", "admin", chromedp.ByQuery),
+		chromedp.SendKeys("#login-password", testAdminPassword, chromedp.ByQuery),
+		chromedp.Click("#login-submit", chromedp.ByQuery),
+		chromedp.WaitVisible("#no-models", chromedp.ByQuery))
+	run("the menu links the page", chromedp.WaitVisible(`nav a.active[href="/admin/models"]`, chromedp.ByQuery))
+
+	run("train", chromedp.SetValue("#train-type", "Patient", chromedp.ByQuery), chromedp.Click("#train", chromedp.ByQuery),
+		chromedp.WaitVisible("#flash", chromedp.ByQuery), chromedp.WaitVisible("#training-rules tr.training-rule", chromedp.ByQuery))
+	if f := text("#flash"); !strings.Contains(f, "a candidate") {
+		t.Fatalf("after training: %q", f)
+	}
+	var version string
+	run("candidate row", chromedp.AttributeValue("#models tr.model", "data-version", &version, nil, chromedp.ByQuery))
+	if st := text(`#models tr.model[data-version="` + version + `"] .state`); st != "candidate" {
+		t.Fatalf("trained model's state %q", st)
+	}
+	if rules := text("#training-rules"); !strings.Contains(rules, "family-phonetic+birth-year") {
+		t.Fatalf("training rules table: %q", rules)
+	}
+
+	row := `#models tr.model[data-version="` + version + `"]`
+	run("dry run", chromedp.Click(row+" button.dry-run", chromedp.ByQuery),
+		chromedp.WaitVisible("#flash", chromedp.ByQuery), chromedp.WaitVisible("#rematch-Patient", chromedp.ByQuery))
+	if f := text("#flash"); !strings.Contains(f, "Dry run of model "+version) || !strings.Contains(f, "Nothing was applied") {
+		t.Fatalf("after the dry run: %q", f)
+	}
+	if !strings.Contains(text("#model-detail"), "Dry run: Patient") {
+		t.Fatalf("dry run not shown: %q", text("#model-detail"))
+	}
+	counts := text("#model-detail .rematch-counts")
+	changed := text("#rematch-Patient .changed")
+	t.Logf("dry run: %s records change; counts %q", changed, counts)
+	if changed != "0" {
+		if ev := text("#model-detail tr.sample .evidence"); !strings.Contains(ev, "exact") && !strings.Contains(ev, "different") {
+			t.Fatalf("a sample change without evidence: %q", ev)
+		}
+	}
+	if s.do("GET", "/AuditEvent?subtype=model-apply", "").json(t)["total"] != 0.0 {
+		t.Fatal("a dry run was audited as an apply")
+	}
+
+	run("apply", chromedp.Click(row+" button.apply", chromedp.ByQuery), chromedp.WaitVisible("#flash", chromedp.ByQuery))
+	if f := text("#flash"); !strings.Contains(f, "Model "+version+" applied") {
+		t.Fatalf("after apply: %q", f)
+	}
+	if st := text(row + " .in-use"); st != "in use" {
+		t.Fatalf("applied model not in use: %q", text("#models"))
+	}
+	if !strings.Contains(text("#model-detail"), "Applied: Patient") {
+		t.Fatalf("apply not shown: %q", text("#model-detail"))
+	}
+
+	run("roll back", chromedp.Click("#rollback", chromedp.ByQuery), chromedp.WaitVisible("#flash", chromedp.ByQuery))
+	if f := text("#flash"); !strings.Contains(f, "Rolled back to model") {
+		t.Fatalf("after rollback: %q", f)
+	}
+	var inUse string
+	run("model in use", chromedp.AttributeValue("#models tr.model.current", "data-version", &inUse, nil, chromedp.ByQuery))
+	if inUse == version {
+		t.Fatal("the candidate is still in use after the rollback")
+	}
+	for _, kind := range []string{"model-apply", "model-rollback"} {
+		if n := s.do("GET", "/AuditEvent?subtype="+kind, "").json(t)["total"]; n != 1.0 {
+			t.Errorf("%v AuditEvents of %s, want 1", n, kind)
+		}
+	}
+	run("a second rollback goes back to the candidate", chromedp.Click("#rollback", chromedp.ByQuery), chromedp.WaitVisible("#flash", chromedp.ByQuery))
+	run("model in use", chromedp.AttributeValue("#models tr.model.current", "data-version", &inUse, nil, chromedp.ByQuery))
+	if inUse != version {
+		t.Fatalf("after a second rollback model %s is in use, want %s", inUse, version)
+	}
+}
