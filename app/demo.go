@@ -113,7 +113,7 @@ func (d *demoLoad) load(ctx context.Context, o *opened, progress func(stored int
 		enc := json.NewEncoder(pw)
 		pw.CloseWithError(seed.Generate(d.cfg, func(r seed.Record) error { return enc.Encode(r.Resource) }))
 	}()
-	job, err := o.bulk.Submit(ctx, registry.SystemActor("idem demo"), pr, bulk.ImportOptions{Request: "idem demo network"})
+	job, err := o.bulk.Submit(ctx, registry.SystemActor("idem demo"), pr, bulk.ImportOptions{Request: "idem demo network", Local: true})
 	if err != nil {
 		return 0, err
 	}

@@ -93,7 +93,7 @@ func importFile(ctx context.Context, o *opened, actor registry.Actor, name, form
 	if err != nil {
 		return err
 	}
-	job, err := o.bulk.Submit(ctx, actor, lines, bulk.ImportOptions{Strict: strict, Request: "idem import " + name})
+	job, err := o.bulk.Submit(ctx, actor, lines, bulk.ImportOptions{Strict: strict, Request: "idem import " + name, Local: true})
 	if err != nil {
 		return describe(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,6 +55,7 @@ func BenchmarkImportHTTP(b *testing.B) {
 			resp.Body.Close()
 			status = append(status, resp.Header.Get("Content-Location"), tokens[sys])
 		}
+		samples := progressSamples(b, status)
 		total := 0
 		for j := 0; j < len(status); j += 2 {
 			total += int(benchWait(b, status[j], status[j+1])["summary"].(map[string]any)["processed"].(float64))
@@ -61,6 +63,7 @@ func BenchmarkImportHTTP(b *testing.B) {
 		elapsed := time.Since(t0)
 		inst.Close()
 		b.ReportMetric(float64(total)/elapsed.Seconds(), "records/s")
+		b.ReportMetric(lastOverFirst(samples, t0, elapsed, total), "last/first")
 		b.ReportMetric(peakRSS(), "peak-RSS-MB")
 	}
 }
@@ -123,4 +126,66 @@ func benchWait(tb testing.TB, url, token string) map[string]any {
 			tb.Fatalf("status: %d %s", resp.StatusCode, body)
 		}
 	}
+}
+
+// progressSample is the number of lines the import jobs had written, at a
+// moment.
+type progressSample struct {
+	at   time.Time
+	done int
+}
+
+// progressSamples polls the jobs' X-Progress every 200 ms until every job
+// answers 200, and returns the lines written over time.
+func progressSamples(tb testing.TB, status []string) []progressSample {
+	var out []progressSample
+	for {
+		done, running := 0, false
+		for j := 0; j < len(status); j += 2 {
+			req, _ := http.NewRequest("GET", status[j], nil)
+			req.Header.Set("Authorization", "Bearer "+status[j+1])
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			n, _ := strconv.Atoi(strings.Fields(resp.Header.Get("X-Progress") + " 0")[0])
+			if resp.StatusCode == 202 {
+				running = true
+				done += n
+			} else {
+				done += jobProcessed(tb, status[j], status[j+1])
+			}
+		}
+		out = append(out, progressSample{time.Now(), done})
+		if !running {
+			return out
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// jobProcessed is a finished job's processed count.
+func jobProcessed(tb testing.TB, url, token string) int {
+	return int(benchWait(tb, url, token)["summary"].(map[string]any)["processed"].(float64))
+}
+
+// lastOverFirst is the rate of the last 10 % of the records (from the
+// moment 90 % were written to the end, linking after a deferred load
+// included) over the rate of the first 10 % (from the kick-off).
+func lastOverFirst(samples []progressSample, t0 time.Time, elapsed time.Duration, n int) float64 {
+	first, last := time.Duration(0), time.Duration(0)
+	for _, s := range samples {
+		if first == 0 && s.done >= n/10 {
+			first = s.at.Sub(t0)
+		}
+		if last == 0 && s.done >= n*9/10 {
+			last = elapsed - s.at.Sub(t0)
+		}
+	}
+	if first <= 0 || last <= 0 {
+		return 0
+	}
+	return first.Seconds() / last.Seconds()
 }

@@ -123,7 +123,9 @@ type BulkStore interface {
 	// Runnable returns the active jobs whose lease is free at now, oldest first.
 	Runnable(ctx context.Context, kind string, now time.Time) ([]string, error)
 	// SaveResults records the results of an import batch and moves the
-	// job's cursor to upTo, inside the batch's own transaction.
+	// job's cursor to upTo, inside the batch's own transaction; a cursor
+	// already past the batch's first line (another worker wrote it) is an
+	// internal error that rolls the batch back.
 	SaveResults(ctx context.Context, tx Tx, job string, upTo int, results []*ImportResult) error
 	// Results returns up to n results after line number after, in order.
 	Results(ctx context.Context, job string, after, n int) ([]*ImportResult, error)

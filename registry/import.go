@@ -139,7 +139,32 @@ func (s *Service) importTx(ctx context.Context, tx Tx, recs []*ImportRecord) ([]
 		}
 		results[i] = accepted(r, out)
 	}
-	return results, nil
+	return results, s.claimImported(ctx, tx, recs, results)
+}
+
+// claimImported claims, for each record written, the key of the criteria
+// it was looked up by (its source record, or its first identifier), as a
+// conditional create claims its If-None-Exist: keys are unique in the
+// store, so an import that missed a record another transaction was
+// creating at the same time fails on the claim, is retried, and then
+// finds and updates it. An update releases a record's claims, so updates
+// claim again. The claims come after every write of the batch: one flush.
+func (s *Service) claimImported(ctx context.Context, tx Tx, recs []*ImportRecord, results []*ImportResult) error {
+	claimed := map[string]bool{}
+	for i, r := range recs {
+		if r.criteria == nil || results[i] == nil || results[i].Outcome == ImportRejected {
+			continue
+		}
+		key := CanonicalQuery(r.Type, r.criteria)
+		if claimed[key] { // a record the batch wrote twice
+			continue
+		}
+		claimed[key] = true
+		if err := tx.ClaimKey(ctx, r.Type, key, results[i].ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // importWrite runs one record through the pipeline: an update of id, or

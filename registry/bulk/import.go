@@ -22,6 +22,9 @@ var Importable = []string{registry.TypePatient, registry.TypePractitioner, regis
 type ImportOptions struct {
 	Strict  bool   // a malformed line fails the whole import instead of being reported and skipped
 	Request string // what is imported, for the job's record ("POST /fhir/$import", file names)
+	// Local: the caller works the job itself (Work) right after Submit;
+	// the background worker of this process leaves it alone.
+	Local bool
 }
 
 // importParams are an import job's stored settings.
@@ -60,10 +63,16 @@ func (j *Jobs) Submit(ctx context.Context, actor registry.Actor, r io.Reader, op
 		return nil, err
 	}
 	job.Status, job.Total, job.Updated = registry.JobQueued, n, time.Now()
+	if opts.Local {
+		j.reserve(job.ID) // until the caller's Work ends
+	}
 	if err := j.store.UpdateJob(ctx, job); err != nil {
+		j.release(job.ID)
 		return nil, err
 	}
-	j.notify()
+	if !opts.Local {
+		j.notify()
+	}
 	return job, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"idem/registry"
@@ -28,6 +29,11 @@ type Jobs struct {
 	log    *slog.Logger
 	owner  string        // this process's name on the leases it holds
 	wake   chan struct{} // a job was queued here
+	// busy are the jobs a goroutine of this process works (or is about
+	// to): the lease names the process, so it cannot tell two of its
+	// goroutines apart, and the background worker leaves these alone.
+	mu   sync.Mutex
+	busy map[string]bool
 	// runners run the kinds handed in with Handle (kinds.go), in order.
 	runners map[string]Runner
 	kinds   []string
@@ -66,7 +72,7 @@ const DefaultBatch = 500
 func New(svc *registry.Service, store registry.BulkStore, limits fhir.Limits, log *slog.Logger) *Jobs {
 	host, _ := os.Hostname()
 	return &Jobs{svc: svc, store: store, limits: limits, log: log, owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID()[:8]),
-		wake: make(chan struct{}, 1), BatchSize: DefaultBatch, Lease: 30 * time.Second, Poll: time.Second}
+		wake: make(chan struct{}, 1), busy: map[string]bool{}, BatchSize: DefaultBatch, Lease: 30 * time.Second, Poll: time.Second}
 }
 
 // Store returns the job store.
@@ -90,6 +96,9 @@ func (j *Jobs) Run(ctx context.Context) {
 				j.log.Warn("bulk jobs: cannot list runnable jobs", "err", err)
 			}
 			for _, id := range ids {
+				if !j.reserve(id) {
+					continue // worked here already (a caller of Work)
+				}
 				if err := j.Work(ctx, id, nil); err != nil && ctx.Err() == nil {
 					j.log.Warn("bulk job interrupted; it resumes later", "job", id, "err", err)
 				}
@@ -108,6 +117,8 @@ func (j *Jobs) Run(ctx context.Context) {
 // stopped); progress, when set, hears of each committed batch. A job
 // leased by another worker is left alone.
 func (j *Jobs) Work(ctx context.Context, id string, progress func(job *registry.BulkJob)) error {
+	j.reserve(id)
+	defer j.release(id)
 	won, err := j.store.Lease(ctx, id, j.owner, time.Now(), time.Now().Add(j.Lease))
 	if err != nil || !won {
 		return err
@@ -128,6 +139,25 @@ func (j *Jobs) Work(ctx context.Context, id string, progress func(job *registry.
 		return j.fail(ctx, job, err)
 	}
 	return err
+}
+
+// reserve marks job id worked by a goroutine of this process; it reports
+// false when one already does.
+func (j *Jobs) reserve(id string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.busy[id] {
+		return false
+	}
+	j.busy[id] = true
+	return true
+}
+
+// release ends reserve.
+func (j *Jobs) release(id string) {
+	j.mu.Lock()
+	delete(j.busy, id)
+	j.mu.Unlock()
 }
 
 // renew extends this worker's lease of job.

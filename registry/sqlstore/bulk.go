@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -156,13 +157,30 @@ func (s *Store) Runnable(ctx context.Context, kind string, now time.Time) ([]str
 }
 
 // SaveResults records an import batch's results and moves the job's
-// cursor, inside the batch's transaction.
+// cursor, inside the batch's transaction. The cursor moves only if it is
+// still before the batch's first line: a worker whose lease ran out
+// mid-batch, while another took the job over from the same cursor, finds
+// the batch written already, and its transaction is rolled back with an
+// error that leaves the job running (not a conflict to retry, which would
+// fail the job). The job's row lock orders the two.
 func (s *Store) SaveResults(ctx context.Context, rtx registry.Tx, job string, upTo int, results []*registry.ImportResult) error {
 	t := rtx.(*tx)
 	if err := t.flush(ctx); err != nil {
 		return err
 	}
 	db := t.db.WithContext(ctx)
+	first := upTo
+	for _, r := range results {
+		first = min(first, r.Line)
+	}
+	moved := db.Exec(`UPDATE bulk_jobs SET done = ?, status = ?, updated = ? WHERE id = ? AND done < ?`,
+		upTo, registry.JobRunning, time.Now().UnixMicro(), job, first)
+	if moved.Error != nil {
+		return moved.Error
+	}
+	if moved.RowsAffected == 0 {
+		return registry.Internal(fmt.Errorf("bulk job %s: line %d on was written by another worker (this one's lease ran out mid-batch)", job, first))
+	}
 	for start := 0; start < len(results); start += 500 {
 		part := results[start:min(start+500, len(results))]
 		args := make([]any, 0, 12*len(part))
@@ -178,7 +196,7 @@ func (s *Store) SaveResults(ctx context.Context, rtx registry.Tx, job string, up
 			return err
 		}
 	}
-	return db.Exec(`UPDATE bulk_jobs SET done = ?, status = ?, updated = ? WHERE id = ?`, upTo, registry.JobRunning, time.Now().UnixMicro(), job).Error
+	return nil
 }
 
 // Results returns up to n results after line number after.
