@@ -28,6 +28,9 @@ type Calibrator struct {
 	cfg    CalibrateConfig
 	log    *slog.Logger
 	mu     sync.Mutex // one training or apply at a time in this instance
+
+	seenMu sync.Mutex
+	seen   map[string]int // records of each type at the previous growth check
 }
 
 // CalibrateConfig configures self-calibration.

@@ -419,3 +419,28 @@ func TestRematchLinksUnlinkedLocations(t *testing.T) {
 		t.Fatalf("Linkages: %d linked on write, %d by a re-match", live, rematched)
 	}
 }
+
+// TestGrowthWaitsForALoadToEnd: a type that grew past the retraining share
+// is trained only once a check finds it no longer growing, not while
+// records stream in.
+func TestGrowthWaitsForALoadToEnd(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		ctx := registry.WithActor(context.Background(), registry.SystemActor("test"))
+		c := openCalibrated(t, s, CalibrateConfig{AutoTrain: true})
+		recs, _ := generatedPatients(t, 60, "")
+		half := len(recs) / 2
+		loadBundles(t, ctx, c.svc, recs[:half])
+		check := func(want int) {
+			t.Helper()
+			got, err := c.cal.CheckGrowth(ctx)
+			if err != nil || len(got) != want {
+				t.Fatalf("CheckGrowth trained %v (err %v), want %d models", got, err, want)
+			}
+		}
+		check(0) // first look: nothing known of the growth yet
+		loadBundles(t, ctx, c.svc, recs[half:])
+		check(0) // still loading
+		check(1) // the load ended
+		check(0) // trained for this size
+	})
+}
