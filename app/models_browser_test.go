@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +90,28 @@ func TestBrowserModelsPage(t *testing.T) {
 		t.Fatal("a dry run was audited as an apply")
 	}
 
-	run("apply", chromedp.Click(row+" button.apply", chromedp.ByQuery), chromedp.WaitVisible("#flash", chromedp.ByQuery))
+	// The page before a form's redirect has a #flash too: after a click,
+	// wait until the JavaScript expression holds on the page that follows
+	// (an evaluation cut short by the navigation is tried again).
+	waitFor := func(what, expr string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var ok bool
+			if err := chromedp.Run(ctx, chromedp.Evaluate(expr, &ok)); err == nil && ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s never held", what, expr)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	flashSays := func(want string) string {
+		return fmt.Sprintf(`(document.querySelector('#flash') || {textContent: ''}).textContent.includes(%q)`, want)
+	}
+	run("apply", chromedp.Click(row+" button.apply", chromedp.ByQuery))
+	waitFor("apply", flashSays("Model "+version+" applied"))
 	if f := text("#flash"); !strings.Contains(f, "Model "+version+" applied") {
 		t.Fatalf("after apply: %q", f)
 	}
@@ -100,7 +122,8 @@ func TestBrowserModelsPage(t *testing.T) {
 		t.Fatalf("apply not shown: %q", text("#model-detail"))
 	}
 
-	run("roll back", chromedp.Click("#rollback", chromedp.ByQuery), chromedp.WaitVisible("#flash", chromedp.ByQuery))
+	run("roll back", chromedp.Click("#rollback", chromedp.ByQuery))
+	waitFor("roll back", flashSays("Rolled back to model"))
 	if f := text("#flash"); !strings.Contains(f, "Rolled back to model") {
 		t.Fatalf("after rollback: %q", f)
 	}
@@ -114,7 +137,8 @@ func TestBrowserModelsPage(t *testing.T) {
 			t.Errorf("%v AuditEvents of %s, want 1", n, kind)
 		}
 	}
-	run("a second rollback goes back to the candidate", chromedp.Click("#rollback", chromedp.ByQuery), chromedp.WaitVisible("#flash", chromedp.ByQuery))
+	run("a second rollback goes back to the candidate", chromedp.Click("#rollback", chromedp.ByQuery))
+	waitFor("second rollback", fmt.Sprintf(`(document.querySelector('#models tr.model.current') || {dataset: {}}).dataset.version === %q`, version))
 	run("model in use", chromedp.AttributeValue("#models tr.model.current", "data-version", &inUse, nil, chromedp.ByQuery))
 	if inUse != version {
 		t.Fatalf("after a second rollback model %s is in use, want %s", inUse, version)
