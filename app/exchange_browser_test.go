@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -19,13 +18,7 @@ import (
 // number; a peer shows its health and pull history, and "sync now" pulls
 // it with the counts on the page. No secret reaches any page.
 func TestBrowserExchangePages(t *testing.T) {
-	bin := chromiumPath()
-	if bin == "" {
-		t.Skip("no chromium binary found (install Debian's chromium package to run the browser tests)")
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
+	run, _ := chrome(t)
 	rcv := newReceiver(t)
 	edit := func(c *Config) {
 		c.OutboundAllow = "127.0.0.1"
@@ -49,22 +42,6 @@ func TestBrowserExchangePages(t *testing.T) {
 	}
 	waitFor(t, "failed deliveries", 20*time.Second, func() bool { return rcv.calls.Load() > 3 })
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
-		chromedp.WindowSize(1360, 1000), chromedp.Flag("disable-dev-shm-usage", true))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	run := func(what string, actions ...chromedp.Action) {
-		t.Helper()
-		if err := chromedp.Run(ctx, actions...); err != nil {
-			var loc, body string
-			chromedp.Run(ctx, chromedp.Location(&loc), chromedp.Text("body", &body, chromedp.ByQuery))
-			t.Fatalf("%s: %v\nat %s:\n%.2000s", what, err, loc, body)
-		}
-	}
 	text := func(sel string) string {
 		t.Helper()
 		var s string

@@ -12,9 +12,10 @@ import (
 	"idem/registry/sqlstore/sqltest"
 )
 
-// chrome is a headless Chromium for a browser test, and run, which runs
-// actions in it and fails the test with the page's text when one fails.
-func chrome(t *testing.T) (run func(what string, actions ...chromedp.Action)) {
+// chrome is a headless Chromium for a browser test: run runs actions in
+// it and fails the test with the page's text when one fails; ctx is its
+// context, for actions whose failure is expected (a page navigating away).
+func chrome(t *testing.T) (run func(what string, actions ...chromedp.Action), ctx context.Context) {
 	t.Helper()
 	bin := chromiumPath()
 	if bin == "" {
@@ -26,10 +27,11 @@ func chrome(t *testing.T) (run func(what string, actions ...chromedp.Action)) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
 		chromedp.WindowSize(1360, 1000), chromedp.Flag("disable-dev-shm-usage", true))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
+	var cancelCtx context.CancelFunc
+	ctx, cancelCtx = chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return func(what string, actions ...chromedp.Action) {
+	run = func(what string, actions ...chromedp.Action) {
 		t.Helper()
 		if err := chromedp.Run(ctx, actions...); err != nil {
 			var loc, body string
@@ -37,6 +39,7 @@ func chrome(t *testing.T) (run func(what string, actions ...chromedp.Action)) {
 			t.Fatalf("%s: %v\nat %s:\n%.2000s", what, err, loc, body)
 		}
 	}
+	return run, ctx
 }
 
 // The reconciliation queue in a real headless Chromium, as a steward uses
@@ -46,7 +49,7 @@ func chrome(t *testing.T) (run func(what string, actions ...chromedp.Action)) {
 // as sent, one with the steward's edits, one rejected with a reason; the
 // API and the audit trail agree.
 func TestBrowserReconciliation(t *testing.T) {
-	run := chrome(t)
+	run, _ := chrome(t)
 	s := startWith(t, sqltest.DSN(t, "sqlite"), pushEdit(func(c *Config) { c.Unsolicited = "gp:Patient=review" }))
 	gp := s.addClient(`{"name":"gp","system":"http://gp.example/fhir","roles":["source"],"domains":["http://gp.example/mrn"]}`)
 	if r := s.do("POST", "/Patient", ehrPatient("http://ehr.example/mrn", "held-77", "Revue")); r.status != 201 {

@@ -31,7 +31,7 @@ func TestScreenshots(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	run := chrome(t)
+	run, _ := chrome(t)
 	rcv := newReceiver(t)
 	inst := startSeededWith(t, 400, func(c *Config) {
 		c.AdminToken = testAdminToken
