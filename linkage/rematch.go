@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"slices"
 	"strings"
 
@@ -16,7 +15,8 @@ import (
 // records of one type been linked under that model, one by one in the
 // order they were stored, as the write path links them: each record sees
 // the records before it, steward decisions (MANUAL links, NO_MATCH) stand.
-// It is computed in a transaction that is rolled back (the target), then
+// It is computed in memory over the committed state (simulate.go: the
+// target, no write transaction held), then
 // compared with the links held now (the changes), and applied by writing
 // only the changes, record by record, as linking decisions. A group of
 // records keeps the golden record most of it is in now, so applying a
@@ -101,8 +101,14 @@ func (s *linkSet) golden(id string) string {
 }
 
 // PlanRematch computes what re-matching the records of typ under model
-// would change, changing nothing.
+// would change, changing nothing and holding no write transaction.
 func (l *Linker) PlanRematch(ctx context.Context, typ string, model *matching.Model) (*Rematch, error) {
+	return l.PlanRematchProgress(ctx, typ, model, nil)
+}
+
+// PlanRematchProgress is PlanRematch telling progress how many of how
+// many records are simulated, every few hundred (an error stops it).
+func (l *Linker) PlanRematchProgress(ctx context.Context, typ string, model *matching.Model, progress func(done, total int) error) (*Rematch, error) {
 	if !Matchable(typ) {
 		return nil, registry.Errorf(registry.EInvalid, "resourceType %q: want Patient, Practitioner or Location", typ)
 	}
@@ -116,7 +122,11 @@ func (l *Linker) PlanRematch(ctx context.Context, typ string, model *matching.Mo
 	}
 	current := newLinkSet(links)
 	current.order = ids
-	target, err := l.simulate(ctx, typ, model, ids)
+	var step func(int) error
+	if progress != nil {
+		step = func(done int) error { return progress(done, len(ids)) }
+	}
+	target, err := l.simulate(ctx, typ, model, ids, step)
 	if err != nil {
 		return nil, err
 	}
@@ -155,59 +165,63 @@ func (l *Linker) allLinks(ctx context.Context, typ string) ([]*registry.Link, er
 	return page.Links, nil
 }
 
-// simulate links the records ids of typ under model in a transaction that
-// is rolled back, and returns the links it ends with.
-func (l *Linker) simulate(ctx context.Context, typ string, model *matching.Model, ids []string) (*linkSet, error) {
+// simulate links the records ids of typ under model, in memory over the
+// committed state (memTx: no write transaction is held), and returns the
+// links it ends with. progress, when set, hears of every simulateStep
+// records linked (an error stops the simulation).
+func (l *Linker) simulate(ctx context.Context, typ string, model *matching.Model, ids []string, progress func(done int) error) (*linkSet, error) {
 	ctx = withModel(ctx, model)
-	var out *linkSet
-	err := l.write0(ctx, func(ltx registry.Tx) error {
-		auto, err := ltx.Links(ctx, registry.LinkFilter{SourceType: typ, LinkSource: registry.LinkSourceAuto})
-		if err != nil {
-			return err
-		}
-		op := &registry.Op{Kind: "rematch", Actor: registry.ActorFrom(ctx).Name, Reason: "re-match (rolled back)", At: l.now()}
-		if err := ltx.AddOp(ctx, op); err != nil {
-			return err
-		}
-		for _, k := range auto {
-			if k.MatchResult == registry.MatchResultMatch || k.MatchResult == registry.MatchResultPossible {
-				if err := ltx.DeleteLink(ctx, k, op); err != nil {
-					return err
-				}
-			}
-		}
-		stx := &seenTx{Tx: ltx, typ: typ, seen: make(map[string]bool, len(ids))}
-		for _, id := range ids {
-			r, err := ltx.Read(ctx, typ, id)
-			if err != nil || r.Deleted {
-				if err != nil && registry.ErrorCode(err) != registry.ENotFound {
-					return err
-				}
-				continue
-			}
-			body, err := registry.DecodeStored(r)
-			if err != nil {
-				return err
-			}
-			// inWrite: no AuditEvent for a decision that is rolled back
-			if _, _, err := l.link(ctx, stx, typ, id, body, true); err != nil {
-				return err
-			}
-			stx.seen[id] = true
-		}
-		final, err := ltx.Links(ctx, registry.LinkFilter{SourceType: typ})
-		if err != nil {
-			return err
-		}
-		out = newLinkSet(final)
-		out.order = ids
-		return errDryRun
-	})
-	if err != nil && !errors.Is(err, errDryRun) {
+	mtx, err := newMemTx(ctx, l.store, typ)
+	if err != nil {
 		return nil, err
 	}
+	auto, err := mtx.Links(ctx, registry.LinkFilter{SourceType: typ, LinkSource: registry.LinkSourceAuto})
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range auto {
+		if k.MatchResult == registry.MatchResultMatch || k.MatchResult == registry.MatchResultPossible {
+			if err := mtx.DeleteLink(ctx, k, nil); err != nil {
+				return nil, err
+			}
+		}
+	}
+	stx := &seenTx{Tx: mtx, typ: typ, seen: make(map[string]bool, len(ids))}
+	for i, id := range ids {
+		if progress != nil && i > 0 && i%simulateStep == 0 {
+			if err := progress(i); err != nil {
+				return nil, err
+			}
+		}
+		r, err := mtx.Read(ctx, typ, id)
+		if err != nil || r.Deleted {
+			if err != nil && registry.ErrorCode(err) != registry.ENotFound {
+				return nil, err
+			}
+			continue
+		}
+		body, err := registry.DecodeStored(r)
+		if err != nil {
+			return nil, err
+		}
+		// inWrite: no AuditEvent for a decision that is never written
+		if _, _, err := l.link(ctx, stx, typ, id, body, true); err != nil {
+			return nil, err
+		}
+		stx.seen[id] = true
+	}
+	final, err := mtx.Links(ctx, registry.LinkFilter{SourceType: typ})
+	if err != nil {
+		return nil, err
+	}
+	out := newLinkSet(final)
+	out.order = ids
 	return out, nil
 }
+
+// simulateStep is how many records a simulation links between two
+// progress reports (a job's checkpoints, which also renew its lease).
+const simulateStep = 500
 
 // seenTx is a transaction in which blocking finds only the records of typ
 // linked so far: a re-match links records as if they arrived in order.

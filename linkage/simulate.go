@@ -1,0 +1,239 @@
+package linkage
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"idem/registry"
+)
+
+// A re-match's simulation (the dry run, and the plan an apply writes) runs
+// the write path's own link step over a memTx: a transaction kept in
+// memory over the store's committed reads. The links of the type and of
+// its golden records are read once, at the start; the link step's
+// changes (links, golden records, operations) stay in memory and are
+// dropped at the end. It holds no write transaction: on SQLite the one
+// writer stays free for live writes the whole time (before, the
+// simulation was a write transaction rolled back at the end, which kept
+// every other writer waiting for a whole type's re-link), and on
+// PostgreSQL it takes no blocking-key locks. Simulating in pages of
+// rolled-back write transactions was the other way: each page would
+// have to write back the links of the pages before it (their state is
+// what the page's records are matched against), a cost growing with the
+// type's size on every page, in the writer.
+//
+// What it reads is the committed state as of each read, not one
+// snapshot: a record stored during the simulation is not in the re-match's
+// list and never seen as a candidate (seenTx); links are read once at
+// the start. An apply re-matches, one by one, the records stored while it
+// ran (Calibrator.catchUp).
+
+// memTx is the in-memory transaction of a simulation.
+type memTx struct {
+	store Store
+
+	mu       sync.Mutex
+	links    map[linkKey]*registry.Link
+	bySource map[string]map[linkKey]*registry.Link
+	byGolden map[string]map[linkKey]*registry.Link
+	nextLink int64
+	nextOp   int64
+	put      map[string]*registry.Resource // resources written in the simulation, by "Type/id"
+	read     map[string]*registry.Resource // committed reads of the simulated type, cached
+	cacheTyp string
+}
+
+// newMemTx returns a simulation of typ over store: the links whose source
+// or golden record is of typ or of its golden type are read now.
+func newMemTx(ctx context.Context, store Store, typ string) (*memTx, error) {
+	t := &memTx{store: store, links: map[linkKey]*registry.Link{}, bySource: map[string]map[linkKey]*registry.Link{},
+		byGolden: map[string]map[linkKey]*registry.Link{}, put: map[string]*registry.Resource{}, read: map[string]*registry.Resource{},
+		cacheTyp: typ}
+	gt := goldenType(typ)
+	for _, f := range []registry.LinkFilter{{SourceType: typ}, {SourceType: gt}, {GoldenType: typ}, {GoldenType: gt}} {
+		page, err := store.QueryLinks(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range page.Links {
+			t.nextLink = max(t.nextLink, k.ID)
+			t.add(k)
+		}
+	}
+	return t, nil
+}
+
+func (t *memTx) add(k *registry.Link) {
+	c := *k
+	key := keyOf(&c)
+	t.remove(key)
+	t.links[key] = &c
+	index(t.bySource, c.Source(), key, &c)
+	index(t.byGolden, c.Golden(), key, &c)
+}
+
+func index(m map[string]map[linkKey]*registry.Link, ref string, key linkKey, k *registry.Link) {
+	if m[ref] == nil {
+		m[ref] = map[linkKey]*registry.Link{}
+	}
+	m[ref][key] = k
+}
+
+func (t *memTx) remove(key linkKey) {
+	k := t.links[key]
+	if k == nil {
+		return
+	}
+	delete(t.links, key)
+	delete(t.bySource[k.Source()], key)
+	delete(t.byGolden[k.Golden()], key)
+}
+
+// sorted returns copies of the links of set that f selects, in id order
+// (as the store returns them).
+func sorted(set map[linkKey]*registry.Link, f registry.LinkFilter) []*registry.Link {
+	var out []*registry.Link
+	for _, k := range set {
+		if selectsLink(f, k) {
+			c := *k
+			out = append(out, &c)
+		}
+	}
+	slices.SortFunc(out, func(a, b *registry.Link) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// selectsLink reports whether f selects k (paging and sorting aside).
+func selectsLink(f registry.LinkFilter, k *registry.Link) bool {
+	for _, c := range [][2]string{{f.GoldenType, k.GoldenType}, {f.GoldenID, k.GoldenID},
+		{f.SourceType, k.SourceType}, {f.SourceID, k.SourceID}, {f.LinkSource, k.LinkSource}} {
+		if c[0] != "" && c[0] != c[1] {
+			return false
+		}
+	}
+	if len(f.MatchResult) > 0 && !slices.Contains(f.MatchResult, k.MatchResult) {
+		return false
+	}
+	if (f.MinScore != 0 && k.Score < f.MinScore) || (f.MaxScore != 0 && k.Score > f.MaxScore) {
+		return false
+	}
+	if f.NewGolden != nil && *f.NewGolden != k.NewGolden {
+		return false
+	}
+	return f.CreatedBefore.IsZero() || k.Created.Before(f.CreatedBefore)
+}
+
+func (t *memTx) Links(_ context.Context, f registry.LinkFilter) ([]*registry.Link, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case f.SourceType != "" && f.SourceID != "":
+		return sorted(t.bySource[f.SourceType+"/"+f.SourceID], f), nil
+	case f.GoldenType != "" && f.GoldenID != "":
+		return sorted(t.byGolden[f.GoldenType+"/"+f.GoldenID], f), nil
+	}
+	return sorted(t.links, f), nil
+}
+
+func (t *memTx) PutLink(_ context.Context, k *registry.Link, _ *registry.Op) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old := t.links[keyOf(k)]; old != nil {
+		k.ID, k.Created = old.ID, old.Created
+	} else {
+		t.nextLink++
+		k.ID = t.nextLink
+	}
+	t.add(k)
+	return nil
+}
+
+func (t *memTx) DeleteLink(_ context.Context, k *registry.Link, _ *registry.Op) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.remove(keyOf(k))
+	return nil
+}
+
+func (t *memTx) AddOp(_ context.Context, op *registry.Op) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.nextOp++
+	op.ID = t.nextOp
+	return nil
+}
+
+// UndoOp and Op belong to stewards' undo, never part of linking.
+func (t *memTx) UndoOp(context.Context, int64, int64) error {
+	return registry.Internal(fmt.Errorf("a re-match simulation undoes no operation"))
+}
+
+func (t *memTx) Op(context.Context, int64) (*registry.Op, error) {
+	return nil, registry.Internal(fmt.Errorf("a re-match simulation reads no operation"))
+}
+
+// Emit drops the events: nothing of a simulation is announced.
+func (t *memTx) Emit(context.Context, ...registry.Event) error { return nil }
+
+func (t *memTx) Read(ctx context.Context, typ, id string) (*registry.Resource, error) {
+	ref := typ + "/" + id
+	t.mu.Lock()
+	r := t.put[ref]
+	if r == nil {
+		r = t.read[ref]
+	}
+	t.mu.Unlock()
+	if r != nil {
+		return r, nil
+	}
+	r, err := t.store.Read(ctx, typ, id)
+	if err != nil {
+		return nil, err
+	}
+	if typ == t.cacheTyp { // the re-matched records: read again for each golden record they are in
+		t.mu.Lock()
+		t.read[ref] = r
+		t.mu.Unlock()
+	}
+	return r, nil
+}
+
+func (t *memTx) ReadVersion(ctx context.Context, typ, id string, version int64) (*registry.Resource, error) {
+	return t.store.VRead(ctx, typ, id, version)
+}
+
+func (t *memTx) Match(ctx context.Context, q *registry.Query, limit int) ([]*registry.Resource, error) {
+	c := *q
+	c.Count, c.NoTotal, c.Page = limit, true, ""
+	res, err := t.store.Search(ctx, &c)
+	if err != nil {
+		return nil, err
+	}
+	return res.Matches, nil
+}
+
+// Put keeps a golden record's new version for the reads that follow.
+func (t *memTx) Put(_ context.Context, p *registry.Put) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.put[p.Resource.Type+"/"+p.Resource.ID] = p.Resource
+	return nil
+}
+
+func (t *memTx) ClaimKey(context.Context, string, string, string) error { return nil }
+
+// Candidates reads the committed blocking index (no lock: nothing is
+// written); the simulation changes links and golden records, never the
+// records blocking finds.
+func (t *memTx) Candidates(ctx context.Context, typ string, q registry.CandidateQuery) (*registry.CandidateSet, error) {
+	return t.store.Candidates(ctx, typ, q)
+}
+
+func (t *memTx) PrefetchBlocking(context.Context, []string) error { return nil }
+
+func (t *memTx) LoadLinks(context.Context, string, []string) error { return nil }
+
+var _ registry.Tx = (*memTx)(nil)
