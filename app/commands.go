@@ -89,8 +89,10 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 	jobs.Calibration = calib
 	jobs.Unlinked = &registry.Service{Store: store, Writer: w, Steps: registry.Steps{
 		Authorize: svc.Authorize, Link: linker.Deferred(), Audit: auditor, Notify: exchange.Notifier{}}}
-	// One durable job queue (the job table): imports, exports and re-matches.
+	// One durable job queue (the job table): imports, exports, re-matches and model jobs.
 	jobs.Handle(linkage.JobRematch, linker.RunRematch)
+	// Training, dry runs, applies and rollbacks asked for by stewards.
+	jobs.Handle(linkage.JobModel, calib.RunJob)
 	if cfg.JobLease > 0 {
 		jobs.Lease = cfg.JobLease
 	}

@@ -3,21 +3,36 @@ package app
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"idem/registry"
 	"idem/registry/sqlstore/sqltest"
 	"idem/seed"
 )
 
-// startWithPatients starts a server that trains only on demand and loads
-// a generated network's Patients into it, one create each (linked on
-// write under the configured rules).
+// startWithPatients starts a server on SQLite that trains only on demand
+// and loads a generated network's Patients into it, one create each
+// (linked on write under the configured rules).
 func startWithPatients(t *testing.T, persons int) *testServer {
 	t.Helper()
-	s := startWith(t, sqltest.DSN(t, "sqlite"), func(c *Config) { c.AutoTrain = false })
+	return startWithPatientsOn(t, sqltest.DSN(t, "sqlite"), persons)
+}
+
+// startWithPatientsOn is startWithPatients on the database dsn.
+func startWithPatientsOn(t *testing.T, dsn string, persons int) *testServer {
+	t.Helper()
+	s := startWith(t, dsn, func(c *Config) { c.AutoTrain = false })
+	loadPatients(t, s.do, persons)
+	return s
+}
+
+// loadPatients creates a generated network's Patients, one create each.
+func loadPatients(t *testing.T, do func(method, path, body string, headers ...string) *response, persons int) {
+	t.Helper()
 	sc := seed.DefaultConfig()
 	sc.Seed, sc.Persons, sc.Practitioners, sc.Locations = 5, persons, 0, 0
 	err := seed.Generate(sc, func(r seed.Record) error {
@@ -28,7 +43,7 @@ func startWithPatients(t *testing.T, persons int) *testServer {
 		if err != nil {
 			return err
 		}
-		if r := s.do("POST", "/Patient", string(b)); r.status != 201 {
+		if r := do("POST", "/Patient", string(b)); r.status != 201 {
 			return fmt.Errorf("create: %d %s", r.status, r.body)
 		}
 		return nil
@@ -36,39 +51,122 @@ func startWithPatients(t *testing.T, persons int) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+}
+
+// modelJob sends a model job request to the admin API, which must answer
+// 202 with the job's URL in Content-Location, and polls that URL (202
+// with X-Progress while the job is queued or runs) until it answers
+// otherwise: its final status and JSON.
+func modelJob(t *testing.T, root, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	resp, out := adminCall(t, method, root+"/admin/api"+path, body)
+	loc := resp.Header.Get("Content-Location")
+	if resp.StatusCode != 202 || !strings.HasPrefix(loc, root+"/admin/api/models/jobs/") || out["ID"] == nil {
+		t.Fatalf("%s %s: %d (Content-Location %q) %v, want 202 with the job's URL", method, path, resp.StatusCode, loc, out)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, out := adminCall(t, "GET", loc, "")
+		if resp.StatusCode != 202 {
+			return resp.StatusCode, out
+		}
+		if resp.Header.Get("X-Progress") == "" {
+			t.Fatalf("job %s: 202 without X-Progress: %v", loc, out)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still running: %s", loc, resp.Header.Get("X-Progress"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// adminCall sends one admin request with the admin token.
+func adminCall(t *testing.T, method, url, body string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(data, &out)
+	return resp, out
+}
+
+// jobResult runs a model job (modelJob) and returns its result, failing
+// the test unless it is done.
+func jobResult(t *testing.T, root, method, path, body string) map[string]any {
+	t.Helper()
+	status, out := modelJob(t, root, method, path, body)
+	res, _ := out["Result"].(map[string]any)
+	if status != 200 || out["Status"] != registry.JobDone || res == nil {
+		t.Fatalf("model job: %d %v", status, out)
+	}
+	return res
 }
 
 // TestModelsAdminAPI drives self-calibration through the admin API and
-// $mdm-submit over real HTTP: training gives a candidate with its EM report
-// per blocking rule, a dry run (admin API and $mdm-submit with model and
-// dryRun) its counts without applying it, apply and rollback change the
-// model in use and are audited; bad input gets the right status.
+// $mdm-submit over real HTTP, on SQLite and PostgreSQL: training, dry run,
+// apply and rollback are each queued as a job (202 and the job's URL),
+// which answers 202 with X-Progress while it runs and 200 with its result
+// when done: a candidate with its EM report per blocking rule, a dry run's
+// counts without applying it, apply and rollback change the model in use
+// and are audited once each; bad input gets the right status at once.
 func TestModelsAdminAPI(t *testing.T) {
-	s := startWithPatients(t, 150)
-	status, out := s.admin("POST", "/models/train", `{"type":"Patient"}`)
-	if status != 201 || out["state"] != registry.ModelCandidate {
-		t.Fatalf("train: %d %v", status, out)
+	for _, kind := range sqltest.Kinds() {
+		t.Run(kind, func(t *testing.T) { testModelsAdminAPI(t, kind) })
 	}
-	v := int(out["version"].(float64))
+}
+
+func testModelsAdminAPI(t *testing.T, kind string) {
+	s := startWithPatientsOn(t, sqltest.DSN(t, kind), 150)
+	root := s.Instance.URL()
+	res := jobResult(t, root, "POST", "/models/train", `{"type":"Patient"}`)
+	if res["State"] != registry.ModelCandidate {
+		t.Fatalf("train: %v", res)
+	}
+	v := int(res["Version"].(float64))
+	status, out := s.admin("GET", fmt.Sprintf("/models/%d", v), "")
 	rules, _ := out["report"].(map[string]any)["Training"].(map[string]any)["Rules"].([]any)
-	if len(rules) < 3 {
+	if status != 200 || len(rules) < 3 {
 		t.Fatalf("training report has %d blocking rules: %v", len(rules), out["report"])
 	}
 	status, out = s.admin("GET", "/models", "")
 	if list, _ := out["models"].([]any); status != 200 || len(list) != 1 {
 		t.Fatalf("models: %d %v", status, out)
 	}
-	status, out = s.admin("POST", fmt.Sprintf("/models/%d/dry-run", v), "")
-	if rs, _ := out["rematch"].([]any); status != 200 || out["dryRun"] != true || len(rs) != 1 {
-		t.Fatalf("dry run: %d %v", status, out)
+	res = jobResult(t, root, "POST", fmt.Sprintf("/models/%d/dry-run", v), "")
+	if rs, _ := res["Rematch"].([]any); res["DryRun"] != true || len(rs) != 1 {
+		t.Fatalf("dry run: %v", res)
+	}
+	dryChanged := res["Rematch"].([]any)[0].(map[string]any)["Changed"]
+	if s.do("GET", "/AuditEvent?subtype=model-apply", "").json(t)["total"] != 0.0 {
+		t.Fatal("a dry run was audited as an apply")
 	}
 	submit := func(params string) *response {
 		return s.do("POST", "/$mdm-submit", `{"resourceType":"Parameters","parameter":[{"name":"resourceType","valueString":"Patient"}`+params+`]}`)
 	}
 	r := submit(fmt.Sprintf(`,{"name":"model","valueInteger":%d},{"name":"dryRun","valueBoolean":true}`, v))
+	loc := r.header.Get("Content-Location")
+	if r.status != 202 || !strings.Contains(loc, "/$mdm-submit-status/") {
+		t.Fatalf("$mdm-submit dry run of model %d: %d %s", v, r.status, r.body)
+	}
+	waitFor(t, "the $mdm-submit dry run", 2*time.Minute, func() bool {
+		r = s.do("GET", loc[strings.Index(loc, "/$mdm-submit-status/"):], "")
+		if r.status == 202 && r.header.Get("X-Progress") == "" {
+			t.Fatalf("$mdm-submit-status: 202 without X-Progress")
+		}
+		return r.status != 202
+	})
 	if r.status != 200 || !strings.Contains(string(r.body), `"name":"changed"`) || !strings.Contains(string(r.body), `"name":"records"`) {
 		t.Fatalf("$mdm-submit dry run of model %d: %d %s", v, r.status, r.body)
+	}
+	if !strings.Contains(string(r.body), fmt.Sprintf(`"name":"changed","valueInteger":%v`, dryChanged)) {
+		t.Errorf("$mdm-submit's dry run disagrees with the admin API's (%v changed): %s", dryChanged, r.body)
 	}
 	for _, c := range []struct {
 		name, params string
@@ -93,25 +191,29 @@ func TestModelsAdminAPI(t *testing.T) {
 		{"POST", "/models/abc/apply", "", 400},
 		{"POST", "/models/rollback", "", 409}, // nothing applied yet
 		{"GET", "/models/999", "", 404},
+		{"GET", "/models/jobs/nosuchjob", "", 404},
 	} {
-		if status, out := s.admin(c.method, c.path, c.body); status != c.want {
+		if status, out := s.admin(c.method, c.path, c.body); status != c.want || out["resourceType"] != "OperationOutcome" {
 			t.Errorf("%s %s %s: %d, want %d: %v", c.method, c.path, c.body, status, c.want, out)
 		}
 	}
-	status, out = s.admin("POST", fmt.Sprintf("/models/%d/apply", v), "")
-	if status != 200 || int(out["applied"].(float64)) != v {
-		t.Fatalf("apply: %d %v", status, out)
+	res = jobResult(t, root, "POST", fmt.Sprintf("/models/%d/apply", v), "")
+	if int(res["Version"].(float64)) != v || res["State"] != registry.ModelApplied {
+		t.Fatalf("apply: %v", res)
 	}
-	status, out = s.admin("POST", "/models/rollback", "")
-	if status != 200 || int(out["applied"].(float64)) == v {
-		t.Fatalf("rollback: %d %v", status, out)
+	if got := res["Rematch"].([]any)[0].(map[string]any)["Changed"]; got != dryChanged {
+		t.Errorf("apply changed %v records, the dry run said %v", got, dryChanged)
+	}
+	res = jobResult(t, root, "POST", "/models/rollback", "")
+	if int(res["Version"].(float64)) == v {
+		t.Fatalf("rollback: %v", res)
 	}
 	for _, kind := range []string{"model-apply", "model-rollback"} {
 		if audit := s.do("GET", "/AuditEvent?subtype="+kind, "").json(t); audit["total"] != 1.0 {
 			t.Errorf("%v AuditEvents of %s, want 1", audit["total"], kind)
 		}
 	}
-	for _, path := range []string{"/admin/api/models", "/admin/api/models/1/apply"} {
+	for _, path := range []string{"/admin/api/models", "/admin/api/models/1/apply", "/admin/api/models/train"} {
 		resp, err := http.Post(s.Instance.URL()+path, "application/json", nil)
 		if err != nil {
 			t.Fatal(err)

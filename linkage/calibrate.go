@@ -200,8 +200,13 @@ func changedTypes(a, b *matching.Model) []string {
 }
 
 // DryRun lists what applying model version would change, per type it
-// changes, and keeps the summary in the model's report.
+// changes, and keeps the summary in the model's report. It holds no write
+// transaction (simulate.go).
 func (c *Calibrator) DryRun(ctx context.Context, version int64) ([]*Rematch, error) {
+	return c.dryRun(ctx, version, nil)
+}
+
+func (c *Calibrator) dryRun(ctx context.Context, version int64, progress progressFunc) ([]*Rematch, error) {
 	sm, model, err := c.load(ctx, version)
 	if err != nil {
 		return nil, err
@@ -210,7 +215,7 @@ func (c *Calibrator) DryRun(ctx context.Context, version int64) ([]*Rematch, err
 	defer c.mu.Unlock()
 	var out []*Rematch
 	for _, typ := range changedTypes(c.models.Current(ctx), model) {
-		r, err := c.linker.PlanRematch(ctx, typ, model)
+		r, err := c.linker.PlanRematchProgress(ctx, typ, model, progress.stage("dry run: simulating "+typ))
 		if err != nil {
 			return nil, err
 		}
@@ -242,9 +247,19 @@ func (c *Calibrator) Apply(ctx context.Context, version int64) ([]*Rematch, erro
 
 // Rollback applies again the model applied before the current one.
 func (c *Calibrator) Rollback(ctx context.Context) (int64, []*Rematch, error) {
-	list, err := c.store.Models(ctx, 1000)
+	v, err := c.previous(ctx)
 	if err != nil {
 		return 0, nil, err
+	}
+	rs, err := c.apply(ctx, v, "model-rollback")
+	return v, rs, err
+}
+
+// appliedModels returns the models ever applied, the last applied first.
+func (c *Calibrator) appliedModels(ctx context.Context) ([]*registry.StoredModel, error) {
+	list, err := c.store.Models(ctx, 1000)
+	if err != nil {
+		return nil, err
 	}
 	var applied []*registry.StoredModel
 	for _, m := range list {
@@ -253,53 +268,90 @@ func (c *Calibrator) Rollback(ctx context.Context) (int64, []*Rematch, error) {
 		}
 	}
 	slices.SortStableFunc(applied, func(a, b *registry.StoredModel) int { return b.Applied.Compare(a.Applied) })
-	if len(applied) < 2 {
-		return 0, nil, registry.Errorf(registry.EConflict, "no model was applied before the current one")
-	}
-	rs, err := c.apply(ctx, applied[1].Version, "model-rollback")
-	return applied[1].Version, rs, err
+	return applied, nil
 }
 
 func (c *Calibrator) apply(ctx context.Context, version int64, kind string) ([]*Rematch, error) {
-	sm, model, err := c.load(ctx, version)
+	return c.runApply(ctx, &applyState{Version: version, Kind: kind}, nil, nil, "")
+}
+
+// applyState is an apply's progress as a job keeps it: the types to
+// re-match and the time of the apply are fixed when it begins, so a
+// resumed apply re-matches the same types (the model is in use by then:
+// comparing it with itself would find none).
+type applyState struct {
+	Version int64     `json:"version"`
+	Kind    string    `json:"kind"` // model-apply or model-rollback
+	Begun   bool      `json:"begun,omitempty"`
+	Types   []string  `json:"types,omitempty"`
+	At      time.Time `json:"at,omitzero"`
+}
+
+// runApply makes the model of st current and re-matches the types it
+// changes: the model is in use before the re-match is computed, so a
+// record written meanwhile is linked under it; each type's plan is
+// simulated without the writer and its changes written 200 records per
+// transaction, then the records stored meanwhile are re-matched one by one
+// (catchUp). save, when set, stores st once begun (before the model is
+// marked applied); auditID, when set, is the id of the apply's AuditEvent,
+// written once.
+func (c *Calibrator) runApply(ctx context.Context, st *applyState, save func() error, progress progressFunc, auditID string) ([]*Rematch, error) {
+	sm, model, err := c.load(ctx, st.Version)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.keepInUse(ctx); err != nil {
+	if !st.Begun {
+		if err := c.keepInUse(ctx); err != nil {
+			return nil, err
+		}
+		st.Types, st.At, st.Begun = changedTypes(c.models.Current(ctx), model), c.linker.now(), true
+		if save != nil {
+			if err := save(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	mr := c.report(sm)
+	mr.Rematch, mr.DryRun = nil, false
+	if err := c.markApplied(ctx, st, mr, model); err != nil {
 		return nil, err
 	}
-	before := c.models.Current(ctx)
 	var plans []*Rematch
-	for _, typ := range changedTypes(before, model) {
-		r, err := c.linker.PlanRematch(ctx, typ, model)
+	for _, typ := range st.Types {
+		r, err := c.linker.PlanRematchProgress(ctx, typ, model, progress.stage("apply: simulating "+typ))
 		if err != nil {
 			return nil, err
 		}
 		plans = append(plans, r)
+		mr.Rematch = append(mr.Rematch, Summarise(r, st.At))
 	}
-	// Current from now on: records written while the re-match runs are
-	// linked under it already.
-	at := c.linker.now()
-	mr := c.report(sm)
-	mr.Rematch, mr.DryRun = nil, false
-	for _, r := range plans {
-		mr.Rematch = append(mr.Rematch, Summarise(r, at))
-	}
-	body, _ := json.Marshal(mr)
-	if err := c.store.MarkModel(ctx, version, registry.ModelApplied, at, body); err != nil {
+	if err := c.markApplied(ctx, st, mr, model); err != nil {
 		return nil, err
 	}
-	c.models.use(model, version)
-	reason := fmt.Sprintf("re-match under model %d (%s)", version, model.Version)
+	reason := fmt.Sprintf("re-match under model %d (%s)", st.Version, model.Version)
 	for _, r := range plans {
-		if err := c.linker.ApplyRematch(ctx, r, reason); err != nil {
+		if err := c.linker.ApplyRematchProgress(ctx, r, reason, progress.stage("apply: writing the changes of "+r.Type)); err != nil {
+			return plans, err
+		}
+		if err := c.catchUp(ctx, r, progress.stage("apply: re-matching the "+r.Type+" records stored meanwhile")); err != nil {
 			return plans, err
 		}
 	}
-	c.log.Info("matching model applied", "version", version, "model", model.Version, "kind", kind)
-	return plans, c.audit(ctx, kind, version, model, plans)
+	c.log.Info("matching model applied", "version", st.Version, "model", model.Version, "kind", st.Kind)
+	return plans, c.audit(ctx, st.Kind, st.Version, model, plans, auditID)
+}
+
+// markApplied marks the model of st applied at st.At with report mr and
+// puts it in use.
+func (c *Calibrator) markApplied(ctx context.Context, st *applyState, mr ModelReport, model *matching.Model) error {
+	body, _ := json.Marshal(mr)
+	if err := c.store.MarkModel(ctx, st.Version, registry.ModelApplied, st.At, body); err != nil {
+		return err
+	}
+	c.models.use(model, st.Version)
+	return nil
 }
 
 // keepInUse stores the model in use when no model has been applied yet
@@ -321,7 +373,9 @@ func (c *Calibrator) keepInUse(ctx context.Context) error {
 
 // audit records an apply or rollback as an AuditEvent through the system
 // path, its agent the steward or job that asked for it.
-func (c *Calibrator) audit(ctx context.Context, kind string, version int64, model *matching.Model, plans []*Rematch) error {
+// id, when set, is the AuditEvent's id: one already stored (a resumed
+// job's) is not written again.
+func (c *Calibrator) audit(ctx context.Context, kind string, version int64, model *matching.Model, plans []*Rematch, id string) error {
 	detail := map[string]string{"model": strconv.FormatInt(version, 10), "modelVersion": model.Version}
 	for _, r := range plans {
 		detail[r.Type+".changed"] = strconv.Itoa(r.Changed())
@@ -331,8 +385,16 @@ func (c *Calibrator) audit(ctx context.Context, kind string, version int64, mode
 	}
 	ev := registry.AuditEvent(registry.AuditRecord{Action: "E", Subtype: kind, Outcome: registry.AuditSuccess,
 		Agent: registry.ActorFrom(ctx), Recorded: c.linker.now(), Detail: detail})
+	if id == "" {
+		id = c.linker.w.NewResourceID()
+	}
 	return c.linker.write0(ctx, func(ltx registry.Tx) error {
-		_, err := c.linker.w.Create(ctx, ltx, registry.TypeAuditEvent, c.linker.w.NewResourceID(), ev)
+		if _, err := ltx.Read(ctx, registry.TypeAuditEvent, id); err == nil {
+			return nil // written by this job before it was interrupted
+		} else if registry.ErrorCode(err) != registry.ENotFound {
+			return err
+		}
+		_, err := c.linker.w.Create(ctx, ltx, registry.TypeAuditEvent, id, ev)
 		return err
 	})
 }

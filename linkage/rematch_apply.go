@@ -17,6 +17,12 @@ const applyChunk = 200
 // review link never points to a golden record not written yet. A record a
 // steward linked by hand since r was computed is left alone.
 func (l *Linker) ApplyRematch(ctx context.Context, r *Rematch, reason string) error {
+	return l.ApplyRematchProgress(ctx, r, reason, nil)
+}
+
+// ApplyRematchProgress is ApplyRematch telling progress, after each
+// transaction, how many of the records to change are done.
+func (l *Linker) ApplyRematchProgress(ctx context.Context, r *Rematch, reason string, progress func(done, total int) error) error {
 	ids := map[string]string{} // placeholder → new golden record id
 	resolve := func(ref string) string {
 		if !isNew(ref) {
@@ -43,18 +49,27 @@ func (l *Linker) ApplyRematch(ctx context.Context, r *Rematch, reason string) er
 			reviews = append(reviews, id)
 		}
 	}
-	if err := l.inChunks(ctx, moves, func(ltx registry.Tx, id string) error {
+	total := len(moves) + len(reviews)
+	step := func(before int) func(int) error {
+		if progress == nil {
+			return nil
+		}
+		return func(done int) error { return progress(before+done, total) }
+	}
+	if err := l.inChunks(ctx, moves, step(0), func(ltx registry.Tx, id string) error {
 		return l.applyMatch(ctx, ltx, r, id, resolve, reason)
 	}); err != nil {
 		return err
 	}
-	return l.inChunks(ctx, reviews, func(ltx registry.Tx, id string) error {
+	return l.inChunks(ctx, reviews, step(len(moves)), func(ltx registry.Tx, id string) error {
 		return l.applyReview(ctx, ltx, r, id, resolve, reason)
 	})
 }
 
-// inChunks runs fn for each id, applyChunk ids per transaction.
-func (l *Linker) inChunks(ctx context.Context, ids []string, fn func(ltx registry.Tx, id string) error) error {
+// inChunks runs fn for each id, applyChunk ids per transaction (on SQLite
+// live writes queue for the writer between two of them); progress, when
+// set, hears of the ids done after each.
+func (l *Linker) inChunks(ctx context.Context, ids []string, progress func(done int) error, fn func(ltx registry.Tx, id string) error) error {
 	for start := 0; start < len(ids); start += applyChunk {
 		chunk := ids[start:min(start+applyChunk, len(ids))]
 		err := l.write0(ctx, func(ltx registry.Tx) error {
@@ -67,6 +82,11 @@ func (l *Linker) inChunks(ctx context.Context, ids []string, fn func(ltx registr
 		})
 		if err != nil {
 			return err
+		}
+		if progress != nil {
+			if err := progress(start + len(chunk)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,16 +15,20 @@ import (
 
 // The matching models of self-calibration in the admin API: the history
 // with each model's state, training report and last dry run; training on
-// demand; a candidate's dry run; apply and roll back. Every decision goes
-// through the Calibrator, which audits applies and rollbacks.
+// demand; a candidate's dry run; apply and roll back. Training, dry runs,
+// applies and rollbacks are jobs on the durable job queue: the request
+// answers 202 with the job's URL, which answers 202 with X-Progress while
+// it runs and 200 with its result when done. Every decision goes through
+// the Calibrator, which audits applies and rollbacks.
 
 func (s *Server) modelAdminRoutes(a fiber.Router) {
 	a.Get("/models", s.handleModelList)
 	a.Post("/models/train", s.handleModelTrain)
 	a.Post("/models/rollback", s.handleModelRollback)
 	a.Get("/models/:version", s.handleModelGet)
-	a.Post("/models/:version/dry-run", s.handleModelDryRun)
-	a.Post("/models/:version/apply", s.handleModelApply)
+	a.Get("/models/jobs/:id", s.handleModelJob)
+	a.Post("/models/:version/dry-run", s.handleModelJobOp(linkage.OpDryRun))
+	a.Post("/models/:version/apply", s.handleModelJobOp(linkage.OpApply))
 }
 
 // modelJSON is one stored model as the admin API shows it.
@@ -101,13 +107,38 @@ type trainJSON struct {
 	Note string `json:"note,omitempty"`
 }
 
-// handleModelTrain trains a candidate for one type; a training that does
-// not converge is stored failed and answered 422 with its reason.
-func (s *Server) handleModelTrain(c *fiber.Ctx) error {
+// enqueueModelJob queues a model job (train, dry run, apply, rollback)
+// on the durable job queue as the requester: checked now (a bad type, an
+// unknown or failed model, nothing to roll back to are refused at once),
+// carried out by the job worker.
+func (s *Server) enqueueModelJob(ctx context.Context, op, typ string, version int64, note string) (*registry.BulkJob, error) {
 	cal, err := s.calibration()
+	if err != nil {
+		return nil, err
+	}
+	if s.bulk == nil {
+		return nil, registry.Errorf(registry.EMethod, "model jobs need the job queue, which this server does not run")
+	}
+	job, err := cal.NewJob(ctx, op, typ, version, note)
+	if err != nil {
+		return nil, err
+	}
+	return job, s.bulk.Enqueue(ctx, job)
+}
+
+// modelJobAccepted answers a queued model job: 202 with the job's URL in
+// Content-Location (the FHIR asynchronous request pattern).
+func (s *Server) modelJobAccepted(c *fiber.Ctx, job *registry.BulkJob) error {
+	c.Set(fiber.HeaderContentLocation, s.root(c)+"/admin/api/models/jobs/"+job.ID)
+	st, err := linkage.ModelJob(job)
 	if err != nil {
 		return err
 	}
+	return c.Status(fiber.StatusAccepted).JSON(st)
+}
+
+// handleModelTrain queues the training of a candidate for one type.
+func (s *Server) handleModelTrain(c *fiber.Ctx) error {
 	var in trainJSON
 	if err := json.Unmarshal(c.Body(), &in); err != nil || in.Type == "" {
 		return registry.Errorf(registry.EInvalid, `the body must be {"type": "Patient"} (Patient, Practitioner or Location)`)
@@ -116,73 +147,73 @@ func (s *Server) handleModelTrain(c *fiber.Ctx) error {
 	if note == "" {
 		note = "admin API: trained by " + registry.ActorFrom(c.UserContext()).Name
 	}
-	sm, err := cal.Train(c.UserContext(), in.Type, note)
+	job, err := s.enqueueModelJob(c.UserContext(), linkage.OpTrain, in.Type, 0, note)
 	if err != nil {
 		return err
 	}
-	_, rep, err := cal.Model(c.UserContext(), sm.Version)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(newModelJSON(sm, &rep))
+	return s.modelJobAccepted(c, job)
 }
 
-// rematchJSON is the answer of a dry run, apply or rollback: the model
-// now applied (0 for a dry run) and what each type's re-match changes.
-type rematchJSON struct {
-	Applied int64                    `json:"applied,omitempty"`
-	DryRun  bool                     `json:"dryRun"`
-	Rematch []linkage.RematchSummary `json:"rematch"`
-}
-
-func (s *Server) summaries(rs []*linkage.Rematch) []linkage.RematchSummary {
-	out := []linkage.RematchSummary{}
-	for _, r := range rs {
-		out = append(out, linkage.Summarise(r, s.now()))
+// handleModelJobOp queues a dry run or an apply of the model in the path.
+func (s *Server) handleModelJobOp(op string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		v, err := modelVersion(c)
+		if err != nil {
+			return err
+		}
+		job, err := s.enqueueModelJob(c.UserContext(), op, "", v, "")
+		if err != nil {
+			return err
+		}
+		return s.modelJobAccepted(c, job)
 	}
-	return out
-}
-
-func (s *Server) handleModelDryRun(c *fiber.Ctx) error {
-	cal, err := s.calibration()
-	if err != nil {
-		return err
-	}
-	v, err := modelVersion(c)
-	if err != nil {
-		return err
-	}
-	rs, err := cal.DryRun(c.UserContext(), v)
-	if err != nil {
-		return err
-	}
-	return c.JSON(rematchJSON{DryRun: true, Rematch: s.summaries(rs)})
-}
-
-func (s *Server) handleModelApply(c *fiber.Ctx) error {
-	cal, err := s.calibration()
-	if err != nil {
-		return err
-	}
-	v, err := modelVersion(c)
-	if err != nil {
-		return err
-	}
-	rs, err := cal.Apply(c.UserContext(), v)
-	if err != nil {
-		return err
-	}
-	return c.JSON(rematchJSON{Applied: v, Rematch: s.summaries(rs)})
 }
 
 func (s *Server) handleModelRollback(c *fiber.Ctx) error {
-	cal, err := s.calibration()
+	job, err := s.enqueueModelJob(c.UserContext(), linkage.OpRollback, "", 0, "")
 	if err != nil {
 		return err
 	}
-	v, rs, err := cal.Rollback(c.UserContext())
+	return s.modelJobAccepted(c, job)
+}
+
+// handleModelJob is GET /admin/api/models/jobs/{id}: 202 with X-Progress
+// while the job is queued or runs, 200 with its result when done, an
+// OperationOutcome (422) saying why when it failed.
+func (s *Server) handleModelJob(c *fiber.Ctx) error {
+	if s.bulk == nil {
+		return registry.Errorf(registry.ENotFound, "no model job %q", c.Params("id"))
+	}
+	id := strings.Clone(c.Params("id"))
+	job, err := s.bulk.Job(c.UserContext(), id)
+	if registry.ErrorCode(err) == registry.ENotFound || (err == nil && job.Kind != linkage.JobModel) {
+		return registry.Errorf(registry.ENotFound, "no model job %q", id)
+	}
 	if err != nil {
 		return err
 	}
-	return c.JSON(rematchJSON{Applied: v, Rematch: s.summaries(rs)})
+	st, err := linkage.ModelJob(job)
+	if err != nil {
+		return err
+	}
+	switch {
+	case job.Status == registry.JobFailed:
+		return registry.Errorf(registry.EUnprocessable, "model job %s (%s) failed: %s", job.ID, job.Request, job.Error)
+	case job.Status != registry.JobDone:
+		c.Set("X-Progress", modelProgress(st))
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return c.Status(fiber.StatusAccepted).JSON(st)
+	}
+	return c.JSON(st)
+}
+
+// modelProgress says what a model job does, for X-Progress.
+func modelProgress(st linkage.ModelJobStatus) string {
+	if st.Stage == "" {
+		return st.Status
+	}
+	if st.Total > 0 {
+		return st.Stage + ": " + strconv.Itoa(st.Done) + " of " + strconv.Itoa(st.Total) + " records"
+	}
+	return st.Stage
 }

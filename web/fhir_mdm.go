@@ -525,6 +525,9 @@ func (s *Server) handleMDMSubmitStatus(c *fiber.Ctx) error {
 	id := c.Params("id")
 	var st linkage.JobStatus
 	job, err := s.bulk.Job(c.UserContext(), id)
+	if err == nil && job.Kind == linkage.JobModel {
+		return s.modelJobStatus(c, job) // $mdm-submit with model (fhir_mdm_model.go)
+	}
 	if err == nil {
 		st, err = linkage.RematchStatus(job)
 	}

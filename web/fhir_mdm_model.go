@@ -7,19 +7,16 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"idem/linkage"
+	"idem/registry"
 )
 
-// submitModelDryRun is $mdm-submit with model=N and dryRun=true: what
-// applying candidate model N would change for the type — counts by kind
-// and sample changes with their evidence — answered at once (the dry run
-// re-matches in a transaction that is rolled back, and keeps its summary in
-// the model's report). Nothing is applied: a steward applies through the
-// admin UI or API.
+// submitModelDryRun is $mdm-submit with model=N and dryRun=true: a job
+// on the durable queue works out what applying candidate model N would
+// change for the type (the dry run simulates the re-match without holding
+// the writer, and keeps its summary in the model's report); the answer is
+// 202 with the job's $mdm-submit-status URL (modelJobStatus). Nothing is
+// applied: a steward applies through the admin UI or API.
 func (s *Server) submitModelDryRun(c *fiber.Ctx, p *opParams) error {
-	cal, err := s.calibration()
-	if err != nil {
-		return err
-	}
 	typ, err := p.required(pType)
 	if err != nil {
 		return err
@@ -45,17 +42,43 @@ func (s *Server) submitModelDryRun(c *fiber.Ctx, p *opParams) error {
 	if len(p.vals["criteria"]) > 0 {
 		return p.invalid("criteria", "a model's dry run re-matches every record of the type: criteria is not taken with model")
 	}
-	rs, err := cal.DryRun(actorContext(c), version)
+	ctx := actorContext(c)
+	job, err := s.enqueueModelJob(ctx, linkage.OpDryRun, typ, version, "")
 	if err != nil {
 		return err
 	}
-	params := []any{param("model", "valueInteger", version), param("dryRun", "valueBoolean", true), param(pType, "valueString", typ)}
-	i := slices.IndexFunc(rs, func(r *linkage.Rematch) bool { return r.Type == typ })
+	c.Set(fiber.HeaderContentLocation, s.base(c)+"/$mdm-submit-status/"+job.ID)
+	return s.sendJSON(c, fiber.StatusAccepted, parameters([]any{param("jobId", "valueString", job.ID)}))
+}
+
+// modelJobStatus is $mdm-submit-status of a model's dry run: 202 with
+// X-Progress while it runs, then 200 with a Parameters of what applying
+// the model would change for the type asked about — counts by kind and
+// sample changes with their evidence; a failed job is an OperationOutcome.
+func (s *Server) modelJobStatus(c *fiber.Ctx, job *registry.BulkJob) error {
+	st, err := linkage.ModelJob(job)
+	if err != nil {
+		return err
+	}
+	params := []any{param("jobId", "valueString", job.ID), param("model", "valueInteger", st.Version), param("dryRun", "valueBoolean", true)}
+	if st.Type != "" {
+		params = append(params, param(pType, "valueString", st.Type))
+	}
+	switch {
+	case job.Status == registry.JobFailed:
+		return registry.Errorf(registry.EUnprocessable, "dry run of model %d failed: %s", st.Version, job.Error)
+	case job.Status != registry.JobDone || st.Result == nil:
+		c.Set("X-Progress", modelProgress(st))
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return s.sendJSON(c, fiber.StatusAccepted, parameters(append(params, param("status", "valueCode", "running"))))
+	}
+	params = append(params, param("status", "valueCode", "done"))
+	i := slices.IndexFunc(st.Result.Rematch, func(r linkage.RematchSummary) bool { return r.Type == st.Type })
 	if i < 0 {
 		// the model changes nothing for this type: no record would change
 		return s.sendJSON(c, fiber.StatusOK, parameters(append(params, param("changed", "valueInteger", 0))))
 	}
-	return s.sendJSON(c, fiber.StatusOK, parameters(append(params, rematchParams(linkage.Summarise(rs[i], s.now()))...)))
+	return s.sendJSON(c, fiber.StatusOK, parameters(append(params, rematchParams(st.Result.Rematch[i])...)))
 }
 
 // rematchParams describes a model's re-match of one type: counts by kind

@@ -2,7 +2,9 @@ package bulk
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"idem/registry"
@@ -66,8 +68,49 @@ func (j *Jobs) runHandled(ctx context.Context, job *registry.BulkJob) error {
 	if err := checkpoint(); err != nil {
 		return err
 	}
-	if err := r(ctx, job, checkpoint); err != nil {
+	rctx, cancel := context.WithCancelCause(ctx)
+	stop := j.keepLease(rctx, cancel, job.ID)
+	err := r(rctx, job, checkpoint)
+	stop()
+	if cause := context.Cause(rctx); err != nil && ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = registry.Internal(cause) // the lease was lost: resumed where it is held now
+	}
+	if err != nil {
 		return err
 	}
 	return j.finish(ctx, job)
+}
+
+// keepLease renews the lease of job id every third of Lease while a
+// runner works (one step of a job, like training a model, may take longer
+// than a lease without a checkpoint), so that no other worker takes it
+// over meanwhile; a lease that cannot be renewed cancels ctx with why.
+// stop ends the renewals.
+func (j *Jobs) keepLease(ctx context.Context, cancel context.CancelCauseFunc, id string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(max(j.Lease/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			won, err := j.store.Lease(ctx, id, j.owner, time.Now(), time.Now().Add(j.Lease))
+			if err == nil && !won {
+				err = fmt.Errorf("lease of job %s lost to another worker", id)
+			}
+			if err != nil && ctx.Err() == nil {
+				cancel(err)
+				return
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }

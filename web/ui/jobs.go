@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"idem/linkage"
 	"idem/registry"
 	"idem/registry/bulk"
 )
@@ -44,6 +45,9 @@ func (s *Server) handleJobPage(c *fiber.Ctx) error {
 	job, err := s.bulk.Job(c.UserContext(), c.Params("id"))
 	if err != nil {
 		return err
+	}
+	if job.Kind == linkage.JobModel {
+		return redirect(c, "/admin/models/jobs/"+job.ID) // models.go
 	}
 	p := jobPage{view: s.baseView(c, "Job "+job.ID[:8], "jobs"), Job: job}
 	if job.Kind == registry.JobImport {

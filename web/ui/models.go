@@ -3,6 +3,7 @@ package ui
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -15,8 +16,10 @@ import (
 // history with each model's state, one model's training report and the
 // counts and sample pairs (with evidence) of its last dry run or apply —
 // and the forms that train a candidate, dry-run it, apply it and roll back.
-// Every form posts and redirects back (post/redirect/get) with a message;
-// the decisions go through the Calibrator, which audits them.
+// Every form queues a job on the durable job queue and redirects to the
+// job's page (post/redirect/get), which refreshes itself until the job is
+// done and then shows its result; the decisions go through the
+// Calibrator, which audits them.
 
 func (s *Server) modelRoutes(r fiber.Router, admin func(fiber.Handler) []fiber.Handler) {
 	r.Get("/admin/models", admin(s.handleModelsPage)...)
@@ -24,6 +27,7 @@ func (s *Server) modelRoutes(r fiber.Router, admin func(fiber.Handler) []fiber.H
 	r.Post("/admin/models/dry-run", admin(s.handleUIModelDryRun)...)
 	r.Post("/admin/models/apply", admin(s.handleUIModelApply)...)
 	r.Post("/admin/models/rollback", admin(s.handleUIModelRollback)...)
+	r.Get("/admin/models/jobs/:id", admin(s.handleModelJobPage)...)
 }
 
 type modelsPage struct {
@@ -89,80 +93,101 @@ func formVersion(c *fiber.Ctx) (int64, error) {
 	return v, nil
 }
 
-// modelAction runs one form's decision and redirects to the page of the
-// model it concerns, with its outcome as a message: a refused decision
-// (bad input, a conflict, a failed training) is shown, an internal error
-// is the error page's.
-func (s *Server) modelAction(c *fiber.Ctx, do func(*linkage.Calibrator) (int64, string, error)) error {
+// modelAction queues one form's job (train, dry run, apply, roll back) on
+// the durable job queue and redirects to its page, which refreshes itself
+// until the job is done (post/redirect/get). A request refused at once (a
+// bad type, an unknown or failed model, nothing to roll back to) is shown
+// as a message on the Models page; an internal error is the error page's.
+func (s *Server) modelAction(c *fiber.Ctx, op, typ string, version int64, note string) error {
 	cal, err := s.calibration()
 	if err != nil {
 		return err
 	}
-	v, msg, err := do(cal)
+	if s.bulk == nil {
+		return registry.Errorf(registry.EMethod, "model jobs need the job queue, which this server does not run")
+	}
+	job, err := cal.NewJob(c.UserContext(), op, typ, version, note)
+	if err == nil {
+		err = s.bulk.Enqueue(c.UserContext(), job)
+	}
 	if code := registry.ErrorCode(err); code != "" && code != registry.EInternal {
 		s.setFlash(c, flash{Kind: "error", Msg: registry.ErrorMessage(err)})
+		if version > 0 {
+			return redirect(c, "/admin/models?version="+strconv.FormatInt(version, 10))
+		}
+		return redirect(c, "/admin/models")
 	} else if err != nil {
 		return err
-	} else {
-		s.setFlash(c, flash{Kind: "ok", Msg: msg})
 	}
-	if v > 0 {
-		return redirect(c, "/admin/models?version="+strconv.FormatInt(v, 10))
-	}
-	return redirect(c, "/admin/models")
+	return redirect(c, "/admin/models/jobs/"+job.ID)
 }
 
 func (s *Server) handleUIModelTrain(c *fiber.Ctx) error {
-	typ := c.FormValue("type")
-	return s.modelAction(c, func(cal *linkage.Calibrator) (int64, string, error) {
-		sm, err := cal.Train(c.UserContext(), typ, "admin UI: trained by "+registry.ActorFrom(c.UserContext()).Name)
-		if sm != nil && err != nil {
-			return sm.Version, "", err // stored as failed: show it
-		}
-		if err != nil {
-			return 0, "", err
-		}
-		return sm.Version, "Model " + strconv.FormatInt(sm.Version, 10) + " trained on " + strconv.Itoa(sm.Records) + " " + typ + " records: a candidate. Dry-run it to see what it would change.", nil
-	})
+	return s.modelAction(c, linkage.OpTrain, c.FormValue("type"), 0, "admin UI: trained by "+registry.ActorFrom(c.UserContext()).Name)
 }
 
 func (s *Server) handleUIModelDryRun(c *fiber.Ctx) error {
-	return s.modelAction(c, func(cal *linkage.Calibrator) (int64, string, error) {
-		v, err := formVersion(c)
-		if err != nil {
-			return 0, "", err
-		}
-		rs, err := cal.DryRun(c.UserContext(), v)
-		return v, "Dry run of model " + strconv.FormatInt(v, 10) + ": " + changedText(rs) + " would change. Nothing was applied.", err
-	})
+	v, err := formVersion(c)
+	if err != nil {
+		return err
+	}
+	return s.modelAction(c, linkage.OpDryRun, "", v, "")
 }
 
 func (s *Server) handleUIModelApply(c *fiber.Ctx) error {
-	return s.modelAction(c, func(cal *linkage.Calibrator) (int64, string, error) {
-		v, err := formVersion(c)
-		if err != nil {
-			return 0, "", err
-		}
-		rs, err := cal.Apply(c.UserContext(), v)
-		return v, "Model " + strconv.FormatInt(v, 10) + " applied: " + changedText(rs) + " re-matched.", err
-	})
+	v, err := formVersion(c)
+	if err != nil {
+		return err
+	}
+	return s.modelAction(c, linkage.OpApply, "", v, "")
 }
 
 func (s *Server) handleUIModelRollback(c *fiber.Ctx) error {
-	return s.modelAction(c, func(cal *linkage.Calibrator) (int64, string, error) {
-		v, rs, err := cal.Rollback(c.UserContext())
-		return v, "Rolled back to model " + strconv.FormatInt(v, 10) + ": " + changedText(rs) + " re-matched.", err
-	})
+	return s.modelAction(c, linkage.OpRollback, "", 0, "")
 }
 
-// changedText says how many records a re-match changes.
-func changedText(rs []*linkage.Rematch) string {
-	n := 0
-	for _, r := range rs {
-		n += r.Changed()
+type modelJobPage struct {
+	view
+	Job     *registry.BulkJob
+	Status  linkage.ModelJobStatus
+	Kinds   []string
+	Changed int // records the dry run or apply changes, over its types
+	Elapsed time.Duration
+}
+
+// handleModelJobPage shows one model job: its stage and progress while it
+// runs (the page refreshes itself), then its result — the model trained,
+// or what the dry run, apply or rollback changes per type — or why it
+// failed.
+func (s *Server) handleModelJobPage(c *fiber.Ctx) error {
+	if s.bulk == nil {
+		return registry.Errorf(registry.ENotFound, "model jobs are not offered by this server")
 	}
-	if n == 1 {
-		return "1 record"
+	id := strings.Clone(c.Params("id"))
+	job, err := s.bulk.Job(c.UserContext(), id)
+	if err == nil && job.Kind != linkage.JobModel {
+		err = registry.Errorf(registry.ENotFound, "no model job %q", id)
 	}
-	return strconv.Itoa(n) + " records"
+	if err != nil {
+		return err
+	}
+	st, err := linkage.ModelJob(job)
+	if err != nil {
+		return err
+	}
+	p := modelJobPage{view: s.baseView(c, "Model job", "models"), Job: job, Status: st, Kinds: changeKinds}
+	if st.Result != nil {
+		for _, r := range st.Result.Rematch {
+			p.Changed += r.Changed
+		}
+	}
+	end := job.Finished
+	if end.IsZero() {
+		end = time.Now()
+	}
+	p.Elapsed = end.Sub(job.Created).Round(time.Second)
+	if job.Active() {
+		p.Refresh = 1
+	}
+	return s.render(c, fiber.StatusOK, "model_job", p)
 }
