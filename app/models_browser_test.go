@@ -12,8 +12,9 @@ import (
 // The Models page in a real headless Chromium, as an admin uses it: train
 // a Patient candidate (its EM per blocking rule shown), dry-run it (counts
 // by kind), apply it (in use) and roll back (the configured rules in use
-// again), each a form posted with the session's CSRF token and redirected
-// back with a message; apply and rollback are audited.
+// again), each a form posted with the session's CSRF token that queues a
+// job and redirects to the job's page, which refreshes itself until the
+// job is done and then shows its result; apply and rollback are audited.
 func TestBrowserModelsPage(t *testing.T) {
 	run, ctx := chrome(t)
 	s := startWithPatients(t, 150)
@@ -32,11 +33,44 @@ func TestBrowserModelsPage(t *testing.T) {
 		chromedp.WaitVisible("#no-models", chromedp.ByQuery))
 	run("the menu links the page", chromedp.WaitVisible(`nav a.active[href="/admin/models"]`, chromedp.ByQuery))
 
-	run("train", chromedp.SetValue("#train-type", "Patient", chromedp.ByQuery), chromedp.Click("#train", chromedp.ByQuery),
-		chromedp.WaitVisible("#flash", chromedp.ByQuery), chromedp.WaitVisible("#training-rules tr.training-rule", chromedp.ByQuery))
-	if f := text("#flash"); !strings.Contains(f, "a candidate") {
-		t.Fatalf("after training: %q", f)
+	// Each form queues a job and redirects to its page, which refreshes
+	// itself until the job is done: wait until the JavaScript expression
+	// holds on the page that follows (an evaluation cut short by a
+	// navigation is tried again).
+	waitFor := func(what, expr string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			var ok bool
+			if err := chromedp.Run(ctx, chromedp.Evaluate(expr, &ok)); err == nil && ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				var page string
+				_ = chromedp.Run(ctx, chromedp.Evaluate(`document.body ? document.body.innerText : ''`, &page))
+				t.Fatalf("%s: %s never held; the page says %.500q", what, expr, page)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
+	// jobDone waits for the model job page of op to show the job done, and
+	// returns its result text.
+	jobDone := func(op string) string {
+		t.Helper()
+		waitFor(op+" job", fmt.Sprintf(`!!document.querySelector('#model-job[data-op=%q][data-status="done"] #result')`, op))
+		return text("#result")
+	}
+	openModel := func() {
+		t.Helper()
+		run("open the model", chromedp.Click("#model-link", chromedp.ByQuery), chromedp.WaitVisible("#model-detail", chromedp.ByQuery))
+	}
+
+	run("train", chromedp.SetValue("#train-type", "Patient", chromedp.ByQuery), chromedp.Click("#train", chromedp.ByQuery))
+	if r := jobDone("train"); !strings.Contains(r, "a candidate") {
+		t.Fatalf("after training: %q", r)
+	}
+	openModel()
+	run("training report", chromedp.WaitVisible("#training-rules tr.training-rule", chromedp.ByQuery))
 	var version string
 	run("candidate row", chromedp.AttributeValue("#models tr.model", "data-version", &version, nil, chromedp.ByQuery))
 	if st := text(`#models tr.model[data-version="` + version + `"] .state`); st != "candidate" {
@@ -47,11 +81,12 @@ func TestBrowserModelsPage(t *testing.T) {
 	}
 
 	row := `#models tr.model[data-version="` + version + `"]`
-	run("dry run", chromedp.Click(row+" button.dry-run", chromedp.ByQuery),
-		chromedp.WaitVisible("#flash", chromedp.ByQuery), chromedp.WaitVisible("#rematch-Patient", chromedp.ByQuery))
-	if f := text("#flash"); !strings.Contains(f, "Dry run of model "+version) || !strings.Contains(f, "Nothing was applied") {
-		t.Fatalf("after the dry run: %q", f)
+	run("dry run", chromedp.Click(row+" button.dry-run", chromedp.ByQuery))
+	if r := jobDone("dry-run"); !strings.Contains(r, "Dry run of model "+version) || !strings.Contains(r, "Nothing was applied") {
+		t.Fatalf("after the dry run: %q", r)
 	}
+	run("dry run counts", chromedp.WaitVisible("#rematch-Patient", chromedp.ByQuery))
+	openModel()
 	if !strings.Contains(text("#model-detail"), "Dry run: Patient") {
 		t.Fatalf("dry run not shown: %q", text("#model-detail"))
 	}
@@ -67,31 +102,11 @@ func TestBrowserModelsPage(t *testing.T) {
 		t.Fatal("a dry run was audited as an apply")
 	}
 
-	// The page before a form's redirect has a #flash too: after a click,
-	// wait until the JavaScript expression holds on the page that follows
-	// (an evaluation cut short by the navigation is tried again).
-	waitFor := func(what, expr string) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			var ok bool
-			if err := chromedp.Run(ctx, chromedp.Evaluate(expr, &ok)); err == nil && ok {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %s never held", what, expr)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	flashSays := func(want string) string {
-		return fmt.Sprintf(`(document.querySelector('#flash') || {textContent: ''}).textContent.includes(%q)`, want)
-	}
 	run("apply", chromedp.Click(row+" button.apply", chromedp.ByQuery))
-	waitFor("apply", flashSays("Model "+version+" applied"))
-	if f := text("#flash"); !strings.Contains(f, "Model "+version+" applied") {
-		t.Fatalf("after apply: %q", f)
+	if r := jobDone("apply"); !strings.Contains(r, "Model "+version+" applied") {
+		t.Fatalf("after apply: %q", r)
 	}
+	openModel()
 	if st := text(row + " .in-use"); st != "in use" {
 		t.Fatalf("applied model not in use: %q", text("#models"))
 	}
@@ -100,10 +115,10 @@ func TestBrowserModelsPage(t *testing.T) {
 	}
 
 	run("roll back", chromedp.Click("#rollback", chromedp.ByQuery))
-	waitFor("roll back", flashSays("Rolled back to model"))
-	if f := text("#flash"); !strings.Contains(f, "Rolled back to model") {
-		t.Fatalf("after rollback: %q", f)
+	if r := jobDone("rollback"); !strings.Contains(r, "Rolled back to model") {
+		t.Fatalf("after rollback: %q", r)
 	}
+	openModel()
 	var inUse string
 	run("model in use", chromedp.AttributeValue("#models tr.model.current", "data-version", &inUse, nil, chromedp.ByQuery))
 	if inUse == version {
@@ -115,7 +130,8 @@ func TestBrowserModelsPage(t *testing.T) {
 		}
 	}
 	run("a second rollback goes back to the candidate", chromedp.Click("#rollback", chromedp.ByQuery))
-	waitFor("second rollback", fmt.Sprintf(`(document.querySelector('#models tr.model.current') || {dataset: {}}).dataset.version === %q`, version))
+	jobDone("rollback")
+	openModel()
 	run("model in use", chromedp.AttributeValue("#models tr.model.current", "data-version", &inUse, nil, chromedp.ByQuery))
 	if inUse != version {
 		t.Fatalf("after a second rollback model %s is in use, want %s", inUse, version)
