@@ -86,10 +86,15 @@ func TestScreenshots(t *testing.T) {
 	shot("reconciliation-item", "/reconcile/"+path.Base(held.header.Get("Content-Location")), "#held-diff")
 	shot("subscriptions", "/admin/subscriptions", "#subscriptions")
 	shot("peers", "/admin/peers", "#peers")
-	// Models: a Patient model trained on the network, then dry-run.
+	// Models: a Patient model trained on the network, then dry-run (each a
+	// job: its page shows the result with a link to the model).
 	shot("models", "/admin/models", "#train-form",
 		chromedp.Click("#train", chromedp.ByQuery),
+		chromedp.WaitVisible(`#model-job[data-status="done"] #model-link`, chromedp.ByQuery),
+		chromedp.Click("#model-link", chromedp.ByQuery),
 		chromedp.WaitVisible("#models tr.model button.dry-run", chromedp.ByQuery),
 		chromedp.Click("#models tr.model button.dry-run", chromedp.ByQuery),
-		chromedp.WaitVisible(".rematch-summary", chromedp.ByQuery))
+		chromedp.WaitVisible(`#model-job[data-status="done"] #model-link`, chromedp.ByQuery),
+		chromedp.Click("#model-link", chromedp.ByQuery),
+		chromedp.WaitVisible("#model-detail .rematch-summary", chromedp.ByQuery))
 }

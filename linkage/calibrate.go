@@ -285,6 +285,9 @@ type applyState struct {
 	Begun   bool      `json:"begun,omitempty"`
 	Types   []string  `json:"types,omitempty"`
 	At      time.Time `json:"at,omitzero"`
+	// Planned are the re-matches as first computed: the model's report
+	// and the job's result, also when a resumed job has fewer left to do.
+	Planned []RematchSummary `json:"planned,omitempty"`
 }
 
 // runApply makes the model of st current and re-matches the types it
@@ -325,8 +328,18 @@ func (c *Calibrator) runApply(ctx context.Context, st *applyState, save func() e
 			return nil, err
 		}
 		plans = append(plans, r)
-		mr.Rematch = append(mr.Rematch, Summarise(r, st.At))
 	}
+	if len(st.Planned) == 0 {
+		for _, r := range plans {
+			st.Planned = append(st.Planned, Summarise(r, st.At))
+		}
+		if save != nil {
+			if err := save(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	mr.Rematch = st.Planned
 	if err := c.markApplied(ctx, st, mr, model); err != nil {
 		return nil, err
 	}

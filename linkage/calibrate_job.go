@@ -152,7 +152,11 @@ func (c *Calibrator) runJob(ctx context.Context, id string, p *modelJob, save fu
 		if err != nil {
 			return nil, err
 		}
-		return c.result(ctx, p.Version, true, rs)
+		var sums []RematchSummary
+		for _, r := range rs {
+			sums = append(sums, Summarise(r, c.linker.now()))
+		}
+		return c.result(ctx, p.Version, true, sums)
 	case OpApply, OpRollback:
 		if p.Apply == nil {
 			kind := "model-apply"
@@ -161,26 +165,21 @@ func (c *Calibrator) runJob(ctx context.Context, id string, p *modelJob, save fu
 			}
 			p.Apply = &applyState{Version: p.Version, Kind: kind}
 		}
-		rs, err := c.runApply(ctx, p.Apply, save, progress, "model-job-"+id)
-		if err != nil {
+		if _, err := c.runApply(ctx, p.Apply, save, progress, "model-job-"+id); err != nil {
 			return nil, err
 		}
-		return c.result(ctx, p.Version, false, rs)
+		return c.result(ctx, p.Version, false, p.Apply.Planned)
 	}
 	return nil, registry.Errorf(registry.EInvalid, "model job %q: want train, dry-run, apply or rollback", p.Op)
 }
 
-// result describes the re-matches of a finished dry run or apply.
-func (c *Calibrator) result(ctx context.Context, version int64, dry bool, rs []*Rematch) (*ModelJobResult, error) {
+// result describes a finished dry run or apply: its re-matches per type.
+func (c *Calibrator) result(ctx context.Context, version int64, dry bool, rs []RematchSummary) (*ModelJobResult, error) {
 	sm, err := c.store.Model(ctx, version)
 	if err != nil {
 		return nil, err
 	}
-	out := &ModelJobResult{Version: version, State: sm.State, DryRun: dry, Rematch: []RematchSummary{}}
-	for _, r := range rs {
-		out.Rematch = append(out.Rematch, Summarise(r, c.linker.now()))
-	}
-	return out, nil
+	return &ModelJobResult{Version: version, State: sm.State, DryRun: dry, Rematch: append([]RematchSummary{}, rs...)}, nil
 }
 
 // trainOnce trains the job's model, unless the job stored it before it

@@ -168,7 +168,7 @@ func (l *Linker) allLinks(ctx context.Context, typ string) ([]*registry.Link, er
 // simulate links the records ids of typ under model, in memory over the
 // committed state (memTx: no write transaction is held), and returns the
 // links it ends with. progress, when set, hears of every simulateStep
-// records linked (an error stops the simulation).
+// records linked, from the first (an error stops the simulation).
 func (l *Linker) simulate(ctx context.Context, typ string, model *matching.Model, ids []string, progress func(done int) error) (*linkSet, error) {
 	ctx = withModel(ctx, model)
 	mtx, err := newMemTx(ctx, l.store, typ)
@@ -188,7 +188,7 @@ func (l *Linker) simulate(ctx context.Context, typ string, model *matching.Model
 	}
 	stx := &seenTx{Tx: mtx, typ: typ, seen: make(map[string]bool, len(ids))}
 	for i, id := range ids {
-		if progress != nil && i > 0 && i%simulateStep == 0 {
+		if progress != nil && i%simulateStep == 0 {
 			if err := progress(i); err != nil {
 				return nil, err
 			}
