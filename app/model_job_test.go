@@ -5,15 +5,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"idem/linkage"
 	"idem/registry"
+	"idem/registry/bulk"
+	"idem/registry/fhir"
 	"idem/registry/sqlstore/sqltest"
 	"idem/seed"
 )
@@ -166,4 +171,59 @@ func loadPatientsOver(t *testing.T, base string, persons int) {
 		t.Fatal(err)
 	}
 	flush()
+}
+
+// A job whose runner works longer than a lease without a checkpoint (a
+// model's training is one long step) keeps its lease: a second worker on
+// the same database, polling all the while, never takes it over, and the
+// runner runs once. Without the renewals the second worker would run it
+// again as soon as the first lease ran out.
+func TestJobLeaseKeptWhileRunnerWorks(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DB, cfg.Seed, cfg.AutoTrain = sqltest.DSN(t, "sqlite"), false, false
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	o, err := open(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.close()
+	limits, err := fhir.ParseLimits(cfg.MaxRepeats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs atomic.Int32
+	slow := func(ctx context.Context, job *registry.BulkJob, checkpoint func() error) error {
+		runs.Add(1)
+		select {
+		case <-time.After(1500 * time.Millisecond):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	var workers []*bulk.Jobs
+	var wg sync.WaitGroup
+	for range 2 {
+		w := bulk.New(o.svc, o.store, limits, log)
+		w.Lease, w.Poll = 300*time.Millisecond, 20*time.Millisecond
+		w.Handle("lease-test", slow)
+		workers = append(workers, w)
+		wg.Add(1)
+		go func() { defer wg.Done(); w.Run(ctx) }()
+	}
+	job := &registry.BulkJob{Kind: "lease-test", Actor: registry.SystemActor("test"), Request: "sleep"}
+	if err := workers[0].Enqueue(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the job done", 30*time.Second, func() bool {
+		j, err := o.store.Job(ctx, job.ID)
+		return err == nil && j.Status == registry.JobDone
+	})
+	stop()
+	wg.Wait()
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("the runner ran %d times, want 1", n)
+	}
 }
