@@ -92,7 +92,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 	// One durable job queue (the job table): imports, exports, re-matches and model jobs.
 	jobs.Handle(linkage.JobRematch, linker.RunRematch)
 	// Training, dry runs, applies and rollbacks asked for by stewards.
-	jobs.Handle(linkage.JobModel, calib.RunJob)
+	jobs.Handle(linkage.JobModel, calib.JobRunner(store))
 	if cfg.JobLease > 0 {
 		jobs.Lease = cfg.JobLease
 	}

@@ -108,6 +108,56 @@ func (f progressFunc) stage(name string) func(done, total int) error {
 	return func(done, total int) error { return f(name, done, total) }
 }
 
+// JobLister lists the jobs of the job table (registry.BulkStore.Jobs).
+type JobLister interface {
+	Jobs(ctx context.Context, kind string, limit int) ([]*registry.BulkJob, error)
+}
+
+// JobRunner returns the runner of model jobs for the job worker: RunJob,
+// with applies and rollbacks one at a time across instances — one asked
+// for while an older one is active waits for it (it steps aside with a
+// retryable error and is run again once the older one is done).
+func (c *Calibrator) JobRunner(jobs JobLister) func(ctx context.Context, job *registry.BulkJob, checkpoint func() error) error {
+	return func(ctx context.Context, job *registry.BulkJob, checkpoint func() error) error {
+		if err := c.awaitTurn(ctx, jobs, job, checkpoint); err != nil {
+			return err
+		}
+		return c.RunJob(ctx, job, checkpoint)
+	}
+}
+
+// writes reports whether a model job op changes links.
+func writes(op string) bool { return op == OpApply || op == OpRollback }
+
+// awaitTurn returns a retryable error, after noting it in the job's
+// stage, while an apply or rollback queued before job (an apply or
+// rollback itself) is active.
+func (c *Calibrator) awaitTurn(ctx context.Context, jobs JobLister, job *registry.BulkJob, checkpoint func() error) error {
+	var p modelJob
+	if err := json.Unmarshal(job.Params, &p); err != nil || !writes(p.Op) {
+		return nil // RunJob says what is wrong with it
+	}
+	list, err := jobs.Jobs(ctx, JobModel, 1000)
+	if err != nil {
+		return err
+	}
+	for _, o := range list {
+		var op modelJob
+		if o.ID == job.ID || !o.Active() || json.Unmarshal(o.Params, &op) != nil || !writes(op.Op) {
+			continue
+		}
+		if o.Created.Before(job.Created) || (o.Created.Equal(job.Created) && o.ID < job.ID) {
+			p.Stage = "waiting for " + o.Request + " (job " + o.ID + ")"
+			if params, err := json.Marshal(p); err == nil {
+				job.Params = params
+				_ = checkpoint()
+			}
+			return registry.Internal(fmt.Errorf("model job %s waits for job %s (%s)", job.ID, o.ID, o.Request))
+		}
+	}
+	return nil
+}
+
 // RunJob carries out a model job, from its stored progress, as the actor
 // who asked for it; checkpoint stores the job (and renews its lease).
 func (c *Calibrator) RunJob(ctx context.Context, job *registry.BulkJob, checkpoint func() error) error {

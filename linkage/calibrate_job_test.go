@@ -285,3 +285,49 @@ func TestModelJobLiveWrites(t *testing.T) {
 		}
 	})
 }
+
+// Applies and rollbacks run one at a time across instances: an apply job
+// asked for while an older one is active in the job table steps aside
+// with a retryable error (its stage says what it waits for), changing
+// nothing, and runs once the older one is done.
+func TestModelApplyJobsTakeTurns(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		k, cand, _ := calibratedWithCandidate(t, s)
+		ctx := registry.WithActor(context.Background(), registry.Actor{Kind: "user", Name: "steward1"})
+		now := time.Now()
+		var jobs []*registry.BulkJob
+		for i, id := range []string{"a1", "b2"} {
+			job, err := k.cal.NewJob(ctx, OpApply, "", cand.Version, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			job.ID, job.Status, job.Created, job.Updated = id, registry.JobRunning, now.Add(time.Duration(i)*time.Second), now
+			if err := s.CreateJob(ctx, job); err != nil {
+				t.Fatal(err)
+			}
+			jobs = append(jobs, job)
+		}
+		run := k.cal.JobRunner(s)
+		before := linkRows(t, s)
+		err := run(context.Background(), jobs[1], func() error { return s.UpdateJob(ctx, jobs[1]) })
+		if registry.ErrorCode(err) != registry.EInternal || !strings.Contains(err.Error(), "waits for job a1") {
+			t.Fatalf("the younger apply while the older is active: %v", err)
+		}
+		if st, _ := s.Job(ctx, "b2"); !strings.Contains(string(st.Params), "waiting for apply model") {
+			t.Fatalf("the waiting job's stage: %s", st.Params)
+		}
+		if !slices.Equal(before, linkRows(t, s)) || k.models.Current(ctx).Version == mustModel(t, k, cand.Version).Version {
+			t.Fatal("the waiting apply changed something")
+		}
+		jobs[0].Status = registry.JobDone
+		if err := s.UpdateJob(ctx, jobs[0]); err != nil {
+			t.Fatal(err)
+		}
+		if err := run(context.Background(), jobs[1], func() error { return s.UpdateJob(ctx, jobs[1]) }); err != nil {
+			t.Fatalf("the apply once the older one is done: %v", err)
+		}
+		if k.models.Current(ctx).Version != mustModel(t, k, cand.Version).Version {
+			t.Fatal("the model is not in use after its apply")
+		}
+	})
+}
