@@ -287,7 +287,7 @@ type applyState struct {
 	At      time.Time `json:"at,omitzero"`
 	// Planned are the re-matches as first computed: the model's report
 	// and the job's result, also when a resumed job has fewer left to do.
-	Planned []RematchSummary `json:"planned,omitempty"`
+	Planned []RematchSummary `json:"planned"`
 }
 
 // runApply makes the model of st current and re-matches the types it
@@ -305,39 +305,17 @@ func (c *Calibrator) runApply(ctx context.Context, st *applyState, save func() e
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !st.Begun {
-		if err := c.keepInUse(ctx); err != nil {
-			return nil, err
-		}
-		st.Types, st.At, st.Begun = changedTypes(c.models.Current(ctx), model), c.linker.now(), true
-		if save != nil {
-			if err := save(); err != nil {
-				return nil, err
-			}
-		}
+	if err := c.beginApply(ctx, st, save, model); err != nil {
+		return nil, err
 	}
 	mr := c.report(sm)
-	mr.Rematch, mr.DryRun = nil, false
+	mr.Rematch, mr.DryRun = st.Planned, false
 	if err := c.markApplied(ctx, st, mr, model); err != nil {
 		return nil, err
 	}
-	var plans []*Rematch
-	for _, typ := range st.Types {
-		r, err := c.linker.PlanRematchProgress(ctx, typ, model, progress.stage("apply: simulating "+typ))
-		if err != nil {
-			return nil, err
-		}
-		plans = append(plans, r)
-	}
-	if len(st.Planned) == 0 {
-		for _, r := range plans {
-			st.Planned = append(st.Planned, Summarise(r, st.At))
-		}
-		if save != nil {
-			if err := save(); err != nil {
-				return nil, err
-			}
-		}
+	plans, err := c.planApply(ctx, st, save, progress, model)
+	if err != nil {
+		return nil, err
 	}
 	mr.Rematch = st.Planned
 	if err := c.markApplied(ctx, st, mr, model); err != nil {
@@ -353,7 +331,48 @@ func (c *Calibrator) runApply(ctx context.Context, st *applyState, save func() e
 		}
 	}
 	c.log.Info("matching model applied", "version", st.Version, "model", model.Version, "kind", st.Kind)
-	return plans, c.audit(ctx, st.Kind, st.Version, model, plans, auditID)
+	return plans, c.audit(ctx, st.Kind, st.Version, model, st.Planned, auditID)
+}
+
+// beginApply fixes, the first time, the types the apply re-matches and
+// its time, and saves them before anything is changed.
+func (c *Calibrator) beginApply(ctx context.Context, st *applyState, save func() error, model *matching.Model) error {
+	if st.Begun {
+		return nil
+	}
+	if err := c.keepInUse(ctx); err != nil {
+		return err
+	}
+	st.Types, st.At, st.Begun = changedTypes(c.models.Current(ctx), model), c.linker.now(), true
+	if save == nil {
+		return nil
+	}
+	return save()
+}
+
+// planApply computes the re-match of each type of st under model (what is
+// left to change, for a resumed apply) and, the first time, keeps their
+// summaries in st.Planned.
+func (c *Calibrator) planApply(ctx context.Context, st *applyState, save func() error, progress progressFunc, model *matching.Model) ([]*Rematch, error) {
+	var plans []*Rematch
+	for _, typ := range st.Types {
+		r, err := c.linker.PlanRematchProgress(ctx, typ, model, progress.stage("apply: simulating "+typ))
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, r)
+	}
+	if st.Planned != nil {
+		return plans, nil
+	}
+	st.Planned = []RematchSummary{}
+	for _, r := range plans {
+		st.Planned = append(st.Planned, Summarise(r, st.At))
+	}
+	if save == nil {
+		return plans, nil
+	}
+	return plans, save()
 }
 
 // markApplied marks the model of st applied at st.At with report mr and
@@ -388,10 +407,10 @@ func (c *Calibrator) keepInUse(ctx context.Context) error {
 // path, its agent the steward or job that asked for it.
 // id, when set, is the AuditEvent's id: one already stored (a resumed
 // job's) is not written again.
-func (c *Calibrator) audit(ctx context.Context, kind string, version int64, model *matching.Model, plans []*Rematch, id string) error {
+func (c *Calibrator) audit(ctx context.Context, kind string, version int64, model *matching.Model, rs []RematchSummary, id string) error {
 	detail := map[string]string{"model": strconv.FormatInt(version, 10), "modelVersion": model.Version}
-	for _, r := range plans {
-		detail[r.Type+".changed"] = strconv.Itoa(r.Changed())
+	for _, r := range rs {
+		detail[r.Type+".changed"] = strconv.Itoa(r.Changed)
 		for k, n := range r.Counts {
 			detail[r.Type+"."+k] = strconv.Itoa(n)
 		}
