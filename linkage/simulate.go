@@ -195,6 +195,9 @@ func (t *memTx) Read(ctx context.Context, typ, id string) (*registry.Resource, e
 	}
 	if typ == t.cacheTyp { // the re-matched records: read again for each golden record they are in
 		t.mu.Lock()
+		if len(t.read) >= readCache {
+			clear(t.read) // bounded: a type of millions is not held in memory
+		}
 		t.read[ref] = r
 		t.mu.Unlock()
 	}
@@ -235,5 +238,10 @@ func (t *memTx) Candidates(ctx context.Context, typ string, q registry.Candidate
 func (t *memTx) PrefetchBlocking(context.Context, []string) error { return nil }
 
 func (t *memTx) LoadLinks(context.Context, string, []string) error { return nil }
+
+// readCache bounds the records of the simulated type a simulation keeps
+// in memory: a golden record's members are read again each time one
+// joins, mostly soon after they were read.
+const readCache = 20_000
 
 var _ registry.Tx = (*memTx)(nil)
