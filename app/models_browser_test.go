@@ -71,6 +71,9 @@ func TestBrowserModelsPage(t *testing.T) {
 	}
 	openModel()
 	run("training report", chromedp.WaitVisible("#training-rules tr.training-rule", chromedp.ByQuery))
+	if jobs := text("#model-jobs"); !strings.Contains(jobs, "train") || !strings.Contains(jobs, "done") {
+		t.Fatalf("the Models page's jobs: %q", jobs)
+	}
 	var version string
 	run("candidate row", chromedp.AttributeValue("#models tr.model", "data-version", &version, nil, chromedp.ByQuery))
 	if st := text(`#models tr.model[data-version="` + version + `"] .state`); st != "candidate" {

@@ -38,6 +38,7 @@ type modelsPage struct {
 	Current  int64 // the model applied last (0: the configured rules)
 	Types    []string
 	Kinds    []string // the change kinds, in the order the counts show
+	Jobs     []linkage.ModelJobStatus
 }
 
 // calibration returns the self-calibration, or EMethod when this server
@@ -69,6 +70,9 @@ func (s *Server) handleModelsPage(c *fiber.Ctx) error {
 		if m.Applied.After(last) {
 			last, p.Current = m.Applied, m.Version
 		}
+	}
+	if p.Jobs, err = s.modelJobs(c); err != nil {
+		return err
 	}
 	want, _ := strconv.ParseInt(c.Query("version"), 10, 64)
 	if i := slices.IndexFunc(list, func(m *registry.StoredModel) bool { return m.Version == want }); i >= 0 {
@@ -144,6 +148,26 @@ func (s *Server) handleUIModelApply(c *fiber.Ctx) error {
 
 func (s *Server) handleUIModelRollback(c *fiber.Ctx) error {
 	return s.modelAction(c, linkage.OpRollback, "", 0, "")
+}
+
+// modelJobs returns the newest model jobs, for the Models page.
+func (s *Server) modelJobs(c *fiber.Ctx) ([]linkage.ModelJobStatus, error) {
+	if s.bulk == nil {
+		return nil, nil
+	}
+	jobs, err := s.bulk.Store().Jobs(c.UserContext(), linkage.JobModel, 10)
+	if err != nil {
+		return nil, err
+	}
+	var out []linkage.ModelJobStatus
+	for _, j := range jobs {
+		st, err := linkage.ModelJob(j)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
 }
 
 type modelJobPage struct {
