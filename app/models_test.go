@@ -197,6 +197,12 @@ func testModelsAdminAPI(t *testing.T, kind string) {
 			t.Errorf("%s %s %s: %d, want %d: %v", c.method, c.path, c.body, status, c.want, out)
 		}
 	}
+	// A job that fails (no Location to train on) answers an
+	// OperationOutcome saying why.
+	if status, out := modelJob(t, root, "POST", "/models/train", `{"type":"Location"}`); status != 422 || out["resourceType"] != "OperationOutcome" ||
+		!strings.Contains(fmt.Sprint(out["issue"]), "failed") {
+		t.Errorf("a failed training job: %d %v", status, out)
+	}
 	res = jobResult(t, root, "POST", fmt.Sprintf("/models/%d/apply", v), "")
 	if int(res["Version"].(float64)) != v || res["State"] != registry.ModelApplied {
 		t.Fatalf("apply: %v", res)
