@@ -12,14 +12,15 @@ import (
 
 // Training, dry runs, applies and rollbacks asked for by a steward (admin
 // API, admin UI, $mdm-submit with model) are rows of the durable job table
-// (registry/bulk runs them with RunJob, which app hands it): the request
-// answers at once with the job, any instance answers its status, and a
-// job whose process died is taken over by the next worker once its lease
-// runs out. Each kind is safe to run again: training and dry runs only
-// read (a training finds the model it stored before it was interrupted
-// by the job's id in its note), and an apply writes only differences
-// (applyState fixes its types at the start; its AuditEvent has the job's
-// id, written once).
+// (registry/bulk runs them with JobRunner, which app hands it): the
+// request answers at once with the job, any instance answers its status,
+// and a job whose process died is taken over by the next worker once its
+// lease runs out. Each kind is safe to run again: training and dry runs
+// only read (a training finds the model it stored before it was
+// interrupted by the job's id in its note), and an apply writes only
+// differences (applyState fixes its types at the start; its AuditEvent
+// has the job's id, written once). Applies and rollbacks take turns, in
+// the order they were asked for, across instances.
 
 // JobModel is the kind of self-calibration jobs in the job table.
 const JobModel = "model"
