@@ -20,13 +20,14 @@ import (
 // BenchmarkCreateDuringDryRun measures a live create's latency (one linked
 // Patient through the write pipeline) on a registry of a generated network
 // (IDEM_BENCH_DRYRUN_PERSONS persons, default 1,000, about 2,600 Patients),
-// idle and while dry runs of a trained candidate re-match every Patient
-// back to back, on SQLite and PostgreSQL (IDEM_TEST_POSTGRES):
+// idle, while dry runs of a trained candidate re-match every Patient back
+// to back, and while the candidate is applied and rolled back in turn, on
+// SQLite and PostgreSQL (IDEM_TEST_POSTGRES):
 //
 //	go test ./linkage -run '^$' -bench CreateDuringDryRun -benchtime 200x
 //
-// p50 and p99 are reported beside ns/op; dry-runs is how many dry runs
-// finished meanwhile. With the simulation in a write transaction (before),
+// p50 and p99 are reported beside ns/op; runs is how many dry runs (or
+// applies and rollbacks) finished meanwhile. With the simulation in a write transaction (before),
 // a create on SQLite waited for the dry run's end.
 func BenchmarkCreateDuringDryRun(b *testing.B) {
 	for _, kind := range sqltest.Kinds() {
@@ -57,46 +58,62 @@ func BenchmarkCreateDuringDryRun(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Logf("%d Patients; one dry run takes %v", n, time.Since(start).Round(time.Millisecond))
-			for _, busy := range []bool{false, true} {
-				name := "idle"
-				if busy {
-					name = "during-dry-runs"
-				}
-				b.Run(name, func(b *testing.B) { benchCreates(b, ctx, svc, l, model, busy) })
-			}
+			b.Run("idle", func(b *testing.B) { benchCreates(b, ctx, svc, nil) })
+			b.Run("during-dry-runs", func(b *testing.B) {
+				benchCreates(b, ctx, svc, func(started func()) error {
+					_, err := l.PlanRematchProgress(ctx, registry.TypePatient, model, func(int, int) error { started(); return nil })
+					return err
+				})
+			})
+			// Applies of the candidate and rollbacks, in turn: each simulates
+			// the re-match, then writes its changes 200 records per
+			// transaction and re-matches the records created meanwhile.
+			applied := false
+			b.Run("during-applies", func(b *testing.B) {
+				benchCreates(b, ctx, svc, func(started func()) error {
+					started()
+					var err error
+					if applied {
+						_, _, err = cal.Rollback(ctx)
+					} else {
+						_, err = cal.Apply(ctx, cand.Version)
+					}
+					applied = !applied
+					return err
+				})
+			})
 		})
 	}
 }
 
-func benchCreates(b *testing.B, ctx context.Context, svc *registry.Service, l *Linker, model *matching.Model, busy bool) {
+// benchCreates measures b.N creates, with busy (when set) run again and
+// again meanwhile; the creates start once busy has called started.
+func benchCreates(b *testing.B, ctx context.Context, svc *registry.Service, busy func(started func()) error) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	runs := 0
-	if busy {
+	if busy != nil {
 		var once sync.Once
-		started := make(chan struct{})
+		ready := make(chan struct{})
+		started := func() { once.Do(func() { close(ready) }) }
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer once.Do(func() { close(started) })
+			defer started()
 			for {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				_, err := l.PlanRematchProgress(ctx, registry.TypePatient, model, func(int, int) error {
-					once.Do(func() { close(started) }) // the first dry run is under way
-					return nil
-				})
-				if err != nil {
+				if err := busy(started); err != nil {
 					b.Error(err)
 					return
 				}
 				runs++
 			}
 		}()
-		<-started
+		<-ready
 	}
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -115,8 +132,8 @@ func benchCreates(b *testing.B, ctx context.Context, svc *registry.Service, l *L
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-	if busy {
-		b.ReportMetric(float64(runs), "dry-runs")
+	if busy != nil {
+		b.ReportMetric(float64(runs), "runs")
 	}
 }
 
