@@ -66,8 +66,8 @@ func TestModelJobSurvivesRestart(t *testing.T) {
 			}
 			child = startChildEnv(t, dsn, addr, env...)
 			res := pollModelJob(t, root, root+"/admin/api/models/jobs/"+queued, nil)
-			version := int(res["Version"].(float64))
-			if res["State"] != registry.ModelCandidate {
+			version := int(res["version"].(float64))
+			if res["state"] != registry.ModelCandidate {
 				t.Fatalf("the queued training: %v", res)
 			}
 
@@ -93,8 +93,8 @@ func TestModelJobSurvivesRestart(t *testing.T) {
 			startChildEnv(t, dsn, otherAddr, env...)
 			other := "http://" + otherAddr
 			res = pollModelJob(t, other, strings.Replace(loc, root, other, 1), nil)
-			rematch, _ := res["Rematch"].([]any)
-			if int(res["Version"].(float64)) != version || res["State"] != registry.ModelApplied || len(rematch) != 1 {
+			rematch, _ := res["rematch"].([]any)
+			if int(res["version"].(float64)) != version || res["state"] != registry.ModelApplied || len(rematch) != 1 {
 				t.Fatalf("the apply after the kill: %v", res)
 			}
 			_, body, _ := call("GET", other+"/fhir/AuditEvent?subtype=model-apply&_summary=count", "")
@@ -129,7 +129,7 @@ func pollModelJob(t *testing.T, root, url string, progress func(string)) map[str
 		}
 		return resp.StatusCode != 202
 	})
-	res, _ := out["Result"].(map[string]any)
+	res, _ := out["result"].(map[string]any)
 	if resp.StatusCode != 200 || res == nil {
 		t.Fatalf("model job %s: %d %v", url, resp.StatusCode, out)
 	}

@@ -61,7 +61,7 @@ func modelJob(t *testing.T, root, method, path, body string) (int, map[string]an
 	t.Helper()
 	resp, out := adminCall(t, method, root+"/admin/api"+path, body)
 	loc := resp.Header.Get("Content-Location")
-	if resp.StatusCode != 202 || !strings.HasPrefix(loc, root+"/admin/api/models/jobs/") || out["ID"] == nil {
+	if resp.StatusCode != 202 || !strings.HasPrefix(loc, root+"/admin/api/models/jobs/") || out["id"] == nil {
 		t.Fatalf("%s %s: %d (Content-Location %q) %v, want 202 with the job's URL", method, path, resp.StatusCode, loc, out)
 	}
 	deadline := time.Now().Add(2 * time.Minute)
@@ -102,8 +102,8 @@ func adminCall(t *testing.T, method, url, body string) (*http.Response, map[stri
 func jobResult(t *testing.T, root, method, path, body string) map[string]any {
 	t.Helper()
 	status, out := modelJob(t, root, method, path, body)
-	res, _ := out["Result"].(map[string]any)
-	if status != 200 || out["Status"] != registry.JobDone || res == nil {
+	res, _ := out["result"].(map[string]any)
+	if status != 200 || out["status"] != registry.JobDone || res == nil {
 		t.Fatalf("model job: %d %v", status, out)
 	}
 	return res
@@ -126,10 +126,10 @@ func testModelsAdminAPI(t *testing.T, kind string) {
 	s := startWithPatientsOn(t, sqltest.DSN(t, kind), 150)
 	root := s.Instance.URL()
 	res := jobResult(t, root, "POST", "/models/train", `{"type":"Patient"}`)
-	if res["State"] != registry.ModelCandidate {
+	if res["state"] != registry.ModelCandidate {
 		t.Fatalf("train: %v", res)
 	}
-	v := int(res["Version"].(float64))
+	v := int(res["version"].(float64))
 	status, out := s.admin("GET", fmt.Sprintf("/models/%d", v), "")
 	rules, _ := out["report"].(map[string]any)["Training"].(map[string]any)["Rules"].([]any)
 	if status != 200 || len(rules) < 3 {
@@ -140,10 +140,10 @@ func testModelsAdminAPI(t *testing.T, kind string) {
 		t.Fatalf("models: %d %v", status, out)
 	}
 	res = jobResult(t, root, "POST", fmt.Sprintf("/models/%d/dry-run", v), "")
-	if rs, _ := res["Rematch"].([]any); res["DryRun"] != true || len(rs) != 1 {
+	if rs, _ := res["rematch"].([]any); res["dryRun"] != true || len(rs) != 1 {
 		t.Fatalf("dry run: %v", res)
 	}
-	dryChanged := res["Rematch"].([]any)[0].(map[string]any)["Changed"]
+	dryChanged := res["rematch"].([]any)[0].(map[string]any)["Changed"]
 	if s.do("GET", "/AuditEvent?subtype=model-apply", "").json(t)["total"] != 0.0 {
 		t.Fatal("a dry run was audited as an apply")
 	}
@@ -204,14 +204,14 @@ func testModelsAdminAPI(t *testing.T, kind string) {
 		t.Errorf("a failed training job: %d %v", status, out)
 	}
 	res = jobResult(t, root, "POST", fmt.Sprintf("/models/%d/apply", v), "")
-	if int(res["Version"].(float64)) != v || res["State"] != registry.ModelApplied {
+	if int(res["version"].(float64)) != v || res["state"] != registry.ModelApplied {
 		t.Fatalf("apply: %v", res)
 	}
-	if got := res["Rematch"].([]any)[0].(map[string]any)["Changed"]; got != dryChanged {
+	if got := res["rematch"].([]any)[0].(map[string]any)["Changed"]; got != dryChanged {
 		t.Errorf("apply changed %v records, the dry run said %v", got, dryChanged)
 	}
 	res = jobResult(t, root, "POST", "/models/rollback", "")
-	if int(res["Version"].(float64)) == v {
+	if int(res["version"].(float64)) == v {
 		t.Fatalf("rollback: %v", res)
 	}
 	for _, kind := range []string{"model-apply", "model-rollback"} {

@@ -46,21 +46,25 @@ type modelJob struct {
 
 // ModelJobResult is what a finished model job did.
 type ModelJobResult struct {
-	Version int64            // the model trained, dry-run, applied or rolled back to
-	State   string           // the model's state after the job
-	Records int              `json:",omitempty"` // training: records trained on
-	DryRun  bool             `json:",omitempty"`
-	Rematch []RematchSummary `json:",omitempty"` // dry run, apply, rollback: per type
+	Version int64            `json:"version"`           // the model trained, dry-run, applied or rolled back to
+	State   string           `json:"state"`             // the model's state after the job
+	Records int              `json:"records,omitempty"` // training: records trained on
+	DryRun  bool             `json:"dryRun,omitempty"`
+	Rematch []RematchSummary `json:"rematch,omitempty"` // dry run, apply, rollback: per type
 }
 
-// ModelJobStatus is a model job as stored.
+// ModelJobStatus is a model job as stored (the admin API's JSON of it).
 type ModelJobStatus struct {
-	ID, Op, Type, Stage string
-	Version             int64
-	Status              string // the job's status (registry.Job…)
-	Done, Total         int    // records of the current stage
-	Error               string
-	Result              *ModelJobResult
+	ID      string          `json:"id"`
+	Op      string          `json:"op"`
+	Type    string          `json:"type,omitempty"`
+	Stage   string          `json:"stage,omitempty"`
+	Version int64           `json:"version,omitempty"`
+	Status  string          `json:"status"`          // the job's status (registry.Job…)
+	Done    int             `json:"done"`            // records of the current stage
+	Total   int             `json:"total"`           // of how many
+	Error   string          `json:"error,omitempty"` // why it failed
+	Result  *ModelJobResult `json:"result,omitempty"`
 }
 
 // NewJob checks a model job request (op, the type to train, the model
