@@ -221,3 +221,6 @@ func (d deferredLinker) Resolve(ctx context.Context, tx registry.Tx, w *registry
 func (d deferredLinker) Link(context.Context, registry.Tx, *registry.Write, *registry.Outcome) error {
 	return nil
 }
+
+// Prepare has nothing to read ahead: the records are not linked now.
+func (deferredLinker) Prepare(context.Context, registry.Tx, []*registry.Write) error { return nil }

@@ -40,6 +40,14 @@ type tx struct {
 	// (PrefetchBlocking), kept current as this transaction writes and
 	// deletes keys; a key absent is read from match_key_counts.
 	keyCounts map[string]int
+	// clean: nothing before this transaction in its commit has written, so
+	// the database holds what is committed; flushed: it has written buffered
+	// rows since. While clean and not flushed, candidates may be read ahead
+	// on reader connections (ahead, prefetch.go).
+	clean, flushed bool
+	ahead          *readAhead
+	aheadCtx       context.Context
+	aheadHits      int // Candidates answered from what was read ahead
 }
 
 // pending holds rows not yet written. Heads and versions are flattened
@@ -432,6 +440,7 @@ func (t *tx) flush(ctx context.Context) error {
 	}
 	b := t.buf
 	t.buf = pending{}
+	t.flushed = true
 	if err := t.clearWritten(ctx, b.cleared); err != nil {
 		return err
 	}
