@@ -385,8 +385,10 @@ func (t *tx) clearIndex(ctx context.Context, rid int64, ix *registry.Index) erro
 }
 
 // clearWritten deletes the written index rows of the resources replaced
-// since the last flush.
-func (t *tx) clearWritten(ctx context.Context, rids map[int64]bool) error {
+// since the last flush; the search rows of those rewritten with new rows
+// (in index) are brought to the new rows instead, the rows kept noted in
+// have (diff.go).
+func (t *tx) clearWritten(ctx context.Context, rids map[int64]bool, index map[int64]*registry.Index, have *writtenRows) error {
 	if len(rids) == 0 {
 		return nil
 	}
@@ -397,7 +399,26 @@ func (t *tx) clearWritten(ctx context.Context, rids map[int64]bool) error {
 	slices.Sort(list)
 	for start := 0; start < len(list); start += maxChunk {
 		chunk := list[start:min(start+maxChunk, len(list))]
+		var rewritten, gone []int64
+		for _, rid := range chunk {
+			if index[rid] != nil {
+				rewritten = append(rewritten, rid)
+			} else {
+				gone = append(gone, rid)
+			}
+		}
+		if err := t.diffSearch(ctx, rewritten, index, have); err != nil {
+			return err
+		}
 		for _, table := range clearTables {
+			if searchTables[table] {
+				if len(gone) > 0 {
+					if err := t.conn.exec(ctx, `DELETE FROM `+table+` WHERE rid IN `+placeholders(len(gone)), int64Args(gone)...); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			if table == "idx_match" {
 				if err := t.dropKeys(ctx, `DELETE FROM idx_match WHERE rid IN `+placeholders(len(chunk))+` RETURNING key`, int64Args(chunk)...); err != nil {
 					return err
@@ -441,10 +462,12 @@ func (t *tx) flush(ctx context.Context) error {
 	b := t.buf
 	t.buf = pending{}
 	t.flushed = true
-	if err := t.clearWritten(ctx, b.cleared); err != nil {
+	var have writtenRows
+	if err := t.clearWritten(ctx, b.cleared, b.index, &have); err != nil {
 		return err
 	}
 	strs, toks, dates, refs, keys, recs := b.expand()
+	strs, toks, dates, refs = have.drop(strs, toks, dates, refs)
 	if t.keyCounts != nil {
 		for _, k := range keys {
 			if n, ok := t.keyCounts[k.key]; ok {
@@ -509,7 +532,7 @@ func deleteByRID(table string) string { return `DELETE FROM ` + table + ` WHERE 
 
 // writeStatements lists every statement shape of the write path, for preparing.
 func writeStatements() []string {
-	qs := append([]string{insertHead, updateHead, deleteRecord, deleteKeys}, termStatements()...)
+	qs := append([]string{insertHead, updateHead, deleteRecord, deleteKeys, deleteString, deleteToken, deleteDate, deleteRef}, termStatements()...)
 	for _, table := range clearTables {
 		qs = append(qs, deleteByRID(table))
 	}
