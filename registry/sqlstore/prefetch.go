@@ -115,11 +115,19 @@ func aheadKey(typ string, q registry.CandidateQuery) string {
 }
 
 // PrefetchCandidates starts reading the written candidates of qs on
-// reader connections, one reader per core, in order (registry.Tx). On
-// PostgreSQL other transactions commit while this one runs, so it does
-// nothing there.
+// reader connections, one reader per core, in order (registry.Tx).
+//
+// On PostgreSQL other transactions commit while this one runs; but a
+// linked write of a record takes the advisory locks of its blocking keys
+// first (Candidates, PrefetchBlocking) and holds them to its commit. So
+// once this transaction holds the locks of a query's keys (PrefetchBlocking
+// took them for the batch), no linked write changes which written records
+// hold them until it commits, and readers read what it would.
 func (t *tx) PrefetchCandidates(ctx context.Context, typ string, qs []registry.CandidateQuery) {
-	if t.conn.pg || !t.clean || t.flushed || len(qs) == 0 {
+	if t.flushed || len(qs) == 0 {
+		return
+	}
+	if !t.conn.pg && !t.clean {
 		return
 	}
 	if t.ahead == nil {
@@ -131,7 +139,7 @@ func (t *tx) PrefetchCandidates(ctx context.Context, typ string, qs []registry.C
 	var todo []registry.CandidateQuery
 	var slots []*candidatesAhead
 	for _, q := range qs {
-		if len(q.Keys) == 0 || len(q.Keys) > 64 {
+		if len(q.Keys) == 0 || len(q.Keys) > 64 || (t.conn.pg && !t.prefetched(q.Keys)) {
 			continue
 		}
 		k := aheadKey(typ, q)
@@ -151,9 +159,10 @@ func (t *tx) PrefetchCandidates(ctx context.Context, typ string, qs []registry.C
 		return
 	}
 	actx := t.aheadCtx
+	rebind := (&conn{pg: t.conn.pg}).rebind
 	query := func(q string, args ...any) (*sql.Rows, error) {
 		q, args = expandIn(q, args)
-		return sqldb.QueryContext(actx, q, args...)
+		return sqldb.QueryContext(actx, rebind(q), args...)
 	}
 	readers := max(1, runtime.GOMAXPROCS(0))
 	for r := 0; r < readers; r++ {
@@ -295,4 +304,15 @@ func (t *tx) stopAhead() {
 		t.ahead.wg.Wait()
 		t.ahead = nil
 	}
+}
+
+// prefetched reports whether PrefetchBlocking read (and on PostgreSQL
+// locked) every one of keys.
+func (t *tx) prefetched(keys []string) bool {
+	for _, k := range keys {
+		if _, ok := t.keyCounts[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
