@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strings"
 
 	"idem/registry"
 )
@@ -114,21 +115,52 @@ func (t *tx) diffSearch(ctx context.Context, rids []int64, index map[int64]*regi
 	if err != nil {
 		return err
 	}
+	// One statement per table for the rows gone (a round trip each on
+	// PostgreSQL), by every column.
+	byTable := map[string][]any{}
+	var order []string
 	for _, g := range gone {
-		if err := t.conn.execPrepared(ctx, g[0].(string), g[1:]...); err != nil {
-			return err
+		table := g[0].(string)
+		if byTable[table] == nil {
+			order = append(order, table)
+		}
+		byTable[table] = append(byTable[table], g[1:]...)
+	}
+	for _, table := range order {
+		vals := byTable[table]
+		width := len(searchColumns[table])
+		for start := 0; start < len(vals); start += width * maxChunk {
+			part := vals[start:min(start+width*maxChunk, len(vals))]
+			q := `DELETE FROM ` + table + ` WHERE (` + strings.Join(searchColumns[table], ", ") + `) IN (` +
+				strings.TrimSuffix(strings.Repeat(rowPlaceholder(width)+", ", len(part)/width), ", ") + `)`
+			if err := t.conn.exec(ctx, q, part...); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// Deletes of one search row, by every column.
+// searchColumns are each search table's columns, in the order diffSearch
+// lists a row's values.
+var searchColumns = map[string][]string{
+	deleteString: {"rid", "param", "norm", "exact"},
+	deleteToken:  {"rid", "param", "system", "code"},
+	deleteDate:   {"rid", "param", "lo", "hi"},
+	deleteRef:    {"rid", "param", "target"},
+}
+
+// The search tables, as diffSearch names a row's table.
 const (
-	deleteString = `DELETE FROM idx_string WHERE rid = ? AND param = ? AND norm = ? AND exact = ?`
-	deleteToken  = `DELETE FROM idx_token WHERE rid = ? AND param = ? AND system = ? AND code = ?`
-	deleteDate   = `DELETE FROM idx_date WHERE rid = ? AND param = ? AND lo = ? AND hi = ?`
-	deleteRef    = `DELETE FROM idx_ref WHERE rid = ? AND param = ? AND target = ?`
+	deleteString = "idx_string"
+	deleteToken  = "idx_token"
+	deleteDate   = "idx_date"
+	deleteRef    = "idx_ref"
 )
+
+func rowPlaceholder(width int) string {
+	return "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+}
 
 // scanRows runs query and calls each on every row with its Scan.
 func (t *tx) scanRows(ctx context.Context, query string, args []any, each func(scan func(...any) error) error) error {

@@ -532,7 +532,7 @@ func deleteByRID(table string) string { return `DELETE FROM ` + table + ` WHERE 
 
 // writeStatements lists every statement shape of the write path, for preparing.
 func writeStatements() []string {
-	qs := append([]string{insertHead, updateHead, deleteRecord, deleteKeys, deleteString, deleteToken, deleteDate, deleteRef}, termStatements()...)
+	qs := append([]string{insertHead, updateHead, deleteRecord, deleteKeys}, termStatements()...)
 	for _, table := range clearTables {
 		qs = append(qs, deleteByRID(table))
 	}
