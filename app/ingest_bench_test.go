@@ -87,6 +87,15 @@ func BenchmarkLinkedIngestHTTP(b *testing.B) {
 				f.Close()
 			}
 		}
+		// What the resident memory is: anonymous (Go's heap, SQLite's page
+		// caches) or file pages (SQLite's memory-mapped reads).
+		if st, err := os.ReadFile("/proc/self/status"); err == nil {
+			for _, l := range strings.Split(string(st), "\n") {
+				if strings.HasPrefix(l, "RssAnon") || strings.HasPrefix(l, "RssFile") {
+					b.Log(strings.Join(strings.Fields(l), " "))
+				}
+			}
+		}
 		inst.Close()
 		for j, r := range rates {
 			b.Logf("bundle %d: %d records, %.0f records/s", j, bundles[j].n, r)
