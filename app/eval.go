@@ -165,6 +165,28 @@ func printWrongPairs(w io.Writer, m *matching.Model, typ string, recs []*matchin
 	}
 }
 
+// printFalseLinks prints up to n wrongly linked pairs with their evidence
+// under the configured rules (not a model the load may have trained).
+func printFalseLinks(w io.Writer, cfg Config, typ string, resources []map[string]any, pairs [][2]int, n int) error {
+	if n <= 0 || len(pairs) == 0 {
+		return nil
+	}
+	rules, err := cfg.rules()
+	if err != nil {
+		return err
+	}
+	recs := make([]*matching.Record, len(resources))
+	for i, r := range resources {
+		recs[i] = matching.Extract(typ, r)
+	}
+	m, tf := matching.NewModel(rules).ForRegistry(typ, len(recs)), matching.NewFrequencyTable(recs)
+	for _, p := range pairs[:min(n, len(pairs))] {
+		a, b := recs[p[0]], recs[p[1]]
+		fmt.Fprint(w, matching.PairSample{False: true, A: a, B: b, Match: m.Explain(a, b, tf)})
+	}
+	return nil
+}
+
 func febrlRecords(path string) ([]*matching.Record, []string, error) {
 	f, err := openFEBRL(path)
 	if err != nil {
@@ -228,7 +250,7 @@ func evalLinkedCommand(ctx context.Context, cfg Config, o evalOptions, stdout io
 			how = "calibrated load (stored unlinked, trained, re-matched)"
 		}
 		fmt.Fprintf(stdout, "== %s, %s\n%s\n", name, how, rep)
-		return nil
+		return printFalseLinks(stdout, cfg, typ, resources, rep.FalseLinks, o.wrong)
 	}
 	for _, path := range splitList(o.febrl) {
 		f, err := openFEBRL(path)

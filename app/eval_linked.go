@@ -24,7 +24,13 @@ type linkedReport struct {
 	Persons, ReviewItems        int
 	Elapsed                     time.Duration
 	Precision, Recall, F1, Left float64
+	// FalseLinks are the first wrongly linked pairs (record indexes), for
+	// printing with their evidence.
+	FalseLinks [][2]int
 }
+
+// maxFalseLinks bounds linkedReport.FalseLinks.
+const maxFalseLinks = 50
 
 func (r linkedReport) String() string {
 	return fmt.Sprintf(`  records %d   true pairs %d   Persons %d   review items %d   load %.1fs (%.2f ms per create)
@@ -116,6 +122,8 @@ func scorePairs(rep *linkedReport, entity, golden []string, reviewed func(i, j i
 				rep.LinkedPairs++
 				if entity[g[a]] == entity[g[b]] {
 					rep.CorrectPairs++
+				} else if len(rep.FalseLinks) < maxFalseLinks {
+					rep.FalseLinks = append(rep.FalseLinks, [2]int{g[a], g[b]})
 				}
 			}
 		}

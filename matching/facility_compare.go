@@ -156,11 +156,14 @@ func withinTwoEdits(a, b string) bool {
 //     Hospital" and "General Hospital Laboratory"), unless the shorter one
 //     is cut short (its last word a beginning of the other's word: a field
 //     truncated by a system), which leaves the question open.
-func qualifierConflict(x, y string) rule {
+//
+// cut reports that one name, every word of it matched, is cut short: it
+// agrees with the other only as far as it goes.
+func qualifierConflict(x, y string) (r rule, cut bool) {
 	var wx, wy [maxNameWords]string
 	nx, ny := nameWords(x, &wx), nameWords(y, &wy)
 	if nx == 0 || ny == 0 {
-		return rNone
+		return rNone, false
 	}
 	var mx, my [maxNameWords]bool
 	// equal words first, so that a fuzzy match does not take a word's twin
@@ -176,13 +179,14 @@ func qualifierConflict(x, y string) rule {
 	cutX, cutY := cutShort(&wx, nx, &mx, &wy, ny), cutShort(&wy, ny, &my, &wx, nx)
 	ux, qx := unmatched(&wx, nx, &mx)
 	uy, qy := unmatched(&wy, ny, &my)
+	cut = cutX && ux == 0 || cutY && uy == 0
 	switch {
 	case ux > 0 && uy > 0 && (qx || qy):
-		return rQualifiersDiffer
+		return rQualifiersDiffer, cut
 	case ux == 0 && uy > 0 && qy && !cutX, uy == 0 && ux > 0 && qx && !cutY:
-		return rPartOfSite
+		return rPartOfSite, cut
 	}
-	return rNone
+	return rNone, cut
 }
 
 // cutShort reports whether the name w looks cut short against the name o:
@@ -215,7 +219,7 @@ func unmatched(w *[maxNameWords]string, n int, m *[maxNameWords]bool) (int, bool
 // compareFacilityNames compares every pair of names (name and aliases) and
 // keeps the best level: exact for the same normalised name; different when
 // the words disagree in a qualifier (qualifierConflict); else by q-grams
-// like compareTexts.
+// like compareTexts, but at most similar for a name cut short.
 func compareFacilityNames(a, b []value, f *fieldModel) outcome {
 	o := outcome{level: Missing, ai: -1, bj: -1}
 	for i := range a {
@@ -234,8 +238,14 @@ func facilityNameLevel(x, y *value, f *fieldModel) (Level, rule) {
 	if x.norm == y.norm {
 		return Exact, rSameText
 	}
-	if r := qualifierConflict(x.norm, y.norm); r != rNone {
+	r, cut := qualifierConflict(x.norm, y.norm)
+	if r != rNone {
 		return Different, r
 	}
-	return textLevel(x, y, f)
+	l, r := textLevel(x, y, f)
+	if cut && l > Similar {
+		// "Southgate Memorial Ho" may be the hospital or any of its wards
+		return Similar, rCutShort
+	}
+	return l, r
 }

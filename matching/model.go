@@ -116,7 +116,9 @@ func compileType(typ string, tr *TypeRules) *typeModel {
 			t.given = i
 		case tr.SwapNames && f.feat == fFamily && f.cmp == cmpName:
 			t.family = i
-		case f.cmp == cmpHousehold:
+		case f.cmp == cmpHousehold, f.cmp == cmpAddress:
+			// a Location's address plays the household's part: the sites
+			// at one address share a switchboard and an organisation
 			t.household = i
 		}
 		t.fields = append(t.fields, f)

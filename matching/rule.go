@@ -56,6 +56,7 @@ const (
 	rQualifiersDiffer
 	rPartOfSite
 	rSupporting
+	rCutShort
 )
 
 // ruleNames are the rules' texts in evidence.
@@ -108,6 +109,7 @@ var ruleNames = [...]string{
 	rNamesDisagree:      "disagrees: the match is capped below certain",
 	rQualifiersDiffer:   "names differ in a qualifier (department, unit, number)",
 	rPartOfSite:         "one name is the other's with a qualifier: a part of that site",
+	rCutShort:           "one name cut short: agrees only as far as it goes",
 	rSupporting:         "agreement not counted: it follows from the field it supports",
 }
 
