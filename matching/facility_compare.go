@@ -165,18 +165,21 @@ func qualifierConflict(x, y string) (r rule, cut bool) {
 	if nx == 0 || ny == 0 {
 		return rNone, false
 	}
-	var mx, my [maxNameWords]bool
+	var mx, my [maxNameWords]int8 // the index of each word's partner, -1 for none
+	for i := range maxNameWords {
+		mx[i], my[i] = -1, -1
+	}
 	// equal words first, so that a fuzzy match does not take a word's twin
 	for pass := range 2 {
 		for i := range nx {
-			for j := 0; j < ny && !mx[i]; j++ {
-				if !my[j] && (wx[i] == wy[j] || pass == 1 && sameWord(wx[i], wy[j])) {
-					mx[i], my[j] = true, true
+			for j := 0; j < ny && mx[i] < 0; j++ {
+				if my[j] < 0 && (wx[i] == wy[j] || pass == 1 && sameWord(wx[i], wy[j])) {
+					mx[i], my[j] = int8(j), int8(i)
 				}
 			}
 		}
 	}
-	cutX, cutY := cutShort(&wx, nx, &mx, &wy, ny), cutShort(&wy, ny, &my, &wx, nx)
+	cutX, cutY := cutShort(&wx, nx, &mx, &wy, ny, &my), cutShort(&wy, ny, &my, &wx, nx, &mx)
 	ux, qx := unmatched(&wx, nx, &mx)
 	uy, qy := unmatched(&wy, ny, &my)
 	cut = cutX && ux == 0 || cutY && uy == 0
@@ -190,13 +193,16 @@ func qualifierConflict(x, y string) (r rule, cut bool) {
 }
 
 // cutShort reports whether the name w looks cut short against the name o:
-// its last word is a strict beginning of a word of o (however short), and
-// when it was not matched yet it is now.
-func cutShort(w *[maxNameWords]string, n int, m *[maxNameWords]bool, o *[maxNameWords]string, on int) bool {
+// its last word is a strict beginning (however short) of a word of o that
+// no other word of w matched. When the last word was not matched yet, it
+// now is.
+func cutShort(w *[maxNameWords]string, n int, m *[maxNameWords]int8, o *[maxNameWords]string, on int, om *[maxNameWords]int8) bool {
 	last := w[n-1]
 	for j := range on {
-		if len(o[j]) > len(last) && o[j][:len(last)] == last {
-			m[n-1] = true
+		if (om[j] < 0 || int(om[j]) == n-1) && len(o[j]) > len(last) && o[j][:len(last)] == last {
+			if m[n-1] < 0 {
+				m[n-1], om[j] = int8(j), int8(n-1)
+			}
 			return true
 		}
 	}
@@ -205,10 +211,10 @@ func cutShort(w *[maxNameWords]string, n int, m *[maxNameWords]bool, o *[maxName
 
 // unmatched counts the words of a name left unmatched and reports whether
 // one of them is a qualifier.
-func unmatched(w *[maxNameWords]string, n int, m *[maxNameWords]bool) (int, bool) {
+func unmatched(w *[maxNameWords]string, n int, m *[maxNameWords]int8) (int, bool) {
 	count, qual := 0, false
 	for i := range n {
-		if !m[i] {
+		if m[i] < 0 {
 			count++
 			qual = qual || isQualifier(w[i])
 		}
