@@ -89,23 +89,93 @@ func isQualifier(w string) bool {
 }
 
 // sameWord reports whether two words of facility names are one word
-// written differently: equal, one cut short ("hosp", "labo": at least three
-// letters), one typo apart (four letters or more), or two edits apart (six
-// or more). Numbers and single letters must be equal: "Ward 3" and "Ward 4"
-// are two wards.
+// written differently: equal, singular and plural, one cut short ("hosp",
+// "labo": at least three letters), one typo apart (four letters or more), or two edits apart (six
+// or more, a swap of two letters one edit). Numbers and single letters
+// must be equal ("Ward 3" and "Ward 4" are two wards), and so must two
+// qualifier words ("radiology" and "cardiology" are two edits apart, and
+// two departments); a misspelt word is taken for a qualifier only when no
+// other qualifier is as close to it ("vradiology" is radiology).
 func sameWord(x, y string) bool {
 	switch {
 	case x == y:
 		return true
 	case len(x) == 1 || len(y) == 1 || hasDigit(x) || hasDigit(y):
 		return false
-	case min(len(x), len(y)) >= 3 && (x[:min(len(x), len(y))] == y[:min(len(x), len(y))]):
+	case sameSingular(x, y),
+		min(len(x), len(y)) >= 3 && (x[:min(len(x), len(y))] == y[:min(len(x), len(y))]):
 		return true
-	case len(x) >= 4 && len(y) >= 4 && oneTypo(x, y):
-		return true
+	case qualifierWords[x] && qualifierWords[y]:
+		return false
 	}
-	return len(x) >= 6 && len(y) >= 6 && withinTwoEdits(x, y)
+	d := 3
+	switch {
+	case len(x) >= 4 && len(y) >= 4 && oneTypo(x, y):
+		d = 1
+	case len(x) >= 6 && len(y) >= 6:
+		d = editDistance(x, y, 2)
+	}
+	if d > 2 {
+		return false
+	}
+	switch {
+	case qualifierWords[y]:
+		return !closerQualifier(x, y, d)
+	case qualifierWords[x]:
+		return !closerQualifier(y, x, d)
+	}
+	return true
 }
+
+// sameSingular reports whether two words are one word in singular and
+// plural ("laboratories" and "laboratory", "clinics" and "clinic"),
+// without building the singular (scoring does not allocate).
+func sameSingular(x, y string) bool {
+	xb, xy := singular(x)
+	yb, yy := singular(y)
+	switch {
+	case xy == yy:
+		return xb == yb
+	case xy: // xb + "y"
+		return len(yb) == len(xb)+1 && yb[len(xb)] == 'y' && yb[:len(xb)] == xb
+	}
+	return len(xb) == len(yb)+1 && xb[len(yb)] == 'y' && xb[:len(yb)] == yb
+}
+
+// singular strips an English plural ending; y reports that a final "y"
+// belongs after the stem ("laboratories" → "laborator", true).
+func singular(w string) (stem string, y bool) {
+	switch n := len(w); {
+	case n > 4 && w[n-3:] == "ies":
+		return w[:n-3], true
+	case n > 3 && w[n-1] == 's' && w[n-2] != 's':
+		return w[:n-1], false
+	}
+	return w, false
+}
+
+// closerQualifier reports whether a qualifier word other than q is within
+// d edits of w.
+func closerQualifier(w, q string, d int) bool {
+	for _, o := range qualifierList {
+		if o != q && len(o)-len(w) <= d && len(w)-len(o) <= d && editDistance(w, o, d) <= d {
+			return true
+		}
+	}
+	return false
+}
+
+// qualifierList holds the qualifier words of four letters or more, for
+// closerQualifier.
+var qualifierList = func() []string {
+	var l []string
+	for w := range qualifierWords {
+		if len(w) >= 4 {
+			l = append(l, w)
+		}
+	}
+	return l
+}()
 
 func hasDigit(w string) bool {
 	for i := 0; i < len(w); i++ {
@@ -116,14 +186,15 @@ func hasDigit(w string) bool {
 	return false
 }
 
-// withinTwoEdits reports whether the Levenshtein distance of two words
-// (bytes, at most maxRunes compared) is at most two.
-func withinTwoEdits(a, b string) bool {
+// editDistance returns the optimal string alignment distance of two words
+// (bytes, at most maxRunes compared: substitutions, insertions, deletions
+// and swaps of adjacent letters), or limit+1 once it must exceed limit.
+func editDistance(a, b string, limit int) int {
 	a, b = a[:min(len(a), maxRunes)], b[:min(len(b), maxRunes)]
-	if len(a)-len(b) > 2 || len(b)-len(a) > 2 {
-		return false
+	if len(a)-len(b) > limit || len(b)-len(a) > limit {
+		return limit + 1
 	}
-	var prev, cur [maxRunes + 1]int
+	var prev2, prev, cur [maxRunes + 1]int
 	for j := range len(b) + 1 {
 		prev[j] = j
 	}
@@ -136,14 +207,26 @@ func withinTwoEdits(a, b string) bool {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 			rowMin = min(rowMin, cur[j])
 		}
-		if rowMin > 2 {
-			return false
+		if rowMin > limit {
+			return limit + 1
 		}
-		prev = cur
+		prev2, prev = prev, cur
 	}
-	return prev[len(b)] <= 2
+	return min(prev[len(b)], limit+1)
+}
+
+// containerWords name sites that have parts (departments, wards, units):
+// a name that is such a site's name plus a qualifier names one of its
+// parts. Without one, the added word may be the site's own kind ("Riverside
+// Diagnostic" and "Riverside Diagnostic Laboratory").
+var containerWords = map[string]bool{
+	"hospital": true, "hospitals": true, "center": true, "centers": true, "campus": true, "clinic": true,
+	"clinics": true, "institute": true, "university": true, "infirmary": true, "system": true,
 }
 
 // qualifierConflict compares two normalised facility names word by word
@@ -152,13 +235,14 @@ func withinTwoEdits(a, b string) bool {
 //   - rQualifiersDiffer: each name has a word the other lacks, and one of
 //     those words is a qualifier ("… Laboratory" and "… Emergency
 //     Department", "Ward 3" and "Ward 4");
-//   - rPartOfSite: one name is the other plus a qualifier ("General
-//     Hospital" and "General Hospital Laboratory"), unless the shorter one
-//     is cut short (its last word a beginning of the other's word: a field
-//     truncated by a system), which leaves the question open.
+//   - rPartOfSite: one name is the other plus a qualifier, and the other
+//     names a site that has parts ("General Hospital" and "General
+//     Hospital Laboratory").
 //
-// cut reports that one name, every word of it matched, is cut short: it
-// agrees with the other only as far as it goes.
+// A name cut short (a field truncated by a system: its last word the
+// beginning of the other's word, or of a stop word) says nothing about the
+// other's words after the cut. cut reports that one name, every word of it
+// matched, is cut short: it agrees with the other only as far as it goes.
 func qualifierConflict(x, y string) (r rule, cut bool) {
 	var wx, wy [maxNameWords]string
 	nx, ny := nameWords(x, &wx), nameWords(y, &wy)
@@ -179,41 +263,75 @@ func qualifierConflict(x, y string) (r rule, cut bool) {
 			}
 		}
 	}
-	cutX, cutY := cutShort(&wx, nx, &mx, &wy, ny, &my), cutShort(&wy, ny, &my, &wx, nx, &mx)
-	ux, qx := unmatched(&wx, nx, &mx)
-	uy, qy := unmatched(&wy, ny, &my)
-	cut = cutX && ux == 0 || cutY && uy == 0
+	cx, cy := cutAt(&wx, nx, &mx, &wy, ny, &my), cutAt(&wy, ny, &my, &wx, nx, &mx)
+	ux, qx := unmatched(&wx, nx, &mx, cy)
+	uy, qy := unmatched(&wy, ny, &my, cx)
+	cut = cx >= 0 && ux == 0 || cy >= 0 && uy == 0
 	switch {
 	case ux > 0 && uy > 0 && (qx || qy):
 		return rQualifiersDiffer, cut
-	case ux == 0 && uy > 0 && qy && !cutX, uy == 0 && ux > 0 && qx && !cutY:
+	case ux == 0 && uy > 0 && qy && cx < 0 && hasContainer(&wx, nx),
+		uy == 0 && ux > 0 && qx && cy < 0 && hasContainer(&wy, ny):
 		return rPartOfSite, cut
 	}
 	return rNone, cut
 }
 
-// cutShort reports whether the name w looks cut short against the name o:
-// its last word is a strict beginning (however short) of a word of o that
-// no other word of w matched. When the last word was not matched yet, it
-// now is.
-func cutShort(w *[maxNameWords]string, n int, m *[maxNameWords]int8, o *[maxNameWords]string, on int, om *[maxNameWords]int8) bool {
+// cutAt returns, when the name w looks cut short against the name o, the
+// index of the word of o where it was cut, else -1. w is cut short when its
+// last word is a strict beginning (however short; one typo allowed from
+// four letters when it matched nothing) of a word of o that no other word
+// of w matched, or, from two letters, a strict beginning of a stop word
+// after a matched word ("Nursing an"). A last word not matched yet is now.
+func cutAt(w *[maxNameWords]string, n int, m *[maxNameWords]int8, o *[maxNameWords]string, on int, om *[maxNameWords]int8) int {
 	last := w[n-1]
 	for j := range on {
-		if (om[j] < 0 || int(om[j]) == n-1) && len(o[j]) > len(last) && o[j][:len(last)] == last {
+		if om[j] >= 0 && int(om[j]) != n-1 || len(o[j]) <= len(last) {
+			continue
+		}
+		if p := o[j][:len(last)]; p == last || m[n-1] < 0 && len(last) >= 4 && oneTypo(last, p) {
 			if m[n-1] < 0 {
 				m[n-1], om[j] = int8(j), int8(n-1)
 			}
+			return j
+		}
+	}
+	if n >= 2 && m[n-2] >= 0 && m[n-1] < 0 && len(last) >= 2 && stopPrefix(last) {
+		m[n-1] = m[n-2]
+		return int(m[n-2])
+	}
+	return -1
+}
+
+// stopPrefix reports whether w is the strict beginning of a stop word.
+func stopPrefix(w string) bool {
+	for s := range stopWords {
+		if len(s) > len(w) && s[:len(w)] == w {
 			return true
 		}
 	}
 	return false
 }
 
-// unmatched counts the words of a name left unmatched and reports whether
-// one of them is a qualifier.
-func unmatched(w *[maxNameWords]string, n int, m *[maxNameWords]int8) (int, bool) {
+// hasContainer reports whether a name has a word naming a site with parts.
+func hasContainer(w *[maxNameWords]string, n int) bool {
+	for i := range n {
+		if containerWords[w[i]] {
+			return true
+		}
+	}
+	return false
+}
+
+// unmatched counts the words of a name left unmatched, but those after
+// index cut when the other name was cut there (-1: none), and reports
+// whether one of them is a qualifier.
+func unmatched(w *[maxNameWords]string, n int, m *[maxNameWords]int8, cut int) (int, bool) {
 	count, qual := 0, false
 	for i := range n {
+		if cut >= 0 && i > cut {
+			break
+		}
 		if m[i] < 0 {
 			count++
 			qual = qual || isQualifier(w[i])

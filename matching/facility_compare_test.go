@@ -30,10 +30,21 @@ func TestQualifierConflict(t *testing.T) {
 		{"Mercy Hospital Ward 3", "MERCY HOSP WARD 3", rNone, false},
 		{"Valley Imaging Center", "Valley Imaging", rNone, false}, // "center" says no more than the kind
 		{"Riverside Family Practice", "Riverside Primary Care", rNone, false},
+		// misspelt qualifiers are the same word; plural is singular
+		{"Brookside Pedaifrics", "Brookside Pediatrics", rNone, false},
+		{"Rodriguez Memorial Hospital Caridoloyg", "RODRIGUEZ MEM. HOSPITAL CARDIOLOGY", rNone, false},
+		{"Boston Clinical Laboratories", "Boston Clinical Laboratory", rNone, false},
+		// a qualifier added to a name that names no site with parts may be
+		// the site's own kind
+		{"Riverside Diagnostic", "Riverside Diagnostic Laboratory", rNone, false},
 		// cut short by a system: it may be the hospital or any part of it
 		{"Southgate Memorial Ho", "Southgate Memorial Hospital Ward 3", rNone, true},
 		{"Meadowbrook Memorial H", "Meadowbrook Memorial Hospital Laboratory", rNone, true},
 		{"Southgate Memorial Ho", "Southgate Memorial Hospital", rNone, true},
+		{"Bayview Nursing an", "Bayview Nursing and Rehabilitation Center", rNone, true},
+		{"Providence Communit", "Providence Commnuity Pharmacy", rNone, false},
+		{"New Bedofrd Re", "Mew Bedford Regional Medical Center Pediatrics", rNone, false},
+		{"Springfield General Hospital Ward 3", "Springfield General Hospital Wa", rNone, true},
 	}
 	for _, tt := range tests {
 		for _, swap := range []bool{false, true} {
@@ -49,17 +60,39 @@ func TestQualifierConflict(t *testing.T) {
 	}
 }
 
-func TestWithinTwoEdits(t *testing.T) {
+func TestEditDistance(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"radiology", "fadiokogy", 2}, {"laboratory", "laboratory", 0}, {"cardiology", "oncology", 3},
+		{"pediatrics", "pedaifrics", 2}, {"pediatrics", "pdeiattics", 2}, {"cardiology", "caridoloyg", 2},
+		{"radiology", "cardiology", 2}, {"abc", "abcde", 2}, {"ab", "abcdef", 3},
+	}
+	for _, tt := range tests {
+		if got := editDistance(tt.a, tt.b, 2); got != tt.want {
+			t.Errorf("editDistance(%q, %q, 2) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestSameWord(t *testing.T) {
 	tests := []struct {
 		a, b string
 		want bool
 	}{
-		{"radiology", "fadiokogy", true}, {"laboratory", "laboratory", true}, {"cardiology", "oncology", false},
-		{"pediatrics", "pediatric", true}, {"imaging", "emergency", false}, {"abc", "abcde", true}, {"ab", "abcde", false},
+		{"laboratories", "laboratory", true}, {"clinics", "clinic", true}, {"hospital", "hosp", true},
+		{"pediatrics", "pedaifrics", true}, {"imaging", "iamting", true}, {"urgent", "rugeng", true},
+		{"radiology", "cardiology", false}, // two edits, two departments
+		{"vradiology", "cardiology", false}, // closer to radiology
+		{"3", "4", false}, {"a", "b", false}, {"ward", "wards", true},
 	}
 	for _, tt := range tests {
-		if got := withinTwoEdits(tt.a, tt.b); got != tt.want {
-			t.Errorf("withinTwoEdits(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		if got := sameWord(tt.a, tt.b); got != tt.want {
+			t.Errorf("sameWord(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+		if got := sameWord(tt.b, tt.a); got != tt.want {
+			t.Errorf("sameWord(%q, %q) = %v, want %v", tt.b, tt.a, got, tt.want)
 		}
 	}
 }
