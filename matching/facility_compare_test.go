@@ -83,7 +83,7 @@ func TestSameWord(t *testing.T) {
 	}{
 		{"laboratories", "laboratory", true}, {"clinics", "clinic", true}, {"hospital", "hosp", true},
 		{"pediatrics", "pedaifrics", true}, {"imaging", "iamting", true}, {"urgent", "rugeng", true},
-		{"radiology", "cardiology", false}, // two edits, two departments
+		{"radiology", "cardiology", false},  // two edits, two departments
 		{"vradiology", "cardiology", false}, // closer to radiology
 		{"3", "4", false}, {"a", "b", false}, {"ward", "wards", true},
 	}
