@@ -99,7 +99,10 @@ func evalLinked(ctx context.Context, cfg Config, typ string, patients []map[stri
 		}
 		rep.Records, rep.Persons = len(patients), len(persons)
 		scorePairs(&rep, entity, golden, func(i, j int) bool {
-			return review[[2]string{ids[i], golden[j]}] || review[[2]string{ids[j], golden[i]}]
+			// a record without a golden record (a lone Location: a
+			// Linkage needs two items) is put to review as itself
+			return review[[2]string{ids[i], golden[j]}] || review[[2]string{ids[j], golden[i]}] ||
+				review[[2]string{ids[i], typ + "/" + ids[j]}] || review[[2]string{ids[j], typ + "/" + ids[i]}]
 		})
 		return nil
 	})
