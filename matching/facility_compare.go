@@ -362,11 +362,14 @@ func facilityNameLevel(x, y *value, f *fieldModel) (Level, rule) {
 	if x.norm == y.norm {
 		return Exact, rSameText
 	}
-	r, cut := qualifierConflict(x.norm, y.norm)
-	if r != rNone {
-		return Different, r
-	}
 	l, r := textLevel(x, y, f)
+	if l == Different {
+		return l, r // the words can only say so again
+	}
+	q, cut := qualifierConflict(x.norm, y.norm)
+	if q != rNone {
+		return Different, q
+	}
 	if cut && l > Similar {
 		// "Southgate Memorial Ho" may be the hospital or any of its wards
 		return Similar, rCutShort

@@ -215,3 +215,20 @@ func TestSupportsChecked(t *testing.T) {
 		t.Errorf("ParseRules with supports naming no field: %v, want an error naming supports", err)
 	}
 }
+
+func TestLocationScoreDoesNotAllocate(t *testing.T) {
+	m := NewModel(DefaultRules())
+	pairs := [][2]map[string]any{
+		{campusSite("Springfield General Hospital Cardiology", "CARD"), campusSite("Springfield Gen. Hosp. Oncology", "ONCL")},
+		{campusSite("Springfield General Hospital", "HOSP"), campusSite("Springfield General Ho", "HU")},
+		{campusSite("Bayview Nursing and Rehabilitation Center", "NCCF"), campusSite("Bayview Nursing an", "NCCF")},
+		{campusSite("Brookside Pedaifrics", "PC"), campusSite("Boston Clinical Laboratories", "HLAB")},
+	}
+	for _, p := range pairs {
+		a, b := Extract("Location", p[0]), Extract("Location", p[1])
+		tf := NewFrequencyTable([]*Record{a, b})
+		if n := testing.AllocsPerRun(100, func() { m.Score(a, b, tf) }); n != 0 {
+			t.Errorf("Score(%q, %q) allocates %v times", p[0]["name"], p[1]["name"], n)
+		}
+	}
+}

@@ -54,3 +54,21 @@ func TestGeneratedLocations(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkScoreLocation scores the candidate pairs of 1,000 generated
+// facilities (the geocoded profile), cycling through them.
+func BenchmarkScoreLocation(b *testing.B) {
+	n := locations(b, seed.Config{Seed: 7, Locations: 1000, Profile: seed.ProfileGeocoded})
+	m := matching.NewModel(matching.DefaultRules())
+	tf := matching.NewFrequencyTable(n.recs)
+	pairs := candidatePairs(m, n.recs)
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		m.Score(n.recs[pairs[i][0]], n.recs[pairs[i][1]], tf)
+		if i++; i == len(pairs) {
+			i = 0
+		}
+	}
+}
