@@ -154,11 +154,12 @@ func singular(w string) (stem string, y bool) {
 	return w, false
 }
 
-// closerQualifier reports whether a qualifier word other than q is within
-// d edits of w.
+// closerQualifier reports whether a qualifier word other than q (and its
+// singular or plural) is within d edits of w: "periatrics" is as near
+// geriatrics as pediatrics.
 func closerQualifier(w, q string, d int) bool {
 	for _, o := range qualifierList {
-		if o != q && len(o)-len(w) <= d && len(w)-len(o) <= d && editDistance(w, o, d) <= d {
+		if o != q && !sameSingular(o, q) && len(o)-len(w) <= d && len(w)-len(o) <= d && editDistance(w, o, d) <= d {
 			return true
 		}
 	}

@@ -85,6 +85,8 @@ func TestSameWord(t *testing.T) {
 		{"pediatrics", "pedaifrics", true}, {"imaging", "iamting", true}, {"urgent", "rugeng", true},
 		{"radiology", "cardiology", false},  // two edits, two departments
 		{"vradiology", "cardiology", false}, // closer to radiology
+		{"periatrics", "pediatrics", false}, // as near geriatrics
+		{"pediatrisc", "pediatrics", true},  // as near pediatric: the same word
 		{"3", "4", false}, {"a", "b", false}, {"ward", "wards", true},
 	}
 	for _, tt := range tests {
