@@ -237,6 +237,9 @@ func (t *memTx) Candidates(ctx context.Context, typ string, q registry.Candidate
 
 func (t *memTx) PrefetchBlocking(context.Context, []string) error { return nil }
 
+// PrefetchCandidates does nothing: Candidates reads the committed index.
+func (t *memTx) PrefetchCandidates(context.Context, string, []registry.CandidateQuery) {}
+
 func (t *memTx) LoadLinks(context.Context, string, []string) error { return nil }
 
 // readCache bounds the records of the simulated type a simulation keeps
