@@ -94,6 +94,17 @@ type Config struct {
 	// EventRetention (IDEM_EVENT_RETENTION, --event-retention) is how long
 	// delivered subscription events are kept for $events and resend.
 	EventRetention time.Duration
+	// SecretKey (IDEM_SECRET_KEY, base64 of 32 bytes) seals the
+	// credentials idem stores for calling other servers; or SecretKeyFile
+	// (IDEM_SECRET_KEY_FILE) holds it. Without either, a SQLite database
+	// gets a key file beside it on first start (secrets.go); PostgreSQL
+	// needs one configured as soon as any secret is stored.
+	// SecretKeyOld (IDEM_SECRET_KEY_OLD, comma-separated) are earlier
+	// keys still accepted for reading while `idem secrets rotate` runs.
+	SecretKey, SecretKeyFile, SecretKeyOld string
+	// now is the clock of writes and of the exchange (nil: time.Now);
+	// tests give an instance a skewed one.
+	now func() time.Time
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -180,6 +191,7 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 		"IDEM_TRUSTED_PROXIES": &cfg.TrustedProxies,
 		"IDEM_METRICS_TOKEN":   &cfg.MetricsToken, "IDEM_METRICS_ADDR": &cfg.MetricsAddr,
 		"IDEM_OUTBOUND_ALLOW": &cfg.OutboundAllow,
+		"IDEM_SECRET_KEY":     &cfg.SecretKey, "IDEM_SECRET_KEY_FILE": &cfg.SecretKeyFile, "IDEM_SECRET_KEY_OLD": &cfg.SecretKeyOld,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
 
+	"idem/registry/sqlstore"
 	"idem/registry/sqlstore/sqltest"
 )
 
@@ -28,7 +29,19 @@ type testServer struct {
 const (
 	testAdminToken    = "idem_test-admin-token-0123456789abcdef"
 	testAdminPassword = "test admin password"
+	// testSecretKey seals stored credentials on PostgreSQL, where several
+	// instances share the database and a key must be configured; SQLite
+	// test servers generate their own key file.
+	testSecretKey = "d/5VAh7dCy+1LViPpZ3DkuxRAAH3CbCyufn7Zx13L+8="
 )
+
+// secretKeyEnv is the IDEM_SECRET_KEY setting a child process on dsn needs.
+func secretKeyEnv(dsn string) []string {
+	if sqlstore.IsPostgres(dsn) {
+		return []string{"IDEM_SECRET_KEY=" + testSecretKey}
+	}
+	return nil
+}
 
 func startServer(t *testing.T, kind string) *testServer {
 	t.Helper()
@@ -52,6 +65,9 @@ func startWith(t *testing.T, dsn string, edit func(*Config)) *testServer {
 	cfg.AdminToken = testAdminToken
 	cfg.AdminPassword = testAdminPassword
 	cfg.Rate = 0 // tests fire thousands of requests
+	if sqlstore.IsPostgres(dsn) {
+		cfg.SecretKey = testSecretKey
+	}
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -181,7 +181,11 @@ func (s *Service) post(ctx context.Context, r *subRow, bundle map[string]any) er
 		return err
 	}
 	req.Header.Set("Content-Type", "application/fhir+json")
-	for _, h := range s.headersOf(r) {
+	headers, err := s.headersOf(r)
+	if err != nil {
+		return err
+	}
+	for _, h := range headers {
 		name, val, _ := strings.Cut(h, ":")
 		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(val))
 	}

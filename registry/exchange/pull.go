@@ -245,8 +245,15 @@ func (s *Service) peerOf(ctx context.Context, id string) (*peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	pr := &peer{id: id, token: st.Secret, types: extensionValues(res, ExtPullType, "valueCode")}
-	if pr.smart, err = smartOf(res, st.SmartKey); err != nil {
+	pr := &peer{id: id, types: extensionValues(res, ExtPullType, "valueCode")}
+	if pr.token, err = s.cfg.Secrets.Open(st.Secret, bearerAt(id)); err != nil {
+		return pr, err
+	}
+	keyPEM, err := s.cfg.Secrets.Open(st.SmartKey, smartKeyAt(id))
+	if err != nil {
+		return pr, err
+	}
+	if pr.smart, err = smartOf(res, keyPEM); err != nil {
 		return pr, err
 	}
 	pr.base, _ = res["address"].(string)

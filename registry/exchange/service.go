@@ -11,6 +11,7 @@ import (
 
 	"idem/registry"
 	"idem/registry/outbound"
+	"idem/registry/secret"
 )
 
 // DB is idem's database as the exchange package uses it: a read pool, and
@@ -34,6 +35,9 @@ type Config struct {
 	Batch        int             // events per notification at most (default 100)
 	Retention    time.Duration   // how long delivered events are kept (default DefaultRetention)
 	Now          func() time.Time
+	// Secrets seals and opens the credentials stored for outbound calls
+	// (secrets.go); nil: no key, so none can be stored.
+	Secrets *secret.Keyring
 }
 
 // Service runs subscriptions, the endpoint registry and pulls.
