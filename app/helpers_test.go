@@ -57,6 +57,16 @@ func startOn(t *testing.T, dsn string) *testServer {
 // configuration first.
 func startWith(t *testing.T, dsn string, edit func(*Config)) *testServer {
 	t.Helper()
+	inst, err := Start(context.Background(), testConfig(dsn, edit), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { inst.Close() })
+	return &testServer{Instance: inst, t: t, base: inst.URL() + "/fhir"}
+}
+
+// testConfig is the configuration of a test server on dsn, changed by edit.
+func testConfig(dsn string, edit func(*Config)) Config {
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DB = dsn
@@ -71,12 +81,7 @@ func startWith(t *testing.T, dsn string, edit func(*Config)) *testServer {
 	if edit != nil {
 		edit(&cfg)
 	}
-	inst, err := Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() { inst.Close() })
-	return &testServer{Instance: inst, t: t, base: inst.URL() + "/fhir"}
+	return cfg
 }
 
 // eachServer runs fn against a server on every available database.

@@ -156,9 +156,11 @@ func (s *Service) peerState(ctx context.Context, row *dirRow) (registry.PeerStat
 		p.Auth = "SMART Backend Services client " + c.clientID + " at " + c.tokenURL + " (" + c.alg + ", kid " + c.keyID + ")"
 		if st.SmartKey == "" {
 			p.Auth += " — no private key stored"
+		} else {
+			p.Auth += " — private key set"
 		}
 	case st.Secret != "":
-		p.Auth = "bearer token"
+		p.Auth = "bearer token (secret set)"
 	default:
 		p.Auth = "none"
 	}
