@@ -21,7 +21,7 @@ import (
 // audited: reads show "***" in their place.
 
 // Where each secret is stored: the additional data it is sealed with.
-func bearerAt(id string) string  { return "endpoint/" + id + "/bearer" }
+func bearerAt(id string) string   { return "endpoint/" + id + "/bearer" }
 func smartKeyAt(id string) string { return "endpoint/" + id + "/smart-key" }
 func headersAt(id string) string  { return "subscription/" + id + "/headers" }
 
