@@ -102,6 +102,11 @@ type Config struct {
 	// SecretKeyOld (IDEM_SECRET_KEY_OLD, comma-separated) are earlier
 	// keys still accepted for reading while `idem secrets rotate` runs.
 	SecretKey, SecretKeyFile, SecretKeyOld string
+	// PullOverlap (IDEM_PULL_OVERLAP) is how much of a peer's history
+	// each pull reads again behind its cursor, deduplicated by version:
+	// it covers clocks of the peer's instances that disagree and late
+	// commits (default 5 minutes).
+	PullOverlap time.Duration
 	// now is the clock of writes and of the exchange (nil: time.Now);
 	// tests give an instance a skewed one.
 	now func() time.Time
@@ -232,7 +237,7 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 	durations := map[string]*time.Duration{"IDEM_SHUTDOWN_TIMEOUT": &cfg.ShutdownFor,
 		"IDEM_RETRY_MIN": &cfg.RetryMin, "IDEM_RETRY_MAX": &cfg.RetryMax, "IDEM_HEARTBEAT_MIN": &cfg.Heartbeat,
 		"IDEM_FEDERATED_TIMEOUT": &cfg.FederatedTimeout, "IDEM_FEDERATED_TTL": &cfg.FederatedTTL, "IDEM_HELD_POLL": &cfg.HeldPoll,
-		"IDEM_JOB_LEASE": &cfg.JobLease, "IDEM_EVENT_RETENTION": &cfg.EventRetention}
+		"IDEM_JOB_LEASE": &cfg.JobLease, "IDEM_EVENT_RETENTION": &cfg.EventRetention, "IDEM_PULL_OVERLAP": &cfg.PullOverlap}
 	for k, p := range durations {
 		if v := getenv(k); v != "" {
 			d, err := time.ParseDuration(v)

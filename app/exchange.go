@@ -16,7 +16,7 @@ import (
 func newExchange(cfg Config, o *opened, allow *outbound.Allow, ring *secret.Keyring, log *slog.Logger) *exchange.Service {
 	ex := exchange.New(storeDB{o.store}, o.svc, exchange.Config{Allow: allow, Postgres: sqlstore.IsPostgres(cfg.DB),
 		RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, HeartbeatMin: cfg.Heartbeat, Retention: cfg.EventRetention,
-		Secrets: ring, Now: cfg.now}, log)
+		Secrets: ring, Now: cfg.now, PullOverlap: cfg.PullOverlap}, log)
 	ex.ActorFor = func(ctx context.Context, name string) (registry.Actor, error) {
 		c, err := o.authz.Client(ctx, name)
 		if err != nil {

@@ -34,6 +34,7 @@ type Config struct {
 	Poll         time.Duration   // how often an idle worker looks for work (default 250ms)
 	Batch        int             // events per notification at most (default 100)
 	Retention    time.Duration   // how long delivered events are kept (default DefaultRetention)
+	PullOverlap  time.Duration   // history re-read behind a pull's cursor (default DefaultPullOverlap; pull_cursor.go)
 	Now          func() time.Time
 	// Secrets seals and opens the credentials stored for outbound calls
 	// (secrets.go); nil: no key, so none can be stored.
@@ -80,6 +81,9 @@ func New(db DB, reg *registry.Service, cfg Config, log *slog.Logger) *Service {
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = DefaultRetention
+	}
+	if cfg.PullOverlap <= 0 {
+		cfg.PullOverlap = DefaultPullOverlap
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
