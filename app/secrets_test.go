@@ -384,3 +384,29 @@ func TestKeyFileBeside(t *testing.T) {
 		}
 	}
 }
+
+// On PostgreSQL no key is generated: without one idem starts while no
+// credential is stored, and refuses to store one (422 naming the
+// setting, nothing stored).
+func TestSecretsNeedKeyOnPostgres(t *testing.T) {
+	dsn := sqltest.DSN(t, "postgres")
+	s := startWith(t, dsn, func(c *Config) { c.SecretKey, c.OutboundAllow = "", "127.0.0.1" })
+	r := s.do("POST", "/Endpoint", endpointJSON("http://127.0.0.1:9/fhir", "peer-x", "http://x.example", peerToken, "3600"))
+	if r.status != 422 || !strings.Contains(string(r.body), "IDEM_SECRET_KEY") {
+		t.Fatalf("Endpoint with a token, no key: %d %s", r.status, r.body)
+	}
+	r = s.do("POST", "/Subscription", strings.Replace(subscriptionJSON(exchange.TopicBase+"patient", "http://127.0.0.1:9/hook", "id-only"),
+		"Bearer receiver-secret", "Bearer "+hookSecret, 1))
+	if r.status != 422 || !strings.Contains(string(r.body), "IDEM_SECRET_KEY") {
+		t.Fatalf("Subscription with a header, no key: %d %s", r.status, r.body)
+	}
+	var n int64
+	s.store.ReadDB().Raw(`SELECT (SELECT COUNT(*) FROM admin_resources) + (SELECT COUNT(*) FROM subscriptions)`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d rows stored by refused requests", n)
+	}
+	if r := s.do("POST", "/Endpoint", strings.Replace(endpointJSON("http://127.0.0.1:9/fhir", "peer-x", "http://x.example", "", "3600"),
+		`{"url":"`+exchange.ExtBearerToken+`","valueString":""},`, "", 1)); r.status != 201 {
+		t.Fatalf("Endpoint without a credential, no key: %d %s", r.status, r.body)
+	}
+}
