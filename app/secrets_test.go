@@ -259,7 +259,7 @@ func TestSecretsSealedAtRest(t *testing.T) {
 
 			before := hook.calls("Bearer " + hookSecret)
 			s.do("POST", "/Patient", `{"resourceType":"Patient","name":[{"family":"Sealed"}]}`)
-			waitFor(t, "a notification with the stored header", 20*time.Second, func() bool { return hook.calls("Bearer "+hookSecret) > before })
+			waitFor(t, "a notification with the stored header", 45*time.Second, func() bool { return hook.calls("Bearer "+hookSecret) > before })
 
 			req, _ := http.NewRequest("GET", s.URL()+"/admin/api/subscriptions", nil)
 			req.Header.Set("Authorization", "Bearer "+testAdminToken)
@@ -325,7 +325,7 @@ func TestSecretsWrongKeyAndRotation(t *testing.T) {
 			}
 			before := hook.calls("Bearer " + hookSecret)
 			s.do("POST", "/Patient", `{"resourceType":"Patient","name":[{"family":"Rotated"}]}`)
-			waitFor(t, "a notification with the header after rotation", 20*time.Second, func() bool { return hook.calls("Bearer "+hookSecret) > before })
+			waitFor(t, "a notification with the header after rotation", 45*time.Second, func() bool { return hook.calls("Bearer "+hookSecret) > before })
 		})
 	}
 }
@@ -370,7 +370,7 @@ func TestSecretsPlainRowsSealedOnStart(t *testing.T) {
 				t.Fatalf("Subscription after sealing: %s", r.body)
 			}
 			s.do("POST", "/Patient", `{"resourceType":"Patient","name":[{"family":"Migrated"}]}`)
-			waitFor(t, "a notification with the migrated header", 20*time.Second, func() bool { return hook.calls("Bearer old-plain-hook") > 0 })
+			waitFor(t, "a notification with the migrated header", 45*time.Second, func() bool { return hook.calls("Bearer old-plain-hook") > 0 })
 		})
 	}
 }
