@@ -102,3 +102,19 @@ func TestParseKey(t *testing.T) {
 		t.Error("NewKeyring took a 31-byte key")
 	}
 }
+
+// BenchmarkSealOpen seals and opens a bearer token: the cost each pull,
+// delivery and stored Endpoint pays.
+func BenchmarkSealOpen(b *testing.B) {
+	k, _ := NewKey()
+	ring, _ := NewKeyring(k)
+	for i := 0; i < b.N; i++ {
+		s, err := ring.Seal("peer-token-0123456789abcdef", "endpoint/1/bearer")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ring.Open(s, "endpoint/1/bearer"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
