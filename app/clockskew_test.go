@@ -201,3 +201,24 @@ func idOf(path string) string {
 	}
 	return ""
 }
+
+// Heartbeats of an instance whose clock is 3 minutes behind the others'
+// (and the database's, which leases use) still leave on time.
+func TestHeartbeatClockSkew(t *testing.T) {
+	for _, kind := range sqltest.Kinds() {
+		t.Run(kind, func(t *testing.T) {
+			s := startWith(t, sqltest.DSN(t, kind), skewed(-3*time.Minute, func(c *Config) { c.Heartbeat = time.Second }))
+			rcv := newReceiver(t)
+			sub := strings.Replace(subscriptionJSON(exchange.TopicBase+"patient", rcv.URL, "id-only"), `"channel":{"type":"rest-hook",`,
+				`"channel":{"extension":[{"url":"`+exchange.IG+`backport-heartbeat-period","valueUnsignedInt":1}],"type":"rest-hook",`, 1)
+			if r := s.do("POST", "/Subscription", sub); r.status != 201 {
+				t.Fatalf("subscription: %d %s", r.status, r.body)
+			}
+			waitFor(t, "two heartbeats", 20*time.Second, func() bool {
+				rcv.mu.Lock()
+				defer rcv.mu.Unlock()
+				return rcv.types["heartbeat"] >= 2
+			})
+		})
+	}
+}

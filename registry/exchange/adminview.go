@@ -134,9 +134,13 @@ func (s *Service) peerState(ctx context.Context, row *dirRow) (registry.PeerStat
 	if err != nil {
 		return registry.PeerState{}, err
 	}
+	now, err := s.leaseNow(s.db.Read().WithContext(ctx))
+	if err != nil {
+		return registry.PeerState{}, registry.Internal(err)
+	}
 	p := registry.PeerState{ID: row.ID, Status: row.Status, Types: extensionValues(res, ExtPullType, "valueCode"),
 		LastSuccess: timeOrZero(st.LastSuccess), LastErrorAt: timeOrZero(st.LastErrorAt), NextPull: timeOrZero(st.NextPull),
-		LastError: st.LastError, Failures: st.Failures, Pulled: st.Pulled, Pulling: st.LeaseUntil > s.now(), Every: defaultPullGap}
+		LastError: st.LastError, Failures: st.Failures, Pulled: st.Pulled, Pulling: st.LeaseUntil > now, Every: defaultPullGap}
 	p.Name, _ = res["name"].(string)
 	p.Address, _ = res["address"].(string)
 	if cs := extensionValues(res, ExtClient, "valueString"); len(cs) > 0 {

@@ -110,6 +110,9 @@ func (s *Service) lease(ctx context.Context) ([]subRow, error) {
 // a heartbeat. A failure records the error and schedules a retry.
 func (s *Service) serve(ctx context.Context, r *subRow) {
 	deadline := time.Now().Add(s.leaseFor() / 2)
+	// Leased with a handshake done and nothing pending: lease() found its
+	// heartbeat due (by the clock leases use, not this instance's).
+	heartbeatDue := r.Heartbeat > 0 && r.LastSent != 0 && r.EventsSinceStart == r.Delivered
 	if r.LastSent == 0 {
 		if err := s.post(ctx, r, s.statusBundle(r, "handshake", nil)); err != nil {
 			s.fail(ctx, r, fmt.Errorf("handshake: %w", err))
@@ -140,7 +143,7 @@ func (s *Service) serve(ctx context.Context, r *subRow) {
 		}
 		r.Delivered = last
 	}
-	if r.Heartbeat > 0 && r.EventsSinceStart == r.Delivered && timeOf(r.LastSent).Add(time.Duration(r.Heartbeat)*time.Second).Before(s.cfg.Now()) {
+	if heartbeatDue {
 		if err := s.post(ctx, r, s.statusBundle(r, "heartbeat", nil)); err != nil {
 			s.fail(ctx, r, fmt.Errorf("heartbeat: %w", err))
 			return
