@@ -98,3 +98,29 @@ func TestConcurrentPushesOneRecord(t *testing.T) {
 		}
 	}
 }
+
+// A source's PUT of its pushed record by the registry id, without
+// meta.source in the body, keeps the record's source URL: the same
+// source record pushed again updates it, never makes a second.
+func TestPutKeepsSourceRecordURL(t *testing.T) {
+	eachServer(t, func(t *testing.T, s *testServer) {
+		token := s.addClient(`{"name":"pmir-src","system":"` + pmirSystem + `","roles":["source"],"domains":["` + pmirMRN + `"]}`)
+		as := bearer(token)
+		r := s.do("POST", "/$process-message", pmirMessage("keep-1", pmirPatient("POST", "777", "Keeper", "Kim", "1970-01-01", "Romulus", "")), as...)
+		messageResponse(t, r, 200, "keep-1", "ok")
+		id := s.onePatient("777")
+		put := `{"resourceType":"Patient","id":"` + id + `","identifier":[{"system":"` + pmirMRN + `","value":"777"}],"name":[{"family":"Keeper","given":["Kimberly"]}],"birthDate":"1970-01-01"}`
+		if r := s.do("PUT", "/Patient/"+id, put, as...); r.status != 200 {
+			t.Fatalf("PUT: %d %s", r.status, r.body)
+		}
+		got := s.mustOK(200, "GET", "/Patient/"+id, "")
+		if src := got["meta"].(map[string]any)["source"]; src != pmirSystem+"/Patient/777" {
+			t.Fatalf("meta.source after the PUT: %v, want the source's record URL", src)
+		}
+		r = s.do("POST", "/$process-message", pmirMessage("keep-2", pmirPatient("PUT", "777", "Keeper", "Kim", "1970-01-01", "Owensburg", "")), as...)
+		messageResponse(t, r, 200, "keep-2", "ok")
+		if ids := s.byIdentifier(pmirMRN, "777"); len(ids) != 1 {
+			t.Fatalf("the source record is stored %d times after a PUT and a push: %v", len(ids), ids)
+		}
+	})
+}
