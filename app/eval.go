@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"idem/matching"
@@ -18,6 +19,8 @@ type evalOptions struct {
 	febrl                               string
 	generated, practitioners, locations int
 	profiles                            []string
+	types                               []string // resource types evaluated (evalTypes when empty)
+	wrong                               int      // false and missed pairs printed with evidence
 	linked, calibrated                  bool
 }
 
@@ -25,7 +28,7 @@ type evalOptions struct {
 // per generator profile and resource type.
 func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
 	o := evalOptions{generated: 5000, practitioners: -1, locations: -1}
-	profiles := seed.ProfileDefault
+	profiles, types := seed.ProfileDefault, ""
 	err := newFlags("eval", "", &cfg, stderr, logFlags, func(fs *flag.FlagSet) {
 		rulesFlag(fs, &cfg)
 		fs.StringVar(&o.febrl, "febrl", "", "comma-separated FEBRL CSV files (e.g. ../shared/data/febrl/dataset1.csv)")
@@ -33,13 +36,15 @@ func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 		fs.IntVar(&o.practitioners, "practitioners", o.practitioners, "practitioners of generated data (-1: a tenth of --generated)")
 		fs.IntVar(&o.locations, "locations", o.locations, "facilities of generated data (-1: a fifth of --generated)")
 		fs.StringVar(&profiles, "profile", profiles, "comma-separated generator profiles ("+strings.Join(seed.Profiles(), ", ")+", or all)")
+		fs.StringVar(&types, "types", "", "comma-separated resource types to evaluate on generated data (default: "+strings.Join(evalTypes, ", ")+")")
+		fs.IntVar(&o.wrong, "wrong", 0, "print up to N false and N missed certain pairs per data set with their evidence (scored in memory under the model)")
 		fs.BoolVar(&o.linked, "linked", false, "load the records through the registry (as several source systems, linking on every create) and score the golden records built")
 		fs.BoolVar(&o.calibrated, "calibrated", false, "with --linked: load as a calibrated first load (stored unlinked, a model trained on them, then linked by the re-match)")
 	}).Parse(args)
 	if err != nil {
 		return err
 	}
-	o.profiles = strings.Split(profiles, ",")
+	o.profiles, o.types = strings.Split(profiles, ","), splitList(types)
 	if profiles == "all" {
 		o.profiles = seed.Profiles()
 	}
@@ -67,10 +72,12 @@ func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 			return err
 		}
 		evaluate(stdout, newProgress(stderr, log, "evaluating "+path, 2), path, registry.TypePatient, base, recs, truth)
+		printWrongPairs(stdout, base, registry.TypePatient, recs, truth, o.wrong)
 	}
 	return o.eachGenerated(func(profile, typ string, s *labelled) error {
 		name := generatedName(profile, o.generated)
 		evaluate(stdout, newProgress(stderr, log, "evaluating "+name, 2), name, typ, base, s.recs, s.truth)
+		printWrongPairs(stdout, base, typ, s.recs, s.truth, o.wrong)
 		return nil
 	})
 }
@@ -87,6 +94,9 @@ func (o evalOptions) eachGenerated(fn func(profile, typ string, s *labelled) err
 			return err
 		}
 		for _, typ := range evalTypes {
+			if len(o.types) > 0 && !slices.Contains(o.types, typ) {
+				continue
+			}
 			if s := sets[typ]; s != nil && len(s.recs) > 0 {
 				if err := fn(p, typ, s); err != nil {
 					return err
@@ -142,6 +152,39 @@ func evaluate(w io.Writer, p *progress, name, typ string, base *matching.Model, 
 	}
 	fmt.Fprintf(w, "== %s, trained without labels\n%s\n", label, matching.Evaluate(trained, typ, recs, truth, tf))
 	p.Add(1)
+}
+
+// printWrongPairs prints up to n false and n missed certain pairs of the
+// records under the model, with their evidence (nothing when n is 0).
+func printWrongPairs(w io.Writer, m *matching.Model, typ string, recs []*matching.Record, truth []string, n int) {
+	if n <= 0 {
+		return
+	}
+	for _, s := range matching.WrongPairs(m, typ, recs, truth, matching.NewFrequencyTable(recs), n) {
+		fmt.Fprint(w, s)
+	}
+}
+
+// printFalseLinks prints up to n wrongly linked pairs with their evidence
+// under the configured rules (not a model the load may have trained).
+func printFalseLinks(w io.Writer, cfg Config, typ string, resources []map[string]any, pairs [][2]int, n int) error {
+	if n <= 0 || len(pairs) == 0 {
+		return nil
+	}
+	rules, err := cfg.rules()
+	if err != nil {
+		return err
+	}
+	recs := make([]*matching.Record, len(resources))
+	for i, r := range resources {
+		recs[i] = matching.Extract(typ, r)
+	}
+	m, tf := matching.NewModel(rules).ForRegistry(typ, len(recs)), matching.NewFrequencyTable(recs)
+	for _, p := range pairs[:min(n, len(pairs))] {
+		a, b := recs[p[0]], recs[p[1]]
+		fmt.Fprint(w, matching.PairSample{False: true, A: a, B: b, Match: m.Explain(a, b, tf)})
+	}
+	return nil
 }
 
 func febrlRecords(path string) ([]*matching.Record, []string, error) {
@@ -207,7 +250,7 @@ func evalLinkedCommand(ctx context.Context, cfg Config, o evalOptions, stdout io
 			how = "calibrated load (stored unlinked, trained, re-matched)"
 		}
 		fmt.Fprintf(stdout, "== %s, %s\n%s\n", name, how, rep)
-		return nil
+		return printFalseLinks(stdout, cfg, typ, resources, rep.FalseLinks, o.wrong)
 	}
 	for _, path := range splitList(o.febrl) {
 		f, err := openFEBRL(path)

@@ -24,7 +24,13 @@ type linkedReport struct {
 	Persons, ReviewItems        int
 	Elapsed                     time.Duration
 	Precision, Recall, F1, Left float64
+	// FalseLinks are the first wrongly linked pairs (record indexes), for
+	// printing with their evidence.
+	FalseLinks [][2]int
 }
+
+// maxFalseLinks bounds linkedReport.FalseLinks.
+const maxFalseLinks = 50
 
 func (r linkedReport) String() string {
 	return fmt.Sprintf(`  records %d   true pairs %d   Persons %d   review items %d   load %.1fs (%.2f ms per create)
@@ -93,7 +99,10 @@ func evalLinked(ctx context.Context, cfg Config, typ string, patients []map[stri
 		}
 		rep.Records, rep.Persons = len(patients), len(persons)
 		scorePairs(&rep, entity, golden, func(i, j int) bool {
-			return review[[2]string{ids[i], golden[j]}] || review[[2]string{ids[j], golden[i]}]
+			// a record without a golden record (a lone Location: a
+			// Linkage needs two items) is put to review as itself
+			return review[[2]string{ids[i], golden[j]}] || review[[2]string{ids[j], golden[i]}] ||
+				review[[2]string{ids[i], typ + "/" + ids[j]}] || review[[2]string{ids[j], typ + "/" + ids[i]}]
 		})
 		return nil
 	})
@@ -116,6 +125,8 @@ func scorePairs(rep *linkedReport, entity, golden []string, reviewed func(i, j i
 				rep.LinkedPairs++
 				if entity[g[a]] == entity[g[b]] {
 					rep.CorrectPairs++
+				} else if len(rep.FalseLinks) < maxFalseLinks {
+					rep.FalseLinks = append(rep.FalseLinks, [2]int{g[a], g[b]})
 				}
 			}
 		}

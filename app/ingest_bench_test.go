@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,6 +58,7 @@ func BenchmarkLinkedIngestHTTP(b *testing.B) {
 		var bundles []sourceBundle
 		var rates []float64
 		total := 0
+		cpu0 := processCPU()
 		t0 := time.Now()
 		prof := os.Getenv("IDEM_BENCH_PROFILE") // profile the first three Bundles and the last tenth into PREFIX-first.prof, PREFIX-last.prof, the heap at the end into PREFIX-heap.prof
 		for sb := range sourceBundles(b, inst.authz, want) {
@@ -77,11 +79,21 @@ func BenchmarkLinkedIngestHTTP(b *testing.B) {
 			pprof.StopCPUProfile()
 		}
 		elapsed := time.Since(t0)
+		cpu := processCPU() - cpu0
 		if prof != "" {
 			// What the process holds at the end of the load, for its RSS.
 			if f, err := os.Create(prof + "-heap.prof"); err == nil {
 				pprof.Lookup("heap").WriteTo(f, 0)
 				f.Close()
+			}
+		}
+		// What the resident memory is: anonymous (Go's heap, SQLite's page
+		// caches) or file pages (SQLite's memory-mapped reads).
+		if st, err := os.ReadFile("/proc/self/status"); err == nil {
+			for _, l := range strings.Split(string(st), "\n") {
+				if strings.HasPrefix(l, "RssAnon") || strings.HasPrefix(l, "RssFile") {
+					b.Log(strings.Join(strings.Fields(l), " "))
+				}
 			}
 		}
 		inst.Close()
@@ -94,6 +106,9 @@ func BenchmarkLinkedIngestHTTP(b *testing.B) {
 		b.ReportMetric(last, "last10%-rec/s")
 		b.ReportMetric(last/first, "last/first")
 		b.ReportMetric(peakRSS(), "peak-RSS-MB")
+		// CPU time per record of the whole process (server and client;
+		// not PostgreSQL's): steadier than rates on a shared machine.
+		b.ReportMetric(cpu.Seconds()*1000/float64(total), "cpu-ms/record")
 	}
 }
 
@@ -221,4 +236,13 @@ func peakRSS() float64 {
 		}
 	}
 	return 0
+}
+
+// processCPU returns the user and system CPU time the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -131,6 +131,12 @@ type candidateFinder func(ctx context.Context, typ string, q registry.CandidateQ
 
 // score finds the candidates of res with find and scores each.
 func (m *Matcher) score(ctx context.Context, typ string, res map[string]any, find candidateFinder) (*scoring, error) {
+	return m.scoreKeyed(ctx, typ, res, nil, find)
+}
+
+// scoreKeyed is score with res's blocking keys under the current model,
+// when known (nil: computed here).
+func (m *Matcher) scoreKeyed(ctx context.Context, typ string, res map[string]any, keys []string, find candidateFinder) (*scoring, error) {
 	model := m.models.Current(ctx)
 	// The prior that two records are one entity falls as the registry grows:
 	// restate it for the number of records stored now (cached count).
@@ -138,7 +144,10 @@ func (m *Matcher) score(ctx context.Context, typ string, res map[string]any, fin
 		model = model.ForRegistry(typ, n)
 	}
 	sc := &scoring{model: model, tf: m.tf.For(ctx), rec: matching.Extract(typ, res)}
-	set, err := find(ctx, typ, registry.CandidateQuery{Keys: model.Keys(sc.rec), KeyCap: model.KeyCap(typ), Max: model.MaxCandidates(typ)})
+	if keys == nil {
+		keys = model.Keys(sc.rec)
+	}
+	set, err := find(ctx, typ, registry.CandidateQuery{Keys: keys, KeyCap: model.KeyCap(typ), Max: model.MaxCandidates(typ)})
 	if err != nil {
 		return nil, err
 	}

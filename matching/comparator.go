@@ -22,6 +22,7 @@ const (
 	cmpHousehold
 	cmpAddress
 	cmpPartOf
+	cmpFacility
 )
 
 // comparatorInfo describes one comparator: which features it takes, which
@@ -55,6 +56,7 @@ var comparators = map[string]comparatorInfo{
 	"household":  {cmpHousehold, allLevels, true, only(fHousehold)},
 	"address":    {cmpAddress, allLevels, true, only(fHousehold)},
 	"partOf":     {cmpPartOf, twoLevels, false, only(fPartOf)},
+	"facility":   {cmpFacility, allLevels, true, only(fName)},
 }
 
 // idKind is how an identifier system's values are read.
@@ -83,6 +85,7 @@ type outcome struct {
 	inHousehold bool
 	inTwins     bool
 	capped      bool // the field's disagreement capped the match below certain
+	derived     bool // agreement not counted: it follows from the field it supports
 	ai, bj      int16
 	weight      float64
 }

@@ -82,6 +82,11 @@ type gradeCounts map[string]map[string]int
 // negativeGrades scores every pair of records of two entities that form a
 // hard negative, whether blocking would find it or not.
 func (n *network) negativeGrades(m *matching.Model, tf matching.Frequencies) gradeCounts {
+	return n.negativeGradesOf(registry.TypePatient, m, tf)
+}
+
+// negativeGradesOf is negativeGrades for records of type typ.
+func (n *network) negativeGradesOf(typ string, m *matching.Model, tf matching.Frequencies) gradeCounts {
 	byEntity := map[string][]int{}
 	for i, e := range n.truth {
 		byEntity[e] = append(byEntity[e], i)
@@ -93,7 +98,7 @@ func (n *network) negativeGrades(m *matching.Model, tf matching.Frequencies) gra
 		}
 		for _, i := range byEntity[h.A] {
 			for _, j := range byEntity[h.B] {
-				g := m.Grade(registry.TypePatient, m.Score(n.recs[i], n.recs[j], tf))
+				g := m.Grade(typ, m.Score(n.recs[i], n.recs[j], tf))
 				if g == "" {
 					g = "none"
 				}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 
 	"idem/registry"
 )
@@ -64,6 +65,7 @@ type fieldModel struct {
 	jaccard        bool
 	nicknames, tf  bool
 	veto           bool               // disagreement caps the match below certain
+	supports       int                // index of the field this one only supports, -1 when none
 	m              [numLevels]float64 // for term-frequency adjustment
 	townM          float64            // m of agreement on the town, any level (see rTownOnly)
 	town           float64            // log2(townM/townU)
@@ -106,12 +108,17 @@ func compileType(typ string, tr *TypeRules) *typeModel {
 	}
 	for i, fr := range tr.Fields {
 		f := compileField(fr)
+		if fr.Supports != "" {
+			f.supports = slices.IndexFunc(tr.Fields, func(g *FieldRules) bool { return g.Field == fr.Supports })
+		}
 		switch {
 		case tr.SwapNames && f.feat == fGiven && f.cmp == cmpName:
 			t.given = i
 		case tr.SwapNames && f.feat == fFamily && f.cmp == cmpName:
 			t.family = i
-		case f.cmp == cmpHousehold:
+		case f.cmp == cmpHousehold, f.cmp == cmpAddress:
+			// a Location's address plays the household's part: the sites
+			// at one address share a switchboard and an organisation
 			t.household = i
 		}
 		t.fields = append(t.fields, f)
@@ -148,7 +155,7 @@ func compileField(fr *FieldRules) fieldModel {
 	feat, _ := featureByName(fr.Field)
 	f := fieldModel{
 		name: fr.Field, feat: feat, cmp: comparators[fr.Compare].kind, close: fr.Close, similar: fr.Similar,
-		jaccard: fr.Metric == "jaccard", nicknames: fr.Nicknames, tf: fr.TF, veto: fr.Veto,
+		jaccard: fr.Metric == "jaccard", nicknames: fr.Nicknames, tf: fr.TF, veto: fr.Veto, supports: -1,
 	}
 	copy(f.metres[:], fr.Metres)
 	f.weight = weights(&fr.M, &fr.U)

@@ -53,6 +53,10 @@ const (
 	rTownOnly
 	rPartOfOther
 	rNamesDisagree
+	rQualifiersDiffer
+	rPartOfSite
+	rSupporting
+	rCutShort
 )
 
 // ruleNames are the rules' texts in evidence.
@@ -103,6 +107,10 @@ var ruleNames = [...]string{
 	rTownOnly:           "same town (no street or phone on one side: weighed as all a town can say)",
 	rPartOfOther:        "one is part of the other",
 	rNamesDisagree:      "disagrees: the match is capped below certain",
+	rQualifiersDiffer:   "names differ in a qualifier (department, unit, number)",
+	rPartOfSite:         "one name is the other's with a qualifier: a part of that site",
+	rCutShort:           "one name cut short: agrees only as far as it goes",
+	rSupporting:         "agreement not counted: it follows from the field it supports",
 }
 
 // String returns the rule's text ("" for none).

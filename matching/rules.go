@@ -94,9 +94,17 @@ type FieldRules struct {
 	// Veto: when this field disagrees (level different), the match is
 	// capped just below the certain threshold: never linked automatically
 	// (two sites whose names clearly disagree).
-	Veto bool   `json:"veto,omitempty"`
-	M    Levels `json:"m"`
-	U    Levels `json:"u"`
+	Veto bool `json:"veto,omitempty"`
+	// Supports names another field of the type that this one only
+	// supports: this field's agreement counts only when that field cannot
+	// be compared (missing on a side) or agrees on the town alone, since it
+	// follows from it (a position geocoded from the address says nothing
+	// the address has not said, and where the addresses differ a shared
+	// position is a geocoder's shared point, such as a town's centroid).
+	// Its disagreement always counts.
+	Supports string `json:"supports,omitempty"`
+	M        Levels `json:"m"`
+	U        Levels `json:"u"`
 	// USameHousehold, when set, is u among pairs of records of one
 	// household: it replaces U (and term frequencies) when the type's
 	// household field is exact. Members of a household share more than
@@ -248,6 +256,11 @@ func (t *TypeRules) check(typ string) error {
 			return fmt.Errorf("fields[%d]: field %q compared twice", i, f.Field)
 		}
 		seen[f.Field] = true
+	}
+	for i, f := range t.Fields {
+		if f.Supports != "" && (f.Supports == f.Field || !slices.ContainsFunc(t.Fields, func(g *FieldRules) bool { return g.Field == f.Supports })) {
+			return fmt.Errorf("fields[%d] (%s): supports %q: want another field of the type", i, f.Field, f.Supports)
+		}
 	}
 	return t.checkTwins()
 }

@@ -95,14 +95,18 @@ func (m *Model) compare(t *typeModel, a, b *Record, tf Frequencies, out *[maxFie
 // A field with weights given the same household takes those when the
 // household field is exact; agreement on a term-frequency field is weighed
 // by its value's frequency in a (tf may be nil: no adjustment); the twin
-// signature, when the outcomes show it, takes over its fields; and a veto
-// field's disagreement caps the total below certain.
+// signature, when the outcomes show it, takes over its fields; a field
+// that only supports another counts no agreement where that other field
+// speaks (FieldRules.Supports); and a veto field's disagreement caps the
+// total below certain.
 func (t *typeModel) weigh(a *Record, tf Frequencies, out *[maxFields]outcome) float64 {
 	sameHousehold := t.household >= 0 && out[t.household].level == Exact
 	veto := false
 	for i := range t.fields {
 		f, o := &t.fields[i], &out[i]
 		switch {
+		case f.supports >= 0 && o.level > Different && out[f.supports].level != Missing && out[f.supports].rule != rTownOnly:
+			o.weight, o.derived = 0, true
 		case sameHousehold && f.inHousehold && o.level != Missing:
 			o.weight, o.inHousehold = f.hhWeight[o.level], true
 		case o.rule == rTownOnly:
@@ -164,6 +168,8 @@ func (m *Model) compareField(f *fieldModel, a, b *Record) outcome {
 		return compareNames(a.vals[f.feat], b.vals[f.feat], 0, 0, f)
 	case cmpText:
 		return compareTexts(a.vals[f.feat], b.vals[f.feat], f)
+	case cmpFacility:
+		return compareFacilityNames(a.vals[f.feat], b.vals[f.feat], f)
 	case cmpExact:
 		return compareExact(a.vals[f.feat], b.vals[f.feat])
 	case cmpDate:
@@ -268,6 +274,9 @@ func (f *fieldModel) evidence(a, b *Record, o *outcome) Evidence {
 	}
 	if o.capped {
 		e.Rule += "; " + rNamesDisagree.String()
+	}
+	if o.derived {
+		e.Rule += "; " + rSupporting.String()
 	}
 	e.Left, e.Right = f.display(a, int(o.ai), o, true), f.display(b, int(o.bj), o, false)
 	return e

@@ -83,6 +83,14 @@ func trainingRules(base *Model, t *typeModel, tr *TypeRules, rs []*Record, opt T
 		for f := range t.fields {
 			r.blocked[f] = slices.Contains(feats, t.fields[f].feat)
 		}
+		// A field that only supports another (a position derived from the
+		// address) agrees wherever the other does: blocking on either is
+		// blocking on both, or EM takes the pairs' shared town for matching.
+		for f := range t.fields {
+			if s := t.fields[f].supports; s >= 0 && (r.blocked[f] || r.blocked[s]) {
+				r.blocked[f], r.blocked[s] = true, true
+			}
+		}
 		pairs := rulePairs(kind, t, rs, opt, uint64(i))
 		r.pairs = newPairOutcomes(base, t, rs, pairs, opt.Frequencies)
 		out = append(out, r)

@@ -176,7 +176,9 @@ func (s *Service) transaction(ctx context.Context, entries []*entry, base string
 		if err := s.rewriteRefs(ctx, tx, refs, resolved); err != nil {
 			return err
 		}
-		if err := tx.PrefetchBlocking(ctx, batchKeys(entries)); err != nil {
+		if err := s.prepare(ctx, tx, len(entries), func(i int) (string, MatchIndex) {
+			return entries[i].typ, entries[i].keys
+		}); err != nil {
 			return err
 		}
 		for _, method := range []string{"DELETE", "POST", "PUT"} {
@@ -448,19 +450,23 @@ func (s *Service) batchOne(ctx context.Context, e *entry, base string) (*Outcome
 	return out, err, nil
 }
 
-// batchKeys returns the blocking keys of the entries, each once.
-func batchKeys(entries []*entry) []string {
-	seen := map[string]bool{}
-	var keys []string
-	for _, e := range entries {
-		for _, k := range e.keys.Keys {
-			if !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
-			}
+// prepare runs the link step's look ahead (Linker.Prepare) over the n
+// records of a batch, record(i) giving the type and match index of the
+// i-th (none: not a record to write).
+func (s *Service) prepare(ctx context.Context, tx Tx, n int, record func(i int) (string, MatchIndex)) error {
+	if s.Link == nil {
+		return nil
+	}
+	batch := make([]*Write, 0, n)
+	for i := 0; i < n; i++ {
+		if typ, ix := record(i); len(ix.Keys) > 0 {
+			batch = append(batch, &Write{Type: typ, Index: ix})
 		}
 	}
-	return keys
+	if len(batch) == 0 {
+		return nil
+	}
+	return s.Link.Prepare(ctx, tx, batch)
 }
 
 // prepareKeys computes the blocking keys of every POST and PUT entry on all

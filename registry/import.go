@@ -117,6 +117,14 @@ func (s *Service) importTx(ctx context.Context, tx Tx, recs []*ImportRecord) ([]
 			targets[i] = found.ID
 		}
 	}
+	if err := s.prepare(ctx, tx, len(recs), func(i int) (string, MatchIndex) {
+		if recs[i].Err != nil || results[i] != nil {
+			return "", MatchIndex{}
+		}
+		return recs[i].Type, recs[i].keys
+	}); err != nil {
+		return nil, err
+	}
 	batch := map[string]string{} // criteria → id written earlier in this batch
 	for i, r := range recs {
 		if r.Err != nil {

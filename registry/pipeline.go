@@ -15,6 +15,10 @@ import (
 // import, a re-match — runs these steps, in this order, in the write's
 // transaction, and nothing else does:
 //
+// A batch (a transaction Bundle, an import batch) first runs the link
+// step's look ahead over all its records (Linker.Prepare), then each
+// record the steps below.
+//
 //  1. authorize: may the acting client or user (ActorFrom(ctx)) make this
 //     write, given the stored record's owner and the new record's
 //     identifier domains? (Authorizer; the policy's decision)
@@ -55,6 +59,12 @@ type Authorizer interface {
 
 // Linker is the pipeline's resolve and link steps.
 type Linker interface {
+	// Prepare looks ahead over a batch about to be written in tx (a
+	// transaction Bundle, an import batch): each Write holds the record's
+	// Type and Index only. It has the store read at once what the batch's
+	// link steps will ask (blocking key counts; candidates, beside the
+	// writer where the store can), before anything of the batch is written.
+	Prepare(ctx context.Context, tx Tx, batch []*Write) error
 	// Resolve rewrites w.Resource before it is stored.
 	Resolve(ctx context.Context, tx Tx, w *Write) error
 	// Link links the stored version (or unlinks a deleted record) and

@@ -77,6 +77,14 @@ type Tx interface {
 	// Candidates calls need not each ask (serialising on the keys first,
 	// as Candidates does).
 	PrefetchBlocking(ctx context.Context, keys []string) error
+	// PrefetchCandidates starts reading, beside the transaction, the
+	// written candidates of each query of typ, in order, so that the
+	// Candidates calls with the same queries that follow find them read.
+	// The reads must see exactly what the transaction sees but its own
+	// writes; a store that cannot promise that here (concurrent writers,
+	// or this transaction has written already) does nothing, and
+	// Candidates reads as usual.
+	PrefetchCandidates(ctx context.Context, typ string, qs []CandidateQuery)
 	// LoadLinks reads the links of these records of typ in one query, for
 	// the Links calls about them that follow in the transaction.
 	LoadLinks(ctx context.Context, typ string, ids []string) error

@@ -27,6 +27,11 @@ var facilityKinds = []facilityKind{
 	// Home health agencies and hospices serve patients at home; only
 	// ProfileGeocoded has them (weight 0 keeps the default's stream).
 	{"COMM", "Community Location", 0, []string{"{place} Home Health", "{surname} Home Care", "{city} Visiting Nurses", "{place} Hospice"}},
+	// Departments and units that exist only inside a hospital campus.
+	{"CARD", "Cardiology clinic", 0, nil},
+	{"ONCL", "Oncology clinic", 0, nil},
+	{"PEDC", "Pediatrics clinic", 0, nil},
+	{"HU", "Hospital unit", 0, nil},
 }
 
 const (
@@ -35,7 +40,28 @@ const (
 	kindImaging  = 4
 	kindER       = 7
 	kindHome     = 8
+	kindCardio   = 9
+	kindOncology = 10
+	kindPeds     = 11
+	kindUnit     = 12
 )
+
+// campusUnit is a department or unit a hospital campus may have: its kind
+// and the words added to the hospital's name.
+type campusUnit struct {
+	kind   int
+	suffix string
+}
+
+// campusUnits are the parts of a campus a group draws three of. They are
+// the hardest negatives of a location registry: one address, one position,
+// often one switchboard, and names that differ in a single word ("…
+// Cardiology" and "… Oncology", "… Ward 3" and "… Ward 4").
+var campusUnits = []campusUnit{
+	{kindLab, "Laboratory"}, {kindER, "Emergency Department"}, {kindImaging, "Imaging Center"},
+	{kindCardio, "Cardiology"}, {kindOncology, "Oncology"}, {kindPeds, "Pediatrics"},
+	{kindUnit, "Ward 3"}, {kindUnit, "Ward 4"}, {kindUnit, "Ward 5"},
+}
 
 var facilityWeights = func() []int {
 	w := make([]int, len(facilityKinds))
@@ -126,18 +152,23 @@ func (g *generator) siteGroup(r *rand.Rand, gi int) []facility {
 	return sites
 }
 
-// campus turns the group into a hospital and its laboratory, emergency
-// department and imaging center: one address, one position, similar names.
+// campus turns the group into a hospital and three of its departments or
+// units (campusUnits): one address, one position, similar names; about
+// half of the departments are reached through the hospital's switchboard
+// and list its number.
 func (g *generator) campus(r *rand.Rand, sites []facility) {
 	main := &sites[0]
 	main.kind = kindHospital
 	main.name = g.facilityName(r, kindHospital, main.addr.city, false)
 	main.acronym, main.addr.unit = acronym(main.name), ""
-	for i, k := range []int{kindLab, kindER, kindImaging} {
-		s := &sites[i+1]
-		s.kind, s.org, s.partOf, s.acronym, s.former = k, main.org, main.index, "", ""
+	for i, u := range r.Perm(len(campusUnits))[:groupSize-1] {
+		s, unit := &sites[i+1], campusUnits[u]
+		s.kind, s.org, s.partOf, s.acronym, s.former = unit.kind, main.org, main.index, "", ""
 		s.addr, s.old, s.moved, s.lat, s.long = main.addr, main.old, main.moved, main.lat, main.long
-		s.name = main.name + " " + map[int]string{kindLab: "Laboratory", kindER: "Emergency Department", kindImaging: "Imaging Center"}[k]
+		s.name = main.name + " " + unit.suffix
+		if r.IntN(2) == 0 {
+			s.phone = main.phone
+		}
 	}
 	for a := range groupSize {
 		for b := a + 1; b < groupSize; b++ {

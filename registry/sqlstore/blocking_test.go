@@ -128,6 +128,71 @@ func TestCandidatesRankAsIfEveryKeyWereRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// With the candidates read ahead (on reader connections beside the
+		// writer) before the batch creates records and moves and
+		// deletes written ones' keys: the queries answer as if read now.
+		var qs []registry.CandidateQuery
+		for trial := 0; trial < 40; trial++ {
+			qs = append(qs, registry.CandidateQuery{KeyCap: 60 + rng.IntN(60), Max: 1 + rng.IntN(12),
+				Keys: []string{fmt.Sprintf("common:%d", rng.IntN(3)), fmt.Sprintf("mid:%d", rng.IntN(20)), fmt.Sprintf("rare:%d", rng.IntN(200)), fmt.Sprintf("rare:%d", rng.IntN(200))}})
+		}
+		err = s.Write(ctx, func(tx registry.Tx) error {
+			var all []string
+			for k := range held {
+				all = append(all, k)
+			}
+			for _, q := range qs {
+				all = append(all, q.Keys...) // a batch prefetches its records' keys (linkage.Prepare)
+			}
+			if err := tx.PrefetchBlocking(ctx, all); err != nil {
+				return err
+			}
+			tx.PrefetchCandidates(ctx, "Patient", qs)
+			for i := 400; i < 450; i++ {
+				create(tx, i)
+			}
+			for i := 1; i < 400; i += 5 {
+				id, local := fmt.Sprintf("p%03d", i), fmt.Sprint(i)
+				if i%7 == 0 {
+					continue // deleted above
+				}
+				for _, k := range keysOf[local] {
+					held[k] = slices.DeleteFunc(held[k], func(x string) bool { return x == id })
+				}
+				if i%3 == 0 {
+					if _, err := svc.DeleteTx(ctx, tx, "Patient", id); err != nil {
+						return err
+					}
+					continue
+				}
+				ks := []string{fmt.Sprintf("common:%d", rng.IntN(3)), fmt.Sprintf("mid:%d", rng.IntN(20)), fmt.Sprintf("rare:%d", rng.IntN(200))}
+				keysOf[local] = ks
+				if _, err := svc.UpdateTx(ctx, tx, "Patient", id, mustDecode(t, patientJSON("F", "I", "2000-01-01", local)), 0); err != nil {
+					return err
+				}
+				for _, k := range ks {
+					held[k] = append(held[k], id)
+				}
+			}
+			for _, q := range qs {
+				set, err := tx.Candidates(ctx, "Patient", q)
+				if err != nil {
+					return err
+				}
+				if got, want := ids(set.Found), naiveRanking(held, q); !slices.Equal(got, want) {
+					t.Errorf("read ahead, query %+v: got %v, want %v", q, got, want)
+				}
+			}
+			// A query the batch's writes could re-rank past what was read
+			// is read again; most are not.
+			if n := sqlstore.ReadAhead(tx); n < len(qs)*3/4 {
+				t.Errorf("only %d of %d queries were answered from what was read ahead", n, len(qs))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	})
 }
 

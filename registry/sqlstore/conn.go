@@ -252,3 +252,18 @@ func expandIn(query string, args []any) (string, []any) {
 	}
 	return sb.String(), out
 }
+
+// changes is SQLite's count of rows this connection has inserted, updated
+// or deleted since it opened (total_changes()); -1 when it cannot be read.
+func (c *conn) changes() int64 {
+	rs, err := c.query(context.Background(), `SELECT total_changes()`)
+	if err != nil {
+		return -1
+	}
+	defer rs.Close()
+	var n int64 = -1
+	if rs.Next() {
+		rs.Scan(&n)
+	}
+	return n
+}

@@ -47,10 +47,16 @@ func (t *tx) Candidates(ctx context.Context, typ string, q registry.CandidateQue
 			return nil, err
 		}
 	}
-	set, err := candidatesWith(func(query string, args ...any) (*sql.Rows, error) {
+	if c := t.aheadFor(typ, q); c != nil {
+		set, err := t.candidatesFrom(ctx, c, typ, q)
+		if set != nil || err != nil {
+			t.aheadHits++
+			return set, err
+		}
+	}
+	return candidatesWith(func(query string, args ...any) (*sql.Rows, error) {
 		return t.conn.query(ctx, query, args...)
 	}, typ, q, &t.buf, t.keyCounts)
-	return set, err
 }
 
 // LoadLinks loads the link sets of the records of typ with these ids.
@@ -103,18 +109,30 @@ func candidatesWith(query func(string, ...any) (*sql.Rows, error), typ string, q
 	if err := b.count(); err != nil {
 		return nil, err
 	}
-	for i, n := range b.counts {
-		if n > q.KeyCap {
-			out.Capped = append(out.Capped, q.Keys[i])
-		}
-	}
+	b.capped(out)
 	if err := b.rank(); err != nil {
 		return nil, err
 	}
+	return b.candidates(out, typ, nil)
+}
+
+// capped lists in out the keys held by more than KeyCap records.
+func (b *blocking) capped(out *registry.CandidateSet) {
+	for i, n := range b.counts {
+		if n > b.q.KeyCap {
+			out.Capped = append(out.Capped, b.q.Keys[i])
+		}
+	}
+}
+
+// candidates fills out with the best Max records ranked, best first: each
+// from the buffer, from ahead (rows read beside the writer), or read now.
+func (b *blocking) candidates(out *registry.CandidateSet, typ string, ahead map[int64]candidateRow) (*registry.CandidateSet, error) {
 	if len(b.score) == 0 {
 		return out, nil
 	}
-	best := registry.TopCandidates(b.score, q.Max)
+	buf := b.buf
+	best := registry.TopCandidates(b.score, b.q.Max)
 	out.Skipped = len(b.score) - len(best) + b.unfetched
 	var found []candidateRow
 	var stored []int64
@@ -125,6 +143,12 @@ func candidatesWith(query func(string, ...any) (*sql.Rows, error), typ string, q
 			}
 			continue
 		}
+		if row, ok := ahead[rid]; ok {
+			if row.res != nil {
+				found = append(found, row)
+			}
+			continue
+		}
 		stored = append(stored, rid)
 	}
 	if len(stored) > 0 {
@@ -132,7 +156,7 @@ func candidatesWith(query func(string, ...any) (*sql.Rows, error), typ string, q
 		if buf != nil {
 			sel = selectCandidateLean
 		}
-		rs, err := query(sel+` WHERE r.pk IN ? AND r.type || '' = ? AND r.deleted = ?`, stored, typ, false)
+		rs, err := b.query(sel+` WHERE r.pk IN ? AND r.type || '' = ? AND r.deleted = ?`, stored, typ, false)
 		if err != nil {
 			return nil, err
 		}
@@ -172,6 +196,18 @@ type blocking struct {
 	counts    []int          // entries per key, up to KeyCap+1
 	score     map[int64]float64
 	unfetched int // entries of the keys not read (records ranked below Max, perhaps counted twice)
+	// masks, when not nil, collects which of the query's keys (bit i: Keys[i])
+	// each written record found holds, for a prefetch (prefetch.go).
+	masks map[int64]uint64
+	// unread has bit i set when rank left the query's key i unread.
+	unread uint64
+}
+
+// held notes that the written record rid holds the query's key i.
+func (b *blocking) held(rid int64, i int) {
+	if b.masks != nil {
+		b.masks[rid] |= 1 << i
+	}
 }
 
 // count reads how many records hold each key (match_key_counts, kept by
@@ -269,6 +305,7 @@ func (b *blocking) rank() error {
 	unread := order[read:]
 	for _, i := range unread {
 		b.unfetched += b.counts[i]
+		b.unread |= 1 << i
 	}
 	return b.complete(unread)
 }
@@ -304,6 +341,7 @@ func (b *blocking) fetch(keys []int) error {
 	err := b.eachKeyRow(`SELECT key, rid FROM idx_match WHERE key IN ?`, []any{list}, func(k string, rid int64) {
 		for _, i := range at[k] {
 			b.score[rid] += registry.BlockingWeight(b.counts[i], b.q.KeyCap)
+			b.held(rid, i)
 		}
 	})
 	if b.buf != nil {
@@ -333,6 +371,7 @@ func (b *blocking) complete(unread []int) error {
 	}
 	err := b.eachKeyRow(`SELECT key, rid FROM idx_match WHERE rid IN ? AND key IN ?`, []any{rids, keys}, func(k string, rid int64) {
 		b.score[rid] += registry.BlockingWeight(b.counts[at[k]], b.q.KeyCap)
+		b.held(rid, at[k])
 		b.unfetched--
 	})
 	if b.buf != nil {

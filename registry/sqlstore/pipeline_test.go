@@ -29,6 +29,11 @@ func (s *steps) Resolve(_ context.Context, _ registry.Tx, w *registry.Write) err
 	return nil
 }
 
+func (s *steps) Prepare(_ context.Context, _ registry.Tx, batch []*registry.Write) error {
+	s.calls = append(s.calls, "prepare "+strconv.Itoa(len(batch)))
+	return nil
+}
+
 func (s *steps) Link(ctx context.Context, tx registry.Tx, w *registry.Write, out *registry.Outcome) error {
 	s.calls = append(s.calls, "link "+w.Action)
 	// A step writes idem's own records through the system path, which

@@ -40,6 +40,14 @@ type tx struct {
 	// (PrefetchBlocking), kept current as this transaction writes and
 	// deletes keys; a key absent is read from match_key_counts.
 	keyCounts map[string]int
+	// clean: nothing before this transaction in its commit has written, so
+	// the database holds what is committed; flushed: it has written buffered
+	// rows since. While clean and not flushed, candidates may be read ahead
+	// on reader connections (ahead, prefetch.go).
+	clean, flushed bool
+	ahead          *readAhead
+	aheadCtx       context.Context
+	aheadHits      int // Candidates answered from what was read ahead
 }
 
 // pending holds rows not yet written. Heads and versions are flattened
@@ -377,8 +385,10 @@ func (t *tx) clearIndex(ctx context.Context, rid int64, ix *registry.Index) erro
 }
 
 // clearWritten deletes the written index rows of the resources replaced
-// since the last flush.
-func (t *tx) clearWritten(ctx context.Context, rids map[int64]bool) error {
+// since the last flush; the search rows of those rewritten with new rows
+// (in index) are brought to the new rows instead, the rows kept noted in
+// have (diff.go).
+func (t *tx) clearWritten(ctx context.Context, rids map[int64]bool, index map[int64]*registry.Index, have *writtenRows) error {
 	if len(rids) == 0 {
 		return nil
 	}
@@ -389,7 +399,26 @@ func (t *tx) clearWritten(ctx context.Context, rids map[int64]bool) error {
 	slices.Sort(list)
 	for start := 0; start < len(list); start += maxChunk {
 		chunk := list[start:min(start+maxChunk, len(list))]
+		var rewritten, gone []int64
+		for _, rid := range chunk {
+			if index[rid] != nil {
+				rewritten = append(rewritten, rid)
+			} else {
+				gone = append(gone, rid)
+			}
+		}
+		if err := t.diffSearch(ctx, rewritten, index, have); err != nil {
+			return err
+		}
 		for _, table := range clearTables {
+			if searchTables[table] {
+				if len(gone) > 0 {
+					if err := t.conn.exec(ctx, `DELETE FROM `+table+` WHERE rid IN `+placeholders(len(gone)), int64Args(gone)...); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			if table == "idx_match" {
 				if err := t.dropKeys(ctx, `DELETE FROM idx_match WHERE rid IN `+placeholders(len(chunk))+` RETURNING key`, int64Args(chunk)...); err != nil {
 					return err
@@ -432,10 +461,13 @@ func (t *tx) flush(ctx context.Context) error {
 	}
 	b := t.buf
 	t.buf = pending{}
-	if err := t.clearWritten(ctx, b.cleared); err != nil {
+	t.flushed = true
+	var have writtenRows
+	if err := t.clearWritten(ctx, b.cleared, b.index, &have); err != nil {
 		return err
 	}
 	strs, toks, dates, refs, keys, recs := b.expand()
+	strs, toks, dates, refs = have.drop(strs, toks, dates, refs)
 	if t.keyCounts != nil {
 		for _, k := range keys {
 			if n, ok := t.keyCounts[k.key]; ok {

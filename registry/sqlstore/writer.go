@@ -109,8 +109,13 @@ func (w *writer) run(batch []*writeReq) {
 		return
 	}
 	c := newConn(gtx, false, w.store.stmts)
+	start := c.changes()
 	for i, r := range batch {
-		errs[i] = w.runOne(gtx, c, r)
+		// A request sees only what is committed, plus its own writes, when
+		// none before it in this commit has written: then it may read its
+		// candidates ahead on reader connections (prefetch.go).
+		clean := i == 0 || (start >= 0 && c.changes() == start)
+		errs[i] = w.runOne(gtx, c, r, clean)
 	}
 	c.close()
 	if err := gtx.Commit().Error; err != nil {
@@ -126,7 +131,7 @@ func (w *writer) run(batch []*writeReq) {
 }
 
 // runOne runs one request inside a savepoint of the batch transaction.
-func (w *writer) runOne(gtx *gorm.DB, c *conn, r *writeReq) (err error) {
+func (w *writer) runOne(gtx *gorm.DB, c *conn, r *writeReq, clean bool) (err error) {
 	if err := r.ctx.Err(); err != nil {
 		return err
 	}
@@ -142,7 +147,8 @@ func (w *writer) runOne(gtx *gorm.DB, c *conn, r *writeReq) (err error) {
 		}
 		c.exec(context.Background(), "RELEASE w")
 	}()
-	t := &tx{db: gtx.WithContext(r.ctx), conn: c, store: w.store}
+	t := &tx{db: gtx.WithContext(r.ctx), conn: c, store: w.store, clean: clean}
+	defer t.stopAhead()
 	if err := r.fn(t); err != nil {
 		return err
 	}

@@ -1,0 +1,44 @@
+package linkage
+
+import (
+	"context"
+
+	"idem/registry"
+)
+
+// Prepare is the link step's look ahead over a batch about to be written
+// (registry.Linker): the store reads at once how many records hold each
+// of the batch's blocking keys, and starts reading each record's written
+// candidates beside the writer, in the order the records will be linked,
+// so that scoring inside the transaction finds them read. The queries are
+// the ones score will ask: the record's stored blocking keys, with the
+// current model's cap and candidate limit.
+func (l *Linker) Prepare(ctx context.Context, tx registry.Tx, batch []*registry.Write) error {
+	seen := map[string]bool{}
+	var keys []string
+	byType := map[string][]registry.CandidateQuery{}
+	var types []string
+	model := l.matcher.models.Current(ctx)
+	for _, w := range batch {
+		for _, k := range w.Index.Keys {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+		if !Matchable(w.Type) || !l.autoLink(w.Type) {
+			continue
+		}
+		if byType[w.Type] == nil {
+			types = append(types, w.Type)
+		}
+		byType[w.Type] = append(byType[w.Type], registry.CandidateQuery{Keys: w.Index.Keys, KeyCap: model.KeyCap(w.Type), Max: model.MaxCandidates(w.Type)})
+	}
+	if err := tx.PrefetchBlocking(ctx, keys); err != nil {
+		return err
+	}
+	for _, typ := range types {
+		tx.PrefetchCandidates(ctx, typ, byType[typ])
+	}
+	return nil
+}
