@@ -58,6 +58,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		err = healthcheckCommand(ctx, cfg, args, stdout, stderr)
 	case "import":
 		err = importCommand(ctx, cfg, args, stdout, stderr)
+	case "secrets":
+		err = secretsCommand(ctx, cfg, args, stdout, stderr)
 	case "version":
 		printVersion(stdout)
 	case "help", "-h", "--help":
@@ -90,6 +92,8 @@ commands:
   client    client systems: client add NAME --system URI --role ROLE [--domain SYSTEM]... [--expires 90d] [--jwks FILE] | list | revoke NAME | rotate NAME
   import    import FILE...|- [--client NAME] [--format ndjson|bundle|csv] [--map given=first_name,...] [--strict]:
             load local NDJSON, Bundle JSON or CSV through the write pipeline, with a match report
+  secrets   stored credentials: secrets keygen (print a new IDEM_SECRET_KEY) | rotate (re-seal them under
+            IDEM_SECRET_KEY, reading with IDEM_SECRET_KEY_OLD)
   user      admin UI users: user add NAME --role steward|admin [--password P] | passwd NAME | list
   healthcheck  exit 0 when the server on --addr answers /healthz (the container's health check)
   version   print the version (also --version)
@@ -156,11 +160,20 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Instance, error)
 	if err != nil {
 		return nil, err
 	}
+	ring, err := cfg.keyring(log)
+	if err != nil {
+		return nil, err
+	}
 	o, err := open(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	inst, err := start(ctx, cfg, o, limits, proxies, newExchange(cfg, o, allow, log), log)
+	ex := newExchange(cfg, o, allow, ring, log)
+	if err := prepareSecrets(ctx, cfg, ex, ring, log); err != nil {
+		o.close()
+		return nil, err
+	}
+	inst, err := start(ctx, cfg, o, limits, proxies, ex, log)
 	if err != nil {
 		o.close()
 		return nil, err

@@ -66,7 +66,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 	// and AuditEvents take) → audit.
 	models := linkage.NewModels(store, rules, modelRefresh, log)
 	matcher := linkage.NewMatcher(store, models, log)
-	w := &registry.Writer{MatchIndex: matcher.Index}
+	w := &registry.Writer{MatchIndex: matcher.Index, Now: cfg.now}
 	linker := linkage.NewLinker(store, w, matcher, linkage.LinkerConfig{AutoLink: authz.AutoLink}, log)
 	auditor := registry.NewAuditor(store, w, auditSource(cfg))
 	svc := &registry.Service{Store: store, Writer: w, Steps: registry.Steps{

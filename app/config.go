@@ -94,6 +94,22 @@ type Config struct {
 	// EventRetention (IDEM_EVENT_RETENTION, --event-retention) is how long
 	// delivered subscription events are kept for $events and resend.
 	EventRetention time.Duration
+	// SecretKey (IDEM_SECRET_KEY, base64 of 32 bytes) seals the
+	// credentials idem stores for calling other servers; or SecretKeyFile
+	// (IDEM_SECRET_KEY_FILE) holds it. Without either, a SQLite database
+	// gets a key file beside it on first start (secrets.go); PostgreSQL
+	// needs one configured as soon as any secret is stored.
+	// SecretKeyOld (IDEM_SECRET_KEY_OLD, comma-separated) are earlier
+	// keys still accepted for reading while `idem secrets rotate` runs.
+	SecretKey, SecretKeyFile, SecretKeyOld string
+	// PullOverlap (IDEM_PULL_OVERLAP) is how much of a peer's history
+	// each pull reads again behind its cursor, deduplicated by version:
+	// it covers clocks of the peer's instances that disagree and late
+	// commits (default 5 minutes).
+	PullOverlap time.Duration
+	// now is the clock of writes and of the exchange (nil: time.Now);
+	// tests give an instance a skewed one.
+	now func() time.Time
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -180,6 +196,7 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 		"IDEM_TRUSTED_PROXIES": &cfg.TrustedProxies,
 		"IDEM_METRICS_TOKEN":   &cfg.MetricsToken, "IDEM_METRICS_ADDR": &cfg.MetricsAddr,
 		"IDEM_OUTBOUND_ALLOW": &cfg.OutboundAllow,
+		"IDEM_SECRET_KEY":     &cfg.SecretKey, "IDEM_SECRET_KEY_FILE": &cfg.SecretKeyFile, "IDEM_SECRET_KEY_OLD": &cfg.SecretKeyOld,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {
@@ -220,7 +237,7 @@ func (cfg *Config) fromEnv(getenv func(string) string) error {
 	durations := map[string]*time.Duration{"IDEM_SHUTDOWN_TIMEOUT": &cfg.ShutdownFor,
 		"IDEM_RETRY_MIN": &cfg.RetryMin, "IDEM_RETRY_MAX": &cfg.RetryMax, "IDEM_HEARTBEAT_MIN": &cfg.Heartbeat,
 		"IDEM_FEDERATED_TIMEOUT": &cfg.FederatedTimeout, "IDEM_FEDERATED_TTL": &cfg.FederatedTTL, "IDEM_HELD_POLL": &cfg.HeldPoll,
-		"IDEM_JOB_LEASE": &cfg.JobLease, "IDEM_EVENT_RETENTION": &cfg.EventRetention}
+		"IDEM_JOB_LEASE": &cfg.JobLease, "IDEM_EVENT_RETENTION": &cfg.EventRetention, "IDEM_PULL_OVERLAP": &cfg.PullOverlap}
 	for k, p := range durations {
 		if v := getenv(k); v != "" {
 			d, err := time.ParseDuration(v)

@@ -40,6 +40,7 @@ func startChild(t *testing.T, dbPath, addr string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "IDEM_TEST_CHILD=1", "IDEM_DB="+dbPath, "IDEM_ADDR="+addr, "IDEM_LOG_LEVEL=warn", "IDEM_SEED=false",
 		"IDEM_ADMIN_TOKEN="+testAdminToken, "IDEM_ADMIN_PASSWORD="+testAdminPassword, "IDEM_RATE=0")
+	cmd.Env = append(cmd.Env, secretKeyEnv(dbPath)...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

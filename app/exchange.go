@@ -7,14 +7,16 @@ import (
 	"idem/registry"
 	"idem/registry/exchange"
 	"idem/registry/outbound"
+	"idem/registry/secret"
 	"idem/registry/sqlstore"
 )
 
 // newExchange builds the exchange service (subscriptions, endpoints,
 // pulls) over the store, and makes every committed write wake its worker.
-func newExchange(cfg Config, o *opened, allow *outbound.Allow, log *slog.Logger) *exchange.Service {
+func newExchange(cfg Config, o *opened, allow *outbound.Allow, ring *secret.Keyring, log *slog.Logger) *exchange.Service {
 	ex := exchange.New(storeDB{o.store}, o.svc, exchange.Config{Allow: allow, Postgres: sqlstore.IsPostgres(cfg.DB),
-		RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, HeartbeatMin: cfg.Heartbeat, Retention: cfg.EventRetention}, log)
+		RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, HeartbeatMin: cfg.Heartbeat, Retention: cfg.EventRetention,
+		Secrets: ring, Now: cfg.now, PullOverlap: cfg.PullOverlap}, log)
 	ex.ActorFor = func(ctx context.Context, name string) (registry.Actor, error) {
 		c, err := o.authz.Client(ctx, name)
 		if err != nil {

@@ -114,7 +114,7 @@ func TestBrowserExchangePages(t *testing.T) {
 	run("peers", chromedp.Navigate(base+"/admin/peers"), chromedp.WaitVisible("#peers", chromedp.ByQuery))
 	prow := `tr.peer[data-id="` + ep + `"]`
 	run("open the peer", chromedp.Click(prow+" a", chromedp.ByQuery), chromedp.WaitVisible("#health", chromedp.ByQuery))
-	if auth := text("#auth"); auth != "bearer token" {
+	if auth := text("#auth"); auth != "bearer token (secret set)" {
 		t.Fatalf("credentials shown as %q", auth)
 	}
 	until("the first pull", func() bool { return text("#pulled") == "3" && strings.Contains(text("#runs"), "done") })

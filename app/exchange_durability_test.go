@@ -26,6 +26,7 @@ func startChildEnv(t *testing.T, dbPath, addr string, env ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "IDEM_TEST_CHILD=1", "IDEM_DB="+dbPath, "IDEM_ADDR="+addr, "IDEM_LOG_LEVEL=error", "IDEM_SEED=false",
 		"IDEM_ADMIN_TOKEN="+testAdminToken, "IDEM_ADMIN_PASSWORD="+testAdminPassword, "IDEM_RATE=0")
+	cmd.Env = append(cmd.Env, secretKeyEnv(dbPath)...)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

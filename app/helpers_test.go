@@ -14,6 +14,7 @@ import (
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
 
+	"idem/registry/sqlstore"
 	"idem/registry/sqlstore/sqltest"
 )
 
@@ -28,7 +29,19 @@ type testServer struct {
 const (
 	testAdminToken    = "idem_test-admin-token-0123456789abcdef"
 	testAdminPassword = "test admin password"
+	// testSecretKey seals stored credentials on PostgreSQL, where several
+	// instances share the database and a key must be configured; SQLite
+	// test servers generate their own key file.
+	testSecretKey = "d/5VAh7dCy+1LViPpZ3DkuxRAAH3CbCyufn7Zx13L+8="
 )
+
+// secretKeyEnv is the IDEM_SECRET_KEY setting a child process on dsn needs.
+func secretKeyEnv(dsn string) []string {
+	if sqlstore.IsPostgres(dsn) {
+		return []string{"IDEM_SECRET_KEY=" + testSecretKey}
+	}
+	return nil
+}
 
 func startServer(t *testing.T, kind string) *testServer {
 	t.Helper()
@@ -44,6 +57,16 @@ func startOn(t *testing.T, dsn string) *testServer {
 // configuration first.
 func startWith(t *testing.T, dsn string, edit func(*Config)) *testServer {
 	t.Helper()
+	inst, err := Start(context.Background(), testConfig(dsn, edit), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { inst.Close() })
+	return &testServer{Instance: inst, t: t, base: inst.URL() + "/fhir"}
+}
+
+// testConfig is the configuration of a test server on dsn, changed by edit.
+func testConfig(dsn string, edit func(*Config)) Config {
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DB = dsn
@@ -52,15 +75,13 @@ func startWith(t *testing.T, dsn string, edit func(*Config)) *testServer {
 	cfg.AdminToken = testAdminToken
 	cfg.AdminPassword = testAdminPassword
 	cfg.Rate = 0 // tests fire thousands of requests
+	if sqlstore.IsPostgres(dsn) {
+		cfg.SecretKey = testSecretKey
+	}
 	if edit != nil {
 		edit(&cfg)
 	}
-	inst, err := Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() { inst.Close() })
-	return &testServer{Instance: inst, t: t, base: inst.URL() + "/fhir"}
+	return cfg
 }
 
 // eachServer runs fn against a server on every available database.

@@ -36,7 +36,7 @@ type SubscriptionEvent struct {
 type PeerState struct {
 	ID, Name, Address, Status string // Status as stored (an active peer failing is shown as error)
 	Client, System            string // the idem client its records are written as, and its source system
-	Auth                      string // how pulls authenticate, without the secret: "bearer token", "SMART client C at URL", "none"
+	Auth                      string // how pulls authenticate, without the secret: "bearer token (secret set)", "SMART client C at URL — private key set", "none"
 	Types                     []string
 	Every                     time.Duration
 	LastSuccess, LastErrorAt  time.Time

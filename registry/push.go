@@ -83,7 +83,7 @@ func (s *Service) Push(ctx context.Context, ws []*PushWrite) error {
 			}
 			w.Out = out
 		}
-		return nil
+		return s.claimPushed(ctx, tx, ws)
 	})
 }
 

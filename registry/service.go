@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"maps"
 	"net/url"
 	"time"
 )
@@ -254,7 +255,15 @@ func (s *Service) conditionalUpdateTx(ctx context.Context, tx Tx, typ string, cr
 	case bodyID != "":
 		return s.updateTx(ctx, tx, typ, bodyID, res, ifMatch, keys)
 	}
-	return s.put(ctx, tx, typ, newID, res, nil, keys)
+	// Nothing matched: a create, which claims the criteria as a
+	// conditional create does, so two at once make one record. The loser
+	// is retried and updates the winner's record: res must come to the
+	// retry without the id the store step gives it.
+	out, err := s.put(ctx, tx, typ, newID, maps.Clone(res), nil, keys)
+	if err != nil {
+		return nil, err
+	}
+	return out, tx.ClaimKey(ctx, typ, CanonicalQuery(typ, criteria), newID)
 }
 
 // Delete marks typ/id deleted (a new, empty version). Deleting a deleted

@@ -128,9 +128,13 @@ func appendSystems(out []string, v any) []string {
 
 // setSource makes meta.source the client's: its own record URL
 // ("<system>/<Type>/<local id>") is kept, anything else becomes the
-// client's system URI. A stored record of another system that the client
-// may change (an admin's or an authoritative client's correction) keeps
-// its source: it stays its owner's, and the audit trail names who changed it.
+// stored record URL of the client's system when there is one (a source
+// that PUTs its record by the registry id, without meta, must not lose
+// the URL $import and pushes find it by — they would store it twice), or
+// else the client's system URI. A stored record of another system that
+// the client may change (an admin's or an authoritative client's
+// correction) keeps its source: it stays its owner's, and the audit trail
+// names who changed it.
 func setSource(res map[string]any, system, stored string) {
 	meta, _ := res["meta"].(map[string]any)
 	if meta == nil {
@@ -146,7 +150,11 @@ func setSource(res map[string]any, system, stored string) {
 		delete(meta, "source")
 		return
 	}
-	if !strings.HasPrefix(src, strings.TrimSuffix(system, "/")+"/") {
+	switch prefix := strings.TrimSuffix(system, "/") + "/"; {
+	case strings.HasPrefix(src, prefix):
+	case strings.HasPrefix(stored, prefix):
+		meta["source"] = stored
+	default:
 		meta["source"] = system
 	}
 }

@@ -134,9 +134,13 @@ func (s *Service) peerState(ctx context.Context, row *dirRow) (registry.PeerStat
 	if err != nil {
 		return registry.PeerState{}, err
 	}
+	now, err := s.leaseNow(s.db.Read().WithContext(ctx))
+	if err != nil {
+		return registry.PeerState{}, registry.Internal(err)
+	}
 	p := registry.PeerState{ID: row.ID, Status: row.Status, Types: extensionValues(res, ExtPullType, "valueCode"),
 		LastSuccess: timeOrZero(st.LastSuccess), LastErrorAt: timeOrZero(st.LastErrorAt), NextPull: timeOrZero(st.NextPull),
-		LastError: st.LastError, Failures: st.Failures, Pulled: st.Pulled, Pulling: st.LeaseUntil > s.now(), Every: defaultPullGap}
+		LastError: st.LastError, Failures: st.Failures, Pulled: st.Pulled, Pulling: st.LeaseUntil > now, Every: defaultPullGap}
 	p.Name, _ = res["name"].(string)
 	p.Address, _ = res["address"].(string)
 	if cs := extensionValues(res, ExtClient, "valueString"); len(cs) > 0 {
@@ -156,9 +160,11 @@ func (s *Service) peerState(ctx context.Context, row *dirRow) (registry.PeerStat
 		p.Auth = "SMART Backend Services client " + c.clientID + " at " + c.tokenURL + " (" + c.alg + ", kid " + c.keyID + ")"
 		if st.SmartKey == "" {
 			p.Auth += " — no private key stored"
+		} else {
+			p.Auth += " — private key set"
 		}
 	case st.Secret != "":
-		p.Auth = "bearer token"
+		p.Auth = "bearer token (secret set)"
 	default:
 		p.Auth = "none"
 	}

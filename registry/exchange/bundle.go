@@ -108,17 +108,6 @@ func (s *Service) ref(rel string) string {
 	return s.base + "/" + rel
 }
 
-// headersOf returns the channel headers stored with the subscription.
-func (s *Service) headersOf(r *subRow) []string {
-	var res struct {
-		Channel struct {
-			Header []string `json:"header"`
-		} `json:"channel"`
-	}
-	json.Unmarshal(r.Body, &res)
-	return res.Channel.Header
-}
-
 // Status answers Subscription/{id}/$status: a query-status Bundle.
 func (s *Service) Status(ctx context.Context, id string) (map[string]any, error) {
 	var row subRow

@@ -39,6 +39,7 @@ func (s *Service) Run(ctx context.Context) {
 	}
 	tick := time.NewTicker(s.cfg.Poll)
 	defer tick.Stop()
+	defer s.releaseAll()
 	for ctx.Err() == nil {
 		n, err := s.dispatch(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -85,7 +86,6 @@ func (s *Service) leaseFor() time.Duration { return 3 * s.cfg.Timeout }
 // lease takes up to leaseBatch subscriptions that have a handshake, events
 // or a heartbeat due and no live lease.
 func (s *Service) lease(ctx context.Context) ([]subRow, error) {
-	now := s.now()
 	lock := ""
 	if s.cfg.Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
@@ -96,6 +96,10 @@ func (s *Service) lease(ctx context.Context) ([]subRow, error) {
 		ORDER BY next_attempt LIMIT ?` + lock + `) RETURNING *`
 	var rows []subRow
 	err := s.db.Write(ctx, func(tx *gorm.DB) error {
+		now, err := s.leaseNow(tx)
+		if err != nil {
+			return err
+		}
 		return tx.Raw(q, s.cfg.Instance, now+s.leaseFor().Microseconds(), now, now, now, leaseBatch).Scan(&rows).Error
 	})
 	return rows, err
@@ -106,6 +110,9 @@ func (s *Service) lease(ctx context.Context) ([]subRow, error) {
 // a heartbeat. A failure records the error and schedules a retry.
 func (s *Service) serve(ctx context.Context, r *subRow) {
 	deadline := time.Now().Add(s.leaseFor() / 2)
+	// Leased with a handshake done and nothing pending: lease() found its
+	// heartbeat due (by the clock leases use, not this instance's).
+	heartbeatDue := r.Heartbeat > 0 && r.LastSent != 0 && r.EventsSinceStart == r.Delivered
 	if r.LastSent == 0 {
 		if err := s.post(ctx, r, s.statusBundle(r, "handshake", nil)); err != nil {
 			s.fail(ctx, r, fmt.Errorf("handshake: %w", err))
@@ -136,7 +143,7 @@ func (s *Service) serve(ctx context.Context, r *subRow) {
 		}
 		r.Delivered = last
 	}
-	if r.Heartbeat > 0 && r.EventsSinceStart == r.Delivered && timeOf(r.LastSent).Add(time.Duration(r.Heartbeat)*time.Second).Before(s.cfg.Now()) {
+	if heartbeatDue {
 		if err := s.post(ctx, r, s.statusBundle(r, "heartbeat", nil)); err != nil {
 			s.fail(ctx, r, fmt.Errorf("heartbeat: %w", err))
 			return
@@ -181,7 +188,11 @@ func (s *Service) post(ctx context.Context, r *subRow, bundle map[string]any) er
 		return err
 	}
 	req.Header.Set("Content-Type", "application/fhir+json")
-	for _, h := range s.headersOf(r) {
+	headers, err := s.headersOf(r)
+	if err != nil {
+		return err
+	}
+	for _, h := range headers {
 		name, val, _ := strings.Cut(h, ":")
 		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(val))
 	}
@@ -199,12 +210,15 @@ func (s *Service) post(ctx context.Context, r *subRow, bundle map[string]any) er
 
 // succeed records delivery up to seq; keep holds the lease for more.
 func (s *Service) succeed(ctx context.Context, r *subRow, seq int64, keep bool) error {
-	now := s.now()
-	owner, until := "", int64(0)
-	if keep {
-		owner, until = s.cfg.Instance, now+s.leaseFor().Microseconds()
-	}
 	return s.db.Write(context.WithoutCancel(ctx), func(tx *gorm.DB) error {
+		now, err := s.leaseNow(tx)
+		if err != nil {
+			return err
+		}
+		owner, until := "", int64(0)
+		if keep {
+			owner, until = s.cfg.Instance, now+s.leaseFor().Microseconds()
+		}
 		if err := tx.Exec(`UPDATE sub_events SET sent = ?, attempts = attempts + 1 WHERE sub_id = ? AND seq > ? AND seq <= ?`, now, r.ID, r.Delivered, seq).Error; err != nil {
 			return err
 		}
@@ -217,13 +231,16 @@ func (s *Service) succeed(ctx context.Context, r *subRow, seq int64, keep bool) 
 // fail records a failed attempt and schedules the next one with back-off;
 // the subscription stays on (status error) and keeps its events.
 func (s *Service) fail(ctx context.Context, r *subRow, cause error) {
-	now := s.now()
 	msg := cause.Error()
 	if len(msg) > 500 {
 		msg = msg[:500]
 	}
-	next := now + s.backoff(r.Errors+1).Microseconds()
 	s.db.Write(context.WithoutCancel(ctx), func(tx *gorm.DB) error {
+		now, err := s.leaseNow(tx)
+		if err != nil {
+			return err
+		}
+		next := now + s.backoff(r.Errors+1).Microseconds()
 		tx.Exec(`UPDATE sub_events SET attempts = attempts + 1 WHERE sub_id = ? AND seq = ?`, r.ID, r.Delivered+1)
 		return tx.Exec(`UPDATE subscriptions SET status = CASE WHEN status = 'off' THEN 'off' ELSE 'error' END, errors = errors + 1,
 			last_error = ?, last_error_at = ?, next_attempt = ?, lease_owner = '', lease_until = 0 WHERE id = ? AND lease_owner = ?`,

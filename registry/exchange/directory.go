@@ -76,6 +76,9 @@ func (s *Service) putDirectory(ctx context.Context, typ, id string, res map[stri
 		}
 	}
 	row.ID, row.Updated = id, s.now()
+	if err := s.sealEndpoint(id, &sec); err != nil {
+		return nil, err
+	}
 	err = s.db.Write(ctx, func(tx *gorm.DB) error {
 		var cur dirRow
 		err := tx.Where("type = ? AND id = ?", typ, id).Take(&cur).Error
@@ -198,6 +201,24 @@ func parseDirectory(typ string, res map[string]any) (*dirRow, secrets, error) {
 		delete(res, "extension")
 	}
 	return row, sec, nil
+}
+
+// sealEndpoint replaces the plain secrets an Endpoint carried by sealed ones.
+func (s *Service) sealEndpoint(id string, sec *secrets) error {
+	for _, c := range []struct {
+		p  **string
+		at string
+	}{{&sec.bearer, bearerAt(id)}, {&sec.smartKey, smartKeyAt(id)}} {
+		if *c.p == nil {
+			continue
+		}
+		sealed, err := s.seal(**c.p, c.at, "Endpoint.extension")
+		if err != nil {
+			return err
+		}
+		*c.p = &sealed
+	}
+	return nil
 }
 
 // redacted stands for a stored secret in what is returned.

@@ -19,6 +19,7 @@ type outboxRow struct {
 	Version int64
 	Source  string
 	At      int64
+	Epoch   int64 // cutoff.go
 }
 
 // dispatchBatch is the number of outbox rows fanned out per transaction.
@@ -39,7 +40,7 @@ func (s *Service) dispatch(ctx context.Context) (int, error) {
 			}
 		}
 		var evs []outboxRow
-		if err := tx.Raw(`SELECT id, kind, type, res_id, version, source, at FROM outbox ORDER BY id LIMIT ?`, dispatchBatch).Scan(&evs).Error; err != nil {
+		if err := tx.Raw(`SELECT id, kind, type, res_id, version, source, at, epoch FROM outbox ORDER BY id LIMIT ?`, dispatchBatch).Scan(&evs).Error; err != nil {
 			return err
 		}
 		if len(evs) == 0 {
@@ -115,8 +116,9 @@ func (s *Service) fanOut(ctx context.Context, e *outboxRow, subs []*liveSub, row
 	loaded := false
 	for _, sb := range subs {
 		// A change committed before the subscription was made but
-		// dispatched after (the worker was busy pulling) is not its event.
-		if e.At < sb.row.Created || !sb.p.topic.carries(ev) {
+		// dispatched after (the worker was busy pulling) is not its event
+		// (cutoff.go: by epoch, not by the instances' clocks).
+		if !sb.after(e.Epoch) || !sb.p.topic.carries(ev) {
 			continue
 		}
 		if len(sb.p.filters) > 0 {

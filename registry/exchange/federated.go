@@ -160,11 +160,17 @@ type federatedRow struct {
 func (federatedRow) TableName() string { return "federated_results" }
 
 // Freeze keeps a merged result set for owner ("client/name") until ttl
-// passes, and returns its id; expired sets are removed on the way.
+// passes, and returns its id; expired sets are removed on the way. Its
+// times are on the clock leases use (cutoff.go), so an instance whose
+// clock is ahead neither removes nor refuses another's set early.
 func (s *Service) Freeze(ctx context.Context, owner, query string, body []byte, ttl time.Duration) (string, error) {
-	now := s.now()
-	row := federatedRow{ID: uuid.NewString(), Owner: owner, Query: query, Body: body, Created: now, Expires: now + ttl.Microseconds()}
+	row := federatedRow{ID: uuid.NewString(), Owner: owner, Query: query, Body: body}
 	err := s.db.Write(ctx, func(tx *gorm.DB) error {
+		now, err := s.leaseNow(tx)
+		if err != nil {
+			return err
+		}
+		row.Created, row.Expires = now, now+ttl.Microseconds()
 		if err := tx.Exec(`DELETE FROM federated_results WHERE expires < ?`, now).Error; err != nil {
 			return err
 		}
@@ -181,12 +187,16 @@ func (s *Service) Freeze(ctx context.Context, owner, query string, body []byte, 
 func (s *Service) Frozen(ctx context.Context, id, owner string) (query string, body []byte, err error) {
 	var row federatedRow
 	err = s.db.Read().WithContext(ctx).Where("id = ?", id).Take(&row).Error
+	var now int64
+	if err == nil {
+		now, err = s.leaseNow(s.db.Read().WithContext(ctx))
+	}
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && row.Owner != owner):
 		return "", nil, registry.Errorf(registry.ENotFound, "no federated result set %s (it may have expired: search again)", id)
 	case err != nil:
 		return "", nil, registry.Internal(err)
-	case row.Expires < s.now():
+	case row.Expires < now:
 		return "", nil, registry.Errorf(registry.EGone, "federated result set %s expired: search again", id)
 	}
 	return row.Query, row.Body, nil

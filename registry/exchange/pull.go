@@ -32,7 +32,6 @@ import (
 const (
 	failuresToError = 5                // consecutive failures that show the Endpoint as status error
 	defaultPullGap  = 60 * time.Second // pull interval without the pull-every extension
-	pullOverlap     = 5 * time.Second  // history re-read behind the cursor (clock and commit skew on the peer)
 	maxPullPages    = 10_000           // pages followed in one pull
 	maxPageBytes    = 64 << 20         // one history page at most
 )
@@ -111,13 +110,16 @@ func (s *Service) pullRound(ctx context.Context) bool {
 	if s.ActorFor == nil {
 		return false
 	}
-	now := s.now()
 	lock := ""
 	if s.cfg.Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
 	var ids []string
 	err := s.db.Write(ctx, func(tx *gorm.DB) error {
+		now, err := s.leaseNow(tx)
+		if err != nil {
+			return err
+		}
 		return tx.Raw(`UPDATE endpoint_state SET lease_owner = ?, lease_until = ? WHERE id IN (
 			SELECT e.id FROM endpoint_state e JOIN admin_resources r ON r.type = 'Endpoint' AND r.id = e.id
 			WHERE r.status = 'active' AND e.next_pull <= ? AND e.lease_until < ? LIMIT 1`+lock+`) RETURNING id`,
@@ -156,8 +158,11 @@ func (s *Service) leaseEndpoint(ctx context.Context, id string) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var n int64
-		now := s.now()
 		err := s.db.Write(ctx, func(tx *gorm.DB) error {
+			now, err := s.leaseNow(tx)
+			if err != nil {
+				return err
+			}
 			res := tx.Exec(`UPDATE endpoint_state SET lease_owner = ?, lease_until = ? WHERE id = ? AND lease_until < ?`,
 				s.cfg.Instance, now+(10*time.Minute).Microseconds(), id, now)
 			n = res.RowsAffected
@@ -207,12 +212,15 @@ func (s *Service) pullLeased(ctx context.Context, id, trigger string) (PullCount
 }
 
 func (s *Service) recordPull(ctx context.Context, id string, pr *peer, c PullCounts, cause error) {
-	now := s.now()
 	every := defaultPullGap
 	if pr != nil && pr.every > 0 {
 		every = pr.every
 	}
 	s.db.Write(context.WithoutCancel(ctx), func(tx *gorm.DB) error {
+		now, err := s.leaseNow(tx)
+		if err != nil {
+			return err
+		}
 		if cause == nil {
 			return tx.Exec(`UPDATE endpoint_state SET last_success = ?, failures = 0, next_pull = ?, pulled = pulled + ?, lease_owner = '', lease_until = 0 WHERE id = ?`,
 				now, now+every.Microseconds(), c.Created+c.Updated+c.Deleted, id).Error
@@ -245,8 +253,15 @@ func (s *Service) peerOf(ctx context.Context, id string) (*peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	pr := &peer{id: id, token: st.Secret, types: extensionValues(res, ExtPullType, "valueCode")}
-	if pr.smart, err = smartOf(res, st.SmartKey); err != nil {
+	pr := &peer{id: id, types: extensionValues(res, ExtPullType, "valueCode")}
+	if pr.token, err = s.cfg.Secrets.Open(st.Secret, bearerAt(id)); err != nil {
+		return pr, err
+	}
+	keyPEM, err := s.cfg.Secrets.Open(st.SmartKey, smartKeyAt(id))
+	if err != nil {
+		return pr, err
+	}
+	if pr.smart, err = smartOf(res, keyPEM); err != nil {
 		return pr, err
 	}
 	pr.base, _ = res["address"].(string)
@@ -273,7 +288,12 @@ func LocalID(endpoint, typ, remoteID string) string {
 
 // fetch GETs one history page from the peer; with SMART credentials a
 // refused access token is renewed once.
-func (s *Service) fetch(ctx context.Context, pr *peer, u string) (map[string]any, error) {
+func (s *Service) fetch(ctx context.Context, pr *peer, u string) (map[string]any, time.Time, error) {
+	b, h, err := s.fetchPage(ctx, pr, u)
+	return b, peerClock(h), err
+}
+
+func (s *Service) fetchPage(ctx context.Context, pr *peer, u string) (map[string]any, http.Header, error) {
 	resp, err := s.get(ctx, pr, u)
 	if err == nil && resp.StatusCode == http.StatusUnauthorized && pr.smart != nil {
 		resp.Body.Close()
@@ -281,26 +301,26 @@ func (s *Service) fetch(ctx context.Context, pr *peer, u string) (map[string]any
 		resp, err = s.get(ctx, pr, u)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+		return nil, nil, fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
 	if len(body) > maxPageBytes {
-		return nil, fmt.Errorf("GET %s: page over %d bytes", u, maxPageBytes)
+		return nil, nil, fmt.Errorf("GET %s: page over %d bytes", u, maxPageBytes)
 	}
 	var b map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // numbers pass through unchanged
 	if err := dec.Decode(&b); err != nil || b["resourceType"] != "Bundle" {
-		return nil, fmt.Errorf("GET %s: not a Bundle", u)
+		return nil, nil, fmt.Errorf("GET %s: not a Bundle", u)
 	}
-	return b, nil
+	return b, resp.Header, nil
 }
 
 // get sends one authenticated GET to the peer.

@@ -31,15 +31,19 @@ func (s *Service) pullType(ctx context.Context, pr *peer, typ string) (PullCount
 	var since string
 	s.db.Read().WithContext(ctx).Raw(`SELECT since FROM pull_cursors WHERE endpoint_id = ? AND type = ?`, pr.id, typ).Scan(&since)
 	from := since
-	if t, err := time.Parse(time.RFC3339Nano, since); err == nil {
-		from = t.Add(-pullOverlap).UTC().Format(time.RFC3339Nano)
+	if t := parseInstant(since); !t.IsZero() {
+		from = formatInstant(t.Add(-s.cfg.PullOverlap))
 	}
 	newest := since
+	var peerNow time.Time // the peer's clock when it answered the first page
 	next := historyURL(pr.base, typ, from)
 	for page := 0; next != "" && page < maxPullPages; page++ {
-		b, err := s.fetch(ctx, pr, next)
+		b, date, err := s.fetch(ctx, pr, next)
 		if err != nil {
 			return c, err
+		}
+		if page == 0 {
+			peerNow = date
 		}
 		c.Pages++
 		next = ""
@@ -54,17 +58,22 @@ func (s *Service) pullType(ctx context.Context, pr *peer, typ string) (PullCount
 		if err != nil {
 			return c, err
 		}
-		if at > newest {
+		if laterInstant(at, newest) {
 			newest = at
 		}
 		if pr.onPage != nil {
 			pr.onPage(c)
 		}
 	}
-	if newest != since {
+	cursor, ahead := nextCursor(since, parseInstant(newest), peerNow)
+	if ahead > 0 {
+		s.log.Warn("the peer's records are dated ahead of its clock: its instances' clocks disagree; the pull cursor stays at its clock",
+			"endpoint", pr.id, "type", typ, "ahead", ahead.Round(time.Second).String(), "overlap", s.cfg.PullOverlap.String())
+	}
+	if cursor != since {
 		err = s.db.Write(ctx, func(tx *gorm.DB) error {
 			return tx.Exec(`INSERT INTO pull_cursors (endpoint_id, type, since) VALUES (?, ?, ?)
-				ON CONFLICT (endpoint_id, type) DO UPDATE SET since = excluded.since`, pr.id, typ, newest).Error
+				ON CONFLICT (endpoint_id, type) DO UPDATE SET since = excluded.since`, pr.id, typ, cursor).Error
 		})
 	}
 	return c, err
@@ -110,26 +119,32 @@ func readEntry(typ string, e map[string]any) (p pulledEntry, ok bool) {
 }
 
 // applyPage applies one history page: the entries newer than what was
-// applied (the newest version of each record, pages being newest first)
-// go through the write pipeline in one transaction Bundle, deletions one
-// by one; then the versions applied are recorded. It returns the newest
-// lastModified of the page.
+// applied (the highest version of each record on the page: history comes
+// newest first by time, but a peer whose instances' clocks disagree can
+// date a later version earlier) go through the write pipeline in one
+// transaction Bundle, deletions one by one; then the versions applied are
+// recorded. It returns the newest lastModified of the page.
 func (s *Service) applyPage(ctx context.Context, pr *peer, typ string, entries []any, c *PullCounts) (string, error) {
 	newest := ""
 	var todo []pulledEntry
-	seen := map[string]bool{}
-	for _, e := range entries {
+	ps, oks := make([]pulledEntry, len(entries)), make([]bool, len(entries))
+	best := map[string]int{} // remote id → index of its highest version
+	for i, e := range entries {
 		em, _ := e.(map[string]any)
+		ps[i], oks[i] = readEntry(typ, em)
+		if j, found := best[ps[i].remote]; oks[i] && (!found || newer(ps[i].version, ps[j].version)) {
+			best[ps[i].remote] = i
+		}
+	}
+	for i, p := range ps {
 		c.Fetched++
-		p, ok := readEntry(typ, em)
-		if p.at > newest {
+		if laterInstant(p.at, newest) {
 			newest = p.at
 		}
-		if !ok || seen[p.remote] {
+		if !oks[i] || best[p.remote] != i {
 			c.Skipped++
 			continue
 		}
-		seen[p.remote] = true
 		var applied string
 		s.db.Read().WithContext(ctx).Raw(`SELECT version FROM pull_map WHERE endpoint_id = ? AND type = ? AND remote_id = ?`, pr.id, typ, p.remote).Scan(&applied)
 		if applied != "" && !newer(p.version, applied) {

@@ -11,6 +11,7 @@ import (
 
 	"idem/registry"
 	"idem/registry/outbound"
+	"idem/registry/secret"
 )
 
 // DB is idem's database as the exchange package uses it: a read pool, and
@@ -33,7 +34,11 @@ type Config struct {
 	Poll         time.Duration   // how often an idle worker looks for work (default 250ms)
 	Batch        int             // events per notification at most (default 100)
 	Retention    time.Duration   // how long delivered events are kept (default DefaultRetention)
+	PullOverlap  time.Duration   // history re-read behind a pull's cursor (default DefaultPullOverlap; pull_cursor.go)
 	Now          func() time.Time
+	// Secrets seals and opens the credentials stored for outbound calls
+	// (secrets.go); nil: no key, so none can be stored.
+	Secrets *secret.Keyring
 }
 
 // Service runs subscriptions, the endpoint registry and pulls.
@@ -76,6 +81,9 @@ func New(db DB, reg *registry.Service, cfg Config, log *slog.Logger) *Service {
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = DefaultRetention
+	}
+	if cfg.PullOverlap <= 0 {
+		cfg.PullOverlap = DefaultPullOverlap
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

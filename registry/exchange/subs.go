@@ -33,7 +33,9 @@ type subRow struct {
 	NextAttempt      int64
 	LeaseOwner       string
 	LeaseUntil       int64
-	Pruned           int64 // events numbered up to this were removed (retention.go)
+	Pruned           int64  // events numbered up to this were removed (retention.go)
+	Headers          string // the channel headers, sealed (secrets.go)
+	Epoch            int64  // events waiting when it was made carry an epoch up to this (cutoff.go)
 	Created          int64
 	Updated          int64
 }
@@ -54,8 +56,16 @@ func (s *Service) CreateSubscription(ctx context.Context, res map[string]any, ma
 	}
 	now := s.now()
 	row := &subRow{ID: uuid.NewString(), Owner: a.Name, Created: now}
+	if row.Headers, err = s.sealHeaders(row.ID, p.headers, ""); err != nil {
+		return nil, err
+	}
 	s.fill(row, res, p, now)
-	err = s.db.Write(ctx, func(tx *gorm.DB) error { return tx.Create(row).Error })
+	err = s.db.Write(ctx, func(tx *gorm.DB) error {
+		if err := s.stampEpoch(tx, row); err != nil {
+			return err
+		}
+		return tx.Create(row).Error
+	})
 	if err != nil {
 		return nil, registry.Internal(err)
 	}
@@ -74,8 +84,12 @@ func (s *Service) UpdateSubscription(ctx context.Context, id string, res map[str
 		if err := s.owned(ctx, tx, id, &row); err != nil {
 			return err
 		}
+		var err error
+		if row.Headers, err = s.sealHeaders(row.ID, p.headers, row.Headers); err != nil {
+			return err
+		}
 		s.fill(&row, res, p, s.now())
-		return tx.Select("body", "topic", "status", "endpoint", "content", "heartbeat", "max_count", "updated").Updates(&row).Error
+		return tx.Select("body", "topic", "status", "endpoint", "content", "heartbeat", "max_count", "updated", "headers").Updates(&row).Error
 	})
 	if err != nil {
 		return nil, err
@@ -160,6 +174,7 @@ func (s *Service) fill(row *subRow, res map[string]any, p *sub, now int64) {
 	delete(res, "meta")
 	delete(res, "text")
 	res["id"] = row.ID
+	redactHeaders(res) // the values are sealed apart (row.Headers)
 	row.Body = fhir.MarshalResource(res)
 	row.Topic, row.Endpoint, row.Content = p.topic.Canonical, p.endpoint, p.content
 	row.Heartbeat, row.MaxCount, row.Status, row.Updated = p.heartbeat, p.maxCount, p.status, now

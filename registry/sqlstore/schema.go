@@ -273,6 +273,7 @@ func init() {
 	migrations = append(migrations, exchange2Migration)
 	migrations = append(migrations, policyMigration)
 	PolicyMigration = len(migrations)
+	migrations = append(migrations, secretsMigration)
 }
 
 // PolicyMigration is the number of the migration that made policy's tables
