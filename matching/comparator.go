@@ -193,10 +193,16 @@ func isInitialOf(a, b []rune) bool {
 
 // compareTexts compares texts by their bigram profiles (Dice or Jaccard).
 func compareTexts(a, b []value, f *fieldModel) outcome {
+	return bestOfPairs(a, b, func(x, y *value) (Level, rule) { return textLevel(x, y, f) })
+}
+
+// bestOfPairs levels every pair of values of a and b and keeps the best
+// outcome, stopping at the first exact one.
+func bestOfPairs(a, b []value, level func(x, y *value) (Level, rule)) outcome {
 	o := outcome{level: Missing, ai: -1, bj: -1}
 	for i := range a {
 		for j := range b {
-			l, rule := textLevel(&a[i], &b[j], f)
+			l, rule := level(&a[i], &b[j])
 			o = best(o, outcome{level: l, rule: rule, ai: int16(i), bj: int16(j)})
 			if o.level == Exact {
 				return o
@@ -248,17 +254,7 @@ func compareExact(a, b []value) outcome {
 // exact, one typo apart (close), the same district or mailbox name
 // (similar), different.
 func compareCodes(a, b []value, kind cmpKind) outcome {
-	o := outcome{level: Missing, ai: -1, bj: -1}
-	for i := range a {
-		for j := range b {
-			l, rule := codeLevel(&a[i], &b[j], kind)
-			o = best(o, outcome{level: l, rule: rule, ai: int16(i), bj: int16(j)})
-			if o.level == Exact {
-				return o
-			}
-		}
-	}
-	return o
+	return bestOfPairs(a, b, func(x, y *value) (Level, rule) { return codeLevel(x, y, kind) })
 }
 
 func codeLevel(x, y *value, kind cmpKind) (Level, rule) {

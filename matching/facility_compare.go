@@ -346,17 +346,7 @@ func unmatched(w *[maxNameWords]string, n int, m *[maxNameWords]int8, cut int) (
 // the words disagree in a qualifier (qualifierConflict); else by q-grams
 // like compareTexts, but at most similar for a name cut short.
 func compareFacilityNames(a, b []value, f *fieldModel) outcome {
-	o := outcome{level: Missing, ai: -1, bj: -1}
-	for i := range a {
-		for j := range b {
-			l, r := facilityNameLevel(&a[i], &b[j], f)
-			o = best(o, outcome{level: l, rule: r, ai: int16(i), bj: int16(j)})
-			if o.level == Exact {
-				return o
-			}
-		}
-	}
-	return o
+	return bestOfPairs(a, b, func(x, y *value) (Level, rule) { return facilityNameLevel(x, y, f) })
 }
 
 func facilityNameLevel(x, y *value, f *fieldModel) (Level, rule) {
