@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -250,4 +251,62 @@ func TestLargeLinkedTransaction(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestNoReadAheadAfterAnEarlierWriteInTheCommit: SQLite's writer commits
+// the requests waiting together; a request after one that wrote sees that
+// write, uncommitted, which reader connections cannot. So it must not
+// read its candidates ahead: the record the earlier request wrote is found.
+func TestNoReadAheadAfterAnEarlierWriteInTheCommit(t *testing.T) {
+	ctx := context.Background()
+	s := sqltest.Open(t, sqltest.DSN(t, "sqlite"))
+	svc := &registry.Service{Store: s, Writer: &registry.Writer{MatchIndex: func(string, map[string]any) registry.MatchIndex {
+		return registry.MatchIndex{Keys: []string{"k:shared"}}
+	}}}
+	running, release := make(chan struct{}), make(chan struct{})
+	blocked := make(chan error, 1)
+	go func() {
+		blocked <- s.Write(ctx, func(registry.Tx) error { close(running); <-release; return nil })
+	}()
+	<-running
+	wait := func(n int) {
+		for sqlstore.QueuedWrites(s) < n {
+			runtime.Gosched()
+		}
+	}
+	first, second := make(chan error, 1), make(chan error, 1)
+	go func() {
+		first <- s.Write(ctx, func(tx registry.Tx) error {
+			_, err := svc.CreateTx(ctx, tx, "Patient", "earlier", mustDecode(t, patientJSON("F", "G", "2000-01-01", "e")), "")
+			return err
+		})
+	}()
+	wait(1)
+	var found []string
+	var ahead int
+	go func() {
+		second <- s.Write(ctx, func(tx registry.Tx) error {
+			q := registry.CandidateQuery{Keys: []string{"k:shared"}, KeyCap: 100, Max: 10}
+			if err := tx.PrefetchBlocking(ctx, q.Keys); err != nil {
+				return err
+			}
+			tx.PrefetchCandidates(ctx, "Patient", []registry.CandidateQuery{q})
+			set, err := tx.Candidates(ctx, "Patient", q)
+			if err != nil {
+				return err
+			}
+			found, ahead = ids(set.Found), sqlstore.ReadAhead(tx)
+			return nil
+		})
+	}()
+	wait(2)
+	close(release)
+	for _, ch := range []chan error{blocked, first, second} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(found, []string{"earlier"}) || ahead != 0 {
+		t.Errorf("after an earlier write in the same commit: candidates %v (want [earlier]), %d read ahead (want 0)", found, ahead)
+	}
 }

@@ -70,3 +70,6 @@ func ExtractedRows(typ string, res map[string]any) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// QueuedWrites returns how many write requests wait for SQLite's writer.
+func QueuedWrites(s *Store) int { return len(s.writer.reqs) }

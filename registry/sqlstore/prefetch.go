@@ -127,7 +127,7 @@ func (t *tx) PrefetchCandidates(ctx context.Context, typ string, qs []registry.C
 	if t.flushed || len(qs) == 0 {
 		return
 	}
-	if !t.conn.pg && !t.clean {
+	if !t.conn.pg && (t.clean == nil || !t.clean()) {
 		return
 	}
 	if t.ahead == nil {

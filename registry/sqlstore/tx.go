@@ -44,10 +44,11 @@ type tx struct {
 	// the database holds what is committed; flushed: it has written buffered
 	// rows since. While clean and not flushed, candidates may be read ahead
 	// on reader connections (ahead, prefetch.go).
-	clean, flushed bool
-	ahead          *readAhead
-	aheadCtx       context.Context
-	aheadHits      int // Candidates answered from what was read ahead
+	clean     func() bool // nil: not on SQLite's writer (PostgreSQL)
+	flushed   bool
+	ahead     *readAhead
+	aheadCtx  context.Context
+	aheadHits int // Candidates answered from what was read ahead
 }
 
 // pending holds rows not yet written. Heads and versions are flattened

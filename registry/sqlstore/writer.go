@@ -109,12 +109,16 @@ func (w *writer) run(batch []*writeReq) {
 		return
 	}
 	c := newConn(gtx, false, w.store.stmts)
-	start := c.changes()
+	start := int64(-1) // rows changed on the connection before the group's first request
+	if len(batch) > 1 {
+		start = c.changes()
+	}
 	for i, r := range batch {
 		// A request sees only what is committed, plus its own writes, when
 		// none before it in this commit has written: then it may read its
-		// candidates ahead on reader connections (prefetch.go).
-		clean := i == 0 || (start >= 0 && c.changes() == start)
+		// candidates ahead on reader connections (prefetch.go). Asked only
+		// by a request that would.
+		clean := func() bool { return i == 0 || (start >= 0 && c.changes() == start) }
 		errs[i] = w.runOne(gtx, c, r, clean)
 	}
 	c.close()
@@ -131,7 +135,7 @@ func (w *writer) run(batch []*writeReq) {
 }
 
 // runOne runs one request inside a savepoint of the batch transaction.
-func (w *writer) runOne(gtx *gorm.DB, c *conn, r *writeReq, clean bool) (err error) {
+func (w *writer) runOne(gtx *gorm.DB, c *conn, r *writeReq, clean func() bool) (err error) {
 	if err := r.ctx.Err(); err != nil {
 		return err
 	}
