@@ -410,3 +410,28 @@ func TestSecretsNeedKeyOnPostgres(t *testing.T) {
 		t.Fatalf("Endpoint without a credential, no key: %d %s", r.status, r.body)
 	}
 }
+
+// A credential in the standard Endpoint.header would be kept in plain text
+// and shown on every read: it is refused (422, naming the sealed
+// extension to use), nothing is stored; other headers are kept.
+func TestEndpointHeaderCredentialRefused(t *testing.T) {
+	s := startWith(t, sqltest.DSN(t, "sqlite"), func(c *Config) { c.OutboundAllow = "127.0.0.1" })
+	withHeader := func(h string) string {
+		return strings.Replace(endpointJSON("http://127.0.0.1:9/fhir", "peer-x", "http://x.example", "", "3600"),
+			`"address"`, `"header":["`+h+`"],"address"`, 1)
+	}
+	for _, h := range []string{"Authorization: Bearer s3cr3t-value", "X-Api-Key: s3cr3t-value", "cookie: session=s3cr3t-value"} {
+		r := s.do("POST", "/Endpoint", withHeader(h))
+		if r.status != 422 || !strings.Contains(string(r.body), exchange.ExtBearerToken) || strings.Contains(string(r.body), "s3cr3t-value") {
+			t.Errorf("Endpoint.header %q: %d %s", h, r.status, r.body)
+		}
+	}
+	var n int64
+	s.store.ReadDB().Raw(`SELECT COUNT(*) FROM admin_resources`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d Endpoints stored by refused requests", n)
+	}
+	if r := s.do("POST", "/Endpoint", withHeader("X-Tenant: north")); r.status != 201 || !strings.Contains(string(r.body), "X-Tenant: north") {
+		t.Fatalf("Endpoint with a plain header: %d %s", r.status, r.body)
+	}
+}

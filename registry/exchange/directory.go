@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -165,6 +166,14 @@ func parseDirectory(typ string, res map[string]any) (*dirRow, secrets, error) {
 	}
 	if mo, _ := res["managingOrganization"].(map[string]any); mo != nil {
 		row.Org, _ = mo["reference"].(string)
+	}
+	hs, _ := res["header"].([]any)
+	for i, h := range hs {
+		if name, _, _ := strings.Cut(fmt.Sprint(h), ":"); credentialHeader(name) {
+			return nil, sec, registry.Invalid(registry.EUnprocessable, "security", "Endpoint.header["+strconv.Itoa(i)+"]",
+				"header %q carries a credential, which Endpoint.header would keep in plain text and show on every read: give a bearer token in the extension %s (sealed, never returned) or SMART Backend Services credentials",
+				strings.TrimSpace(name), ExtBearerToken)
+		}
 	}
 	for _, t := range extensionValues(res, ExtPullType, "valueCode") {
 		if t != registry.TypePatient && t != registry.TypePractitioner && t != registry.TypeLocation {
@@ -332,4 +341,20 @@ func (s *Service) renderDirectory(ctx context.Context, row *dirRow) (map[string]
 		res["status"] = "error"
 	}
 	return res, nil
+}
+
+// credentialHeader reports whether an HTTP header name carries a
+// credential (Authorization, a cookie, an API key or token).
+func credentialHeader(name string) bool {
+	n := strings.ToLower(strings.TrimSpace(name))
+	switch n {
+	case "authorization", "proxy-authorization", "cookie":
+		return true
+	}
+	for _, w := range []string{"token", "secret", "password", "api-key", "apikey", "auth"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }
