@@ -104,6 +104,7 @@ type candidatesAhead struct {
 // readAhead is a transaction's prefetch: the queries' results by signature,
 // and the readers filling them.
 type readAhead struct {
+	ctx    context.Context // the readers', cancelled when the transaction ends
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	byKey  map[string]*candidatesAhead
@@ -132,8 +133,7 @@ func (t *tx) PrefetchCandidates(ctx context.Context, typ string, qs []registry.C
 	}
 	if t.ahead == nil {
 		actx, cancel := context.WithCancel(ctx)
-		t.ahead = &readAhead{cancel: cancel, byKey: map[string]*candidatesAhead{}}
-		t.aheadCtx = actx
+		t.ahead = &readAhead{ctx: actx, cancel: cancel, byKey: map[string]*candidatesAhead{}}
 	}
 	counted := maps.Clone(t.keyCounts) // written counts; the writer changes its own map
 	var todo []registry.CandidateQuery
@@ -158,7 +158,7 @@ func (t *tx) PrefetchCandidates(ctx context.Context, typ string, qs []registry.C
 		}
 		return
 	}
-	actx := t.aheadCtx
+	actx := t.ahead.ctx
 	rebind := (&conn{pg: t.conn.pg}).rebind
 	query := func(q string, args ...any) (*sql.Rows, error) {
 		q, args = expandIn(q, args)

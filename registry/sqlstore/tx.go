@@ -47,7 +47,6 @@ type tx struct {
 	clean     func() bool // nil: not on SQLite's writer (PostgreSQL)
 	flushed   bool
 	ahead     *readAhead
-	aheadCtx  context.Context
 	aheadHits int // Candidates answered from what was read ahead
 }
 
