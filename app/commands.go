@@ -83,6 +83,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*opened, error) {
 	}
 	calib := linkage.NewCalibrator(linker, models, linkage.CalibrateConfig{AutoTrain: cfg.AutoTrain, AutoApply: cfg.AutoApply, Growth: cfg.RetrainGrowth}, log)
 	jobs := bulk.New(svc, store, limits, log)
+	jobs.Now = cfg.now
 	// A bulk load into a registry whose model is the rules' untrained one
 	// (or stale) stores its records unlinked — the same pipeline without
 	// its link step — and the calibration links them once trained on them.

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -20,7 +19,7 @@ import (
 // tests: with IDEM_TEST_CHILD=1 it runs Main instead of the tests.
 func TestMain(m *testing.M) {
 	if os.Getenv("IDEM_TEST_CHILD") == "1" {
-		os.Exit(Main(context.Background(), []string{"serve"}, os.Getenv, os.Stdout, os.Stderr))
+		os.Exit(childMain())
 	}
 	os.Exit(m.Run())
 }

@@ -117,11 +117,15 @@ type BulkStore interface {
 	AppendLines(ctx context.Context, job string, lines []ImportLine) error
 	// Lines returns up to n spooled lines after line number after, in order.
 	Lines(ctx context.Context, job string, after, n int) ([]ImportLine, error)
-	// Lease makes owner the job's only worker until until, when nobody
-	// holds it or the holder's lease ended before now (or owner holds it).
-	Lease(ctx context.Context, job, owner string, now, until time.Time) (bool, error)
-	// Runnable returns the active jobs whose lease is free at now, oldest first.
-	Runnable(ctx context.Context, kind string, now time.Time) ([]string, error)
+	// Lease makes owner the job's only worker for d from now, when nobody
+	// holds it or the holder's lease has ended (or owner holds it). Now is
+	// the clock instances sharing the database read alike (the database
+	// server's on PostgreSQL); local, the caller's clock, stands in for it
+	// where the database is one machine's (SQLite).
+	Lease(ctx context.Context, job, owner string, local time.Time, d time.Duration) (bool, error)
+	// Runnable returns the active jobs whose lease is free now (as Lease
+	// reads the time), oldest first.
+	Runnable(ctx context.Context, kind string, local time.Time) ([]string, error)
 	// SaveResults records the results of an import batch and moves the
 	// job's cursor to upTo, inside the batch's own transaction; a cursor
 	// already past the batch's first line (another worker wrote it) is an

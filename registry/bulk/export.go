@@ -96,7 +96,7 @@ func ParseExport(level string, types []string, since, format string) (*ExportReq
 
 // Kickoff queues an export of types (already authorised) for actor.
 func (j *Jobs) Kickoff(ctx context.Context, actor registry.Actor, req *ExportRequest, types []string) (*registry.BulkJob, error) {
-	now := time.Now().UTC()
+	now := j.now().UTC()
 	at := j.svc.Now()
 	params, _ := json.Marshal(exportParams{Level: req.Level, Types: types, Since: req.Since, At: at})
 	job := &registry.BulkJob{ID: newID(), Kind: registry.JobExport, Status: registry.JobQueued, Actor: actor,

@@ -10,7 +10,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	"idem/registry"
 )
@@ -46,7 +45,7 @@ const spoolChunk = 1000
 // (over the body limit, a broken upload) removes what was spooled.
 func (j *Jobs) Submit(ctx context.Context, actor registry.Actor, r io.Reader, opts ImportOptions) (*registry.BulkJob, error) {
 	params, _ := json.Marshal(importParams{Strict: opts.Strict})
-	now := time.Now()
+	now := j.now()
 	job := &registry.BulkJob{ID: newID(), Kind: registry.JobImport, Status: registry.JobReceiving, Actor: actor,
 		Request: opts.Request, Params: params, Created: now, Updated: now}
 	if err := j.store.CreateJob(ctx, job); err != nil {
@@ -62,7 +61,7 @@ func (j *Jobs) Submit(ctx context.Context, actor registry.Actor, r io.Reader, op
 		}
 		return nil, err
 	}
-	job.Status, job.Total, job.Updated = registry.JobQueued, n, time.Now()
+	job.Status, job.Total, job.Updated = registry.JobQueued, n, j.now()
 	if opts.Local {
 		j.reserve(job.ID) // until the caller's Work ends
 	}

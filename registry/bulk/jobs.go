@@ -44,6 +44,10 @@ type Jobs struct {
 	Lease time.Duration
 	// Poll is how often the worker looks for jobs queued elsewhere.
 	Poll time.Duration
+	// Now is this instance's clock (nil: time.Now): the jobs' times, and
+	// the leases' on SQLite; on PostgreSQL leases follow the database's
+	// clock, which the instances sharing it read alike.
+	Now func() time.Time
 	// Calibration, when set, is told of every finished import, and may
 	// have an import store its records unlinked (Unlinked: the same
 	// pipeline without its link step), to link them under a model trained
@@ -91,7 +95,7 @@ func (j *Jobs) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		for _, kind := range append([]string{registry.JobImport, registry.JobExport}, j.kinds...) {
-			ids, err := j.store.Runnable(ctx, kind, time.Now())
+			ids, err := j.store.Runnable(ctx, kind, j.now())
 			if err != nil && ctx.Err() == nil {
 				j.log.Warn("bulk jobs: cannot list runnable jobs", "err", err)
 			}
@@ -119,7 +123,7 @@ func (j *Jobs) Run(ctx context.Context) {
 func (j *Jobs) Work(ctx context.Context, id string, progress func(job *registry.BulkJob)) error {
 	j.reserve(id)
 	defer j.release(id)
-	won, err := j.store.Lease(ctx, id, j.owner, time.Now(), time.Now().Add(j.Lease))
+	won, err := j.store.Lease(ctx, id, j.owner, j.now(), j.Lease)
 	if err != nil || !won {
 		return err
 	}
@@ -162,7 +166,7 @@ func (j *Jobs) release(id string) {
 
 // renew extends this worker's lease of job.
 func (j *Jobs) renew(ctx context.Context, job *registry.BulkJob) error {
-	won, err := j.store.Lease(ctx, job.ID, j.owner, time.Now(), time.Now().Add(j.Lease))
+	won, err := j.store.Lease(ctx, job.ID, j.owner, j.now(), j.Lease)
 	if err == nil && !won {
 		err = registry.Internal(fmt.Errorf("lease of bulk job %s lost to another worker", job.ID))
 	}
@@ -171,14 +175,22 @@ func (j *Jobs) renew(ctx context.Context, job *registry.BulkJob) error {
 
 // finish marks job done.
 func (j *Jobs) finish(ctx context.Context, job *registry.BulkJob) error {
-	job.Status, job.Updated, job.Finished = registry.JobDone, time.Now(), time.Now()
+	job.Status, job.Updated, job.Finished = registry.JobDone, j.now(), j.now()
 	return j.store.UpdateJob(ctx, job)
 }
 
 // fail marks job failed with err's message.
 func (j *Jobs) fail(ctx context.Context, job *registry.BulkJob, err error) error {
-	job.Status, job.Error, job.Updated, job.Finished = registry.JobFailed, registry.ErrorMessage(err), time.Now(), time.Now()
+	job.Status, job.Error, job.Updated, job.Finished = registry.JobFailed, registry.ErrorMessage(err), j.now(), j.now()
 	return j.store.UpdateJob(ctx, job)
+}
+
+// now reads this instance's clock.
+func (j *Jobs) now() time.Time {
+	if j.Now != nil {
+		return j.Now()
+	}
+	return time.Now()
 }
 
 // notify wakes the worker for a job queued here.

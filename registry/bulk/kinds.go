@@ -42,7 +42,7 @@ func (j *Jobs) Enqueue(ctx context.Context, job *registry.BulkJob) error {
 	if _, ok := j.runners[job.Kind]; !ok {
 		return registry.Errorf(registry.ENotFound, "jobs of kind %q are not run by this server", job.Kind)
 	}
-	now := time.Now()
+	now := j.now()
 	job.ID, job.Status, job.Created, job.Updated = newID(), registry.JobQueued, now, now
 	if err := j.store.CreateJob(ctx, job); err != nil {
 		return err
@@ -62,7 +62,7 @@ func (j *Jobs) runHandled(ctx context.Context, job *registry.BulkJob) error {
 		if err := j.renew(ctx, job); err != nil {
 			return err
 		}
-		job.Updated = time.Now()
+		job.Updated = j.now()
 		return j.store.UpdateJob(ctx, job)
 	}
 	if err := checkpoint(); err != nil {
@@ -102,7 +102,7 @@ func (j *Jobs) keepLease(ctx context.Context, cancel context.CancelCauseFunc, id
 				return
 			case <-t.C:
 			}
-			won, err := j.store.Lease(ctx, id, j.owner, time.Now(), time.Now().Add(j.Lease))
+			won, err := j.store.Lease(ctx, id, j.owner, j.now(), j.Lease)
 			if err == nil && !won {
 				err = fmt.Errorf("lease of job %s lost to another worker", id)
 			}

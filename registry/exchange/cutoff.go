@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"idem/registry/dbclock"
 )
 
 // A subscription receives the changes committed after it was made. The
@@ -57,16 +59,8 @@ func (s *Service) releaseAll() {
 }
 
 // leaseNow is the time leases (and the retry and pull schedules next to
-// them) are set and compared in. On PostgreSQL it is the database
-// server's clock, which every instance sharing the database reads alike:
-// with each instance's own, one whose clock is ahead would take over
-// leases still running elsewhere and deliver the same events twice. On
-// SQLite (one machine) it is this instance's clock.
+// them) are set and compared in: the database's clock on PostgreSQL, this
+// instance's on SQLite (dbclock, which the bulk job leases use too).
 func (s *Service) leaseNow(tx *gorm.DB) (int64, error) {
-	if !s.cfg.Postgres {
-		return s.now(), nil
-	}
-	var n int64
-	err := tx.Raw(`SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT`).Scan(&n).Error
-	return n, err
+	return dbclock.Micros(tx, s.cfg.Postgres, s.cfg.Now)
 }

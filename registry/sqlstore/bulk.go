@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"idem/registry"
+	"idem/registry/dbclock"
 )
 
 var _ registry.BulkStore = (*Store)(nil)
@@ -132,24 +133,37 @@ func (s *Store) Lines(ctx context.Context, job string, after, n int) ([]registry
 	return out, internalErr(rows.Err())
 }
 
-// Lease makes owner the job's worker until until when the job is free:
-// one conditional UPDATE, so of two instances asking at once one wins.
-func (s *Store) Lease(ctx context.Context, job, owner string, now, until time.Time) (bool, error) {
+// Lease makes owner the job's worker for d when the job is free: one
+// conditional UPDATE, so of two instances asking at once one wins. The
+// time is the database's on PostgreSQL (dbclock): instances whose clocks
+// disagree by minutes neither take over a live lease nor wait for a dead
+// one long after it ended.
+func (s *Store) Lease(ctx context.Context, job, owner string, local time.Time, d time.Duration) (bool, error) {
 	var won bool
 	err := s.WriteDB(ctx, func(db *gorm.DB) error {
+		now, err := dbclock.Micros(db, s.postgres, func() time.Time { return local })
+		if err != nil {
+			return err
+		}
 		res := db.Exec(`UPDATE bulk_jobs SET lease_owner = ?, lease_until = ? WHERE id = ? AND (lease_owner = ? OR lease_owner = '' OR lease_until < ?)`,
-			owner, jobMicros(until), job, owner, jobMicros(now))
+			owner, now+d.Microseconds(), job, owner, now)
 		won = res.RowsAffected == 1
 		return res.Error
 	})
 	return won, err
 }
 
-// Runnable returns the active jobs of kind whose lease is free at now.
-func (s *Store) Runnable(ctx context.Context, kind string, now time.Time) ([]string, error) {
+// Runnable returns the active jobs of kind whose lease is free now (the
+// database's clock on PostgreSQL, local on SQLite).
+func (s *Store) Runnable(ctx context.Context, kind string, local time.Time) ([]string, error) {
+	db := s.read.WithContext(ctx)
+	now, err := dbclock.Micros(db, s.postgres, func() time.Time { return local })
+	if err != nil {
+		return nil, registry.Internal(err)
+	}
 	var ids []string
-	err := s.read.WithContext(ctx).Raw(`SELECT id FROM bulk_jobs WHERE kind = ? AND status IN (?, ?) AND (lease_owner = '' OR lease_until < ?) ORDER BY created, id`,
-		kind, registry.JobQueued, registry.JobRunning, jobMicros(now)).Scan(&ids).Error
+	err = db.Raw(`SELECT id FROM bulk_jobs WHERE kind = ? AND status IN (?, ?) AND (lease_owner = '' OR lease_until < ?) ORDER BY created, id`,
+		kind, registry.JobQueued, registry.JobRunning, now).Scan(&ids).Error
 	if err != nil {
 		return nil, registry.Internal(err)
 	}
