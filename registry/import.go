@@ -24,6 +24,7 @@ type ImportRecord struct {
 	system   string     // the source system it is reported under
 	criteria url.Values // how an earlier version is found; nil: always a new record
 	keys     MatchIndex
+	refusal  error // why the record was reported rejected
 }
 
 // ImportCommit records a batch's results inside the batch's transaction
@@ -140,7 +141,7 @@ func (s *Service) importTx(ctx context.Context, tx Tx, recs []*ImportRecord) ([]
 		}
 		out, err := s.importWrite(ctx, tx, r, id)
 		if err != nil {
-			return nil, err // the batch is retried record by record
+			return nil, lineRefused(r, err) // the batch is retried record by record
 		}
 		if r.criteria != nil {
 			batch[key] = out.Resource.ID
@@ -244,6 +245,7 @@ func accepted(r *ImportRecord, out *Outcome) *ImportResult {
 }
 
 func rejected(r *ImportRecord, err error) *ImportResult {
+	r.refusal = err
 	issues := ErrorIssues(err)
 	if r.Err == nil { // a refusal of the write: name the line (parse errors name it already)
 		issues = slices.Clone(issues)

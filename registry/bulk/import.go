@@ -157,29 +157,24 @@ func (j *Jobs) runImport(ctx context.Context, job *registry.BulkJob, progress fu
 	commit := func(ctx context.Context, tx registry.Tx, upTo int, results []*registry.ImportResult) error {
 		return j.store.SaveResults(ctx, tx, job.ID, upTo, results)
 	}
+	if params.Strict {
+		if err := j.importAll(ctx, svc, job, commit, progress); err != nil {
+			return err
+		}
+		return j.imported(ctx, job, &params)
+	}
 	for {
-		lines, err := j.store.Lines(ctx, job.ID, job.Done, j.BatchSize)
-		if err != nil || len(lines) == 0 {
+		recs, err := j.batch(ctx, job, job.Done)
+		if err != nil || len(recs) == 0 {
 			if err != nil {
 				return err
 			}
 			break
 		}
-		recs := make([]*registry.ImportRecord, len(lines))
-		for i, l := range lines {
-			recs[i] = &registry.ImportRecord{Line: l.Line}
-			recs[i].Type, recs[i].Resource, recs[i].Err = j.parseLine(l.Line, l.Body)
-		}
-		results, err := svc.ImportBatch(ctx, recs, commit)
-		if err != nil {
+		if _, err := svc.ImportBatch(ctx, recs, commit); err != nil {
 			return err
 		}
-		job.Done, job.Status = lines[len(lines)-1].Line, registry.JobRunning
-		if params.Strict {
-			if r := firstRejected(results); r != nil {
-				return registry.Errorf(registry.EInvalid, "line %d was rejected (strict import stops there): %s", r.Line, problemText(r.Problem))
-			}
-		}
+		job.Done, job.Status = recs[len(recs)-1].Line, registry.JobRunning
 		if progress != nil {
 			progress(job)
 		}
@@ -187,6 +182,27 @@ func (j *Jobs) runImport(ctx context.Context, job *registry.BulkJob, progress fu
 			return err
 		}
 	}
+	return j.imported(ctx, job, &params)
+}
+
+// batch reads and parses the next BatchSize spooled lines of job after
+// line number after.
+func (j *Jobs) batch(ctx context.Context, job *registry.BulkJob, after int) ([]*registry.ImportRecord, error) {
+	lines, err := j.store.Lines(ctx, job.ID, after, j.BatchSize)
+	if err != nil {
+		return nil, err
+	}
+	recs := make([]*registry.ImportRecord, len(lines))
+	for i, l := range lines {
+		recs[i] = &registry.ImportRecord{Line: l.Line}
+		recs[i].Type, recs[i].Resource, recs[i].Err = j.parseLine(l.Line, l.Body)
+	}
+	return recs, nil
+}
+
+// imported ends an import whose lines are all written: the records stored
+// unlinked are linked, and the job is done with its summary.
+func (j *Jobs) imported(ctx context.Context, job *registry.BulkJob, params *importParams) error {
 	if j.Calibration != nil {
 		if err := j.Calibration.Loaded(ctx, Importable, params.Deferred != nil && *params.Deferred); err != nil {
 			return registry.Internal(fmt.Errorf("linking after the import: %w", err))
@@ -225,15 +241,6 @@ func (j *Jobs) importService(ctx context.Context, job *registry.BulkJob, params 
 		return j.Unlinked, nil
 	}
 	return j.svc, nil
-}
-
-func firstRejected(results []*registry.ImportResult) *registry.ImportResult {
-	for _, r := range results {
-		if r.Outcome == registry.ImportRejected {
-			return r
-		}
-	}
-	return nil
 }
 
 // problemText returns the diagnostics of an OperationOutcome (JSON).
