@@ -144,4 +144,6 @@ type BulkStore interface {
 	// Crosswalk returns up to n source records of typ after id after,
 	// current at at, with their golden records.
 	Crosswalk(ctx context.Context, typ string, at time.Time, after string, n int) ([]CrosswalkRow, error)
+	// CountCrosswalk counts what Crosswalk would return over all pages.
+	CountCrosswalk(ctx context.Context, typ string, at time.Time) (int, error)
 }

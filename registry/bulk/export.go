@@ -131,9 +131,14 @@ func (j *Jobs) runExport(ctx context.Context, job *registry.BulkJob) error {
 		}
 	}
 	n := 0
-	err := j.eachCrosswalk(ctx, p, func(registry.CrosswalkRow) error { n++; return nil })
-	if err != nil {
-		return err
+	for _, typ := range p.Types {
+		if slices.Contains(Importable, typ) {
+			c, err := j.store.CountCrosswalk(ctx, typ, p.At)
+			if err != nil {
+				return err
+			}
+			n += c
+		}
 	}
 	sum.Output = append(sum.Output, FileCount{Type: CrosswalkType, Name: CrosswalkType + ".ndjson", Count: n})
 	job.Summary, _ = json.Marshal(sum)
@@ -191,7 +196,7 @@ func (j *Jobs) WriteFile(ctx context.Context, job *registry.BulkJob, name string
 	switch typ, deleted := strings.CutSuffix(name, ".deleted.ndjson"); {
 	case name == CrosswalkType+".ndjson":
 		enc := json.NewEncoder(bw)
-		err = j.eachCrosswalk(ctx, p, func(r registry.CrosswalkRow) error { return enc.Encode(crosswalkLine(r)) })
+		err = j.eachCrosswalk(ctx, p, func(r registry.CrosswalkRow) error { return enc.Encode(newCrosswalkLine(r)) })
 	case deleted:
 		err = j.eachSnapshot(ctx, registry.SnapshotQuery{Type: typ, At: p.At, Since: p.Since, Deleted: true}, func(r *registry.Resource) error {
 			return writeLine(bw, deletionBundle(r))
@@ -265,16 +270,21 @@ func (j *Jobs) eachCrosswalk(ctx context.Context, p exportParams, fn func(regist
 
 // crosswalkLine is one line of the crosswalk file: a source record (its
 // system and its own id there), the registry record, its golden record.
-func crosswalkLine(r registry.CrosswalkRow) map[string]any {
+type crosswalkLine struct {
+	ResourceType string `json:"resourceType"`
+	ID           string `json:"id"`
+	SourceSystem string `json:"sourceSystem"`
+	SourceID     string `json:"sourceId"`
+	Golden       string `json:"golden,omitempty"`
+}
+
+// newCrosswalkLine is r as a line of the crosswalk file.
+func newCrosswalkLine(r registry.CrosswalkRow) *crosswalkLine {
 	system, localID := r.Source, ""
 	if i := strings.Index(r.Source, "/"+r.Type+"/"); i > 0 {
 		system, localID = r.Source[:i], r.Source[i+len(r.Type)+2:]
 	}
-	m := map[string]any{"resourceType": r.Type, "id": r.ID, "sourceSystem": system, "sourceId": localID}
-	if r.Golden != "" {
-		m["golden"] = r.Golden
-	}
-	return m
+	return &crosswalkLine{ResourceType: r.Type, ID: r.ID, SourceSystem: system, SourceID: localID, Golden: r.Golden}
 }
 
 // deletionBundle is a deleted resource as the IG reports it: a

@@ -56,14 +56,8 @@ func (s *Store) CountSnapshot(ctx context.Context, q registry.SnapshotQuery) (in
 // (links are not versioned: the crosswalk is the identity translation as
 // it stands when it is read).
 func (s *Store) Crosswalk(ctx context.Context, typ string, at time.Time, after string, n int) ([]registry.CrosswalkRow, error) {
-	rows, err := s.read.WithContext(ctx).Raw(`SELECT r.id, COALESCE(t.code, ''), COALESCE(l.golden_type, ''), COALESCE(l.golden_id, '')
-		FROM resources r
-		LEFT JOIN idx_token t ON t.rid = r.pk AND t.param = ?
-		LEFT JOIN mdm_links l ON l.source_type = r.type AND l.source_id = r.id AND l.match_result = ?
-		WHERE r.type = ? AND r.id > ? AND r.deleted = ?
-			AND EXISTS (SELECT 1 FROM resource_versions x WHERE x.rid = r.pk AND x.version = 1 AND x.updated <= ?)
-		ORDER BY r.id LIMIT ?`,
-		registry.SourceParamCode(typ), registry.MatchResultMatch, typ, after, false, at.UnixMicro(), n).Rows()
+	rows, err := s.read.WithContext(ctx).Raw(`SELECT r.id, COALESCE(t.code, ''), COALESCE(l.golden_type, ''), COALESCE(l.golden_id, '')`+
+		crosswalkFrom+` AND r.id > ? ORDER BY r.id LIMIT ?`, append(crosswalkArgs(typ, at), after, n)...).Rows()
 	if err != nil {
 		return nil, registry.Internal(err)
 	}
@@ -81,4 +75,30 @@ func (s *Store) Crosswalk(ctx context.Context, typ string, at time.Time, after s
 		out = append(out, c)
 	}
 	return out, internalErr(rows.Err())
+}
+
+// crosswalkFrom selects the source records of a type (crosswalkArgs) with
+// their meta.source and MATCH link. The link is found by its source
+// (mdm_links_source): "match_result || ''" keeps SQLite's planner off the
+// review queue's index (match_result, created), which it chose otherwise
+// and then scanned every MATCH link for each row — a page of 2,000 rows
+// took 68 s beside 100,000 links, the whole crosswalk 0.4 s after.
+const crosswalkFrom = `
+		FROM resources r
+		LEFT JOIN idx_token t ON t.rid = r.pk AND t.param = ?
+		LEFT JOIN mdm_links l ON l.source_type = r.type AND l.source_id = r.id AND l.match_result || '' = ?
+		WHERE r.type = ? AND r.deleted = ?
+			AND EXISTS (SELECT 1 FROM resource_versions x WHERE x.rid = r.pk AND x.version = 1 AND x.updated <= ?)`
+
+func crosswalkArgs(typ string, at time.Time) []any {
+	return []any{registry.SourceParamCode(typ), registry.MatchResultMatch, typ, false, at.UnixMicro()}
+}
+
+// CountCrosswalk counts the rows Crosswalk pages through, in one query.
+func (s *Store) CountCrosswalk(ctx context.Context, typ string, at time.Time) (int, error) {
+	var n int
+	if err := s.read.WithContext(ctx).Raw(`SELECT COUNT(*)`+crosswalkFrom, crosswalkArgs(typ, at)...).Scan(&n).Error; err != nil {
+		return 0, registry.Internal(err)
+	}
+	return n, nil
 }
