@@ -24,7 +24,9 @@ import (
 
 // importAll writes the whole import in one transaction with svc.
 func (j *Jobs) importAll(ctx context.Context, svc *registry.Service, job *registry.BulkJob, commit registry.ImportCommit, progress func(*registry.BulkJob)) error {
-	next := func(ctx context.Context, after int) ([]*registry.ImportRecord, error) { return j.batch(ctx, job, after) }
+	next := func(ctx context.Context, after int) ([]*registry.ImportRecord, error) {
+		return j.batch(ctx, job, after)
+	}
 	from := job.Done
 	err := svc.ImportAll(ctx, from, next, commit, func(upTo int) {
 		job.Done, job.Status = upTo, registry.JobRunning
