@@ -42,10 +42,19 @@ func (s *Store) Snapshot(ctx context.Context, q registry.SnapshotQuery) ([]*regi
 	return out, nil
 }
 
-// CountSnapshot counts the resources Snapshot pages through.
+// CountSnapshot counts the resources Snapshot pages through. A record
+// whose head is no newer than the snapshot is counted by its head alone
+// (the (type, updated) index, no version read); only those written since
+// (few: an export counts right after its kick-off) take snapshotFrom's
+// search for the version current then.
 func (s *Store) CountSnapshot(ctx context.Context, q registry.SnapshotQuery) (int, error) {
+	args := snapshotArgs(q) // at, at, type, deleted, since
 	var n int
-	if err := s.read.WithContext(ctx).Raw(`SELECT COUNT(*)`+snapshotFrom, snapshotArgs(q)...).Scan(&n).Error; err != nil {
+	err := s.read.WithContext(ctx).Raw(`SELECT
+		(SELECT COUNT(*) FROM resources WHERE type = ? AND updated <= ? AND updated > ? AND deleted = ?) +
+		(SELECT COUNT(*)`+snapshotFrom+` AND r.updated > ?)`,
+		append([]any{q.Type, args[0], args[4], q.Deleted}, append(args, args[0])...)...).Scan(&n).Error
+	if err != nil {
 		return 0, registry.Internal(err)
 	}
 	return n, nil
