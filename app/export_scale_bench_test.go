@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +28,9 @@ import (
 // each kick-off, polling and the download of every file of the manifest.
 // It reports resources/s from kick-off to the last byte (the crosswalk's
 // rows are counted apart) and the process's peak RSS during the exports
-// (server and client share the process).
+// (server and client share the process). The client downloads the files
+// one after another, or IDEM_BENCH_DOWNLOADS at once (as Bulk Data
+// clients may).
 //
 // The registry is filled the fastest honest way, not the linked write
 // path, whose rate is measured elsewhere: generated Patients stored
@@ -44,6 +48,10 @@ func BenchmarkExportScale(b *testing.B) {
 	n := 100_000
 	if v, err := strconv.Atoi(os.Getenv("IDEM_BENCH_PATIENTS")); err == nil && v > 0 {
 		n = v
+	}
+	downloads := 1
+	if v, err := strconv.Atoi(os.Getenv("IDEM_BENCH_DOWNLOADS")); err == nil && v > 0 {
+		downloads = v
 	}
 	path := exportBenchDB(b, n)
 	cfg := DefaultConfig()
@@ -64,15 +72,8 @@ func BenchmarkExportScale(b *testing.B) {
 			t0 := time.Now()
 			m := exportWait(b, exportKickOff(b, inst.URL()+level.url))
 			toManifest += time.Since(t0)
-			for _, o := range m["output"].([]any) {
-				file := o.(map[string]any)
-				lines := exportLines(b, file["url"].(string))
-				if file["type"] == "Crosswalk" {
-					crosswalk += lines
-				} else {
-					resources += lines
-				}
-			}
+			r, c := downloadAll(b, m["output"].([]any), downloads)
+			resources, crosswalk = resources+r, crosswalk+c
 			elapsed += time.Since(t0)
 		}
 		if resources < n*b.N {
@@ -198,6 +199,65 @@ func exportWait(b *testing.B, status string) map[string]any {
 			b.Fatalf("status: %d %s", resp.StatusCode, body)
 		}
 	}
+}
+
+// downloadAll downloads the files of a manifest's output, up to parallel
+// at once, and returns the lines of the resource files and those of the
+// crosswalk.
+func downloadAll(b *testing.B, output []any, parallel int) (resources, crosswalk int) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var failed error
+	slots := make(chan struct{}, parallel)
+	for _, o := range output {
+		file := o.(map[string]any)
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			n, err := countLines(file["url"].(string))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				failed = err
+			case file["type"] == "Crosswalk":
+				crosswalk += n
+			default:
+				resources += n
+			}
+		}()
+	}
+	wg.Wait()
+	if failed != nil {
+		b.Fatal(failed)
+	}
+	return resources, crosswalk
+}
+
+// countLines downloads one file and counts its lines, each checked to be
+// a JSON object (not parsed: client and server share the machine).
+func countLines(url string) (int, error) {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return 0, fmt.Errorf("download %s: %d", url, resp.StatusCode)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	n := 0
+	for sc.Scan() {
+		if line := sc.Bytes(); len(line) < 2 || line[0] != '{' || line[len(line)-1] != '}' {
+			return n, fmt.Errorf("line %d of %s is not a JSON object: %.200s", n+1, url, line)
+		}
+		n++
+	}
+	return n, sc.Err()
 }
 
 // resetPeakRSS starts the process's peak RSS (VmHWM) over from its
