@@ -161,6 +161,11 @@ func (j *Jobs) runImport(ctx context.Context, job *registry.BulkJob, progress fu
 		if err := j.importAll(ctx, svc, job, commit, progress); err != nil {
 			return err
 		}
+		// the lease may have run out during the one transaction: whoever
+		// holds it now ends the job
+		if err := j.renew(ctx, job); err != nil {
+			return err
+		}
 		return j.imported(ctx, job, &params)
 	}
 	for {

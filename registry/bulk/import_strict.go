@@ -17,10 +17,12 @@ import (
 // visible, linked or audited until all of it is committed, and its status
 // shows no progress before then.
 //
-// The transaction holds the job's row from its first batch on, so a
-// worker that took the job over meanwhile (its lease ran out: renewals
-// wait for the same row) waits for this commit, then finds every line
-// written and its own batch rolled back (SaveResults).
+// The transaction holds the job's row from its first batch on, so the
+// lease is not renewed while it runs (a renewal waits for the same row).
+// A worker of another instance that finds the lease run out meanwhile
+// waits for this commit too; if it wins the lease then, it finds every
+// line written and ends the job, and this worker, whose renewal after the
+// commit fails, steps aside.
 
 // importAll writes the whole import in one transaction with svc.
 func (j *Jobs) importAll(ctx context.Context, svc *registry.Service, job *registry.BulkJob, commit registry.ImportCommit, progress func(*registry.BulkJob)) error {
