@@ -61,12 +61,16 @@ func (s *Store) CountSnapshot(ctx context.Context, q registry.SnapshotQuery) (in
 }
 
 // Crosswalk returns source records of typ that existed at at and exist
-// now, with their meta.source and the golden record of their MATCH link
-// (links are not versioned: the crosswalk is the identity translation as
-// it stands when it is read).
+// now, one row each, with their meta.source and the golden record of
+// their MATCH link (links are not versioned: the crosswalk is the
+// identity translation as it stands when it is read).
 func (s *Store) Crosswalk(ctx context.Context, typ string, at time.Time, after string, n int) ([]registry.CrosswalkRow, error) {
-	rows, err := s.read.WithContext(ctx).Raw(`SELECT r.id, COALESCE(t.code, ''), COALESCE(l.golden_type, ''), COALESCE(l.golden_id, '')`+
-		crosswalkFrom+` AND r.id > ? ORDER BY r.id LIMIT ?`, append(crosswalkArgs(typ, at), after, n)...).Rows()
+	rows, err := s.read.WithContext(ctx).Raw(`SELECT r.id,
+		COALESCE((SELECT t.code FROM idx_token t WHERE t.rid = r.pk AND t.param = ? LIMIT 1), ''),
+		COALESCE((SELECT l.golden_type || '/' || l.golden_id FROM mdm_links l
+			WHERE l.source_type = r.type AND l.source_id = r.id AND l.match_result || '' = ? LIMIT 1), '')`+
+		crosswalkFrom+` AND r.id > ? ORDER BY r.id LIMIT ?`,
+		append([]any{registry.SourceParamCode(typ), registry.MatchResultMatch}, append(crosswalkArgs(typ, at), after, n)...)...).Rows()
 	if err != nil {
 		return nil, registry.Internal(err)
 	}
@@ -74,34 +78,31 @@ func (s *Store) Crosswalk(ctx context.Context, typ string, at time.Time, after s
 	var out []registry.CrosswalkRow
 	for rows.Next() {
 		c := registry.CrosswalkRow{Type: typ}
-		var gt, gid string
-		if err := rows.Scan(&c.ID, &c.Source, &gt, &gid); err != nil {
+		if err := rows.Scan(&c.ID, &c.Source, &c.Golden); err != nil {
 			return nil, registry.Internal(err)
-		}
-		if gid != "" {
-			c.Golden = gt + "/" + gid
 		}
 		out = append(out, c)
 	}
 	return out, internalErr(rows.Err())
 }
 
-// crosswalkFrom selects the source records of a type (crosswalkArgs) with
-// their meta.source and MATCH link. The link is found by its source
-// (mdm_links_source): the match result joined to an empty string keeps
-// SQLite's planner off the review queue's index (match_result, created),
-// which it chose otherwise and then scanned every MATCH link for each
-// row — a page of 2,000 rows took 68 s beside 100,000 links, the whole
-// crosswalk 0.4 s after.
+// crosswalkFrom selects the source records of a type (crosswalkArgs) that
+// existed at the export's time and exist now: a record whose head is no
+// newer did, without reading its first version (CASE: SQLite and
+// PostgreSQL evaluate the branch taken only). Their meta.source and link
+// are scalar subqueries, so a record is one row and the count needs
+// neither. The link is found by its source (mdm_links_source): the match
+// result joined to an empty string keeps SQLite's planner off the review
+// queue's index (match_result, created), which it chose otherwise and
+// then scanned every MATCH link for each row — a page of 2,000 rows took
+// 68 s beside 100,000 links.
 const crosswalkFrom = `
 		FROM resources r
-		LEFT JOIN idx_token t ON t.rid = r.pk AND t.param = ?
-		LEFT JOIN mdm_links l ON l.source_type = r.type AND l.source_id = r.id AND l.match_result || '' = ?
-		WHERE r.type = ? AND r.deleted = ?
-			AND EXISTS (SELECT 1 FROM resource_versions x WHERE x.rid = r.pk AND x.version = 1 AND x.updated <= ?)`
+		WHERE r.type = ? AND r.deleted = ? AND CASE WHEN r.updated <= ? THEN TRUE
+			ELSE EXISTS (SELECT 1 FROM resource_versions x WHERE x.rid = r.pk AND x.version = 1 AND x.updated <= ?) END`
 
 func crosswalkArgs(typ string, at time.Time) []any {
-	return []any{registry.SourceParamCode(typ), registry.MatchResultMatch, typ, false, at.UnixMicro()}
+	return []any{typ, false, at.UnixMicro(), at.UnixMicro()}
 }
 
 // CountCrosswalk counts the rows Crosswalk pages through, in one query.

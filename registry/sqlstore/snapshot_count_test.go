@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -73,6 +74,73 @@ func TestCountSnapshotMatchesPages(t *testing.T) {
 			if n != c.want || lines != c.want {
 				t.Errorf("%s: counted %d, paged %d, want %d", c.name, n, lines, c.want)
 			}
+		}
+	})
+}
+
+// The crosswalk has one row per source record that existed at the
+// export's time and exists now, with its meta.source and the golden
+// record of its MATCH link (not of a POSSIBLE_MATCH); its count is its
+// rows.
+func TestCrosswalkRows(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		ctx := context.Background()
+		svc := service(s)
+		withSource := func(i int) string {
+			return fmt.Sprintf(`{"resourceType":"Patient","meta":{"source":"http://ehr.example/Patient/l%d"},"name":[{"family":"Walk%d"}]}`, i, i)
+		}
+		var ids []string
+		for i := 0; i < 4; i++ {
+			ids = append(ids, mustCreate(t, svc, withSource(i)).ID)
+		}
+		person := mustCreate(t, svc, `{"resourceType":"Person","name":[{"family":"Walk"}]}`).ID
+		err := s.Write(ctx, func(tx registry.Tx) error {
+			for i, result := range []string{registry.MatchResultMatch, registry.MatchResultPossible} {
+				l := &registry.Link{GoldenType: "Person", GoldenID: person, SourceType: "Patient", SourceID: ids[i],
+					MatchResult: result, LinkSource: registry.LinkSourceAuto, Created: svc.Now(), Updated: svc.Now()}
+				if err := tx.PutLink(ctx, l, &registry.Op{Kind: "link", Actor: "test", At: svc.Now()}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Delete(ctx, "Patient", ids[3]); err != nil {
+			t.Fatal(err)
+		}
+		at := svc.Now()
+		res := mustDecode(t, withSource(2))
+		res["id"] = ids[2]
+		if _, err := svc.Update(ctx, "Patient", ids[2], res, 0); err != nil { // existed at at: listed
+			t.Fatal(err)
+		}
+		mustCreate(t, svc, withSource(9)) // did not: not listed
+		want := map[string]registry.CrosswalkRow{
+			ids[0]: {Type: "Patient", ID: ids[0], Source: "http://ehr.example/Patient/l0", Golden: "Person/" + person},
+			ids[1]: {Type: "Patient", ID: ids[1], Source: "http://ehr.example/Patient/l1"},
+			ids[2]: {Type: "Patient", ID: ids[2], Source: "http://ehr.example/Patient/l2"},
+		}
+		got := map[string]registry.CrosswalkRow{}
+		for after := ""; ; {
+			page, err := s.Crosswalk(ctx, "Patient", at, after, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page {
+				got[r.ID] = r
+			}
+			if len(page) < 2 {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("crosswalk:\n got %v\nwant %v", got, want)
+		}
+		if n, err := s.CountCrosswalk(ctx, "Patient", at); err != nil || n != len(want) {
+			t.Errorf("CountCrosswalk: %d, %v; want %d", n, err, len(want))
 		}
 	})
 }
