@@ -41,7 +41,7 @@ func (t *tx) PrefetchBlocking(ctx context.Context, keys []string) error {
 		for _, k := range part {
 			t.keyCounts[k] = 0
 		}
-		rs, err := t.conn.query(ctx, `SELECT key, n FROM match_key_counts WHERE key IN ?`, part)
+		rs, err := t.conn.query(ctx, countKeysSQL(len(part)), append(stringArgs(part), registry.KeyCountLimit+1)...)
 		if err != nil {
 			return err
 		}
