@@ -3,9 +3,9 @@ package linkage
 import (
 	"context"
 	"fmt"
-	"strings"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"idem/registry"
