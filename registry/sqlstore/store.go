@@ -73,7 +73,10 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	common := "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on"
+	// The driver keeps each connection's last 64 statements prepared: the
+	// readers' candidate and search queries and the writer's statements with
+	// a varying number of values are otherwise compiled again on every call.
+	common := "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_stmt_cache_size=64"
 	wdb, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: sqliteDriver, DSN: base + sep + common + "&_synchronous=FULL&_txlock=immediate"}), gormConfig())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
