@@ -61,35 +61,3 @@ func TestFrequencyCacheKeepsRecentValues(t *testing.T) {
 		t.Errorf("the cache holds %d entries, bound %d", len(f.entries)+len(f.older), maxFreqEntries)
 	}
 }
-
-// TestFrequencyFollowsGrowth: a registry filling up is counted again as it
-// grows, long before the cache's time to live: counted at its first
-// record, the total stayed 0 (no registry-size prior, no term
-// frequencies) for ten minutes of a first load.
-func TestFrequencyFollowsGrowth(t *testing.T) {
-	_, svc, m, _ := open(t)
-	ctx := context.Background()
-	if n := m.tf.total(ctx, "Patient"); n != 0 {
-		t.Fatalf("empty registry: total %d", n)
-	}
-	create(t, svc, `{"resourceType":"Patient","name":[{"family":"Smith","given":["Ann"]}]}`)
-	if got := m.tf.lookup(ctx, "Patient", "family", "smith"); got != 1 {
-		t.Fatalf("share of smith %v among 1 record, want 1", got)
-	}
-	for i := range 39 {
-		family := "Jones"
-		if i%4 == 0 {
-			family = "Smith"
-		}
-		create(t, svc, `{"resourceType":"Patient","name":[{"family":"`+family+`","given":["P`+strconv.Itoa(i)+`"]}]}`)
-	}
-	n := m.tf.total(ctx, "Patient")
-	if n < 36 || n > 40 {
-		t.Errorf("total %d after 40 creates: not counted again as the registry grew", n)
-	}
-	// 11 Smiths of 40: the share is counted again at a tenth of growth,
-	// not kept from the first record (1 of 1).
-	if got := m.tf.lookup(ctx, "Patient", "family", "smith"); got < 0.2 || got > 0.35 {
-		t.Errorf("share of smith %v, want about 11/40", got)
-	}
-}
