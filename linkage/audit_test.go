@@ -2,8 +2,10 @@ package linkage
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"idem/registry"
@@ -95,4 +97,107 @@ func subtypeCode(ev map[string]any) string {
 		return ""
 	}
 	return registry.AsString(registry.AsObject(subs[len(subs)-1])["code"])
+}
+
+// TestBatchDecisionsAudited checks the audit of a transaction Bundle: its
+// writes are audited together, a hundred records at most per event, and
+// each record's entity carries the decision its own link step made, with
+// the golden records that decision touched as entities of the event.
+func TestBatchDecisionsAudited(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		k := openLinked(t, s)
+		k.svc.Audit = registry.NewAuditor(s, k.svc.Writer, "")
+		// Two copies of one person (the second links to the first's
+		// Person), then 148 people of their own: 150 creates.
+		entries := []any{}
+		add := func(js string) {
+			res, err := fhir.ParseResource([]byte(js), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries = append(entries, map[string]any{"resource": res, "request": map[string]any{"method": "POST", "url": "Patient"}})
+		}
+		add(patient("http://ehr.example/fhir", "a", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344"))
+		add(patient("http://lab.example/fhir", "a", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344"))
+		for i := 0; i < 148; i++ {
+			add(patient("http://ehr.example/fhir", fmt.Sprintf("p%d", i), fmt.Sprintf("Given%c%c", 'a'+i%26, 'a'+i/26),
+				fmt.Sprintf("Family%c%c", 'a'+i/26, 'a'+i%26), fmt.Sprintf("19%02d-0%d-1%d", i%90+10, i%9+1, i%10), fmt.Sprintf("555-%03d-%04d", i, i*7)))
+		}
+		resp, err := k.svc.Bundle(context.Background(), map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": entries}, registry.BundleOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, e := range resp["entry"].([]any) {
+			loc := registry.AsString(registry.AsObject(registry.AsObject(e)["response"])["location"])
+			ids = append(ids, strings.Join(strings.Split(loc, "/")[:2], "/"))
+		}
+		if len(ids) != 150 {
+			t.Fatalf("%d entries answered, want 150", len(ids))
+		}
+		evs := k.auditEvents(t, "action=C&_count=100")
+		if len(evs) != 2 {
+			t.Fatalf("%d create events for a Bundle of 150 creates, want 2 (100 and 50 records)", len(evs))
+		}
+		decisions := map[string]bool{}
+		for i, id := range ids {
+			found := k.auditEvents(t, "entity="+id)
+			if len(found) != 1 {
+				t.Fatalf("%s: %d events, want 1", id, len(found))
+			}
+			item := auditItemOf(t, found[0], id+"/_history/1")
+			if item["decision"] == "" || item["reason"] == "" {
+				t.Fatalf("%s: entity details %v, want its decision and reason", id, item)
+			}
+			if decisions[item["decision"]] {
+				t.Fatalf("%s: decision %s named by two records", id, item["decision"])
+			}
+			decisions[item["decision"]] = true
+			golden := k.goldenOf(t, id)
+			if refs, _ := entityRefs(found[0]); !slices.Contains(refs, golden) {
+				t.Fatalf("%s: event entities %v lack its golden record %s", id, refs, golden)
+			}
+			if i == 1 && golden != k.goldenOf(t, ids[0]) {
+				t.Fatalf("the two copies of one person have golden records %s and %s", golden, k.goldenOf(t, ids[0]))
+			}
+		}
+		// The subtypes hold the REST interaction and every kind of decision.
+		var subs []string
+		for _, s := range registry.AsList(evs[0]["subtype"]) {
+			subs = append(subs, registry.AsString(registry.AsObject(s)["code"]))
+		}
+		if !slices.Contains(subs, "create") || !slices.Contains(subs, "link") {
+			t.Fatalf("subtypes %v, want create and link", subs)
+		}
+	})
+}
+
+// auditItemOf returns the details of the entity ref of ev.
+func auditItemOf(t *testing.T, ev map[string]any, ref string) map[string]string {
+	t.Helper()
+	for _, e := range registry.AsList(ev["entity"]) {
+		e := registry.AsObject(e)
+		if registry.AsString(registry.AsObject(e["what"])["reference"]) != ref {
+			continue
+		}
+		out := map[string]string{}
+		for _, d := range registry.AsList(e["detail"]) {
+			d := registry.AsObject(d)
+			out[registry.AsString(d["type"])] = registry.AsString(d["valueString"])
+		}
+		return out
+	}
+	t.Fatalf("no entity %s in the event", ref)
+	return nil
+}
+
+// goldenOf returns the golden record a source record is linked to.
+func (k *linked) goldenOf(t *testing.T, source string) string {
+	t.Helper()
+	typ, id, _ := strings.Cut(source, "/")
+	page, err := k.s.QueryLinks(context.Background(), registry.LinkFilter{SourceType: typ, SourceID: id, MatchResult: []string{registry.MatchResultMatch}})
+	if err != nil || len(page.Links) == 0 {
+		t.Fatalf("links of %s: %v", source, err)
+	}
+	return page.Links[0].Golden()
 }

@@ -134,7 +134,20 @@ func (l *Linker) rebuild(ctx context.Context, ltx registry.Tx, golden string, p 
 		_, err := l.w.Create(ctx, ltx, gtype, gid, body)
 		return err
 	}
+	if cur := p.storedVersion(golden); cur != nil && body != nil {
+		return l.writeOver(ctx, ltx, cur, gtype, gid, body)
+	}
 	return l.write(ctx, ltx, gtype, gid, body)
+}
+
+// storedVersion returns the current version of golden the plan read
+// before changing anything (nil: not read, none, or deleted). Nothing but
+// its rebuild writes a golden record while the plan commits.
+func (p *plan) storedVersion(golden string) *registry.Resource {
+	if p == nil {
+		return nil
+	}
+	return p.stored[golden]
 }
 
 // body returns the body the plan's write stored for ref, or nil.
@@ -161,16 +174,24 @@ func (l *Linker) write(ctx context.Context, ltx registry.Tx, gtype, gid string, 
 		return nil // never stored (a Linkage whose first item a re-match links before its second)
 	}
 	if exists {
-		old, err := registry.DecodeStored(cur)
-		if err != nil {
-			return err
-		}
-		if sameContent(old, body) {
-			return nil
-		}
+		return l.writeOver(ctx, ltx, cur, gtype, gid, body)
 	}
-	if !exists && (cur == nil || !cur.Deleted) {
+	if cur == nil || !cur.Deleted {
 		cur = nil // never stored
+	}
+	_, err = l.w.Replace(ctx, ltx, cur, gtype, gid, body)
+	return err
+}
+
+// writeOver stores body as the next version over cur, the current version
+// (not deleted), unless cur says the same.
+func (l *Linker) writeOver(ctx context.Context, ltx registry.Tx, cur *registry.Resource, gtype, gid string, body map[string]any) error {
+	old, err := registry.DecodeStored(cur)
+	if err != nil {
+		return err
+	}
+	if sameContent(old, body) {
+		return nil
 	}
 	_, err = l.w.Replace(ctx, ltx, cur, gtype, gid, body)
 	return err

@@ -38,6 +38,10 @@ type plan struct {
 	// bodies are the records this plan's write stored, by "Type/id": a
 	// golden record built from them needs not read and decode them again.
 	bodies map[string]map[string]any
+	// stored are the current versions of the golden records it touches,
+	// as snapshot read them (nil: none or deleted): their rebuild compares
+	// with them without reading them again.
+	stored map[string]*registry.Resource
 }
 
 // snapshot is the prior state an Op keeps in Before.
@@ -267,6 +271,10 @@ func (p *plan) snapshot(ctx context.Context) ([]byte, error) {
 			return nil, err
 		case !r.Deleted:
 			st.Body = r.Body
+			if p.stored == nil {
+				p.stored = map[string]*registry.Resource{}
+			}
+			p.stored[g] = r
 		}
 		s.Goldens = append(s.Goldens, st)
 	}

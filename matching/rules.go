@@ -38,6 +38,11 @@ type IdentifierSystem struct {
 	Doc    string `json:"doc,omitempty"`
 }
 
+// MaxKeyCap is the largest keyCap rules may set: the store counts a
+// blocking key's records exactly up to registry.KeyCountLimit (10,000),
+// which must stay above every cap (TestKeyCapBelowCountLimit in app).
+const MaxKeyCap = 9_999
+
 // TypeRules are the rules for one resource type.
 type TypeRules struct {
 	Doc   string  `json:"doc,omitempty"`
@@ -240,8 +245,8 @@ func (t *TypeRules) check(typ string) error {
 		return fmt.Errorf("priorRecords %d: want 0 (not scaled) or at least 2", t.PriorRecords)
 	case !(0 < th.Possible && th.Possible <= th.Probable && th.Probable <= th.Certain && th.Certain < 1):
 		return fmt.Errorf("thresholds: want 0 < possible <= probable <= certain < 1")
-	case t.KeyCap < 1:
-		return fmt.Errorf("keyCap %d: want at least 1", t.KeyCap)
+	case t.KeyCap < 1 || t.KeyCap > MaxKeyCap:
+		return fmt.Errorf("keyCap %d: want 1 to %d", t.KeyCap, MaxKeyCap)
 	case t.MaxCandidates < 1:
 		return fmt.Errorf("maxCandidates %d: want at least 1", t.MaxCandidates)
 	case !(t.TFMinimumU > 0 && t.TFMinimumU < 1):

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -56,6 +55,21 @@ type AuditRecord struct {
 	// records (a write and the decision it made are one event): an idem
 	// subtype after the REST one.
 	Decision string
+	// Items are records of the event each with details of its own: the
+	// writes of a batch, each with the linking decision it made. They are
+	// listed after Entities; their kinds of decision become subtypes.
+	Items []AuditItem
+}
+
+// AuditItem is one record of an event that lists several, with what
+// happened to it: Detail (decision, reason) on its entity, and the other
+// records its decision touched (its golden records) as entities of their
+// own, each listed once per event.
+type AuditItem struct {
+	Ref     string // "Patient/123/_history/2"
+	Kind    string // the kind of linking decision, "" for none
+	Detail  map[string]string
+	Touched []string // "Person/9"
 }
 
 // restfulInteractions are the codes of http://hl7.org/fhir/restful-interaction.
@@ -70,8 +84,17 @@ var restfulInteractions = []string{"read", "vread", "update", "patch", "delete",
 // copy of a record.
 func AuditEvent(e AuditRecord) map[string]any {
 	typ, subtypes := auditCodings(e.Subtype)
+	kinds := []string{}
 	if e.Decision != "" {
-		subtypes = append(subtypes, coding(SystemAuditSubtype, e.Decision, ""))
+		kinds = append(kinds, e.Decision)
+	}
+	for _, it := range e.Items {
+		if it.Kind != "" && !slices.Contains(kinds, it.Kind) {
+			kinds = append(kinds, it.Kind)
+		}
+	}
+	for _, k := range kinds {
+		subtypes = append(subtypes, coding(SystemAuditSubtype, k, ""))
 	}
 	outcome := e.Outcome
 	if outcome == "" {
@@ -94,7 +117,7 @@ func AuditEvent(e AuditRecord) map[string]any {
 	if e.OutcomeDesc != "" {
 		ev["outcomeDesc"] = e.OutcomeDesc
 	}
-	entities := auditEntities(e.Entities, e.Detail)
+	entities := auditEntities(e.Entities, e.Items, e.Detail)
 	if e.Query != "" {
 		entities = append([]any{queryEntity(e.Query)}, entities...)
 	}
@@ -178,32 +201,59 @@ func auditSource(source string) map[string]any {
 	return s
 }
 
-// auditEntities lists the records of the event, then one entity holding
-// the details (sorted by name), when there are any.
-func auditEntities(refs []string, detail map[string]string) []any {
+// auditEntities lists the records of the event, then its items with their
+// details and the records they touched (each record once), then one entity
+// holding the event's details (sorted by name), when there are any.
+func auditEntities(refs []string, items []AuditItem, detail map[string]string) []any {
 	var out []any
+	listed := map[string]bool{}
 	for _, ref := range refs {
-		if ref == "" {
-			continue
-		}
-		typ, role := coding(systemEntityType, "2", "System Object"), coding(systemObjectRole, "4", "Domain Resource")
-		if strings.HasPrefix(ref, TypePatient+"/") {
-			typ, role = coding(systemEntityType, "1", "Person"), coding(systemObjectRole, "1", "Patient")
-		}
-		out = append(out, map[string]any{"what": map[string]any{"reference": ref}, "type": typ, "role": role})
-	}
-	var details []any
-	for _, k := range slices.Sorted(maps.Keys(detail)) {
-		if k != "" && detail[k] != "" {
-			details = append(details, map[string]any{"type": k, "valueString": detail[k]})
+		if ref != "" {
+			listed[ref] = true
+			out = append(out, auditEntity(ref))
 		}
 	}
-	if len(details) > 0 {
+	for _, it := range items {
+		ent := auditEntity(it.Ref)
+		if d := auditDetails(it.Detail); len(d) > 0 {
+			ent["detail"] = d
+		}
+		listed[it.Ref] = true
+		out = append(out, ent)
+		for _, ref := range it.Touched {
+			if ref != "" && !listed[ref] {
+				listed[ref] = true
+				out = append(out, auditEntity(ref))
+			}
+		}
+	}
+	if details := auditDetails(detail); len(details) > 0 {
 		out = append(out, map[string]any{
 			"type":        coding(systemEntityType, "4", "Other"),
 			"description": "event details",
 			"detail":      details,
 		})
+	}
+	return out
+}
+
+// auditEntity is the entity of a record: a Patient in the role of patient,
+// anything else a domain resource.
+func auditEntity(ref string) map[string]any {
+	typ, role := coding(systemEntityType, "2", "System Object"), coding(systemObjectRole, "4", "Domain Resource")
+	if strings.HasPrefix(ref, TypePatient+"/") {
+		typ, role = coding(systemEntityType, "1", "Person"), coding(systemObjectRole, "1", "Patient")
+	}
+	return map[string]any{"what": map[string]any{"reference": ref}, "type": typ, "role": role}
+}
+
+// auditDetails renders details as entity.detail, sorted by name.
+func auditDetails(detail map[string]string) []any {
+	var out []any
+	for _, k := range slices.Sorted(maps.Keys(detail)) {
+		if k != "" && detail[k] != "" {
+			out = append(out, map[string]any{"type": k, "valueString": detail[k]})
+		}
 	}
 	return out
 }
@@ -248,25 +298,9 @@ func NewAuditor(store Store, w *Writer, source string) *Auditor {
 
 // AuditWrite writes the AuditEvent of the version just stored.
 func (a *Auditor) AuditWrite(ctx context.Context, tx Tx, w *Write, out *Outcome) error {
-	r := out.Resource
-	action, sub := "U", "update"
-	switch {
-	case r.Deleted:
-		action, sub = "D", "delete"
-	case out.Created:
-		action, sub = "C", "create"
-	}
-	ref := r.Type + "/" + r.ID + "/_history/" + strconv.FormatInt(r.VersionID, 10)
-	rec := AuditRecord{Action: action, Subtype: sub, Entities: []string{ref}, Recorded: r.LastUpdated}
-	if d := out.Decision; d != nil {
-		rec.Decision = d.Kind
-		for _, e := range d.Entities {
-			if e != r.Type+"/"+r.ID {
-				rec.Entities = append(rec.Entities, e)
-			}
-		}
-		rec.Detail = map[string]string{"decision": strconv.FormatInt(d.Op, 10), "reason": d.Reason}
-	}
+	action, sub, it := auditItem(out)
+	rec := AuditRecord{Action: action, Subtype: sub, Entities: append([]string{it.Ref}, it.Touched...),
+		Recorded: out.Resource.LastUpdated, Decision: it.Kind, Detail: it.Detail}
 	_, err := a.RecordTx(ctx, tx, rec)
 	return err
 }

@@ -181,16 +181,18 @@ func (s *Service) transaction(ctx context.Context, entries []*entry, base string
 		}); err != nil {
 			return err
 		}
+		audit := &auditBatch{}
+		wctx := withAuditBatch(ctx, audit)
 		for _, method := range []string{"DELETE", "POST", "PUT"} {
 			for _, e := range entries {
 				if e.method == method {
-					if e.out, e.err = s.write(ctx, tx, e, resolved); e.err != nil {
+					if e.out, e.err = s.write(wctx, tx, e, resolved); e.err != nil {
 						return entryError(e, e.err)
 					}
 				}
 			}
 		}
-		return nil
+		return s.auditBatch(ctx, tx, audit)
 	})
 	if err != nil {
 		return err

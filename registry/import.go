@@ -126,6 +126,8 @@ func (s *Service) importTx(ctx context.Context, tx Tx, recs []*ImportRecord) ([]
 		return nil, err
 	}
 	batch := map[string]string{} // criteria → id written earlier in this batch
+	audit := &auditBatch{}
+	wctx := withAuditBatch(ctx, audit)
 	for i, r := range recs {
 		if r.Err != nil {
 			results[i] = rejected(r, r.Err)
@@ -138,7 +140,7 @@ func (s *Service) importTx(ctx context.Context, tx Tx, recs []*ImportRecord) ([]
 		if id == "" && r.criteria != nil {
 			id = batch[key]
 		}
-		out, err := s.importWrite(ctx, tx, r, id)
+		out, err := s.importWrite(wctx, tx, r, id)
 		if err != nil {
 			return nil, err // the batch is retried record by record
 		}
@@ -146,6 +148,9 @@ func (s *Service) importTx(ctx context.Context, tx Tx, recs []*ImportRecord) ([]
 			batch[key] = out.Resource.ID
 		}
 		results[i] = accepted(r, out)
+	}
+	if err := s.auditBatch(ctx, tx, audit); err != nil {
+		return nil, err
 	}
 	return results, s.claimImported(ctx, tx, recs, results)
 }

@@ -62,6 +62,12 @@ type CandidateSet struct {
 // the keys they share, so a record sharing a rare key, or several keys,
 // comes before the hundreds that share only a common name. Both the store
 // and the evaluation rank with it, so measured blocking recall is what
+// KeyCountLimit is how far the store counts the records holding a blocking
+// key: exactly up to this many, beyond it as KeyCountLimit+1. A model's
+// key cap must stay below it (matching.MaxKeyCap), so a capped key is
+// always counted past its cap.
+const KeyCountLimit = 10_000
+
 // $match gets.
 func BlockingWeight(n, keyCap int) float64 {
 	if n < 1 {

@@ -17,7 +17,7 @@ import (
 //
 // A batch (a transaction Bundle, an import batch) first runs the link
 // step's look ahead over all its records (Linker.Prepare), then each
-// record the steps below.
+// record the steps below, then the audit step once for all its records.
 //
 //  1. authorize: may the acting client or user (ActorFrom(ctx)) make this
 //     write, given the stored record's owner and the new record's
@@ -32,7 +32,9 @@ import (
 //  5. link: the record is matched and linked to its golden record, or
 //     unlinked when deleted (Linker.Link); golden records are written
 //     through the system path below.
-//  6. audit: an AuditEvent for the write (AuditTrail).
+//  6. audit: an AuditEvent for the write (AuditTrail). A batch's writes
+//     are audited together when the batch ends (AuditBatch): a few events
+//     each naming up to a hundred records with the decision each made.
 //  7. notify: the write's event goes to the outbox (Notifier), from which
 //     subscriptions are served after the commit.
 //
@@ -74,7 +76,11 @@ type Linker interface {
 
 // AuditTrail is the pipeline's audit step.
 type AuditTrail interface {
+	// AuditWrite audits one write.
 	AuditWrite(ctx context.Context, tx Tx, w *Write, out *Outcome) error
+	// AuditBatch audits the writes of a batch at its end, in its
+	// transaction, in fewer events than one per write.
+	AuditBatch(ctx context.Context, tx Tx, writes []Audited) error
 }
 
 // Steps are the pipeline's steps besides storing. A nil step is not part
@@ -108,7 +114,9 @@ func (s *Service) run(ctx context.Context, tx Tx, w *Write) (*Outcome, error) {
 			return nil, err
 		}
 	}
-	if s.Audit != nil {
+	if b := auditBatchFrom(ctx); b != nil && s.Audit != nil {
+		b.writes = append(b.writes, Audited{Write: w, Outcome: out})
+	} else if s.Audit != nil {
 		if err := s.Audit.AuditWrite(ctx, tx, w, out); err != nil {
 			return nil, err
 		}

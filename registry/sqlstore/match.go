@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"hash/fnv"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -210,8 +211,8 @@ func (b *blocking) held(rid int64, i int) {
 	}
 }
 
-// count reads how many records hold each key (match_key_counts, kept by
-// triggers), plus the transaction's buffered ones.
+// count reads how many records hold each key (countKeysSQL, up to just
+// past the query's cap), plus the transaction's buffered ones.
 func (b *blocking) count() error {
 	b.counts = make([]int, len(b.q.Keys))
 	at := b.positions()
@@ -228,7 +229,7 @@ func (b *blocking) count() error {
 	}
 	var err error
 	if len(ask) > 0 {
-		err = b.eachKeyRow(`SELECT key, n FROM match_key_counts WHERE key IN ?`, []any{ask}, func(k string, n int64) {
+		err = b.eachKeyRow(countKeysSQL(len(ask)), append(stringArgs(ask), b.q.KeyCap+1), func(k string, n int64) {
 			for _, i := range at[k] {
 				b.counts[i] = int(n)
 			}
@@ -466,4 +467,30 @@ func (s *Store) SetMatchIndex(ctx context.Context, typ string, index map[string]
 		}
 		return t.writeTerms(ctx)
 	})
+}
+
+// countKeysSQL is the query of how many records hold each of n keys (the
+// n arguments), counted up to a limit (the last argument): rows (key,
+// count). It reads each key's entries in idx_match up to the limit, so a
+// placeholder value held by half the registry costs no more than a key
+// just past its cap.
+func countKeysSQL(n int) string {
+	var sb strings.Builder
+	sb.WriteString(`WITH k(key) AS (VALUES `)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("(CAST(? AS TEXT))")
+	}
+	sb.WriteString(`) SELECT k.key, (SELECT COUNT(*) FROM (SELECT 1 FROM idx_match m WHERE m.key = k.key LIMIT ?) c) FROM k`)
+	return sb.String()
+}
+
+func stringArgs(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
 }

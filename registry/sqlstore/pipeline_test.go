@@ -47,6 +47,15 @@ func (s *steps) AuditWrite(_ context.Context, _ registry.Tx, w *registry.Write, 
 	return nil
 }
 
+func (s *steps) AuditBatch(_ context.Context, _ registry.Tx, writes []registry.Audited) error {
+	var actions []string
+	for _, w := range writes {
+		actions = append(actions, w.Write.Action)
+	}
+	s.calls = append(s.calls, "audit batch "+strings.Join(actions, ","))
+	return nil
+}
+
 // TestPipelineRunsEveryStepInOrder checks the write pipeline's order for
 // create, update and delete, that the system path runs no step, and that a
 // refused write stores nothing.
@@ -82,6 +91,19 @@ func TestPipelineRunsEveryStepInOrder(t *testing.T) {
 		}
 		if n := search(t, svc, registry.TypePerson, "").Total; n != 3 {
 			t.Fatalf("%d Persons written by the link step through the system path, want 3", n)
+		}
+		// A transaction Bundle runs every step per entry but the audit
+		// step, which runs once at its end over all of them.
+		st.calls, st.refuse = nil, false
+		if _, err := bundle(t, svc, `{"resourceType":"Bundle","type":"transaction","entry":[
+			{"resource":{"resourceType":"Patient","name":[{"family":"One"}]},"request":{"method":"POST","url":"Patient"}},
+			{"resource":{"resourceType":"Patient","name":[{"family":"Two"}]},"request":{"method":"POST","url":"Patient"}}]}`); err != nil {
+			t.Fatal(err)
+		}
+		want = []string{"authorize create", "resolve create", "link create",
+			"authorize create", "resolve create", "link create", "audit batch create,create"}
+		if !slices.Equal(st.calls, want) {
+			t.Fatalf("transaction steps:\n %s\nwant\n %s", strings.Join(st.calls, ", "), strings.Join(want, ", "))
 		}
 	})
 }

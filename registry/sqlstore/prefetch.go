@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"maps"
 	"runtime"
 	"strconv"
@@ -16,8 +17,9 @@ import (
 const deleteKeys = `DELETE FROM idx_match WHERE rid = ? RETURNING key`
 
 // PrefetchBlocking reads how many written records hold each key, in one
-// query per 500 keys, and keeps the counts for the transaction: a Bundle
-// of a thousand records asked once per record before. On PostgreSQL it
+// query per 500 keys (on reader connections, beside the writer, while the
+// transaction has written nothing), and keeps the counts for the
+// transaction: a Bundle of a thousand records asked once per record before. On PostgreSQL it
 // first takes the keys' advisory locks, as Candidates would, so the counts
 // include what a concurrent writer of the same keys committed.
 func (t *tx) PrefetchBlocking(ctx context.Context, keys []string) error {
@@ -35,30 +37,80 @@ func (t *tx) PrefetchBlocking(ctx context.Context, keys []string) error {
 	if t.keyCounts == nil {
 		t.keyCounts = make(map[string]int, len(keys))
 	}
+	var parts [][]string
 	for len(keys) > 0 {
 		part := keys[:min(len(keys), 500)]
 		keys = keys[len(part):]
-		for _, k := range part {
-			t.keyCounts[k] = 0
-		}
-		rs, err := t.conn.query(ctx, `SELECT key, n FROM match_key_counts WHERE key IN ?`, part)
-		if err != nil {
+		parts = append(parts, part)
+	}
+	counts := make([]map[string]int, len(parts))
+	if !t.flushed && (t.conn.pg || (t.clean != nil && t.clean())) {
+		// Nothing of this transaction is written yet (and on PostgreSQL its
+		// keys are locked): reader connections, one per core, count what
+		// the writer's own would, beside it (see PrefetchCandidates).
+		if err := t.countOnReaders(ctx, parts, counts); err != nil {
 			return err
 		}
-		for rs.Next() {
-			var k string
-			var n int
-			if err := rs.Scan(&k, &n); err != nil {
-				rs.Close()
+	} else {
+		for i, part := range parts {
+			rs, err := t.conn.query(ctx, countKeysSQL(len(part)), append(stringArgs(part), registry.KeyCountLimit+1)...)
+			if err != nil {
 				return err
 			}
-			t.keyCounts[k] = n
+			if counts[i], err = scanCounts(rs); err != nil {
+				return err
+			}
 		}
-		if err := rs.Close(); err != nil {
-			return err
+	}
+	for i, part := range parts {
+		for _, k := range part {
+			t.keyCounts[k] = counts[i][k]
 		}
 	}
 	return nil
+}
+
+// countOnReaders counts the keys of each part on reader connections, one
+// per core, into counts.
+func (t *tx) countOnReaders(ctx context.Context, parts [][]string, counts []map[string]int) error {
+	sqldb, err := t.store.read.DB()
+	if err != nil {
+		return err
+	}
+	rebind := (&conn{pg: t.conn.pg}).rebind
+	readers := min(len(parts), max(1, runtime.GOMAXPROCS(0)))
+	errs := make([]error, readers)
+	var wg sync.WaitGroup
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			for i := r; i < len(parts) && errs[r] == nil; i += readers {
+				rs, err := sqldb.QueryContext(ctx, rebind(countKeysSQL(len(parts[i]))), append(stringArgs(parts[i]), registry.KeyCountLimit+1)...)
+				if err == nil {
+					counts[i], err = scanCounts(rs)
+				}
+				errs[r] = err
+			}
+		}(r)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// scanCounts reads the rows (key, count) of countKeysSQL and closes them.
+func scanCounts(rs *sql.Rows) (map[string]int, error) {
+	defer rs.Close()
+	out := map[string]int{}
+	for rs.Next() {
+		var k string
+		var n int
+		if err := rs.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rs.Err()
 }
 
 // dropKeys runs a DELETE … RETURNING key on idx_match and counts the

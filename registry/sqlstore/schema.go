@@ -274,6 +274,7 @@ func init() {
 	migrations = append(migrations, policyMigration)
 	PolicyMigration = len(migrations)
 	migrations = append(migrations, secretsMigration)
+	migrations = append(migrations, keyCountDropMigration)
 }
 
 // PolicyMigration is the number of the migration that made policy's tables
@@ -312,4 +313,23 @@ func migrate(ctx context.Context, db *gorm.DB, postgres bool) error {
 		}
 		return nil
 	})
+}
+
+// Migration 14: blocking key counts are read from idx_match itself
+// (countKeysSQL), counted up to registry.KeyCountLimit, instead of kept
+// by triggers in match_key_counts. Each written key cost an upsert into
+// that table at a random place, as costly as the key's own index entry,
+// and both grew with the registry: the trigger was about three fifths of
+// the time a linked write spent inserting its blocking keys.
+var keyCountDropMigration = migration{
+	sqlite: []string{
+		`DROP TRIGGER IF EXISTS idx_match_counted`,
+		`DROP TRIGGER IF EXISTS idx_match_uncounted`,
+		`DROP TABLE IF EXISTS match_key_counts`,
+	},
+	postgres: []string{
+		`DROP TRIGGER IF EXISTS idx_match_counted ON idx_match`,
+		`DROP FUNCTION IF EXISTS idx_match_count()`,
+		`DROP TABLE IF EXISTS match_key_counts`,
+	},
 }
