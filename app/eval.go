@@ -21,6 +21,8 @@ type evalOptions struct {
 	profiles                            []string
 	types                               []string // resource types evaluated (evalTypes when empty)
 	wrong                               int      // false and missed pairs printed with evidence
+	missed                              int      // with --linked: true pairs not linked printed with evidence
+	kinds                               bool     // with --linked: recall by the generator's kinds of error
 	linked, calibrated                  bool
 }
 
@@ -38,6 +40,8 @@ func evalCommand(ctx context.Context, cfg Config, args []string, stdout, stderr 
 		fs.StringVar(&profiles, "profile", profiles, "comma-separated generator profiles ("+strings.Join(seed.Profiles(), ", ")+", or all)")
 		fs.StringVar(&types, "types", "", "comma-separated resource types to evaluate on generated data (default: "+strings.Join(evalTypes, ", ")+")")
 		fs.IntVar(&o.wrong, "wrong", 0, "print up to N false and N missed certain pairs per data set with their evidence (scored in memory under the model)")
+		fs.IntVar(&o.missed, "missed", 0, "with --linked: print up to N true pairs not linked (in review or missed) with their kinds of error and evidence")
+		fs.BoolVar(&o.kinds, "kinds", false, "with --linked: recall of generated true pairs by the kinds of error the generator applied, errors per pair and records per entity")
 		fs.BoolVar(&o.linked, "linked", false, "load the records through the registry (as several source systems, linking on every create) and score the golden records built")
 		fs.BoolVar(&o.calibrated, "calibrated", false, "with --linked: load as a calibrated first load (stored unlinked, a model trained on them, then linked by the re-match)")
 	}).Parse(args)
@@ -219,6 +223,7 @@ type labelled struct {
 	recs      []*matching.Record
 	resources []map[string]any
 	truth     []string
+	errs      [][]string // the generator's kinds of error per record
 }
 
 // generatedRecords generates a network and returns its records by type.
@@ -233,6 +238,7 @@ func generatedRecords(sc seed.Config) (map[string]*labelled, error) {
 		s.recs = append(s.recs, matching.Extract(r.Type, r.Resource))
 		s.resources = append(s.resources, r.Resource)
 		s.truth = append(s.truth, r.Entity)
+		s.errs = append(s.errs, r.Errors)
 		return nil
 	})
 	return sets, err
@@ -240,8 +246,11 @@ func generatedRecords(sc seed.Config) (map[string]*labelled, error) {
 
 // evalLinkedCommand is "idem eval --linked".
 func evalLinkedCommand(ctx context.Context, cfg Config, o evalOptions, stdout io.Writer) error {
-	run := func(name, typ string, resources []map[string]any, entity []string) error {
-		rep, err := evalLinked(ctx, cfg, typ, resources, entity, o.calibrated)
+	run := func(name, typ string, resources []map[string]any, entity []string, errs [][]string) error {
+		if !o.kinds && o.missed == 0 {
+			errs = nil
+		}
+		rep, err := evalLinked(ctx, cfg, typ, resources, entity, errs, o.calibrated, o.missed)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -250,6 +259,14 @@ func evalLinkedCommand(ctx context.Context, cfg Config, o evalOptions, stdout io
 			how = "calibrated load (stored unlinked, trained, re-matched)"
 		}
 		fmt.Fprintf(stdout, "== %s, %s\n%s\n", name, how, rep)
+		if rep.Errors != nil && o.kinds {
+			rep.Errors.write(stdout)
+		}
+		if rep.Errors != nil {
+			if err := printLost(stdout, cfg, typ, resources, errs, rep.Errors.Lost, o.missed); err != nil {
+				return err
+			}
+		}
 		return printFalseLinks(stdout, cfg, typ, resources, rep.FalseLinks, o.wrong)
 	}
 	for _, path := range splitList(o.febrl) {
@@ -263,7 +280,7 @@ func evalLinkedCommand(ctx context.Context, cfg Config, o evalOptions, stdout io
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		febrlSources(patients)
-		if err := run(path, registry.TypePatient, patients, entity); err != nil {
+		if err := run(path, registry.TypePatient, patients, entity, make([][]string, len(patients))); err != nil {
 			return err
 		}
 	}
@@ -272,6 +289,6 @@ func evalLinkedCommand(ctx context.Context, cfg Config, o evalOptions, stdout io
 		if typ != registry.TypePatient {
 			name += ", " + typ
 		}
-		return run(name, typ, s.resources, s.truth)
+		return run(name, typ, s.resources, s.truth, s.errs)
 	})
 }

@@ -27,6 +27,8 @@ type linkedReport struct {
 	// FalseLinks are the first wrongly linked pairs (record indexes), for
 	// printing with their evidence.
 	FalseLinks [][2]int
+	// Errors is recall by the generator's kinds of error (nil without them).
+	Errors *errorReport
 }
 
 // maxFalseLinks bounds linkedReport.FalseLinks.
@@ -43,7 +45,9 @@ func (r linkedReport) String() string {
 // evalLinked loads resources of type typ (with ground truth entity labels)
 // into a fresh database through the service with the linker, and scores
 // the golden records it built against the truth.
-func evalLinked(ctx context.Context, cfg Config, typ string, patients []map[string]any, entity []string, calibrated bool) (linkedReport, error) {
+// errs, when not nil, holds each record's kinds of error: the report then
+// tallies recall by them and keeps up to maxLost unlinked true pairs.
+func evalLinked(ctx context.Context, cfg Config, typ string, patients []map[string]any, entity []string, errs [][]string, calibrated bool, maxLost int) (linkedReport, error) {
 	dir, err := os.MkdirTemp("", "idem-eval-")
 	if err != nil {
 		return linkedReport{}, err
@@ -73,7 +77,7 @@ func evalLinked(ctx context.Context, cfg Config, typ string, patients []map[stri
 		}
 		rep.Elapsed = time.Since(start)
 		golden := make([]string, len(patients))
-		review := map[[2]string]bool{} // (record, golden) pairs in review
+		review := map[[2]string]*registry.Link{} // (record, golden) pairs in review
 		page, err := o.store.QueryLinks(ctx, registry.LinkFilter{SourceType: typ})
 		if err != nil {
 			return err
@@ -89,7 +93,7 @@ func evalLinked(ctx context.Context, cfg Config, typ string, patients []map[stri
 				golden[i] = k.Golden()
 				persons[k.Golden()] = true
 			case registry.MatchResultPossible:
-				review[[2]string{k.SourceID, k.Golden()}] = true
+				review[[2]string{k.SourceID, k.Golden()}] = k
 				rep.ReviewItems++
 			}
 		}
@@ -98,12 +102,20 @@ func evalLinked(ctx context.Context, cfg Config, typ string, patients []map[stri
 			ids[i] = id
 		}
 		rep.Records, rep.Persons = len(patients), len(persons)
-		scorePairs(&rep, entity, golden, func(i, j int) bool {
+		reviewLink := func(i, j int) *registry.Link {
 			// a record without a golden record (a lone Location: a
 			// Linkage needs two items) is put to review as itself
-			return review[[2]string{ids[i], golden[j]}] || review[[2]string{ids[j], golden[i]}] ||
-				review[[2]string{ids[i], typ + "/" + ids[j]}] || review[[2]string{ids[j], typ + "/" + ids[i]}]
-		})
+			for _, k := range [][2]string{{ids[i], golden[j]}, {ids[j], golden[i]}, {ids[i], typ + "/" + ids[j]}, {ids[j], typ + "/" + ids[i]}} {
+				if l := review[k]; l != nil {
+					return l
+				}
+			}
+			return nil
+		}
+		scorePairs(&rep, entity, golden, func(i, j int) bool { return reviewLink(i, j) != nil })
+		if errs != nil {
+			rep.Errors = tallyErrors(errs, entity, golden, reviewLink, maxLost)
+		}
 		return nil
 	})
 	return rep, err

@@ -2,11 +2,24 @@ package matching
 
 // ScoreCluster is the probability that a is the entity whose records are
 // members — a golden record's records that a matched — judged against the
-// cluster rather than one of its records: each field weighs a's best
+// cluster rather than one of its records: each field takes a's best
 // agreement with any member (a person seen with a maiden name in one
 // system and a new address in another agrees with the cluster on both),
-// the prior counts once, and a veto field caps the total only when it
-// disagrees with every member. With one member it is Score.
+// missing only when no member has the field, and the combined outcomes
+// are then weighed once, as one pair's are: the prior counts once, a
+// field weighed given the household is weighed so when the household
+// agrees with any member, the twin signature is read off the combined
+// fields, and a veto field caps the total only when it disagrees with
+// every member. With one member it is Score.
+//
+// Weighing the combined outcomes, not summing each field's best weight,
+// keeps dependent fields dependent: a family name agreeing with a member
+// that has no address weighs its full weight, but beside the household
+// agreeing with another member it weighs what a shared family name weighs
+// inside one household; summed field by field, a son named after his
+// father, living with him, took the family name's full weight from one
+// record and the household's from another and joined his father's golden
+// record.
 func (m *Model) ScoreCluster(a *Record, members []*Record, tf Frequencies) float64 {
 	if len(members) == 0 {
 		return 0
@@ -15,29 +28,21 @@ func (m *Model) ScoreCluster(a *Record, members []*Record, tf Frequencies) float
 	if t == nil {
 		return 0
 	}
-	var best [maxFields]float64
-	var agrees [maxFields]bool // some member agrees beyond Different
+	var combined, out [maxFields]outcome
 	for k, b := range members {
 		if b.Type != a.Type {
 			continue
 		}
-		var out [maxFields]outcome
 		m.compare(t, a, b, tf, &out)
 		for i := range t.fields {
-			if k == 0 || out[i].weight > best[i] {
-				best[i] = out[i].weight
+			if k == 0 || out[i].level > combined[i].level {
+				combined[i] = out[i]
 			}
-			agrees[i] = agrees[i] || out[i].level != Different
 		}
 	}
-	w := t.priorWeight
-	veto := false
 	for i := range t.fields {
-		w += best[i]
-		veto = veto || (t.fields[i].veto && !agrees[i])
+		combined[i].weight, combined[i].inHousehold, combined[i].inTwins = 0, false, false
+		combined[i].capped, combined[i].derived = false, false
 	}
-	if veto {
-		w = min(w, t.vetoWeight)
-	}
-	return probability(w)
+	return probability(t.weigh(a, tf, &combined))
 }

@@ -30,3 +30,31 @@ func TestScoreCluster(t *testing.T) {
 		t.Errorf("an unrelated record scores %.6f against the cluster", p)
 	}
 }
+
+// TestScoreClusterJunior: a father named like his son, living with him,
+// is not the son's cluster: one son's record shares the family name with
+// no address to go with it, the other the address. Summed field by field
+// (the family name's full weight from one, the household's from the
+// other) the father scored certain; weighed as one comparison the family
+// name is weighed as inside one household.
+func TestScoreClusterJunior(t *testing.T) {
+	m := NewModel(DefaultRules()).ForRegistry("Patient", 8000)
+	home := address("242 Oak Road", "Somerville", "02143", "MA")
+	son := Extract("Patient", with(patient("Jeffrey", "Fioretti", "2019-03-07"), "gender", "male", "address", home))
+	sonLab := Extract("Patient", with(patient("Jeffrey", "Fioretti", "2019-03-07"), "gender", "male", "telecom", telecom("phone", "857-864-9802")))
+	father := Extract("Patient", with(patient("Jeffrey", "Fioretti", "1991-02-18"), "gender", "male", "address", home))
+	for _, b := range []*Record{son, sonLab} {
+		if p := m.Score(father, b, nil); m.Grade("Patient", p) == "certain" {
+			t.Fatalf("the father certainly matches one of his son's records alone (%.4f)", p)
+		}
+	}
+	if p := m.ScoreCluster(father, []*Record{son, sonLab}, nil); m.Grade("Patient", p) == "certain" {
+		t.Errorf("the father certainly matches his son's cluster (%.4f)", p)
+	}
+	// The son's own new record, with a typo, still joins it.
+	again := Extract("Patient", with(patient("Jeffrey", "Fiorett", "2019-03-07"), "gender", "male", "address", home,
+		"telecom", telecom("phone", "857-864-9802")))
+	if p := m.ScoreCluster(again, []*Record{son, sonLab}, nil); m.Grade("Patient", p) != "certain" {
+		t.Errorf("the son's new record scores %.4f against his cluster", p)
+	}
+}

@@ -74,8 +74,10 @@ func nameWords(s string, out *[maxNameWords]string) int {
 	return n
 }
 
-// isQualifier reports whether a word tells sites apart: a qualifier word, a
-// number ("Ward 3", "2nd floor") or a single letter ("Building B").
+// isQualifier reports whether a word tells sites apart: a qualifier word
+// (or one mistyped, from six letters: "Energency Department" is still a
+// part of the hospital), a number ("Ward 3", "2nd floor") or a single
+// letter ("Building B").
 func isQualifier(w string) bool {
 	if len(w) == 1 || qualifierWords[w] {
 		return true
@@ -85,7 +87,7 @@ func isQualifier(w string) bool {
 			return true
 		}
 	}
-	return false
+	return len(w) >= 6 && closerQualifier(w, "", 1)
 }
 
 // sameWord reports whether two words of facility names are one word

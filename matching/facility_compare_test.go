@@ -234,3 +234,17 @@ func TestLocationScoreDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestMistypedQualifier: a hospital's department whose qualifier is
+// mistyped is still a part of the hospital, not the hospital misspelt.
+func TestMistypedQualifier(t *testing.T) {
+	for _, y := range []string{"Elmwood Memorial Hospital Energency Department", "Elmwood Memorial Hospital Radiolgy"} {
+		if r, _ := qualifierConflict(NormalizeFacilityName("Elmwood Memorial Hospital"), NormalizeFacilityName(y)); r != rPartOfSite {
+			t.Errorf("%q: rule %v, want a part of the site", y, r)
+		}
+	}
+	// An ordinary misspelt word is no qualifier.
+	if r, _ := qualifierConflict(NormalizeFacilityName("Elmwood Memorial Hospital"), NormalizeFacilityName("Elmwod Memorial Hospital")); r != rNone {
+		t.Errorf("a misspelt name word: rule %v, want none", r)
+	}
+}

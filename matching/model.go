@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
@@ -43,6 +44,7 @@ type typeModel struct {
 	tfMinU        float64
 	given, family int // field indexes for the given/family swap, -1 when off
 	household     int // index of the household field, -1 when none
+	gender        int // index of the gender field, -1 when none
 	fields        []fieldModel
 	twins         twinModel
 	vetoWeight    float64 // the most log2 odds a pair may have when a veto field disagrees
@@ -72,6 +74,15 @@ type fieldModel struct {
 	weight         [numLevels]float64 // log2(m/u); 0 for missing
 	inHousehold    bool               // hhWeight is set
 	hhWeight       [numLevels]float64 // log2(m/uSameHousehold), used when the household is exact
+	byGender       []genderM          // m where both records state one gender (FieldRules.MByGender)
+}
+
+// genderM is a field's m given a gender both records state, as the log2
+// ratio to the field's m: added to whichever weight the level takes (by
+// u, u in one household, or a term frequency), it puts that m in place.
+type genderM struct {
+	gender string // normalised, as the gender field holds it
+	ratio  [numLevels]float64
 }
 
 // typePrefix is the type tag that starts each blocking key.
@@ -99,7 +110,7 @@ func NewModel(r *Rules) *Model {
 func compileType(typ string, tr *TypeRules) *typeModel {
 	t := &typeModel{
 		typ: typ, prefix: typePrefix[typ], thresholds: tr.Thresholds, keyCap: tr.KeyCap, maxCandidates: tr.MaxCandidates,
-		priorWeight: math.Log2(tr.Prior / (1 - tr.Prior)), tfMinU: tr.TFMinimumU, given: -1, family: -1, household: -1,
+		priorWeight: math.Log2(tr.Prior / (1 - tr.Prior)), tfMinU: tr.TFMinimumU, given: -1, family: -1, household: -1, gender: -1,
 		// just below certain: such a pair goes to a steward at best
 		vetoWeight: math.Log2(tr.Thresholds.Certain/(1-tr.Thresholds.Certain)) - 0.01,
 	}
@@ -116,6 +127,8 @@ func compileType(typ string, tr *TypeRules) *typeModel {
 			t.given = i
 		case tr.SwapNames && f.feat == fFamily && f.cmp == cmpName:
 			t.family = i
+		case f.feat == fGender && f.cmp == cmpExact:
+			t.gender = i
 		case f.cmp == cmpHousehold, f.cmp == cmpAddress:
 			// a Location's address plays the household's part: the sites
 			// at one address share a switchboard and an organisation
@@ -172,6 +185,9 @@ func compileField(fr *FieldRules) fieldModel {
 	}
 	if fr.USameHousehold != nil {
 		f.inHousehold, f.hhWeight = true, weights(&fr.M, fr.USameHousehold)
+	}
+	for _, g := range slices.Sorted(maps.Keys(fr.MByGender)) {
+		f.byGender = append(f.byGender, genderM{gender: NormalizeCode(g), ratio: weights(fr.MByGender[g], &fr.M)})
 	}
 	return f
 }

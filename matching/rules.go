@@ -116,6 +116,13 @@ type FieldRules struct {
 	// chance would have them share (a family name above all), so the
 	// field's agreement, given the household's, is worth far less.
 	USameHousehold *Levels `json:"uSameHousehold,omitempty"`
+	// MByGender, when set, holds m for pairs whose records both state one
+	// gender (the type's gender field exact), keyed by that gender: it
+	// replaces M there. A family name changes at marriage far more often
+	// for women than for men, so how much a different family name says
+	// depends on whose records they are. Training re-estimates M, not
+	// these.
+	MByGender map[string]*Levels `json:"mByGender,omitempty"`
 }
 
 // Levels holds one probability per comparison level (missing has none).
@@ -317,6 +324,14 @@ func (f *FieldRules) check() error {
 		}
 		if err := c.checkLevels(p.l); err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
+		}
+	}
+	for g, l := range f.MByGender {
+		if l == nil {
+			return fmt.Errorf("mByGender %q: no levels", g)
+		}
+		if err := c.checkLevels(l); err != nil {
+			return fmt.Errorf("mByGender %q: %w", g, err)
 		}
 	}
 	return nil

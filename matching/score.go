@@ -119,6 +119,9 @@ func (t *typeModel) weigh(a *Record, tf Frequencies, out *[maxFields]outcome) fl
 		default:
 			o.weight = f.weight[o.level]
 		}
+		if len(f.byGender) > 0 && o.level > Missing {
+			o.weight += t.genderRatio(f, a, out, o.level)
+		}
 		if f.veto && o.level == Different {
 			veto, o.capped = true, true
 		}
@@ -134,6 +137,22 @@ func (t *typeModel) weigh(a *Record, tf Frequencies, out *[maxFields]outcome) fl
 		w = min(w, t.vetoWeight)
 	}
 	return w
+}
+
+// genderRatio is what the field's m given the gender both records state
+// changes in the weight of level l (0 when they do not state one, or the
+// rules have no m for it).
+func (t *typeModel) genderRatio(f *fieldModel, a *Record, out *[maxFields]outcome, l Level) float64 {
+	if t.gender < 0 || out[t.gender].level != Exact || len(a.vals[fGender]) == 0 {
+		return 0
+	}
+	g := a.vals[fGender][0].norm
+	for i := range f.byGender {
+		if f.byGender[i].gender == g {
+			return f.byGender[i].ratio[l]
+		}
+	}
+	return 0
 }
 
 // isTwins reports whether outcomes show the twin signature: unrelated given
