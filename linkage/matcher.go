@@ -159,7 +159,9 @@ func (m *Matcher) scoreKeyed(ctx context.Context, typ string, res map[string]any
 		}
 		cand := m.recs.get(r)
 		if cand == nil {
-			if cand, err = candidateRecord(typ, r, set.Records[i]); err != nil {
+			if d, ok := decodedAt(set, i); ok {
+				cand = d // decoded beside the writer (Prepare)
+			} else if cand, err = candidateRecord(typ, r, set.Records[i]); err != nil {
 				return nil, err
 			}
 			m.recs.put(r, cand)
@@ -171,6 +173,16 @@ func (m *Matcher) scoreKeyed(ctx context.Context, typ string, res map[string]any
 		return sc.all[i].Match.Probability > sc.all[j].Match.Probability
 	})
 	return sc, nil
+}
+
+// decodedAt returns the i-th candidate's features as the store decoded
+// them with the query's Decode, if it did.
+func decodedAt(set *registry.CandidateSet, i int) (*matching.Record, bool) {
+	if i >= len(set.Decoded) {
+		return nil, false
+	}
+	rec, ok := set.Decoded[i].(*matching.Record)
+	return rec, ok && rec != nil
 }
 
 // candidateRecord returns a candidate's features: decoded from the compact

@@ -3,6 +3,7 @@ package linkage
 import (
 	"context"
 
+	"idem/matching"
 	"idem/registry"
 )
 
@@ -32,7 +33,8 @@ func (l *Linker) Prepare(ctx context.Context, tx registry.Tx, batch []*registry.
 		if byType[w.Type] == nil {
 			types = append(types, w.Type)
 		}
-		byType[w.Type] = append(byType[w.Type], registry.CandidateQuery{Keys: w.Index.Keys, KeyCap: model.KeyCap(w.Type), Max: model.MaxCandidates(w.Type)})
+		byType[w.Type] = append(byType[w.Type], registry.CandidateQuery{Keys: w.Index.Keys, KeyCap: model.KeyCap(w.Type), Max: model.MaxCandidates(w.Type),
+			Decode: decodeRecord})
 	}
 	if err := tx.PrefetchBlocking(ctx, keys); err != nil {
 		return err
@@ -42,3 +44,7 @@ func (l *Linker) Prepare(ctx context.Context, tx registry.Tx, batch []*registry.
 	}
 	return nil
 }
+
+// decodeRecord decodes a candidate's compact features for the readers
+// that read a batch's candidates ahead (registry.CandidateQuery.Decode).
+func decodeRecord(b []byte) (any, error) { return matching.DecodeRecord(b) }

@@ -35,6 +35,11 @@ type CandidateQuery struct {
 	Keys   []string
 	KeyCap int // a key shared by more records than this is capped, not used
 	Max    int // the most candidates returned, the best ranked
+	// Decode, when set, turns a candidate's compact record into the
+	// matcher's form. A store that reads a batch's candidates ahead,
+	// beside the writer, decodes them there (CandidateSet.Decoded), so
+	// the writer only scores them.
+	Decode func([]byte) (any, error)
 }
 
 // MatchIndex is what the matcher keeps beside each stored version: its
@@ -52,6 +57,9 @@ type CandidateSet struct {
 	// Records holds, beside each of Found, the matcher's compact form of
 	// its features (nil where the store has none: written before it kept them).
 	Records [][]byte
+	// Decoded holds, beside each of Found, its record as the query's
+	// Decode made it, where the store decoded it; nil elsewhere.
+	Decoded []any
 	Capped  []string // keys shared by more than KeyCap records
 	Skipped int      // records that shared a key but ranked below Max
 }

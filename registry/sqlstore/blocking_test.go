@@ -25,7 +25,7 @@ func TestCandidatesRankAsIfEveryKeyWereRead(t *testing.T) {
 		held := map[string][]string{}   // key → ids
 		keys := func(typ string, res map[string]any) registry.MatchIndex {
 			id := res["identifier"].([]any)[0].(map[string]any)["value"].(string)
-			return registry.MatchIndex{Keys: keysOf[id]}
+			return registry.MatchIndex{Keys: keysOf[id], Record: []byte("record of " + id)}
 		}
 		svc := &registry.Service{Store: s, Writer: &registry.Writer{MatchIndex: keys}}
 		create := func(tx registry.Tx, i int) {
@@ -135,8 +135,10 @@ func TestCandidatesRankAsIfEveryKeyWereRead(t *testing.T) {
 		var qs []registry.CandidateQuery
 		for trial := 0; trial < 40; trial++ {
 			qs = append(qs, registry.CandidateQuery{KeyCap: 60 + rng.IntN(60), Max: 1 + rng.IntN(12),
-				Keys: []string{fmt.Sprintf("common:%d", rng.IntN(3)), fmt.Sprintf("mid:%d", rng.IntN(20)), fmt.Sprintf("rare:%d", rng.IntN(200)), fmt.Sprintf("rare:%d", rng.IntN(200))}})
+				Keys:   []string{fmt.Sprintf("common:%d", rng.IntN(3)), fmt.Sprintf("mid:%d", rng.IntN(20)), fmt.Sprintf("rare:%d", rng.IntN(200)), fmt.Sprintf("rare:%d", rng.IntN(200))},
+				Decode: func(b []byte) (any, error) { return "decoded " + string(b), nil }})
 		}
+		decoded := 0
 		err = s.Write(ctx, func(tx registry.Tx) error {
 			var all []string
 			for k := range held {
@@ -181,8 +183,22 @@ func TestCandidatesRankAsIfEveryKeyWereRead(t *testing.T) {
 					return err
 				}
 				if got, want := ids(set.Found), naiveRanking(held, q); !slices.Equal(got, want) {
-					t.Errorf("read ahead, query %+v: got %v, want %v", q, got, want)
+					t.Errorf("read ahead, query %v: got %v, want %v", q.Keys, got, want)
 				}
+				// Candidates read ahead come decoded by the query's Decode,
+				// each the decoding of its own record.
+				for i, d := range set.Decoded {
+					if d == nil {
+						continue
+					}
+					decoded++
+					if want := "decoded " + string(set.Records[i]); d != want {
+						t.Errorf("candidate %s decoded as %v, want %q", set.Found[i].ID, d, want)
+					}
+				}
+			}
+			if decoded == 0 {
+				t.Error("no candidate read ahead came decoded")
 			}
 			// A query the batch's writes could re-rank past what was read
 			// is read again; most are not.

@@ -174,8 +174,9 @@ func (b *blocking) candidates(out *registry.CandidateSet, typ string, ahead map[
 	slices.SortFunc(found, func(a, b candidateRow) int { return rank[a.pk] - rank[b.pk] })
 	out.Found = make([]*registry.Resource, len(found))
 	out.Records = make([][]byte, len(found))
+	out.Decoded = make([]any, len(found))
 	for i, r := range found {
-		out.Found[i], out.Records[i] = r.res, r.rec
+		out.Found[i], out.Records[i], out.Decoded[i] = r.res, r.rec, r.dec
 	}
 	return out, nil
 }
@@ -406,6 +407,7 @@ type candidateRow struct {
 	pk  int64
 	res *registry.Resource
 	rec []byte
+	dec any // rec decoded by the query's Decode, when read ahead
 }
 
 func scanCandidates(rs *sql.Rows) ([]candidateRow, error) {

@@ -266,6 +266,11 @@ func (c *candidatesAhead) read(query func(string, ...any) (*sql.Rows, error), ty
 		c.rows[rid] = candidateRow{pk: rid}
 	}
 	for _, r := range rows {
+		if q.Decode != nil && r.rec != nil {
+			if d, err := q.Decode(r.rec); err == nil {
+				r.dec = d // else the matcher decodes it, or reads its JSON
+			}
+		}
 		c.rows[r.pk] = r
 	}
 	return nil
