@@ -146,11 +146,18 @@ func leaseHandOver(t *testing.T, db *gorm.DB, lines, first string, firstPID int,
 	proc, _ := os.FindProcess(firstPID)
 	proc.Signal(syscall.SIGKILL)
 	t.Logf("killed at line %d of %d", row.Done, n)
-	m := waitJob(t, strings.Replace(status, first, second, 1), testAdminToken)
-	read()
-	if !owns(secondPID) {
-		t.Errorf("the job was finished under the lease of %q, not of the instance left (pid %d)", row.LeaseOwner, secondPID)
+	// The instance left takes the lease (a worker gives its lease up when
+	// it ends the job, so it is watched while the job runs).
+	taken := false
+	waitFor(t, "the instance left to take the job over", 90*time.Second, func() bool {
+		read()
+		taken = taken || owns(secondPID)
+		return taken || row.Status != registry.JobRunning
+	})
+	if !taken {
+		t.Errorf("the job ended (%s) and the instance left (pid %d) was never seen holding its lease (last %q)", row.Status, secondPID, row.LeaseOwner)
 	}
+	m := waitJob(t, strings.Replace(status, first, second, 1), testAdminToken)
 	sum := m["summary"].(map[string]any)
 	if sum["created"].(float64) != float64(n) || sum["processed"].(float64) != float64(n) {
 		t.Errorf("after the take-over: %v", sum)

@@ -227,3 +227,61 @@ func TestJobLeaseKeptWhileRunnerWorks(t *testing.T) {
 		t.Fatalf("the runner ran %d times, want 1", n)
 	}
 }
+
+// A worker that stops cleanly (its context ends: the process is shutting
+// down) gives up the lease of the job it was working on, so another
+// instance takes the job over at once instead of when the lease runs out
+// (a minute here, longer than the test waits).
+func TestJobLeaseGivenUpOnStop(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DB, cfg.Seed, cfg.AutoTrain = sqltest.DSN(t, "sqlite"), false, false
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	o, err := open(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.close()
+	limits, err := fhir.ParseLimits(cfg.MaxRepeats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan string, 2)
+	runner := func(name string) bulk.Runner {
+		return func(ctx context.Context, job *registry.BulkJob, checkpoint func() error) error {
+			started <- name
+			if name == "second" {
+				return nil
+			}
+			<-ctx.Done()
+			return ctx.Err()
+		}
+	}
+	worker := func(ctx context.Context, name string) (*bulk.Jobs, chan struct{}) {
+		w := bulk.New(o.svc, o.store, limits, log)
+		w.Lease, w.Poll = time.Minute, 20*time.Millisecond
+		w.Handle("stop-test", runner(name))
+		done := make(chan struct{})
+		go func() { defer close(done); w.Run(ctx) }()
+		return w, done
+	}
+	firstCtx, stopFirst := context.WithCancel(ctx)
+	first, firstDone := worker(firstCtx, "first")
+	job := &registry.BulkJob{Kind: "stop-test", Actor: registry.SystemActor("test"), Request: "wait"}
+	if err := first.Enqueue(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-started; got != "first" {
+		t.Fatalf("%s worker started the job", got)
+	}
+	stopFirst()
+	<-firstDone
+	_, secondDone := worker(ctx, "second")
+	waitFor(t, "the second worker to finish the job", 10*time.Second, func() bool {
+		j, err := o.store.Job(ctx, job.ID)
+		return err == nil && j.Status == registry.JobDone
+	})
+	stop()
+	<-secondDone
+}

@@ -123,6 +123,9 @@ type BulkStore interface {
 	// server's on PostgreSQL); local, the caller's clock, stands in for it
 	// where the database is one machine's (SQLite).
 	Lease(ctx context.Context, job, owner string, local time.Time, d time.Duration) (bool, error)
+	// Unlease gives up owner's lease of job, if owner holds it, so that
+	// another worker may take the job at once.
+	Unlease(ctx context.Context, job, owner string) error
 	// Runnable returns the active jobs whose lease is free now (as Lease
 	// reads the time), oldest first.
 	Runnable(ctx context.Context, kind string, local time.Time) ([]string, error)

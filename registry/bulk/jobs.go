@@ -127,6 +127,7 @@ func (j *Jobs) Work(ctx context.Context, id string, progress func(job *registry.
 	if err != nil || !won {
 		return err
 	}
+	defer j.unlease(id)
 	job, err := j.store.Job(ctx, id)
 	if err != nil || !job.Active() {
 		return err
@@ -162,6 +163,19 @@ func (j *Jobs) release(id string) {
 	j.mu.Lock()
 	delete(j.busy, id)
 	j.mu.Unlock()
+}
+
+// unlease gives up the lease of job id when Work returns: a job this
+// instance stopped working on (it is shutting down, or the job ended in an
+// error it resumes from) is free for any worker at once, not only when the
+// lease runs out. It runs on a context of its own: the one Work was given
+// has often ended.
+func (j *Jobs) unlease(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := j.store.Unlease(ctx, id, j.owner); err != nil {
+		j.log.Warn("bulk job: cannot give up its lease; another worker takes it when the lease ends", "job", id, "err", err)
+	}
 }
 
 // renew extends this worker's lease of job.

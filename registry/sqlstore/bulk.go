@@ -153,6 +153,13 @@ func (s *Store) Lease(ctx context.Context, job, owner string, local time.Time, d
 	return won, err
 }
 
+// Unlease frees owner's lease of job; a lease another owner took is left.
+func (s *Store) Unlease(ctx context.Context, job, owner string) error {
+	return s.WriteDB(ctx, func(db *gorm.DB) error {
+		return db.Exec(`UPDATE bulk_jobs SET lease_owner = '', lease_until = 0 WHERE id = ? AND lease_owner = ?`, job, owner).Error
+	})
+}
+
 // Runnable returns the active jobs of kind whose lease is free now (the
 // database's clock on PostgreSQL, local on SQLite).
 func (s *Store) Runnable(ctx context.Context, kind string, local time.Time) ([]string, error) {
