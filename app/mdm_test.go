@@ -20,8 +20,11 @@ func gaskell(source, mrnSystem, mrn, given, birth string, address bool) string {
 	if address {
 		addr = `,"address":[{"line":["Plymouth Grove"],"city":"Manchester","postalCode":"M13 9LW"}]`
 	}
+	if birth != "" {
+		addr = fmt.Sprintf(`,"birthDate":%q`, birth) + addr
+	}
 	return fmt.Sprintf(`{"resourceType":"Patient","meta":{"source":%q},"identifier":[{"system":%q,"value":%q}],
-		"name":[{"family":"Gaskell","given":[%q]}],"gender":"female","birthDate":%q%s}`, source, mrnSystem, mrn, given, birth, addr)
+		"name":[{"family":"Gaskell","given":[%q]}],"gender":"female"%s}`, source, mrnSystem, mrn, given, addr)
 }
 
 // opBody is a Parameters body; pairs are name, value (valueString).
@@ -127,7 +130,8 @@ func linkTargets(person map[string]any) []string {
 }
 
 // gaskells stores two records of one person from two sources (one Person)
-// and a probable third from a clinic (a Person of its own, in review).
+// and a probable third from a clinic, the same name and nothing else (a
+// Person of its own, in review).
 func gaskells(t *testing.T, s *testServer) (a, b, c, p1, p2 string) {
 	t.Helper()
 	a, p1 = s.mustCreate("Patient", gaskell("http://ehr.example/fhir/Patient/1", "http://ehr.example/mrn", "E-1", "Elizabeth", "1810-09-29", true))
@@ -135,7 +139,7 @@ func gaskells(t *testing.T, s *testServer) (a, b, c, p1, p2 string) {
 	if p1 == "" || pb != p1 {
 		t.Fatalf("two records of one person: golden records %q and %q, want one", p1, pb)
 	}
-	c, p2 = s.mustCreate("Patient", gaskell("http://clinic.example/fhir/Patient/3", "http://clinic.example/mrn", "C-3", "Elizabeth", "1810", false))
+	c, p2 = s.mustCreate("Patient", gaskell("http://clinic.example/fhir/Patient/3", "http://clinic.example/mrn", "C-3", "Elizabeth", "", false))
 	if p2 == "" || p2 == p1 {
 		t.Fatalf("a probable match gets a golden record of its own: got %q (first %q)", p2, p1)
 	}

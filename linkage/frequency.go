@@ -14,19 +14,45 @@ import (
 // term keys (matching.TermKey), with a cache: counts change slowly, and a
 // $match asks about a handful of values.
 type Frequencies struct {
-	store registry.MatchStore
-	ttl   time.Duration
+	store      registry.MatchStore
+	ttl        time.Duration
+	minRecords int // minTermRecords
 
 	mu         sync.Mutex
 	entries    map[string]freqEntry // the newer generation; older holds the one before
 	older      map[string]freqEntry
-	totals     map[string]freqEntry // resources per type (share holds the count)
-	refreshing map[string]bool      // keys being recounted in the background
+	totals     map[string]totalEntry // resources per type
+	refreshing map[string]bool       // keys being recounted in the background
 }
 
 type freqEntry struct {
 	share float64
 	at    time.Time
+	total int // the type's records the share was counted against
+}
+
+// totalEntry is a type's record count and the writes indexed since.
+type totalEntry struct {
+	n, writes int
+	at        time.Time
+}
+
+// growthStale is how much a type may grow before its counts are taken
+// again: a share or a total counted at a tenth of the records is wrong by
+// ten times. A registry filling up (a first load, a new registry's first
+// days) grows far faster than the cache's time to live; counted at its
+// first record, the total stayed 0 for ten minutes, and with it the
+// registry-size prior and every term frequency (Model.ForRegistry was
+// skipped, shares were unknown), so a load of thousands of records was
+// linked under the prior of a registry of 100,000 without term
+// frequencies. Recounting the total at each tenth of growth costs one
+// COUNT per n/10 writes: constant per write.
+const growthStale = 10
+
+// outgrown reports whether a count taken at total records is stale now
+// that the type holds n.
+func outgrown(total, n int) bool {
+	return n-total > total/growthStale
 }
 
 // maxFreqEntries bounds the cache: two generations of half as many each.
@@ -39,7 +65,7 @@ const maxFreqEntries = 200_000
 
 // NewFrequencies returns a cache over store.
 func NewFrequencies(store registry.MatchStore) *Frequencies {
-	return &Frequencies{store: store, ttl: 10 * time.Minute, entries: map[string]freqEntry{}, totals: map[string]freqEntry{}, refreshing: map[string]bool{}}
+	return &Frequencies{store: store, ttl: 10 * time.Minute, minRecords: minTermRecords, entries: map[string]freqEntry{}, totals: map[string]totalEntry{}, refreshing: map[string]bool{}}
 }
 
 // For returns the matching.Frequencies view for one request.
@@ -65,7 +91,7 @@ func (f *Frequencies) lookup(ctx context.Context, typ, field, value string) floa
 	key := matching.TermKey(typ, field, value)
 	f.mu.Lock()
 	e, ok := f.get(key)
-	stale := ok && time.Since(e.at) >= f.ttl && !f.refreshing[key]
+	stale := ok && f.stale(typ, e) && !f.refreshing[key]
 	if stale {
 		f.refreshing[key] = true
 	}
@@ -91,13 +117,28 @@ func (f *Frequencies) lookup(ctx context.Context, typ, field, value string) floa
 	return e.share
 }
 
+// stale reports whether a cached share has expired or was counted when
+// the type held far fewer records; f.mu is held.
+func (f *Frequencies) stale(typ string, e freqEntry) bool {
+	if time.Since(e.at) >= f.ttl {
+		return true
+	}
+	t, ok := f.totals[typ]
+	return ok && outgrown(e.total, t.n+t.writes)
+}
+
 // warm counts, in one query, those of a record's term keys (matching.
-// Record.TermKeys) that are not cached yet.
+// Record.TermKeys) that are not cached yet or are stale, and notes a write
+// of typ (warm is called as each record is indexed for its write).
 func (f *Frequencies) warm(ctx context.Context, typ string, keys []string) {
 	f.mu.Lock()
+	if t, ok := f.totals[typ]; ok {
+		t.writes++
+		f.totals[typ] = t
+	}
 	missing := make([]string, 0, len(keys))
 	for _, k := range keys {
-		if _, ok := f.get(k); !ok {
+		if e, ok := f.get(k); !ok || f.stale(typ, e) {
 			missing = append(missing, k)
 		}
 	}
@@ -137,32 +178,51 @@ func (f *Frequencies) count(ctx context.Context, typ string, keys []string) {
 	if total == 0 {
 		return
 	}
-	counts, err := f.store.CountTerms(ctx, keys)
-	if err != nil {
-		return
+	var counts map[string]int
+	if total >= f.minRecords {
+		var err error
+		if counts, err = f.store.CountTerms(ctx, keys); err != nil {
+			return
+		}
 	}
 	now := time.Now()
 	f.mu.Lock()
 	for _, k := range keys {
-		f.set(k, freqEntry{share: float64(counts[k]) / float64(total), at: now})
+		share := 0.0 // unknown: the rules' u stands
+		if counts != nil {
+			share = float64(counts[k]) / float64(total)
+		}
+		f.set(k, freqEntry{share: share, at: now, total: total})
 	}
 	f.mu.Unlock()
 }
 
-// total returns the cached number of records of typ.
+// minTermRecords is the fewest records of a type whose shares are used as
+// term frequencies. Among a handful of records a share says nothing of how
+// common a value is (every value of a one-record registry has a share of
+// 1, which would weigh an agreeing name at one bit); below this the rules'
+// u, stated for a general population, stands. Counted again as the type
+// grows (growthStale), the shares take over at this size.
+const minTermRecords = 1000
+
+// total returns the cached number of records of typ, counted again when
+// it has expired or the writes indexed since may have grown it by more
+// than a tenth.
 func (f *Frequencies) total(ctx context.Context, typ string) int {
 	f.mu.Lock()
 	e, ok := f.totals[typ]
 	f.mu.Unlock()
-	if ok && time.Since(e.at) < f.ttl {
-		return int(e.share)
+	// An empty type is counted every time (the count is free): the write
+	// that found it empty had not been stored yet.
+	if ok && e.n > 0 && time.Since(e.at) < f.ttl && !outgrown(e.n, e.n+e.writes) {
+		return e.n
 	}
 	n, err := f.store.CountResources(ctx, typ)
 	if err != nil {
 		return 0
 	}
 	f.mu.Lock()
-	f.totals[typ] = freqEntry{share: float64(n), at: time.Now()}
+	f.totals[typ] = totalEntry{n: n, at: time.Now()}
 	f.mu.Unlock()
 	return n
 }

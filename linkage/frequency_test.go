@@ -14,6 +14,7 @@ func TestFrequencyServedWhileRecounted(t *testing.T) {
 	create(t, svc, `{"resourceType":"Patient","name":[{"family":"Smith","given":["Ann"]}]}`)
 	create(t, svc, `{"resourceType":"Patient","name":[{"family":"Jones","given":["Bo"]}]}`)
 	f := NewFrequencies(s)
+	f.minRecords = 2
 	ctx := context.Background()
 	if got := f.lookup(ctx, "Patient", "family", "smith"); got != 0.5 {
 		t.Fatalf("share of smith %v, want 0.5", got)
@@ -59,5 +60,38 @@ func TestFrequencyCacheKeepsRecentValues(t *testing.T) {
 	}
 	if len(f.entries)+len(f.older) > maxFreqEntries+1 {
 		t.Errorf("the cache holds %d entries, bound %d", len(f.entries)+len(f.older), maxFreqEntries)
+	}
+}
+
+// TestFrequencyFollowsGrowth: a registry filling up is counted again as it
+// grows, long before the cache's time to live: counted at its first
+// record, the total stayed 0 (no registry-size prior, no term
+// frequencies) for ten minutes of a first load.
+func TestFrequencyFollowsGrowth(t *testing.T) {
+	_, svc, m, _ := open(t)
+	ctx := context.Background()
+	if n := m.tf.total(ctx, "Patient"); n != 0 {
+		t.Fatalf("empty registry: total %d", n)
+	}
+	m.tf.minRecords = 20
+	create(t, svc, `{"resourceType":"Patient","name":[{"family":"Smith","given":["Ann"]}]}`)
+	if got := m.tf.lookup(ctx, "Patient", "family", "smith"); got != 0 {
+		t.Fatalf("share of smith %v among 1 record, want 0 (unknown below %d records)", got, m.tf.minRecords)
+	}
+	for i := range 39 {
+		family := "Jones"
+		if i%4 == 0 {
+			family = "Smith"
+		}
+		create(t, svc, `{"resourceType":"Patient","name":[{"family":"`+family+`","given":["P`+strconv.Itoa(i)+`"]}]}`)
+	}
+	n := m.tf.total(ctx, "Patient")
+	if n < 36 || n > 40 {
+		t.Errorf("total %d after 40 creates: not counted again as the registry grew", n)
+	}
+	// 11 Smiths of 40: the share is counted again at a tenth of growth,
+	// not kept from the first record (unknown).
+	if got := m.tf.lookup(ctx, "Patient", "family", "smith"); got < 0.2 || got > 0.35 {
+		t.Errorf("share of smith %v, want about 11/40", got)
 	}
 }

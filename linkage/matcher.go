@@ -139,10 +139,9 @@ func (m *Matcher) score(ctx context.Context, typ string, res map[string]any, fin
 func (m *Matcher) scoreKeyed(ctx context.Context, typ string, res map[string]any, keys []string, find candidateFinder) (*scoring, error) {
 	model := m.models.Current(ctx)
 	// The prior that two records are one entity falls as the registry grows:
-	// restate it for the number of records stored now (cached count).
-	if n := m.tf.total(ctx, typ); n > 1 {
-		model = model.ForRegistry(typ, n)
-	}
+	// restate it for the number of records stored now (cached count; a
+	// young registry is scored as if it held the rules' priorMinRecords).
+	model = model.ForRegistry(typ, m.tf.total(ctx, typ))
 	sc := &scoring{model: model, tf: m.tf.For(ctx), rec: matching.Extract(typ, res)}
 	if keys == nil {
 		keys = model.Keys(sc.rec)

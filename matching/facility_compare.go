@@ -240,7 +240,9 @@ var containerWords = map[string]bool{
 //     Department", "Ward 3" and "Ward 4");
 //   - rPartOfSite: one name is the other plus a qualifier, and the other
 //     names a site that has parts ("General Hospital" and "General
-//     Hospital Laboratory").
+//     Hospital Laboratory");
+//   - rNoOwnWord: each name has a word the other lacks, and the words they
+//     share are only kinds of place (sharesOwnWord).
 //
 // A name cut short (a field truncated by a system: its last word the
 // beginning of the other's word, or of a stop word) says nothing about the
@@ -276,8 +278,36 @@ func qualifierConflict(x, y string) (r rule, cut bool) {
 	case ux == 0 && uy > 0 && qy && cx < 0 && hasContainer(&wx, nx),
 		uy == 0 && ux > 0 && qx && cy < 0 && hasContainer(&wy, ny):
 		return rPartOfSite, cut
+	case ux > 0 && uy > 0 && !sharesOwnWord(&wx, nx, &mx):
+		return rNoOwnWord, cut
 	}
 	return rNone, cut
+}
+
+// kindWords say what sort of place a site is, or whom it serves, in words
+// many unrelated sites' names share ("Community Health Center", "Family
+// Practice"); with the qualifier and container words they are not a
+// name's own.
+var kindWords = map[string]bool{
+	"medical": true, "medicine": true, "health": true, "healthcare": true, "care": true, "community": true,
+	"family": true, "primary": true, "practice": true, "practices": true, "services": true, "service": true,
+	"associates": true, "group": true, "nursing": true, "home": true, "general": true, "memorial": true,
+	"regional": true, "county": true, "city": true, "specialty": true, "specialists": true, "partners": true,
+	"physicians": true, "doctors": true, "office": true, "offices": true, "diagnostic": true, "diagnostics": true,
+}
+
+// sharesOwnWord reports whether a name w matched a word of the other that
+// is its own: not a qualifier, a container or a kind word. Two names that
+// each have a word the other lacks and share only such words ("King's
+// Pharmacy" and "Lewis's Pharmacy", "Northside Clinic" and "Northshore
+// Clinic") name two places, however alike their letters.
+func sharesOwnWord(w *[maxNameWords]string, n int, m *[maxNameWords]int8) bool {
+	for i := range n {
+		if m[i] >= 0 && !isQualifier(w[i]) && !containerWords[w[i]] && !kindWords[w[i]] {
+			return true
+		}
+	}
+	return false
 }
 
 // cutAt returns, when the name w looks cut short against the name o, the

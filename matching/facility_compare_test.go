@@ -37,6 +37,12 @@ func TestQualifierConflict(t *testing.T) {
 		// a qualifier added to a name that names no site with parts may be
 		// the site's own kind
 		{"Riverside Diagnostic", "Riverside Diagnostic Laboratory", rNone, false},
+		// names that share only words for a kind of place name two places
+		{"King's Pharmacy", "Lewis's Pharmacy", rNoOwnWord, false},
+		{"Northside Clinic", "Northshore Clinic", rNoOwnWord, false},
+		{"Lawrence Community Health Center", "Andover Community Health Center", rNoOwnWord, false},
+		{"Kings Pharmacy", "Kimgs Pharmacy", rNone, false}, // a typo in its own word
+		{"Jones Fqm. Medicine", "Jones Famioy Medicine", rNone, false},
 		// cut short by a system: it may be the hospital or any part of it
 		{"Southgate Memorial Ho", "Southgate Memorial Hospital Ward 3", rNone, true},
 		{"Meadowbrook Memorial H", "Meadowbrook Memorial Hospital Laboratory", rNone, true},

@@ -128,19 +128,35 @@ func TestMiddleNames(t *testing.T) {
 
 func TestForRegistry(t *testing.T) {
 	m := NewModel(DefaultRules())
-	if m.ForRegistry("Patient", 100000) != m || m.ForRegistry("Observation", 10) != m || m.ForRegistry("Patient", 1) != m {
+	if m.ForRegistry("Patient", 100000) != m || m.ForRegistry("Observation", 10) != m {
 		t.Error("ForRegistry changes a model it should keep")
 	}
 	a := Extract("Patient", patient("Ann", "Lee", "1970-01-02"))
 	b := Extract("Patient", patient("Ann", "Lee", ""))
-	small, large := m.ForRegistry("Patient", 1000), m.ForRegistry("Patient", 10_000_000)
+	small, large := m.ForRegistry("Patient", 20_000), m.ForRegistry("Patient", 10_000_000)
 	p, ps, pl := m.Score(a, b, nil), small.Score(a, b, nil), large.Score(a, b, nil)
 	if !(pl < p && p < ps) || small.Version != m.Version {
-		t.Errorf("scores for 1e7, 1e5, 1e3 records: %v %v %v", pl, p, ps)
+		t.Errorf("scores for 1e7, 1e5, 2e4 records: %v %v %v", pl, p, ps)
 	}
-	// prior odds scale with 1/(n-1): 100 times fewer records, 100 times the odds
+	// prior odds scale with 1/(n-1): 5 times fewer records, 5 times the odds
 	odds := func(p float64) float64 { return p / (1 - p) }
-	if r := odds(ps) / odds(p); math.Abs(r-99999.0/999) > 0.01*r {
-		t.Errorf("odds ratio %v, want about %v", r, 99999.0/999)
+	if r := odds(ps) / odds(p); math.Abs(r-99999.0/19999) > 0.01*r {
+		t.Errorf("odds ratio %v, want about %v", r, 99999.0/19999)
+	}
+	// Below priorMinRecords (10,000) a registry is scored as if it held
+	// that many: a young registry's prior is not restated towards 0.5.
+	floor := m.ForRegistry("Patient", 10_000).Score(a, b, nil)
+	for _, n := range []int{0, 1, 2, 500, 9_999} {
+		if got := m.ForRegistry("Patient", n).Score(a, b, nil); got != floor {
+			t.Errorf("%d records: %v, want %v as for 10,000", n, got, floor)
+		}
+	}
+	// A model fitted to a registry smaller than the floor keeps its own
+	// prior there: it was estimated, not assumed.
+	r := DefaultRules()
+	r.Types["Patient"].PriorRecords = 3_000
+	fitted := NewModel(r)
+	if fitted.ForRegistry("Patient", 3_000) != fitted || fitted.ForRegistry("Patient", 50) != fitted {
+		t.Error("a model fitted to 3,000 records is restated below its own size")
 	}
 }

@@ -44,6 +44,7 @@ type typeModel struct {
 	tfMinU        float64
 	given, family int // field indexes for the given/family swap, -1 when off
 	household     int // index of the household field, -1 when none
+	partOf        int // index of the partOf field, -1 when none
 	gender        int // index of the gender field, -1 when none
 	fields        []fieldModel
 	twins         twinModel
@@ -110,7 +111,7 @@ func NewModel(r *Rules) *Model {
 func compileType(typ string, tr *TypeRules) *typeModel {
 	t := &typeModel{
 		typ: typ, prefix: typePrefix[typ], thresholds: tr.Thresholds, keyCap: tr.KeyCap, maxCandidates: tr.MaxCandidates,
-		priorWeight: math.Log2(tr.Prior / (1 - tr.Prior)), tfMinU: tr.TFMinimumU, given: -1, family: -1, household: -1, gender: -1,
+		priorWeight: math.Log2(tr.Prior / (1 - tr.Prior)), tfMinU: tr.TFMinimumU, given: -1, family: -1, household: -1, partOf: -1, gender: -1,
 		// just below certain: such a pair goes to a steward at best
 		vetoWeight: math.Log2(tr.Thresholds.Certain/(1-tr.Thresholds.Certain)) - 0.01,
 	}
@@ -133,6 +134,10 @@ func compileType(typ string, tr *TypeRules) *typeModel {
 			// a Location's address plays the household's part: the sites
 			// at one address share a switchboard and an organisation
 			t.household = i
+		case f.cmp == cmpPartOf:
+			// the parts of one site (its departments, wards, units) are
+			// one campus: they share its switchboard like one address
+			t.partOf = i
 		}
 		t.fields = append(t.fields, f)
 	}
@@ -315,12 +320,17 @@ func UnmarshalModel(data []byte) (*Model, error) {
 // entity per record the prior is d/(n-1), so a rule stated for
 // priorRecords records understates the prior odds of a smaller registry
 // and overstates those of a larger one. The model is unchanged (m itself
-// is returned) when the rules give no priorRecords, n < 2, or typ is
-// unknown. The version stays: it names the parameters, which are the same.
+// is returned) when the rules give no priorRecords, n < 2 (after the
+// floor), or typ is unknown. A registry smaller than the rules' priorMinRecords is scored as
+// if it held that many. The version stays: it names the parameters, which are the same.
 func (m *Model) ForRegistry(typ string, n int) *Model {
 	t := m.types[typ]
 	tr := m.rules.Types[typ]
-	if t == nil || tr == nil || tr.PriorRecords == 0 || n < 2 || n == tr.PriorRecords {
+	if t == nil || tr == nil || tr.PriorRecords == 0 {
+		return m
+	}
+	n = max(n, min(tr.PriorMinRecords, tr.PriorRecords))
+	if n < 2 || n == tr.PriorRecords {
 		return m
 	}
 	scale := float64(tr.PriorRecords-1) / float64(n-1)

@@ -55,6 +55,7 @@ const (
 	rNamesDisagree
 	rQualifiersDiffer
 	rPartOfSite
+	rNoOwnWord
 	rSupporting
 	rCutShort
 )
@@ -109,6 +110,7 @@ var ruleNames = [...]string{
 	rNamesDisagree:      "disagrees: the match is capped below certain",
 	rQualifiersDiffer:   "names differ in a qualifier (department, unit, number)",
 	rPartOfSite:         "one name is the other's with a qualifier: a part of that site",
+	rNoOwnWord:          "the names share only words for a kind of place",
 	rCutShort:           "one name cut short: agrees only as far as it goes",
 	rSupporting:         "agreement not counted: it follows from the field it supports",
 }

@@ -50,9 +50,17 @@ type TypeRules struct {
 	// PriorRecords is the registry size Prior (and the twins' U, also a
 	// share of all record pairs) is stated for; ForRegistry restates both
 	// for another size. 0: they are used as they are.
-	PriorRecords int        `json:"priorRecords,omitempty"`
-	Thresholds   Thresholds `json:"thresholds"`
-	KeyCap       int        `json:"keyCap"`
+	PriorRecords int `json:"priorRecords,omitempty"`
+	// PriorMinRecords is the smallest registry the prior is restated for:
+	// a registry of fewer records is scored as if it held this many (or
+	// PriorRecords, if smaller). The prior's premise, about one other
+	// record of the same entity per record, is not yet true of a
+	// registry's first records (often one source's own, mostly distinct),
+	// and restated for a handful of records the prior nears 0.5: any two
+	// records with a name in common would link. 0: no floor.
+	PriorMinRecords int        `json:"priorMinRecords,omitempty"`
+	Thresholds      Thresholds `json:"thresholds"`
+	KeyCap          int        `json:"keyCap"`
 	// MaxCandidates is the most records one match scores: those sharing
 	// the rarest keys, or the most keys, with it (registry.BlockingWeight).
 	MaxCandidates int           `json:"maxCandidates"`
@@ -243,6 +251,8 @@ func (t *TypeRules) check(typ string) error {
 		return fmt.Errorf("prior %g: want 0 < prior < 1", t.Prior)
 	case t.PriorRecords < 0 || t.PriorRecords == 1:
 		return fmt.Errorf("priorRecords %d: want 0 (not scaled) or at least 2", t.PriorRecords)
+	case t.PriorMinRecords < 0:
+		return fmt.Errorf("priorMinRecords %d: want 0 (no floor) or more", t.PriorMinRecords)
 	case !(0 < th.Possible && th.Possible <= th.Probable && th.Probable <= th.Certain && th.Certain < 1):
 		return fmt.Errorf("thresholds: want 0 < possible <= probable <= certain < 1")
 	case t.KeyCap < 1 || t.KeyCap > MaxKeyCap:

@@ -93,14 +93,16 @@ func (m *Model) compare(t *typeModel, a, b *Record, tf Frequencies, out *[maxFie
 
 // weigh sets the weight of each outcome and returns the total log2 odds.
 // A field with weights given the same household takes those when the
-// household field is exact; agreement on a term-frequency field is weighed
+// household field is exact, or (a Location) both records are parts of one
+// site; agreement on a term-frequency field is weighed
 // by its value's frequency in a (tf may be nil: no adjustment); the twin
 // signature, when the outcomes show it, takes over its fields; a field
 // that only supports another counts no agreement where that other field
 // speaks (FieldRules.Supports); and a veto field's disagreement caps the
 // total below certain.
 func (t *typeModel) weigh(a *Record, tf Frequencies, out *[maxFields]outcome) float64 {
-	sameHousehold := t.household >= 0 && out[t.household].level == Exact
+	sameHousehold := t.household >= 0 && out[t.household].level == Exact ||
+		t.partOf >= 0 && out[t.partOf].level == Exact
 	veto := false
 	for i := range t.fields {
 		f, o := &t.fields[i], &out[i]

@@ -71,10 +71,10 @@ func newUIEnv(t *testing.T, withAuth bool) *uiEnv {
 		"identifier":[{"system":"http://ehr.example/fhir/mrn","value":"1"}],"name":[{"family":"Wisniewska","given":["Zofia"]}],
 		"gender":"female","birthDate":"1971-03-09","telecom":[{"system":"phone","value":"555-201-3344"}],
 		"address":[{"line":["12 Acacia Avenue"],"city":"Springfield","postalCode":"62704"}]}`)
-	// Same name, only the birth year: uncertain, so a review item. The
+	// The same name and nothing else: uncertain, so a review item. The
 	// name carries markup, which must come out inert.
 	env.b = env.create(`{"resourceType":"Patient","meta":{"source":"http://gp.example/fhir/Patient/7"},
-		"name":[{"family":"Wisniewska","given":["Zofia<script>alert(1)</script>"]}],"birthDate":"1971"}`)
+		"name":[{"family":"Wisniewska","given":["Zofia<script>alert(1)</script>"]}]}`)
 	loc := `{"resourceType":"Location","meta":{"source":"%s/Location/%s"},"status":"active","name":%q,
 		"identifier":[{"system":"http://hl7.org/fhir/sid/us-npi","value":"1234567893"}],
 		"address":{"line":["1 Hospital Drive"],"city":"Springfield","postalCode":"62704"},"telecom":[{"system":"phone","value":"555-100-2000"}]}`
