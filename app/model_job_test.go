@@ -179,20 +179,9 @@ func loadPatientsOver(t *testing.T, base string, persons int) {
 // runner runs once. Without the renewals the second worker would run it
 // again as soon as the first lease ran out.
 func TestJobLeaseKeptWhileRunnerWorks(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DB, cfg.Seed, cfg.AutoTrain = sqltest.DSN(t, "sqlite"), false, false
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	o, err := open(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.close()
-	limits, err := fhir.ParseLimits(cfg.MaxRepeats)
-	if err != nil {
-		t.Fatal(err)
-	}
+	o, limits, log := openForJobs(t, ctx)
 	var runs atomic.Int32
 	slow := func(ctx context.Context, job *registry.BulkJob, checkpoint func() error) error {
 		runs.Add(1)
@@ -233,20 +222,9 @@ func TestJobLeaseKeptWhileRunnerWorks(t *testing.T) {
 // instance takes the job over at once instead of when the lease runs out
 // (a minute here, longer than the test waits).
 func TestJobLeaseGivenUpOnStop(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DB, cfg.Seed, cfg.AutoTrain = sqltest.DSN(t, "sqlite"), false, false
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	o, err := open(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.close()
-	limits, err := fhir.ParseLimits(cfg.MaxRepeats)
-	if err != nil {
-		t.Fatal(err)
-	}
+	o, limits, log := openForJobs(t, ctx)
 	started := make(chan string, 2)
 	runner := func(name string) bulk.Runner {
 		return func(ctx context.Context, job *registry.BulkJob, checkpoint func() error) error {
@@ -284,4 +262,23 @@ func TestJobLeaseGivenUpOnStop(t *testing.T) {
 	})
 	stop()
 	<-secondDone
+}
+
+// openForJobs opens a registry on a fresh SQLite file, without demo data or
+// training, for tests that run bulk workers of their own on its store.
+func openForJobs(t *testing.T, ctx context.Context) (*opened, fhir.Limits, *slog.Logger) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.DB, cfg.Seed, cfg.AutoTrain = sqltest.DSN(t, "sqlite"), false, false
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	o, err := open(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.close() })
+	limits, err := fhir.ParseLimits(cfg.MaxRepeats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o, limits, log
 }
