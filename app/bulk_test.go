@@ -305,3 +305,56 @@ func TestImportJobPage(t *testing.T) {
 		t.Errorf("jobs list %d, report %d", list.status, csv.status)
 	}
 }
+
+// TestBulkCapabilities: the CapabilityStatement declares the Bulk Data IG
+// and its $export at system and Patient level, and idem's $import, so a
+// Bulk Data client finds them without trying.
+func TestBulkCapabilities(t *testing.T) {
+	s := startServer(t, "sqlite")
+	code, _, body := bulkReq(t, "GET", s.base+"/metadata", "", "", nil)
+	if code != 200 {
+		t.Fatalf("metadata: %d %s", code, body)
+	}
+	mustValidFHIR(t, body)
+	var cs struct {
+		Instantiates []string `json:"instantiates"`
+		Rest         []struct {
+			Operation []struct{ Name, Definition string } `json:"operation"`
+			Resource  []struct {
+				Type      string                              `json:"type"`
+				Operation []struct{ Name, Definition string } `json:"operation"`
+			} `json:"resource"`
+		} `json:"rest"`
+	}
+	if err := json.Unmarshal(body, &cs); err != nil {
+		t.Fatal(err)
+	}
+	if len(cs.Instantiates) != 1 || cs.Instantiates[0] != "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data" {
+		t.Errorf("instantiates %v", cs.Instantiates)
+	}
+	system := map[string]string{}
+	for _, op := range cs.Rest[0].Operation {
+		system[op.Name] = op.Definition
+	}
+	if system["export"] != "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export" || system["import"] == "" {
+		t.Errorf("system operations %v", system)
+	}
+	for _, r := range cs.Rest[0].Resource {
+		var defs []string
+		for _, op := range r.Operation {
+			if op.Name == "export" {
+				defs = append(defs, op.Definition)
+			}
+		}
+		want := 0
+		if r.Type == "Patient" {
+			want = 1
+			if len(defs) == 1 && defs[0] != "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export" {
+				t.Errorf("Patient/$export definition %s", defs[0])
+			}
+		}
+		if len(defs) != want {
+			t.Errorf("%s: %d export operations, want %d", r.Type, len(defs), want)
+		}
+	}
+}

@@ -26,6 +26,9 @@ func (s *Server) capabilityStatement(c *fiber.Ctx) map[string]any {
 		if s.linker != nil && linkage.Matchable(typ) {
 			ops = append(ops, map[string]any{"name": "ihe-pix", "definition": pixOperationDefinition(typ)})
 		}
+		if s.bulk != nil && typ == registry.TypePatient {
+			ops = append(ops, map[string]any{"name": "export", "definition": bulkDataIG + "/OperationDefinition/patient-export"})
+		}
 		if len(ops) > 0 {
 			r["operation"] = ops
 		}
@@ -42,10 +45,13 @@ func (s *Server) capabilityStatement(c *fiber.Ctx) map[string]any {
 	}
 	pushOps, messaging := pushCapabilities(s.base(c))
 	rest["operation"] = append(pushOps, registry.AsList(rest["operation"])...)
+	if s.bulk != nil {
+		rest["operation"] = append(registry.AsList(rest["operation"]), bulkOperations()...)
+	}
 	if s.auth != nil {
 		rest["security"] = s.security(c)
 	}
-	return map[string]any{
+	cs := map[string]any{
 		"resourceType": "CapabilityStatement",
 		"status":       "active",
 		"date":         registry.FormatInstant(s.cfg.Started),
@@ -60,6 +66,24 @@ func (s *Server) capabilityStatement(c *fiber.Ctx) map[string]any {
 		"format":      []any{"application/fhir+json", "json"},
 		"rest":        []any{rest},
 		"messaging":   messaging,
+	}
+	if s.bulk != nil {
+		cs["instantiates"] = []any{bulkDataIG + "/CapabilityStatement/bulk-data"}
+	}
+	return cs
+}
+
+// bulkDataIG is the canonical base of the Bulk Data Access IG (v2), whose
+// $export idem implements (fhir_export.go).
+const bulkDataIG = "http://hl7.org/fhir/uv/bulkdata"
+
+// bulkOperations lists the system-level bulk operations: the IG's $export,
+// and idem's $import (the IG defines no import operation; idem's takes an
+// NDJSON body or a Parameters manifest of input URLs, fhir_import.go).
+func bulkOperations() []any {
+	return []any{
+		map[string]any{"name": "export", "definition": bulkDataIG + "/OperationDefinition/export"},
+		map[string]any{"name": "import", "definition": "https://idem.dev/fhir/OperationDefinition/import"},
 	}
 }
 
