@@ -2,6 +2,7 @@ package matching
 
 import (
 	"hash/maphash"
+	"strings"
 	"sync"
 )
 
@@ -54,6 +55,11 @@ func cachedNewValue(f feature, s string) (value, phonetics) {
 	if ok {
 		return c.v, c.ph
 	}
+	// The cache outlives the request: s is often a substring of a whole
+	// request body (the JSON decoder's strings share it), which a cached
+	// copy would keep alive, a megabyte for a Bundle, for a name.
+	s = strings.Clone(s)
+	k.s = s
 	v, ph := newValue(f, s)
 	sh.mu.Lock()
 	if len(sh.m) >= cacheShardSize || sh.m == nil {
