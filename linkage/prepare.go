@@ -34,7 +34,7 @@ func (l *Linker) Prepare(ctx context.Context, tx registry.Tx, batch []*registry.
 			types = append(types, w.Type)
 		}
 		byType[w.Type] = append(byType[w.Type], registry.CandidateQuery{Keys: w.Index.Keys, KeyCap: model.KeyCap(w.Type), Max: model.MaxCandidates(w.Type),
-			Decode: decodeRecord})
+			Decode: l.matcher.decodeCandidate})
 	}
 	if err := tx.PrefetchBlocking(ctx, keys); err != nil {
 		return err
@@ -45,6 +45,19 @@ func (l *Linker) Prepare(ctx context.Context, tx registry.Tx, batch []*registry.
 	return nil
 }
 
-// decodeRecord decodes a candidate's compact features for the readers
-// that read a batch's candidates ahead (registry.CandidateQuery.Decode).
-func decodeRecord(b []byte) (any, error) { return matching.DecodeRecord(b) }
+// decodeCandidate gives the readers that read a batch's candidates ahead
+// a candidate's features (registry.CandidateQuery.Decode): from the
+// matcher's record cache, or decoded and put there. A registry's common
+// names make the same records candidates of many records of one Bundle;
+// without the cache the readers decoded each of them again for each.
+func (m *Matcher) decodeCandidate(r *registry.Resource, b []byte) (any, error) {
+	if rec := m.recs.get(r); rec != nil {
+		return rec, nil
+	}
+	rec, err := matching.DecodeRecord(b)
+	if err != nil {
+		return nil, err
+	}
+	m.recs.put(r, rec)
+	return rec, nil
+}

@@ -38,8 +38,10 @@ type CandidateQuery struct {
 	// Decode, when set, turns a candidate's compact record into the
 	// matcher's form. A store that reads a batch's candidates ahead,
 	// beside the writer, decodes them there (CandidateSet.Decoded), so
-	// the writer only scores them.
-	Decode func([]byte) (any, error)
+	// the writer only scores them. It is given the candidate's version
+	// (Type, ID, VersionID; no Body) too, so a decoder that keeps what it
+	// decoded by version need not decode a candidate twice.
+	Decode func(r *Resource, rec []byte) (any, error)
 }
 
 // MatchIndex is what the matcher keeps beside each stored version: its

@@ -136,7 +136,7 @@ func TestCandidatesRankAsIfEveryKeyWereRead(t *testing.T) {
 		for trial := 0; trial < 40; trial++ {
 			qs = append(qs, registry.CandidateQuery{KeyCap: 60 + rng.IntN(60), Max: 1 + rng.IntN(12),
 				Keys:   []string{fmt.Sprintf("common:%d", rng.IntN(3)), fmt.Sprintf("mid:%d", rng.IntN(20)), fmt.Sprintf("rare:%d", rng.IntN(200)), fmt.Sprintf("rare:%d", rng.IntN(200))},
-				Decode: func(b []byte) (any, error) { return "decoded " + string(b), nil }})
+				Decode: func(_ *registry.Resource, b []byte) (any, error) { return "decoded " + string(b), nil }})
 		}
 		decoded := 0
 		err = s.Write(ctx, func(tx registry.Tx) error {

@@ -267,7 +267,7 @@ func (c *candidatesAhead) read(query func(string, ...any) (*sql.Rows, error), ty
 	}
 	for _, r := range rows {
 		if q.Decode != nil && r.rec != nil {
-			if d, err := q.Decode(r.rec); err == nil {
+			if d, err := q.Decode(r.res, r.rec); err == nil {
 				r.dec = d // else the matcher decodes it, or reads its JSON
 			}
 		}
