@@ -187,27 +187,30 @@ func (l *Linker) simulate(ctx context.Context, typ string, model *matching.Model
 		}
 	}
 	stx := &seenTx{Tx: mtx, typ: typ, seen: make(map[string]bool, len(ids))}
+	ahead := l.readAhead(ctx, mtx, typ, ids)
+	defer ahead.stop()
 	for i, id := range ids {
 		if progress != nil && i%simulateStep == 0 {
 			if err := progress(i); err != nil {
 				return nil, err
 			}
 		}
-		r, err := mtx.Read(ctx, typ, id)
-		if err != nil || r.Deleted {
-			if err != nil && registry.ErrorCode(err) != registry.ENotFound {
-				return nil, err
-			}
-			continue
-		}
-		body, err := registry.DecodeStored(r)
+		a, err := ahead.next(id)
 		if err != nil {
 			return nil, err
 		}
+		if a.err != nil || a.body == nil { // an error, or deleted meanwhile
+			if a.err != nil && registry.ErrorCode(a.err) != registry.ENotFound {
+				return nil, a.err
+			}
+			continue
+		}
+		stx.next = a
 		// inWrite: no AuditEvent for a decision that is never written
-		if _, _, err := l.link(ctx, stx, typ, id, body, true); err != nil {
+		if _, _, err := l.linkKeyed(ctx, stx, typ, id, a.body, a.query.Keys, true); err != nil {
 			return nil, err
 		}
+		stx.next = nil
 		stx.seen[id] = true
 	}
 	final, err := mtx.Links(ctx, registry.LinkFilter{SourceType: typ})
@@ -229,6 +232,7 @@ type seenTx struct {
 	registry.Tx
 	typ  string
 	seen map[string]bool
+	next *recordAhead // the record being linked, as read ahead
 }
 
 func (t *seenTx) Candidates(ctx context.Context, typ string, q registry.CandidateQuery) (*registry.CandidateSet, error) {
@@ -237,9 +241,14 @@ func (t *seenTx) Candidates(ctx context.Context, typ string, q registry.Candidat
 	}
 	want := q.Max
 	q.Max *= 2 // room for the records not linked yet, which are dropped
-	set, err := t.Tx.Candidates(ctx, typ, q)
-	if err != nil {
-		return nil, err
+	var set *registry.CandidateSet
+	if a := t.next; a != nil && a.set != nil && a.query.KeyCap == q.KeyCap && a.query.Max == q.Max && slices.Equal(a.query.Keys, q.Keys) {
+		set = a.set
+	} else {
+		var err error
+		if set, err = t.Tx.Candidates(ctx, typ, q); err != nil {
+			return nil, err
+		}
 	}
 	out := &registry.CandidateSet{Capped: set.Capped, Skipped: set.Skipped}
 	for i, r := range set.Found {
@@ -256,6 +265,11 @@ func (t *seenTx) Candidates(ctx context.Context, typ string, q registry.Candidat
 			rec = set.Records[i]
 		}
 		out.Records = append(out.Records, rec)
+		var dec any
+		if i < len(set.Decoded) {
+			dec = set.Decoded[i]
+		}
+		out.Decoded = append(out.Decoded, dec)
 	}
 	return out, nil
 }

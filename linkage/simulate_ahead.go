@@ -1,0 +1,153 @@
+package linkage
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"idem/matching"
+	"idem/registry"
+)
+
+// A simulation links its records one after another: each decision sees
+// the ones before it. What a record's decision reads from the store does
+// not depend on them, though: its current version, its blocking keys under
+// the simulation's model, and the committed records sharing them (seenTx
+// drops those not linked yet when the record's turn comes). So readers
+// beside the simulation read that for the records coming next, one reader
+// per core, at most simulateAhead records ahead, and decode the
+// candidates' features into the matcher's record cache; the simulation
+// itself only scores and decides. Before, one goroutine did it all in
+// turn, with the other core idle.
+
+// recordAhead is one record of a simulation, read ahead.
+type recordAhead struct {
+	id    string
+	ready chan struct{}
+	body  map[string]any // nil when deleted or gone
+	query registry.CandidateQuery
+	set   *registry.CandidateSet // its candidates (nil: read when linked)
+	err   error
+}
+
+// simulationAhead reads the records of a simulation ahead of it.
+type simulationAhead struct {
+	ctx    context.Context
+	order  chan *recordAhead // the records handed to the readers, in order; nil: read in turn
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	inTurn func(*recordAhead) // reads a record when there are no readers
+}
+
+// simulateAhead is about how many records the readers may be ahead of
+// the simulation.
+const simulateAhead = 64
+
+// simulateReaders is how many readers read ahead of a simulation; with
+// none, each record is read in its turn (the tests compare both).
+var simulateReaders = runtime.GOMAXPROCS(0)
+
+// readAhead starts reading the records ids of typ ahead of the simulation
+// over mtx; the caller takes them in order with next and calls stop.
+func (l *Linker) readAhead(ctx context.Context, mtx *memTx, typ string, ids []string) *simulationAhead {
+	ctx, cancel := context.WithCancel(ctx)
+	a := &simulationAhead{ctx: ctx, cancel: cancel}
+	if simulateReaders <= 0 {
+		a.inTurn = func(r *recordAhead) { l.readRecordAhead(ctx, mtx, typ, r) }
+		return a
+	}
+	a.order = make(chan *recordAhead, simulateAhead)
+	todo := make(chan *recordAhead)
+	a.wg.Add(1)
+	go func() { // hands out the records in order, as far ahead as order holds
+		defer a.wg.Done()
+		defer close(todo)
+		for _, id := range ids {
+			r := &recordAhead{id: id, ready: make(chan struct{})}
+			select {
+			case a.order <- r:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case todo <- r:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range simulateReaders {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			for r := range todo {
+				l.readRecordAhead(ctx, mtx, typ, r)
+				close(r.ready)
+			}
+		}()
+	}
+	return a
+}
+
+// readRecordAhead reads what linking r will read: the record, its keys
+// and its candidates, decoded.
+func (l *Linker) readRecordAhead(ctx context.Context, mtx *memTx, typ string, out *recordAhead) {
+	r, err := mtx.Read(ctx, typ, out.id)
+	if err != nil || r.Deleted {
+		out.err = err
+		return
+	}
+	if out.body, out.err = registry.DecodeStored(r); out.err != nil {
+		return
+	}
+	model := l.matcher.models.Current(ctx)
+	out.query = registry.CandidateQuery{Keys: model.Keys(matching.Extract(typ, out.body)), KeyCap: model.KeyCap(typ),
+		Max: 2 * model.MaxCandidates(typ)} // as seenTx asks
+	if !Matchable(typ) || !l.autoLink(typ) {
+		return
+	}
+	set, err := mtx.store.Candidates(ctx, typ, out.query)
+	if err != nil {
+		return // read again when linked, where the error counts
+	}
+	set.Decoded = make([]any, len(set.Found))
+	for i, c := range set.Found {
+		if i < len(set.Records) && set.Records[i] != nil {
+			if d, err := l.matcher.decodeCandidate(c, set.Records[i]); err == nil {
+				set.Decoded[i] = d
+			}
+		}
+	}
+	out.set = set
+}
+
+// next waits for the next record, which must be id.
+func (a *simulationAhead) next(id string) (*recordAhead, error) {
+	if a.inTurn != nil {
+		r := &recordAhead{id: id}
+		a.inTurn(r)
+		return r, a.ctx.Err()
+	}
+	var r *recordAhead
+	select {
+	case r = <-a.order:
+	case <-a.ctx.Done():
+		return nil, a.ctx.Err()
+	}
+	select {
+	case <-r.ready:
+	case <-a.ctx.Done():
+		return nil, a.ctx.Err()
+	}
+	if r.id != id {
+		return nil, registry.Internal(fmt.Errorf("a re-match read %s ahead where %s was next", r.id, id))
+	}
+	return r, nil
+}
+
+// stop ends the reading ahead and waits for the readers.
+func (a *simulationAhead) stop() {
+	a.cancel()
+	a.wg.Wait()
+}

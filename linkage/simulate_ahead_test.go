@@ -1,0 +1,57 @@
+package linkage
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"idem/registry"
+	"idem/registry/sqlstore"
+	"idem/registry/sqlstore/sqltest"
+	"idem/seed"
+)
+
+// TestSimulationReadAheadSameAsInTurn: a dry run whose records are read
+// ahead by readers beside the simulation lists exactly the changes of one
+// that reads each record in its turn; and a simulation stopped midway (its
+// context cancelled) ends with the context's error instead of waiting on
+// readers that were stopped.
+func TestSimulationReadAheadSameAsInTurn(t *testing.T) {
+	recs, _ := generatedPatients(t, 150, seed.ProfileMany)
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		k := openCalibrated(t, s, CalibrateConfig{})
+		ctx := registry.WithActor(context.Background(), registry.SystemActor("test"))
+		loadBundles(t, ctx, k.svc, recs)
+		cand, err := k.cal.Train(ctx, registry.TypePatient, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dry := func(readers int) *Rematch {
+			t.Helper()
+			defer func(n int) { simulateReaders = n }(simulateReaders)
+			simulateReaders = readers
+			out, err := k.cal.DryRun(ctx, cand.Version)
+			if err != nil || len(out) != 1 {
+				t.Fatalf("dry run with %d readers: %v %v", readers, out, err)
+			}
+			return out[0]
+		}
+		inTurn, ahead := dry(0), dry(3)
+		if inTurn.Changed() == 0 {
+			t.Fatal("the trained model changes nothing: the comparison says nothing")
+		}
+		if inTurn.Records != ahead.Records || !slices.EqualFunc(inTurn.Changes, ahead.Changes, sameChange) {
+			t.Fatalf("read ahead: %d changes %v; in turn: %d changes %v", ahead.Changed(), ahead.Counts, inTurn.Changed(), inTurn.Counts)
+		}
+
+		stop, cancel := context.WithCancel(ctx)
+		_, err = k.l.PlanRematchProgress(stop, registry.TypePatient, k.models.Current(ctx), func(done, _ int) error {
+			cancel() // at the first record
+			return nil
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled simulation: %v, want context.Canceled", err)
+		}
+	})
+}
