@@ -1,0 +1,92 @@
+package linkage
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"idem/matching"
+	"idem/registry"
+	"idem/registry/sqlstore"
+	"idem/registry/sqlstore/sqltest"
+)
+
+// TestJoiningRecordJudgedByCluster: a record that certainly matches one
+// record of a golden record, but not its records together, goes to review
+// instead of joining it — a son through his father's lab record without a
+// birth date, a branch of a chain through the chain's record without an
+// address, a hospital through a name cut short to its ward (a veto).
+func TestJoiningRecordJudgedByCluster(t *testing.T) {
+	jeffrey := func(src, birth string, phone bool) string {
+		js := fmt.Sprintf(`{"resourceType":"Patient","meta":{"source":"%s"},"gender":"male","name":[{"family":"Fioretti","given":["Jeffrey"]}],
+			"address":[{"line":["242 Oak Road"],"city":"Somerville","postalCode":"02143","state":"MA"}]`, src)
+		if birth != "" {
+			js += fmt.Sprintf(`,"birthDate":%q`, birth)
+		}
+		if phone {
+			js += `,"telecom":[{"system":"phone","value":"857-864-9802"}]`
+		}
+		return js + "}"
+	}
+	lab := func(src, name, line, postalCode, phone string) string {
+		js := fmt.Sprintf(`{"resourceType":"Location","meta":{"source":"%s"},"name":%q,
+			"type":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-RoleCode","code":"HLAB"}]}],
+			"managingOrganization":{"identifier":{"system":"http://facilities.example.org/organization-id","value":"org002"}}`, src, name)
+		if line != "" {
+			js += fmt.Sprintf(`,"address":{"line":[%q],"city":"Boston","postalCode":%q}`, line, postalCode)
+		}
+		if phone != "" {
+			js += fmt.Sprintf(`,"telecom":[{"system":"phone","value":%q}]`, phone)
+		}
+		return js + "}"
+	}
+	ward := func(src, name string) string {
+		return fmt.Sprintf(`{"resourceType":"Location","meta":{"source":"%s"},"name":%q,
+			"address":{"line":["5 Harbor Road"],"city":"Quincy"},"telecom":[{"system":"phone","value":"617-555-0100"}]}`, src, name)
+	}
+	tests := []struct {
+		name                string
+		first, second, join string // first and second are one golden record; join certainly matches second alone
+		vetoed              bool
+	}{
+		{"son", jeffrey("http://ehr.example/fhir/Patient/1", "1961-02-18", true),
+			jeffrey("http://lab.example/fhir/Patient/2", "", false),
+			jeffrey("http://gp.example/fhir/Patient/3", "1989-03-07", false), false},
+		{"branch", lab("http://ehr.example/fhir/Location/1", "Boston Clinical Laboratories", "118 Quincy Place", "02130", "617-620-8732"),
+			lab("http://lab.example/fhir/Location/2", "Boston Clinical Labs.", "", "", ""),
+			lab("http://gp.example/fhir/Location/3", "Boston Clinical Laboratories", "1000 Maple Lane", "02128", "857-660-1789"), false},
+		{"hospital", ward("http://ehr.example/fhir/Location/1", "Southgate Memorial Hospital Ward 3"),
+			ward("http://lab.example/fhir/Location/2", "Southgate Memorial Ho"),
+			ward("http://gp.example/fhir/Location/3", "Southgate Memorial Hospital"), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+				k := openLinked(t, s)
+				k.create(t, tt.first)
+				second := k.create(t, tt.second)
+				if second.Golden == "" {
+					t.Fatalf("the first two records are not linked")
+				}
+				join := k.create(t, tt.join)
+				if join.Golden == second.Golden {
+					t.Fatalf("the third record joined %s, which holds a record it does not match", second.Golden)
+				}
+				ref := join.Resource.Type + "/" + join.Resource.ID
+				review := k.links(t, registry.LinkFilter{MatchResult: []string{registry.MatchResultPossible}})
+				if len(review) != 1 || review[0].Golden() != second.Golden || review[0].Source() != ref {
+					t.Fatalf("review %+v, want %s as a candidate of %s", review, ref, second.Golden)
+				}
+				var m matching.Match
+				if err := json.Unmarshal(review[0].Evidence, &m); err != nil {
+					t.Fatal(err)
+				}
+				last := m.Fields[len(m.Fields)-1]
+				if last.Field != "cluster" || strings.Contains(last.Rule, "veto") != tt.vetoed || m.Grade == "certain" {
+					t.Errorf("evidence grade %q, last field %+v", m.Grade, last)
+				}
+			})
+		})
+	}
+}
