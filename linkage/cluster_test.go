@@ -90,3 +90,51 @@ func TestJoiningRecordJudgedByCluster(t *testing.T) {
 		})
 	}
 }
+
+// TestBridgingRecordAbsorbsWaiting: a lab's record without a birth date or
+// an address (a typo in the family name) waits in review against a
+// person's record; the person's next record shares the lab's e-mail
+// address and certainly matches both. Judged against the cluster the
+// lab's record is certain now: it joins the Person, its own Person is
+// retired, and nothing is left in review or proposed as a duplicate.
+func TestBridgingRecordAbsorbsWaiting(t *testing.T) {
+	zofia := func(src, family, birth, extra string) string {
+		js := fmt.Sprintf(`{"resourceType":"Patient","meta":{"source":"%s"},"gender":"female","name":[{"family":%q,"given":["Zofia"]}]`, src, family)
+		if birth != "" {
+			js += fmt.Sprintf(`,"birthDate":%q`, birth)
+		}
+		return js + extra + "}"
+	}
+	const email = `,"telecom":[{"system":"email","value":"zofia.w@example.org"}]`
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		k := openLinked(t, s)
+		a := k.create(t, zofia("http://ehr.example/fhir/Patient/1", "Wisniewska", "1971-03-09",
+			`,"address":[{"line":["12 Acacia Avenue"],"city":"Springfield","postalCode":"62704","state":"IL"}],"telecom":[{"system":"phone","value":"555-201-3344"}]`))
+		b := k.create(t, zofia("http://lab.example/fhir/Patient/2", "Wisniewsak", "", email))
+		if b.Golden == a.Golden {
+			t.Fatal("the lab's record linked by itself")
+		}
+		if review := k.links(t, registry.LinkFilter{MatchResult: []string{registry.MatchResultPossible}}); len(review) != 1 {
+			t.Fatalf("review %+v, want the lab's record as a candidate", review)
+		}
+		c := k.create(t, zofia("http://gp.example/fhir/Patient/3", "Wisniewska", "1971-03-09", email))
+		var persons []string
+		for _, o := range []*registry.Outcome{a, b, c} {
+			ls := k.links(t, registry.LinkFilter{SourceType: "Patient", SourceID: o.Resource.ID, MatchResult: []string{registry.MatchResultMatch}})
+			if len(ls) != 1 {
+				t.Fatalf("Patient/%s has %d MATCH links", o.Resource.ID, len(ls))
+			}
+			persons = append(persons, ls[0].Golden())
+		}
+		if persons[0] != persons[1] || persons[1] != persons[2] {
+			t.Fatalf("golden records %v, want one Person", persons)
+		}
+		left := k.links(t, registry.LinkFilter{MatchResult: []string{registry.MatchResultPossible, registry.MatchResultPossibleDuplicate}})
+		if len(left) != 0 {
+			t.Errorf("left for a steward: %+v", left)
+		}
+		if got := personLinks(k.read(t, persons[0])); len(got) != 3 {
+			t.Errorf("Person links %v, want three records", got)
+		}
+	})
+}

@@ -24,7 +24,8 @@ import (
 //   - a certain match to one golden record (or a shared enterprise
 //     identifier) links the record to it, AUTO, when the record is a
 //     certain match of that golden record's records taken together too
-//     (fitsCluster);
+//     (fitsCluster); records waiting alone that the grown golden record
+//     now certainly matches join it (absorb);
 //   - no match gives the record a golden record of its own;
 //   - probable and possible matches, several certain ones, a certain match
 //     to one record that its golden record's records together do not bear
@@ -324,6 +325,7 @@ func (l *Linker) linkKeyed(ctx context.Context, ltx registry.Tx, typ, id string,
 	}
 	self := &registry.Link{SourceType: typ, SourceID: id, MatchResult: registry.MatchResultMatch, LinkSource: registry.LinkSourceAuto}
 	var golden string
+	var retired map[string]bool // golden records of one record that joined it too (absorb)
 	switch {
 	case len(certain) == 1:
 		d := certain[0]
@@ -332,6 +334,10 @@ func (l *Linker) linkKeyed(ctx context.Context, ltx registry.Tx, typ, id string,
 			return "", nil, err
 		}
 		self.Grade = d.best.Match.Grade
+		if retired, err = l.absorb(ctx, ltx, p, sc, typ, id, golden, links, review); err != nil {
+			return "", nil, err
+		}
+		why.absorbed = len(retired)
 	case match != nil:
 		golden = match.Golden() // no better home: stay where it was
 		*self = *match
@@ -348,7 +354,7 @@ func (l *Linker) linkKeyed(ctx context.Context, ltx registry.Tx, typ, id string,
 	}
 	wanted := map[string]bool{}
 	for _, d := range review {
-		if d.golden == golden {
+		if d.golden == golden || retired[d.golden] {
 			continue
 		}
 		if dup, err := l.reviewedTheOtherWay(ctx, ltx, golden, d.golden); err != nil || dup {
@@ -448,6 +454,7 @@ type reviewWhy struct {
 	duplicates int  // golden records the record certainly matched (>1: proposed as duplicates)
 	full       bool // the one it certainly matched holds MaxAutoRecords
 	cluster    bool // it certainly matched a record of one, but not the golden record's records together
+	absorbed   int  // records waiting alone that joined its golden record with it
 }
 
 // reason says where the record went and why any candidates wait for a
@@ -470,6 +477,9 @@ func (w reviewWhy) reason(certain, review []*decision, golden string) string {
 	}
 	if w.cluster {
 		parts = append(parts, "certain match to one record of a golden record, not to its records together")
+	}
+	if w.absorbed > 0 {
+		parts = append(parts, fmt.Sprintf("%d records waiting alone now certainly match the golden record and joined it", w.absorbed))
 	}
 	if slices.ContainsFunc(review, func(d *decision) bool { return d.conflict }) {
 		parts = append(parts, "conflicting enterprise identifier")
