@@ -150,10 +150,15 @@ func (l *Linker) absorb(ctx context.Context, ltx registry.Tx, p *plan, sc *scori
 	}
 	members = append(members, sc.rec)
 	retired := map[string]bool{}
+	tried := map[string]bool{}
 	for _, sid := range waiting {
 		if len(retired) == MaxAbsorb {
 			break
 		}
+		if tried[sid] {
+			continue // in review as golden's candidate and the sole record of another golden record it matched
+		}
+		tried[sid] = true
 		from, rec, err := l.absorbOne(ctx, ltx, p, sc, typ, sid, golden, members)
 		if err != nil {
 			return nil, err

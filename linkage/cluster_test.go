@@ -105,36 +105,62 @@ func TestBridgingRecordAbsorbsWaiting(t *testing.T) {
 		}
 		return js + extra + "}"
 	}
-	const email = `,"telecom":[{"system":"email","value":"zofia.w@example.org"}]`
-	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
-		k := openLinked(t, s)
-		a := k.create(t, zofia("http://ehr.example/fhir/Patient/1", "Wisniewska", "1971-03-09",
-			`,"address":[{"line":["12 Acacia Avenue"],"city":"Springfield","postalCode":"62704","state":"IL"}],"telecom":[{"system":"phone","value":"555-201-3344"}]`))
-		b := k.create(t, zofia("http://lab.example/fhir/Patient/2", "Wisniewsak", "", email))
-		if b.Golden == a.Golden {
-			t.Fatal("the lab's record linked by itself")
+	const (
+		email = `,"telecom":[{"system":"email","value":"zofia.w@example.org"}]`
+		home  = `,"address":[{"line":["12 Acacia Avenue"],"city":"Springfield","postalCode":"62704","state":"IL"}]`
+		phone = `{"system":"phone","value":"555-201-3344"}`
+	)
+	// The third record shares the lab's e-mail address alone (it joins the
+	// lab's Person, which takes the first record in), or the first record's
+	// address and phone too (it joins the first record's Person, where the
+	// lab's record waits in review and is alone in its own).
+	thirds := map[string]string{
+		"e-mail":                    email,
+		"e-mail, address and phone": home + `,"telecom":[{"system":"email","value":"zofia.w@example.org"},` + phone + `]`,
+	}
+	for name, third := range thirds {
+		// One ForEach per subtest: a second in one test names its
+		// database "…sqlite#01", and SQLite reads the "#" as the end of
+		// the file name.
+		t.Run(name, func(t *testing.T) {
+			sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+				bridgedBy(t, s, zofia, home+`,"telecom":[`+phone+`]`, email, third)
+			})
+		})
+	}
+}
+
+// bridgedBy loads the first record, the lab's and the third, and checks
+// that the three end in one Person with nothing left for a steward.
+func bridgedBy(t *testing.T, s *sqlstore.Store, zofia func(src, family, birth, extra string) string, first, lab, third string) {
+	t.Helper()
+	k := openLinked(t, s)
+	a := k.create(t, zofia("http://ehr.example/fhir/Patient/1", "Wisniewska", "1971-03-09", first))
+	b := k.create(t, zofia("http://lab.example/fhir/Patient/2", "Wisniewsak", "", lab))
+	if b.Golden == a.Golden {
+		t.Fatal("the lab's record linked by itself")
+	}
+	if review := k.links(t, registry.LinkFilter{MatchResult: []string{registry.MatchResultPossible}}); len(review) != 1 {
+		t.Fatalf("review %+v, want the lab's record as a candidate", review)
+	}
+	c := k.create(t, zofia("http://gp.example/fhir/Patient/3", "Wisniewska", "1971-03-09", third))
+	var persons []string
+	for _, o := range []*registry.Outcome{a, b, c} {
+		ls := k.links(t, registry.LinkFilter{SourceType: "Patient", SourceID: o.Resource.ID, MatchResult: []string{registry.MatchResultMatch}})
+		if len(ls) != 1 {
+			t.Fatalf("Patient/%s has %d MATCH links", o.Resource.ID, len(ls))
 		}
-		if review := k.links(t, registry.LinkFilter{MatchResult: []string{registry.MatchResultPossible}}); len(review) != 1 {
-			t.Fatalf("review %+v, want the lab's record as a candidate", review)
-		}
-		c := k.create(t, zofia("http://gp.example/fhir/Patient/3", "Wisniewska", "1971-03-09", email))
-		var persons []string
-		for _, o := range []*registry.Outcome{a, b, c} {
-			ls := k.links(t, registry.LinkFilter{SourceType: "Patient", SourceID: o.Resource.ID, MatchResult: []string{registry.MatchResultMatch}})
-			if len(ls) != 1 {
-				t.Fatalf("Patient/%s has %d MATCH links", o.Resource.ID, len(ls))
-			}
-			persons = append(persons, ls[0].Golden())
-		}
-		if persons[0] != persons[1] || persons[1] != persons[2] {
-			t.Fatalf("golden records %v, want one Person", persons)
-		}
-		left := k.links(t, registry.LinkFilter{MatchResult: []string{registry.MatchResultPossible, registry.MatchResultPossibleDuplicate}})
-		if len(left) != 0 {
-			t.Errorf("left for a steward: %+v", left)
-		}
-		if got := personLinks(k.read(t, persons[0])); len(got) != 3 {
-			t.Errorf("Person links %v, want three records", got)
-		}
-	})
+		persons = append(persons, ls[0].Golden())
+	}
+	if persons[0] != persons[1] || persons[1] != persons[2] {
+		t.Fatalf("golden records %v, want one Person", persons)
+	}
+	left := k.links(t, registry.LinkFilter{MatchResult: []string{registry.MatchResultPossible, registry.MatchResultPossibleDuplicate}})
+	if len(left) != 0 {
+		t.Errorf("left for a steward: %+v", left)
+	}
+	if got := personLinks(k.read(t, persons[0])); len(got) != 3 {
+		t.Errorf("Person links %v, want three records", got)
+	}
+	t.Logf("the third record joined the %s record's Person", map[bool]string{true: "first", false: "lab's"}[c.Golden == a.Golden])
 }
