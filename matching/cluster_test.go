@@ -68,7 +68,7 @@ func TestScoreClusterJunior(t *testing.T) {
 func TestJudgeCluster(t *testing.T) {
 	lab := func(name, line, postalCode, phone string) *Record {
 		res := map[string]any{"resourceType": "Location", "name": name,
-			"type": []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "HLAB"}}}},
+			"type":                 []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "HLAB"}}}},
 			"managingOrganization": map[string]any{"identifier": map[string]any{"system": "http://facilities.example.org/organization-id", "value": "org002"}}}
 		if line != "" {
 			res["address"] = map[string]any{"line": []any{line}, "city": "Boston", "postalCode": postalCode}
