@@ -1,6 +1,7 @@
 package linkage
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -163,4 +164,25 @@ func bridgedBy(t *testing.T, s *sqlstore.Store, zofia func(src, family, birth, e
 		t.Errorf("Person links %v, want three records", got)
 	}
 	t.Logf("the third record joined the %s record's Person", map[bool]string{true: "first", false: "lab's"}[c.Golden == a.Golden])
+	// Undoing the third record's decision gives back the two Persons and
+	// the review item, as they were before it.
+	if c.Decision == nil {
+		t.Fatal("the third record's create recorded no linking decision")
+	}
+	if _, err := k.l.Undo(context.Background(), c.Decision.Op); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []*registry.Outcome{a, b} {
+		ls := k.links(t, registry.LinkFilter{SourceType: "Patient", SourceID: o.Resource.ID, MatchResult: []string{registry.MatchResultMatch}})
+		if len(ls) != 1 || ls[0].Golden() != o.Golden {
+			t.Fatalf("after the undo Patient/%s links %+v, want %s", o.Resource.ID, ls, o.Golden)
+		}
+		if k.read(t, o.Golden)["active"] != true {
+			t.Errorf("after the undo %s is not active", o.Golden)
+		}
+	}
+	review := k.links(t, registry.LinkFilter{MatchResult: []string{registry.MatchResultPossible}})
+	if len(review) != 1 || review[0].Source() != "Patient/"+b.Resource.ID || review[0].Golden() != a.Golden {
+		t.Errorf("after the undo review %+v, want the lab's record as a candidate of %s", review, a.Golden)
+	}
 }
