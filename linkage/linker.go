@@ -307,15 +307,12 @@ func (l *Linker) linkKeyed(ctx context.Context, ltx registry.Tx, typ, id string,
 		if err != nil {
 			return "", nil, err
 		}
-		fits, err := l.fitsCluster(ctx, ltx, sc, typ, id, certain[0], links)
-		if err != nil {
-			return "", nil, err
-		}
-		switch {
-		case len(links) >= MaxAutoRecords:
+		if len(links) >= MaxAutoRecords {
 			review, certain = append(review, certain[0]), nil
 			why.full = true
-		case !fits:
+		} else if fits, err := l.fitsCluster(ctx, ltx, sc, typ, id, certain[0], links); err != nil {
+			return "", nil, err
+		} else if !fits {
 			review, certain = append(review, certain[0]), nil
 			why.cluster = true
 		}
