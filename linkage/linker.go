@@ -22,10 +22,15 @@ import (
 //
 // For a new or changed record it scores the blocking candidates and:
 //   - a certain match to one golden record (or a shared enterprise
-//     identifier) links the record to it, AUTO;
+//     identifier) links the record to it, AUTO, when the record is a
+//     certain match of that golden record's records taken together too
+//     (fitsCluster); records waiting alone that the grown golden record
+//     now certainly matches join it (absorb);
 //   - no match gives the record a golden record of its own;
-//   - probable and possible matches, several certain ones, and conflicting
-//     enterprise identifiers are POSSIBLE_MATCH links: the review queue.
+//   - probable and possible matches, several certain ones, a certain match
+//     to one record that its golden record's records together do not bear
+//     out, and conflicting enterprise identifiers are POSSIBLE_MATCH
+//     links: the review queue.
 //
 // A steward's decisions (MANUAL links, NO_MATCH) are never overridden.
 type Linker struct {
@@ -210,6 +215,7 @@ type decision struct {
 	conflict bool               // holds another value of an enterprise identifier system
 	members  []*matching.Record // the golden record's records the record matched (at least possibly)
 	cluster  int                // members the best grade was judged against (0: the best member alone)
+	vetoedBy string             // with cluster: the member a veto field disagrees with ("": none)
 }
 
 // link runs the matcher for typ/id and applies its decision; it returns
@@ -295,14 +301,20 @@ func (l *Linker) linkKeyed(ctx context.Context, ltx registry.Tx, typ, id string,
 			certain = eid
 		}
 	}
+	var links []*registry.Link // the MATCH links of the golden record it certainly matches
 	if len(certain) == 1 {
-		full, err := l.full(ctx, ltx, certain[0].golden)
+		links, err = memberLinks(ctx, ltx, certain[0].golden)
 		if err != nil {
 			return "", nil, err
 		}
-		if full {
+		if len(links) >= MaxAutoRecords {
 			review, certain = append(review, certain[0]), nil
 			why.full = true
+		} else if fits, err := l.fitsCluster(ctx, ltx, sc, typ, id, certain[0], links); err != nil {
+			return "", nil, err
+		} else if !fits {
+			review, certain = append(review, certain[0]), nil
+			why.cluster = true
 		}
 	}
 	if len(review) > MaxReview {
@@ -310,6 +322,7 @@ func (l *Linker) linkKeyed(ctx context.Context, ltx registry.Tx, typ, id string,
 	}
 	self := &registry.Link{SourceType: typ, SourceID: id, MatchResult: registry.MatchResultMatch, LinkSource: registry.LinkSourceAuto}
 	var golden string
+	var retired map[string]bool // golden records of one record that joined it too (absorb)
 	switch {
 	case len(certain) == 1:
 		d := certain[0]
@@ -318,6 +331,10 @@ func (l *Linker) linkKeyed(ctx context.Context, ltx registry.Tx, typ, id string,
 			return "", nil, err
 		}
 		self.Grade = d.best.Match.Grade
+		if retired, err = l.absorb(ctx, ltx, p, sc, typ, id, golden, links, review); err != nil {
+			return "", nil, err
+		}
+		why.absorbed = len(retired)
 	case match != nil:
 		golden = match.Golden() // no better home: stay where it was
 		*self = *match
@@ -334,7 +351,7 @@ func (l *Linker) linkKeyed(ctx context.Context, ltx registry.Tx, typ, id string,
 	}
 	wanted := map[string]bool{}
 	for _, d := range review {
-		if d.golden == golden {
+		if d.golden == golden || retired[d.golden] {
 			continue
 		}
 		if dup, err := l.reviewedTheOtherWay(ctx, ltx, golden, d.golden); err != nil || dup {
@@ -371,16 +388,6 @@ const (
 	MaxReview     = 5
 	MaxDuplicates = 3
 )
-
-// full reports whether golden holds MaxAutoRecords records already.
-func (l *Linker) full(ctx context.Context, ltx registry.Tx, golden string) (bool, error) {
-	gt, gid, ok := strings.Cut(golden, "/")
-	if !ok || gt == registry.TypeLocation {
-		return false, nil
-	}
-	links, err := ltx.Links(ctx, registry.LinkFilter{GoldenType: gt, GoldenID: gid, MatchResult: []string{registry.MatchResultMatch}})
-	return len(links) >= MaxAutoRecords, err
-}
 
 // reviewedTheOtherWay reports whether a record of other already waits in
 // review as a candidate of golden: asking again from this side would put
@@ -443,6 +450,8 @@ func (l *Linker) proposeDuplicates(ctx context.Context, ltx registry.Tx, p *plan
 type reviewWhy struct {
 	duplicates int  // golden records the record certainly matched (>1: proposed as duplicates)
 	full       bool // the one it certainly matched holds MaxAutoRecords
+	cluster    bool // it certainly matched a record of one, but not the golden record's records together
+	absorbed   int  // records waiting alone that joined its golden record with it
 }
 
 // reason says where the record went and why any candidates wait for a
@@ -463,6 +472,12 @@ func (w reviewWhy) reason(certain, review []*decision, golden string) string {
 	if w.full {
 		parts = append(parts, fmt.Sprintf("certain match to a golden record that already holds %d records", MaxAutoRecords))
 	}
+	if w.cluster {
+		parts = append(parts, "certain match to one record of a golden record, not to its records together")
+	}
+	if w.absorbed > 0 {
+		parts = append(parts, fmt.Sprintf("%d records waiting alone now certainly match the golden record and joined it", w.absorbed))
+	}
 	if slices.ContainsFunc(review, func(d *decision) bool { return d.conflict }) {
 		parts = append(parts, "conflicting enterprise identifier")
 	}
@@ -476,8 +491,7 @@ func (l *Linker) scored(k *registry.Link, sc *scoring, d *decision) {
 		// The grade came from the cluster: the best member's evidence, and
 		// what the other members added.
 		m.Probability, m.Grade = d.best.Match.Probability, d.best.Match.Grade
-		m.Fields = append(m.Fields, matching.Evidence{Field: "cluster", Level: m.Grade,
-			Rule: fmt.Sprintf("judged against %d records of %s, each field by its best agreement", d.cluster, d.golden)})
+		m.Fields = append(m.Fields, clusterEvidence(d, m.Grade))
 	}
 	k.Score, k.Grade, k.RuleVersion, k.EIDMatch = m.Probability, m.Grade, m.ModelVersion, d.eid
 	k.Evidence, _ = json.Marshal(m)

@@ -46,3 +46,40 @@ func (m *Model) ScoreCluster(a *Record, members []*Record, tf Frequencies) float
 	}
 	return probability(t.weigh(a, tf, &combined))
 }
+
+// JudgeCluster is the probability that a is the entity whose records are
+// members — all of a golden record's records, not only those a matched —
+// and the index of a member a veto field disagrees with (-1: none). It is
+// ScoreCluster, capped below certain when any member vetoes: joining the
+// golden record links a to every member, so a pair that is never linked
+// automatically (two sites whose names clearly disagree) is not linked
+// through a third record either. A record that matches one member only
+// because that member lacks what the others hold (a branch's name and
+// organisation without an address, matching two branches of one chain)
+// scores against the cluster as it scores against the members that hold
+// it.
+func (m *Model) JudgeCluster(a *Record, members []*Record, tf Frequencies) (p float64, vetoedBy int) {
+	p, vetoedBy = m.ScoreCluster(a, members, tf), -1
+	for i, b := range members {
+		if m.vetoes(a, b) {
+			t := m.pairType(a, b)
+			return min(p, probability(t.vetoWeight)), i
+		}
+	}
+	return p, vetoedBy
+}
+
+// vetoes reports whether a veto field disagrees between a and b. False for
+// records of different or unknown types.
+func (m *Model) vetoes(a, b *Record) bool {
+	t := m.pairType(a, b)
+	if t == nil {
+		return false
+	}
+	for i := range t.fields {
+		if f := &t.fields[i]; f.veto && m.compareField(f, a, b).level == Different {
+			return true
+		}
+	}
+	return false
+}

@@ -58,3 +58,73 @@ func TestScoreClusterJunior(t *testing.T) {
 		t.Errorf("the son's new record scores %.4f against his cluster", p)
 	}
 }
+
+// TestJudgeCluster: a record that certainly matches one record of a
+// golden record, only because that record lacks what the others hold (or
+// because it is cut short), is judged against all of them: not certain
+// when it disagrees with the records that hold more, capped below certain
+// when a veto field disagrees with any of them. The entity's own new
+// record still fits.
+func TestJudgeCluster(t *testing.T) {
+	lab := func(name, line, postalCode, phone string) *Record {
+		res := map[string]any{"resourceType": "Location", "name": name,
+			"type":                 []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "HLAB"}}}},
+			"managingOrganization": map[string]any{"identifier": map[string]any{"system": "http://facilities.example.org/organization-id", "value": "org002"}}}
+		if line != "" {
+			res["address"] = map[string]any{"line": []any{line}, "city": "Boston", "postalCode": postalCode}
+		}
+		if phone != "" {
+			res["telecom"] = telecom("phone", phone)
+		}
+		return Extract("Location", res)
+	}
+	ward := func(name string) *Record {
+		return Extract("Location", site(name, "5 Harbor Road", "Quincy", 0, 0, "617-555-0100"))
+	}
+	home := address("242 Oak Road", "Somerville", "02143", "MA")
+	jeffrey := func(birth string, kv ...any) *Record {
+		return Extract("Patient", with(with(patient("Jeffrey", "Fioretti", birth), "gender", "male"), kv...))
+	}
+	tests := []struct {
+		name         string
+		typ          string
+		rec          *Record
+		best         *Record   // the member rec certainly matches alone
+		others       []*Record // the golden record's other members
+		fits, vetoed bool
+	}{
+		{"a branch of a chain, through the chain's record without an address", "Location",
+			lab("Boston Clinical Laboratories", "1000 Maple Lane", "02128", "857-660-1789"),
+			lab("Boston Clinical Labs.", "", "", ""),
+			[]*Record{lab("Boston Clinical Laboratories", "118 Quincy Place", "02130", "617-620-8732")}, false, false},
+		{"the branch's own record", "Location",
+			lab("Boston Clinical Labs", "118 Quincy Pl", "02130", "617-620-8732"),
+			lab("Boston Clinical Labs.", "", "", ""),
+			[]*Record{lab("Boston Clinical Laboratories", "118 Quincy Place", "02130", "617-620-8732")}, true, false},
+		{"a hospital, through a name cut short, to its ward", "Location",
+			ward("Southgate Memorial Hospital"), ward("Southgate Memorial Ho"),
+			[]*Record{ward("Southgate Memorial Hospital Ward 3")}, false, true},
+		{"a son, through his father's record without a birth date", "Patient",
+			jeffrey("1989-03-07", "address", home), jeffrey("", "address", home),
+			[]*Record{jeffrey("1961-02-18", "address", home, "telecom", telecom("phone", "857-864-9802"))}, false, false},
+		{"the father's own record", "Patient",
+			jeffrey("1961-02-18", "address", home), jeffrey("", "address", home),
+			[]*Record{jeffrey("1961-02-18", "address", home, "telecom", telecom("phone", "857-864-9802"))}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewModel(DefaultRules()).ForRegistry(tt.typ, 1000)
+			if p := m.Score(tt.rec, tt.best, nil); m.Grade(tt.typ, p) != "certain" {
+				t.Fatalf("the pair alone scores %.4f, want certain", p)
+			}
+			members := append([]*Record{tt.best}, tt.others...)
+			p, vetoedBy := m.JudgeCluster(tt.rec, members, nil)
+			if fits := m.Grade(tt.typ, p) == "certain"; fits != tt.fits {
+				t.Errorf("against the cluster %.4f, fits %v, want %v", p, fits, tt.fits)
+			}
+			if (vetoedBy >= 0) != tt.vetoed {
+				t.Errorf("vetoed by member %d, want vetoed %v", vetoedBy, tt.vetoed)
+			}
+		})
+	}
+}

@@ -109,6 +109,10 @@ func sameWord(x, y string) bool {
 		return true
 	case qualifierWords[x] && qualifierWords[y]:
 		return false
+	case mistypedAbbreviations[x] != "":
+		return sameWord(mistypedAbbreviations[x], y)
+	case mistypedAbbreviations[y] != "":
+		return sameWord(x, mistypedAbbreviations[y])
 	}
 	d := 3
 	switch {
@@ -399,3 +403,58 @@ func facilityNameLevel(x, y *value, f *fieldModel) (Level, rule) {
 	}
 	return l, r
 }
+
+// mistypedAbbreviations maps each word one typo (a substitution or a swap)
+// from an abbreviation of three letters or more in facilityWords to the
+// word it abbreviates ("kabs" → laboratories, "pab" → laboratory): written
+// out, the abbreviation would have agreed; left as it is, a mistyped one
+// read as another qualifier ("Meadowbrook Pab" and "Meadowbrook
+// Laboratory" differed in a qualifier and were vetoed). A variant as near
+// two words' abbreviations, or itself a word normalising or the
+// qualifiers know, is left out.
+var mistypedAbbreviations = func() map[string]string {
+	out := map[string]string{}
+	add := func(v, full string) {
+		if facilityWords[v] != "" || qualifierWords[v] {
+			return
+		}
+		if prior, ok := out[v]; ok && prior != full {
+			full = "" // ambiguous
+		}
+		out[v] = full
+	}
+	for a, full := range facilityWords {
+		if len(a) < 3 {
+			continue
+		}
+		b := []byte(a)
+		for i := range b {
+			orig := b[i]
+			for c := byte('a'); c <= 'z'; c++ {
+				if c != orig {
+					b[i] = c
+					add(string(b), full)
+				}
+			}
+			b[i] = orig
+			if i+1 < len(b) && b[i] != b[i+1] {
+				b[i], b[i+1] = b[i+1], b[i]
+				add(string(b), full)
+				b[i], b[i+1] = b[i+1], b[i]
+			}
+		}
+	}
+	for w := range facilityWordSet {
+		delete(out, w)
+	}
+	return out
+}()
+
+// facilityWordSet holds the words facilityWords writes out.
+var facilityWordSet = func() map[string]bool {
+	out := map[string]bool{}
+	for _, w := range facilityWords {
+		out[w] = true
+	}
+	return out
+}()

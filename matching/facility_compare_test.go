@@ -42,6 +42,11 @@ func TestQualifierConflict(t *testing.T) {
 		{"Northside Clinic", "Northshore Clinic", rNoOwnWord, false},
 		{"Lawrence Community Health Center", "Andover Community Health Center", rNoOwnWord, false},
 		{"Kings Pharmacy", "Kimgs Pharmacy", rNone, false}, // a typo in its own word
+		// a typo in an abbreviation normalising did not write out
+		{"Boston Clinical Laborstories", "Boston Clihical Kabs.", rNone, false},
+		{"Meadowbrook Laboratory", "Meadowbrook Pab", rNone, false},
+		{"Meadowbrook Laboratory", "Meadowbrook Ped", rQualifiersDiffer, false},       // pediatrics, written out
+		{"Mercy Hospital Pediatrics", "Mercy Hospital Lsb", rQualifiersDiffer, false}, // a laboratory, mistyped
 		{"Jones Fqm. Medicine", "Jones Famioy Medicine", rNone, false},
 		// cut short by a system: it may be the hospital or any part of it
 		{"Southgate Memorial Ho", "Southgate Memorial Hospital Ward 3", rNone, true},
