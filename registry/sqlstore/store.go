@@ -65,7 +65,10 @@ func gormConfig() *gorm.Config {
 // requests together (group commit: one fsync for a batch). Reads use a pool of
 // their own connections; WAL lets them run beside the writer.
 func openSQLite(ctx context.Context, path string) (*Store, error) {
-	base := "file:" + path
+	// A plain path becomes a file: URI, in which '?' starts the options
+	// and '#' ends the name: escaped, a directory named "a#1" is that
+	// directory, not the file "a" beside it.
+	base := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	if strings.HasPrefix(path, "file:") {
 		base = path
 	}
