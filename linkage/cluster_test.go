@@ -120,9 +120,7 @@ func TestBridgingRecordAbsorbsWaiting(t *testing.T) {
 		"e-mail, address and phone": home + `,"telecom":[{"system":"email","value":"zofia.w@example.org"},` + phone + `]`,
 	}
 	for name, third := range thirds {
-		// One ForEach per subtest: a second in one test names its
-		// database "…sqlite#01", and SQLite reads the "#" as the end of
-		// the file name.
+		// Each case in a database of its own.
 		t.Run(name, func(t *testing.T) {
 			sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
 				bridgedBy(t, s, zofia, home+`,"telecom":[`+phone+`]`, email, third)
