@@ -33,25 +33,28 @@ func memberLinks(ctx context.Context, ltx registry.Tx, golden string) ([]*regist
 // pairs scoring 0.02–0.20 joined through a third record with less in it:
 // a branch's name and organisation without an address matched two branches
 // of one chain, and the second joined the first's Linkage.
-func (l *Linker) fitsCluster(ctx context.Context, ltx registry.Tx, sc *scoring, typ, id string, d *decision, links []*registry.Link) (bool, error) {
+//
+// It returns the members' features it read (nil when it read none), for
+// absorb to judge waiting records against without reading them again.
+func (l *Linker) fitsCluster(ctx context.Context, ltx registry.Tx, sc *scoring, typ, id string, d *decision, links []*registry.Link) (bool, []*matching.Record, error) {
 	if d.eid {
-		return true, nil
+		return true, nil, nil
 	}
 	members, refs, err := l.memberRecords(ctx, ltx, sc, typ, id, links)
 	if err != nil || len(members) < 2 {
-		return true, err
+		return true, members, err
 	}
 	p, vetoedBy := sc.model.JudgeCluster(sc.rec, members, sc.tf)
 	grade := sc.model.Grade(typ, p)
 	if grade == "certain" {
-		return true, nil
+		return true, members, nil
 	}
 	d.best.Match = &matching.Match{Probability: p, Grade: grade}
 	d.cluster, d.vetoedBy = len(members), ""
 	if vetoedBy >= 0 {
 		d.vetoedBy = refs[vetoedBy]
 	}
-	return false, nil
+	return false, members, nil
 }
 
 // memberRecords returns the features of the records links point to, other
@@ -116,8 +119,10 @@ const MaxAbsorb = 5
 // joined it; such a record moves into golden (AUTO), its golden record of
 // one is retired and any duplicate proposal between the two is dropped. A
 // record a steward decided about, or whose golden record holds others, is
-// left to the steward. It returns the golden records it retired.
-func (l *Linker) absorb(ctx context.Context, ltx registry.Tx, p *plan, sc *scoring, typ, id, golden string, links []*registry.Link, others []*decision) (map[string]bool, error) {
+// left to the steward. members are golden's records' features as
+// fitsCluster read them (nil: read here). It returns the golden records it
+// retired.
+func (l *Linker) absorb(ctx context.Context, ltx registry.Tx, p *plan, sc *scoring, typ, id, golden string, links []*registry.Link, members []*matching.Record, others []*decision) (map[string]bool, error) {
 	gt, gid, _ := strings.Cut(golden, "/")
 	if gt == registry.TypeLocation {
 		return nil, nil
@@ -144,11 +149,13 @@ func (l *Linker) absorb(ctx context.Context, ltx registry.Tx, p *plan, sc *scori
 	if len(waiting) == 0 {
 		return nil, nil
 	}
-	members, _, err := l.memberRecords(ctx, ltx, sc, typ, id, links)
-	if err != nil {
-		return nil, err
+	if members == nil {
+		var err error
+		if members, _, err = l.memberRecords(ctx, ltx, sc, typ, id, links); err != nil {
+			return nil, err
+		}
 	}
-	members = append(members, sc.rec)
+	members = append(members[:len(members):len(members)], sc.rec)
 	retired := map[string]bool{}
 	tried := map[string]bool{}
 	for _, sid := range waiting {

@@ -301,7 +301,8 @@ func (l *Linker) linkKeyed(ctx context.Context, ltx registry.Tx, typ, id string,
 			certain = eid
 		}
 	}
-	var links []*registry.Link // the MATCH links of the golden record it certainly matches
+	var links []*registry.Link     // the MATCH links of the golden record it certainly matches
+	var members []*matching.Record // their records' features, as fitsCluster read them
 	if len(certain) == 1 {
 		links, err = memberLinks(ctx, ltx, certain[0].golden)
 		if err != nil {
@@ -310,11 +311,15 @@ func (l *Linker) linkKeyed(ctx context.Context, ltx registry.Tx, typ, id string,
 		if len(links) >= MaxAutoRecords {
 			review, certain = append(review, certain[0]), nil
 			why.full = true
-		} else if fits, err := l.fitsCluster(ctx, ltx, sc, typ, id, certain[0], links); err != nil {
-			return "", nil, err
-		} else if !fits {
-			review, certain = append(review, certain[0]), nil
-			why.cluster = true
+		} else {
+			var fits bool
+			if fits, members, err = l.fitsCluster(ctx, ltx, sc, typ, id, certain[0], links); err != nil {
+				return "", nil, err
+			}
+			if !fits {
+				review, certain = append(review, certain[0]), nil
+				why.cluster = true
+			}
 		}
 	}
 	if len(review) > MaxReview {
@@ -331,7 +336,7 @@ func (l *Linker) linkKeyed(ctx context.Context, ltx registry.Tx, typ, id string,
 			return "", nil, err
 		}
 		self.Grade = d.best.Match.Grade
-		if retired, err = l.absorb(ctx, ltx, p, sc, typ, id, golden, links, review); err != nil {
+		if retired, err = l.absorb(ctx, ltx, p, sc, typ, id, golden, links, members, review); err != nil {
 			return "", nil, err
 		}
 		why.absorbed = len(retired)
