@@ -2,11 +2,14 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"idem/registry"
+	"idem/registry/sqlstore"
 )
 
 func TestCreateReadUpdateDelete(t *testing.T) {
@@ -187,4 +190,85 @@ func TestFailedWriteIsolated(t *testing.T) {
 			t.Fatalf("total = %d, want 20", res.Total)
 		}
 	})
+}
+
+// A write that fails after its rows reached the database leaves none of
+// them, also when it is alone in its commit (SQLite's writer then runs it
+// without a savepoint and rolls back the whole transaction), and the
+// writer goes on.
+func TestFailedWriteLeavesNothing(t *testing.T) {
+	eachService(t, func(t *testing.T, svc *registry.Service) {
+		ctx := context.Background()
+		boom := errors.New("boom")
+		err := svc.Store.Write(ctx, func(tx registry.Tx) error {
+			if _, err := svc.CreateTx(ctx, tx, registry.TypePatient, "halfway-a", mustDecode(t, patientJSON("Halfway", "A", "1980-01-02", "h1")), ""); err != nil {
+				return err
+			}
+			// A search inside the write puts its buffered rows into the database.
+			if found, err := tx.Match(ctx, &registry.Query{Type: registry.TypePatient}, 10); err != nil || len(found) != 1 {
+				t.Fatalf("match inside the write: %v, %d found", err, len(found))
+			}
+			if _, err := svc.CreateTx(ctx, tx, registry.TypePatient, "halfway-b", mustDecode(t, patientJSON("Halfway", "B", "1980-01-02", "h2")), ""); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("Write = %v, want %v", err, boom)
+		}
+		if res := search(t, svc, "Patient", "family=halfway"); res.Total != 0 {
+			t.Fatalf("a failed write left %d Patients", res.Total)
+		}
+		mustCreate(t, svc, patientJSON("After", "C", "1980-01-02", "h3"))
+		if res := search(t, svc, "Patient", ""); res.Total != 1 {
+			t.Fatalf("%d Patients after one create, want 1", res.Total)
+		}
+	})
+}
+
+// The SQLite writer runs a batch of waiting writes without savepoints;
+// when one fails after its rows reached the database, the batch runs again
+// with a savepoint for each, so the failing write leaves nothing and the
+// others are kept.
+func TestBatchWithFailedWrite(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "batch.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	svc := service(s)
+	boom := errors.New("boom")
+	runs := map[string]int{}
+	write := func(family string, fail bool) func(registry.Tx) error {
+		return func(tx registry.Tx) error {
+			runs[family]++
+			if _, err := svc.CreateTx(ctx, tx, registry.TypePatient, family, mustDecode(t, patientJSON(family, "A", "1980-01-02", family)), ""); err != nil {
+				return err
+			}
+			if _, err := tx.Match(ctx, &registry.Query{Type: registry.TypePatient}, 1); err != nil { // puts the rows into the database
+				return err
+			}
+			if fail {
+				return boom
+			}
+			return nil
+		}
+	}
+	errs := sqlstore.RunBatch(s, write("first", false), write("second", false))
+	if errs[0] != nil || errs[1] != nil || runs["first"] != 1 || runs["second"] != 1 {
+		t.Fatalf("a batch without failures: errors %v, runs %v (want each once)", errs, runs)
+	}
+	errs = sqlstore.RunBatch(s, write("kept", false), write("failed", true), write("after", false))
+	if errs[0] != nil || !errors.Is(errs[1], boom) || errs[2] != nil {
+		t.Fatalf("errors %v, want nil, boom, nil", errs)
+	}
+	if runs["kept"] != 2 || runs["failed"] != 2 || runs["after"] != 1 {
+		t.Fatalf("runs %v: want the batch run again after the failure", runs)
+	}
+	for family, want := range map[string]int{"first": 1, "second": 1, "kept": 1, "failed": 0, "after": 1} {
+		if res := search(t, svc, "Patient", "family="+family); res.Total != want {
+			t.Errorf("family %s: %d Patients, want %d", family, res.Total, want)
+		}
+	}
 }

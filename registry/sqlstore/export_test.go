@@ -73,3 +73,18 @@ func ExtractedRows(typ string, res map[string]any) []string {
 
 // QueuedWrites returns how many write requests wait for SQLite's writer.
 func QueuedWrites(s *Store) int { return len(s.writer.reqs) }
+
+// RunBatch runs fns as one batch of the SQLite writer, as if they had
+// been waiting for it together, and returns their answers.
+func RunBatch(s *Store, fns ...func(registry.Tx) error) []error {
+	batch := make([]*writeReq, len(fns))
+	for i, fn := range fns {
+		batch[i] = &writeReq{ctx: context.Background(), fn: fn, done: make(chan error, 1)}
+	}
+	s.writer.run(batch)
+	errs := make([]error, len(batch))
+	for i, r := range batch {
+		errs[i] = <-r.done
+	}
+	return errs
+}
