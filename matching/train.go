@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
+	"sync"
 )
 
 // TrainOptions tune Train; the zero value gives the defaults.
@@ -173,37 +175,63 @@ func Train(base *Model, typ string, recs []*Record, opt TrainOptions) (*Model, *
 }
 
 // countLevels counts each field's levels over random pairs (every pair when
-// there are few) and returns the counts and the number of pairs.
+// there are few) and returns the counts and the number of pairs. The pairs
+// are drawn first, in one seeded sequence, then compared by one worker per
+// core (countWorkers): the counts are sums, the same however they are split.
 func countLevels(base *Model, t *typeModel, rs []*Record, opt TrainOptions) ([][numLevels]int, int) {
 	n := len(rs)
-	counts := make([][numLevels]int, len(t.fields))
-	var out [maxFields]outcome
-	count := func(i, j int) {
-		base.compare(t, rs[i], rs[j], nil, &out)
-		for f := range t.fields {
-			counts[f][out[f].level]++
-		}
-	}
-	total := n * (n - 1) / 2
-	if total <= opt.RandomPairs {
+	var pairs [][2]int32
+	if total := n * (n - 1) / 2; total <= opt.RandomPairs {
+		pairs = make([][2]int32, 0, total)
 		for i := range n {
 			for j := i + 1; j < n; j++ {
-				count(i, j)
+				pairs = append(pairs, [2]int32{int32(i), int32(j)})
 			}
 		}
 	} else {
+		pairs = make([][2]int32, opt.RandomPairs)
 		rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
-		for range opt.RandomPairs {
+		for k := range pairs {
 			i, j := rng.IntN(n), rng.IntN(n-1)
 			if j >= i {
 				j++ // uniform over pairs of distinct records
 			}
-			count(i, j)
+			pairs[k] = [2]int32{int32(i), int32(j)}
 		}
-		total = opt.RandomPairs
 	}
-	return counts, total
+	workers := max(1, min(countWorkers, len(pairs)/10_000))
+	parts := make([][][numLevels]int, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			counts := make([][numLevels]int, len(t.fields))
+			var out [maxFields]outcome
+			for _, p := range pairs[w*len(pairs)/workers : (w+1)*len(pairs)/workers] {
+				base.compare(t, rs[p[0]], rs[p[1]], nil, &out)
+				for f := range t.fields {
+					counts[f][out[f].level]++
+				}
+			}
+			parts[w] = counts
+		}()
+	}
+	wg.Wait()
+	counts := parts[0]
+	for _, part := range parts[1:] {
+		for f := range counts {
+			for l := range counts[f] {
+				counts[f][l] += part[f][l]
+			}
+		}
+	}
+	return counts, len(pairs)
 }
+
+// countWorkers is how many goroutines compare the random pairs of a
+// training (the tests compare one with several).
+var countWorkers = runtime.GOMAXPROCS(0)
 
 // setU sets every field's u from the random-pair counts, less the matches
 // expected among them (prior × pairs × m) once EM has estimated those.

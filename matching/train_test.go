@@ -71,6 +71,30 @@ func TestTrainAndEvaluate(t *testing.T) {
 	}
 }
 
+// The random pairs' level counts are the same whether one goroutine or
+// several compare them, drawn from many records (sampled) or few (every
+// pair), so a model's version does not depend on the machine's cores.
+func TestCountLevelsSameOnAnyCores(t *testing.T) {
+	recs, _ := synthetic(400)
+	base := NewModel(DefaultRules())
+	tm := base.types["Patient"]
+	defer func(w int) { countWorkers = w }(countWorkers)
+	for _, opt := range []TrainOptions{{Seed: 5, RandomPairs: 50_000}, {Seed: 5, RandomPairs: 1_000_000}} {
+		countWorkers = 1
+		one, n1 := countLevels(base, tm, recs, opt)
+		countWorkers = 3
+		three, n3 := countLevels(base, tm, recs, opt)
+		if n1 != n3 || n1 != min(opt.RandomPairs, len(recs)*(len(recs)-1)/2) {
+			t.Fatalf("pairs %d and %d", n1, n3)
+		}
+		for f := range one {
+			if one[f] != three[f] {
+				t.Fatalf("field %d: %v with one goroutine, %v with three", f, one[f], three[f])
+			}
+		}
+	}
+}
+
 func TestTrainErrors(t *testing.T) {
 	base := NewModel(DefaultRules())
 	recs, _ := synthetic(3)
