@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,6 +44,7 @@ func BenchmarkImportHTTP(b *testing.B) {
 			b.Fatal(err)
 		}
 		bodies, tokens := sourceNDJSON(b, inst.authz, want)
+		stopHeap := heapAtPeak(os.Getenv("IDEM_BENCH_HEAP"))
 		t0 := time.Now()
 		var status []string
 		for sys, body := range bodies {
@@ -61,6 +64,7 @@ func BenchmarkImportHTTP(b *testing.B) {
 			total += int(benchWait(b, status[j], status[j+1])["summary"].(map[string]any)["processed"].(float64))
 		}
 		elapsed := time.Since(t0)
+		stopHeap()
 		inst.Close()
 		b.ReportMetric(float64(total)/elapsed.Seconds(), "records/s")
 		b.ReportMetric(lastOverFirst(samples, t0, elapsed, total), "last/first")
@@ -188,4 +192,36 @@ func lastOverFirst(samples []progressSample, t0 time.Time, elapsed time.Duration
 		return 0
 	}
 	return first.Seconds() / last.Seconds()
+}
+
+// heapAtPeak, given a file name, writes the heap profile there each time
+// the process's peak RSS has grown by 64 MB since the last one (checked
+// every 250 ms), so the file ends up holding the heap near the peak; the
+// returned function stops it.
+func heapAtPeak(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		last := 0.0
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+			if p := peakRSS(); p > last+64 {
+				last = p
+				if f, err := os.Create(path); err == nil {
+					pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+				}
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }

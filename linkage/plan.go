@@ -152,10 +152,14 @@ func (p *plan) commit(ctx context.Context) error {
 			return err
 		}
 	}
+	sim := simulating(ctx) // links only (withSimulation)
 	if p.changed() {
-		before, err := p.snapshot(ctx)
-		if err != nil {
-			return err
+		var before []byte
+		if !sim {
+			var err error
+			if before, err = p.snapshot(ctx); err != nil {
+				return err
+			}
 		}
 		p.op = &registry.Op{Kind: p.kind, Actor: p.actor, Reason: p.reason, At: p.l.now(), Before: before, Undoes: p.undoes}
 		if err := p.ltx.AddOp(ctx, p.op); err != nil {
@@ -179,6 +183,9 @@ func (p *plan) commit(ctx context.Context) error {
 		if err := p.emit(ctx); err != nil {
 			return err
 		}
+	}
+	if sim {
+		return nil
 	}
 	for _, g := range p.touched {
 		if body, ok := p.restore[g]; ok {

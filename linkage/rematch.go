@@ -170,7 +170,7 @@ func (l *Linker) allLinks(ctx context.Context, typ string) ([]*registry.Link, er
 // links it ends with. progress, when set, hears of every simulateStep
 // records linked, from the first (an error stops the simulation).
 func (l *Linker) simulate(ctx context.Context, typ string, model *matching.Model, ids []string, progress func(done int) error) (*linkSet, error) {
-	ctx = withModel(ctx, model)
+	ctx = withSimulation(withModel(ctx, model))
 	mtx, err := newMemTx(ctx, l.store, typ)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"idem/registry"
@@ -52,6 +53,57 @@ func TestSimulationReadAheadSameAsInTurn(t *testing.T) {
 		})
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled simulation: %v, want context.Canceled", err)
+		}
+	})
+}
+
+// A simulation's plans keep the links and nothing else: committing one in
+// a simulation's context builds no golden record (the memTx holds none
+// afterwards), where the same plan outside one builds it. A simulation of a
+// whole type used to keep every golden record it built to its end.
+func TestSimulatedPlanKeepsOnlyLinks(t *testing.T) {
+	recs, _ := generatedPatients(t, 10, seed.ProfileDefault)
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		k := openCalibrated(t, s, CalibrateConfig{})
+		ctx := registry.WithActor(context.Background(), registry.SystemActor("test"))
+		loadBundles(t, ctx, k.svc, recs[:1])
+		match, _ := goldenOf(t, s)
+		var src string
+		for ref := range match {
+			src = ref
+		}
+		typ, id, _ := strings.Cut(src, "/")
+		for _, sim := range []bool{true, false} {
+			mtx, err := newMemTx(ctx, s, typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// as a simulation starts: the record's automatic link dropped
+			old, err := mtx.Links(ctx, registry.LinkFilter{SourceType: typ, SourceID: id})
+			if err != nil || len(old) != 1 {
+				t.Fatalf("links of %s: %v %v", src, old, err)
+			}
+			if err := mtx.DeleteLink(ctx, old[0], nil); err != nil {
+				t.Fatal(err)
+			}
+			p := k.l.newPlan(mtx, "link", "test", "")
+			self := &registry.Link{SourceType: typ, SourceID: id, MatchResult: registry.MatchResultMatch, LinkSource: registry.LinkSourceAuto}
+			golden := p.newGolden(registry.TypePerson, self)
+			p.put(self)
+			cctx := ctx
+			if sim {
+				cctx = withSimulation(ctx)
+			}
+			if err := p.commit(cctx); err != nil {
+				t.Fatal(err)
+			}
+			links, err := mtx.Links(ctx, registry.LinkFilter{SourceType: typ, SourceID: id, MatchResult: []string{registry.MatchResultMatch}})
+			if err != nil || len(links) != 1 || links[0].Golden() != golden {
+				t.Fatalf("simulated %v: links %v %v, want one to %s", sim, links, err, golden)
+			}
+			if built := mtx.put[golden] != nil; built == sim {
+				t.Errorf("simulated %v: golden record built %v", sim, built)
+			}
 		}
 	})
 }
