@@ -181,7 +181,15 @@ func countLevels(base *Model, t *typeModel, rs []*Record, opt TrainOptions) ([][
 	count := func(i, j int) {
 		base.compare(t, rs[i], rs[j], nil, &out)
 		for f := range t.fields {
-			counts[f][out[f].level]++
+			l := out[f].level
+			if l == Missing && out[f].rule == rLocalIDs {
+				// two local record numbers of one system that differ say
+				// nothing when scored, but they are a pair whose
+				// identifiers could have agreed: left out, u of agreement
+				// came out near 1 (agreement was the only level seen)
+				l = Different
+			}
+			counts[f][l]++
 		}
 	}
 	total := n * (n - 1) / 2
