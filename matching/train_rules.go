@@ -16,15 +16,17 @@ import (
 // not block on (the blocked fields are left out of the E-step), with the
 // share of matches among the rule's pairs (its own prior); a field's m is
 // then the mean of the estimates of the rules that do not block on it,
-// weighed by the matches each rule expects. Every rule must converge.
+// weighed by the matches each rule expects. A rule whose EM does not
+// converge, or fits another class than the matches, is left out and the
+// model fitted again without it (train_check.go).
 
 // blockFeatures are the features each kind of blocking key is made of, or
 // that its pairs agree on beyond chance: a rule of that kind blocks on
 // every field comparing one of them. Facility names spell the facility's
 // type and often its town ("Salem Community Pharmacy", "Lynn Radiology"):
 // among the pairs sharing a name word 43 % of the non-matches agree on the
-// type (10 % of random pairs) and 27 % on the town, and EM with u from
-// random pairs took that agreement for matches.
+// type (10-17 % of random pairs) and 27 % on the town (8-14 %), and EM
+// with u from random pairs took that agreement for matches.
 var blockFeatures = map[blockKind][]feature{
 	bFamilyYear:         {fFamily, fBirthDate},
 	bGivenDate:          {fGiven, fBirthDate},
@@ -60,8 +62,8 @@ type RuleReport struct {
 	// empty when it was.
 	Skipped string `json:",omitempty"`
 	// Rejected says why the rule's m was left out although its EM ran:
-	// it disagreed with the model fitted from every rule (see
-	// inconsistent); empty when it was used.
+	// it did not converge, or disagreed with the model fitted from every
+	// rule (see reject); empty when it was used.
 	Rejected string `json:",omitempty"`
 	// Iterations, Converged and Change (the largest parameter change of the
 	// last iteration) are the rule's EM; Prior the share of matches among
