@@ -120,6 +120,11 @@ func (c *Calibrator) TrainOn(ctx context.Context, typ, note string, recs []*matc
 	model, rep, err := matching.Train(c.models.Current(ctx), typ, recs, c.cfg.Train)
 	if err == nil {
 		err = rep.Failure()
+		for _, r := range rep.Rules {
+			if r.Rejected != "" {
+				c.log.Warn("matching model training left a blocking rule out", "type", typ, "rule", r.Rule, "why", r.Rejected)
+			}
+		}
 	}
 	sm := &registry.StoredModel{Created: c.linker.now(), Note: note, Type: typ, Records: len(recs), State: registry.ModelCandidate}
 	mr := ModelReport{Training: rep}

@@ -14,18 +14,13 @@ import (
 // Growth since its last model and stopped growing fast (settled), checked
 // by Watch with a count per type (never a scan) off the write path.
 
-// autoTypes are the types trained automatically. Locations are not: on
-// generated facilities (1,000 sites, `idem eval --types Location --profile
-// default,geocoded`) the rules' model links at precision 1.000 and F1
-// about 0.95 pairwise, a model trained on the same records at F1 0.88
-// (recall 0.79) on the default profile and 0.06 where most sites are
-// geocoded to their town's centroid: over the pairs that share a name word,
-// EM takes "same town, same point" for the match class (a location list
-// has too few true pairs per town to outweigh it), and the u of identifier
-// agreement comes out near 1 because differing local ids compare as
-// missing. So Locations keep the rules' model unless a steward trains and
-// applies one.
-var autoTypes = []string{registry.TypePatient, registry.TypePractitioner}
+// autoTypes are the types trained automatically: every matchable type.
+// Locations joined them once training them was sound (matching.Train
+// leaves out a blocking rule whose EM did not converge or fitted another
+// class than the matches, and the pairs sharing a name word no longer
+// estimate the address and type their names spell); a training that is not
+// sound is stored as failed, saying why, and never applied.
+var autoTypes = []string{registry.TypePatient, registry.TypePractitioner, registry.TypeLocation}
 
 // lastTrained returns the number of records of typ the newest model
 // trained for it saw (failed trainings count: their data was seen), or -1

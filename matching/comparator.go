@@ -327,6 +327,11 @@ func compareIdentifiers(a, b []identifier, m *Model) outcome {
 				continue
 			}
 			l, rule := identifierLevel(&a[i], &b[j], m)
+			if l == Missing && o.rule == rNone {
+				// say nothing, but remember they were compared: u of
+				// agreement is counted among such pairs too (countLevels)
+				o.rule = rule
+			}
 			o = best(o, outcome{level: l, rule: rule, ai: int16(i), bj: int16(j)})
 			if o.level == Exact {
 				return o

@@ -130,24 +130,52 @@ func Train(base *Model, typ string, recs []*Record, opt TrainOptions) (*Model, *
 	if len(rs) < 10 {
 		return nil, nil, fmt.Errorf("match train: %d %s records, want at least 10", len(rs), typ)
 	}
-	rules := base.rules.clone()
-	tr := rules.Types[typ]
-	restatePrior(tr, len(rs))
 	rep := &TrainReport{Type: typ, Records: len(rs)}
 	counts, sampled := countLevels(base, t, rs, opt)
 	rep.RandomPairs = sampled
-	setU(tr, counts, 0)
 	pairs, capped := base.candidates(typ, rs)
 	rep.CandidatePairs, rep.CappedKeys = len(pairs), capped
 	if len(pairs) == 0 {
 		return nil, nil, errors.New("match train: blocking found no candidate pairs")
 	}
-	tf := opt.Frequencies
-	if tf == nil {
-		tf = NewFrequencyTable(rs)
+	if opt.Frequencies == nil {
+		opt.Frequencies = NewFrequencyTable(rs)
 	}
-	training := trainingRules(base, t, tr, rs, opt)
-	em := newEM(base, t, tr, rs, pairs, tf)
+	training := trainingRules(base, t, base.rules.Types[typ], rs, opt)
+	var rules *Rules
+	for {
+		rules = base.rules.clone()
+		fit(base, t, rules.Types[typ], rs, counts, pairs, training, opt, rep)
+		// a rule whose EM did not converge or fitted another class than
+		// the matches is left out, and the model fitted again without it
+		if !reject(training, rep.Rules) {
+			break
+		}
+	}
+	tr := rules.Types[typ]
+	rules.Trained = append(rules.Trained, TrainingNote{
+		Type: typ, Records: rep.Records, RandomPairs: rep.RandomPairs, CandidatePairs: rep.CandidatePairs,
+		Iterations: rep.Iterations, Converged: rep.Converged, Prior: tr.Prior,
+	})
+	m := NewModel(rules)
+	rep.ModelVersion = m.Version
+	for _, f := range tr.Fields {
+		rep.Fields = append(rep.Fields, FieldReport{Field: f.Field, M: f.M, U: f.U, USameHousehold: f.USameHousehold})
+	}
+	return m, rep, nil
+}
+
+// fit estimates tr (a fresh copy of the rules' type) from the random-pair
+// counts and the rules' pairs not rejected: u, m per rule, then the prior
+// over the candidate pairs, twice (the second time with the matches the
+// first expects among the random pairs taken out of u). It fills rep's
+// rules, EM and the matches the fitted model expects among each rule's
+// pairs.
+func fit(base *Model, t *typeModel, tr *TypeRules, rs []*Record, counts [][numLevels]int, pairs []pair, training []*trainingRule, opt TrainOptions, rep *TrainReport) {
+	restatePrior(tr, len(rs))
+	setU(tr, counts, 0)
+	em := newEM(base, t, tr, rs, pairs, opt.Frequencies)
+	rep.Iterations, rep.Changes = 0, nil
 	for pass := range 2 {
 		if pass > 0 {
 			// The random pairs hold some true matches (many, in a small
@@ -162,16 +190,12 @@ func Train(base *Model, typ string, recs []*Record, opt TrainOptions) (*Model, *
 			break
 		}
 	}
-	rules.Trained = append(rules.Trained, TrainingNote{
-		Type: typ, Records: rep.Records, RandomPairs: rep.RandomPairs, CandidatePairs: rep.CandidatePairs,
-		Iterations: rep.Iterations, Converged: rep.Converged, Prior: tr.Prior,
-	})
-	m := NewModel(rules)
-	rep.ModelVersion = m.Version
-	for _, f := range tr.Fields {
-		rep.Fields = append(rep.Fields, FieldReport{Field: f.Field, M: f.M, U: f.U, USameHousehold: f.USameHousehold})
+	fitted := compileType(t.typ, tr)
+	for i, r := range training {
+		if rep.Rules[i].Pairs > 0 {
+			rep.Rules[i].ModelMatches = r.pairs.expect(fitted, nil, math.NaN()).matches
+		}
 	}
-	return m, rep, nil
 }
 
 // countLevels counts each field's levels over random pairs (every pair when
@@ -211,7 +235,15 @@ func countLevels(base *Model, t *typeModel, rs []*Record, opt TrainOptions) ([][
 			for _, p := range pairs[w*len(pairs)/workers : (w+1)*len(pairs)/workers] {
 				base.compare(t, rs[p[0]], rs[p[1]], nil, &out)
 				for f := range t.fields {
-					counts[f][out[f].level]++
+					l := out[f].level
+					if l == Missing && out[f].rule == rLocalIDs {
+						// two local record numbers of one system that differ say
+						// nothing when scored, but they are a pair whose
+						// identifiers could have agreed: left out, u of agreement
+						// came out near 1 (agreement was the only level seen)
+						l = Different
+					}
+					counts[f][l]++
 				}
 			}
 			parts[w] = counts
@@ -419,10 +451,15 @@ func (r *TrainReport) String() string {
 	return b.String()
 }
 
-// Failure returns why training did not converge (a blocking rule's EM, or
-// the prior's), nil when it did.
+// Failure returns why the trained model is not sound, nil when it is: a
+// blocking rule's EM that did not converge and was not left out, every
+// rule left out, a rule that disagrees with the model, or the prior's EM
+// that did not converge.
 func (r *TrainReport) Failure() error {
 	if err := ruleFailure(r.Rules); err != nil {
+		return err
+	}
+	if err := unsound(r.Rules); err != nil {
 		return err
 	}
 	if !r.Converged {
