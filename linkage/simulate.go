@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"iter"
+	"maps"
 	"slices"
 	"sync"
 
@@ -55,8 +57,8 @@ type memTx struct {
 
 	mu       sync.Mutex
 	links    map[linkKey]*registry.Link
-	bySource map[string]map[linkKey]*registry.Link
-	byGolden map[string]map[linkKey]*registry.Link
+	bySource map[string][]*registry.Link // a record's few links; a slice, not a map each: a type of 100,000 records held 100,000 maps
+	byGolden map[string][]*registry.Link
 	nextLink int64
 	nextOp   int64
 	put      map[string]*registry.Resource // resources written in the simulation, by "Type/id"
@@ -67,8 +69,8 @@ type memTx struct {
 // newMemTx returns a simulation of typ over store: the links whose source
 // or golden record is of typ or of its golden type are read now.
 func newMemTx(ctx context.Context, store Store, typ string) (*memTx, error) {
-	t := &memTx{store: store, links: map[linkKey]*registry.Link{}, bySource: map[string]map[linkKey]*registry.Link{},
-		byGolden: map[string]map[linkKey]*registry.Link{}, put: map[string]*registry.Resource{}, read: map[string]*registry.Resource{},
+	t := &memTx{store: store, links: map[linkKey]*registry.Link{}, bySource: map[string][]*registry.Link{},
+		byGolden: map[string][]*registry.Link{}, put: map[string]*registry.Resource{}, read: map[string]*registry.Resource{},
 		cacheTyp: typ}
 	gt := goldenType(typ)
 	for _, f := range []registry.LinkFilter{{SourceType: typ}, {SourceType: gt}, {GoldenType: typ}, {GoldenType: gt}} {
@@ -89,15 +91,18 @@ func (t *memTx) add(k *registry.Link) {
 	key := keyOf(&c)
 	t.remove(key)
 	t.links[key] = &c
-	index(t.bySource, c.Source(), key, &c)
-	index(t.byGolden, c.Golden(), key, &c)
+	t.bySource[c.Source()] = append(t.bySource[c.Source()], &c)
+	t.byGolden[c.Golden()] = append(t.byGolden[c.Golden()], &c)
 }
 
-func index(m map[string]map[linkKey]*registry.Link, ref string, key linkKey, k *registry.Link) {
-	if m[ref] == nil {
-		m[ref] = map[linkKey]*registry.Link{}
+// unindex removes k (the pointer the maps hold) from m[ref].
+func unindex(m map[string][]*registry.Link, ref string, k *registry.Link) {
+	list := slices.DeleteFunc(m[ref], func(x *registry.Link) bool { return x == k })
+	if len(list) == 0 {
+		delete(m, ref)
+		return
 	}
-	m[ref][key] = k
+	m[ref] = list
 }
 
 func (t *memTx) remove(key linkKey) {
@@ -106,15 +111,15 @@ func (t *memTx) remove(key linkKey) {
 		return
 	}
 	delete(t.links, key)
-	delete(t.bySource[k.Source()], key)
-	delete(t.byGolden[k.Golden()], key)
+	unindex(t.bySource, k.Source(), k)
+	unindex(t.byGolden, k.Golden(), k)
 }
 
 // sorted returns copies of the links of set that f selects, in id order
 // (as the store returns them).
-func sorted(set map[linkKey]*registry.Link, f registry.LinkFilter) []*registry.Link {
+func sorted(set iter.Seq[*registry.Link], f registry.LinkFilter) []*registry.Link {
 	var out []*registry.Link
-	for _, k := range set {
+	for k := range set {
 		if selectsLink(f, k) {
 			c := *k
 			out = append(out, &c)
@@ -149,11 +154,11 @@ func (t *memTx) Links(_ context.Context, f registry.LinkFilter) ([]*registry.Lin
 	defer t.mu.Unlock()
 	switch {
 	case f.SourceType != "" && f.SourceID != "":
-		return sorted(t.bySource[f.SourceType+"/"+f.SourceID], f), nil
+		return sorted(slices.Values(t.bySource[f.SourceType+"/"+f.SourceID]), f), nil
 	case f.GoldenType != "" && f.GoldenID != "":
-		return sorted(t.byGolden[f.GoldenType+"/"+f.GoldenID], f), nil
+		return sorted(slices.Values(t.byGolden[f.GoldenType+"/"+f.GoldenID]), f), nil
 	}
-	return sorted(t.links, f), nil
+	return sorted(maps.Values(t.links), f), nil
 }
 
 func (t *memTx) PutLink(_ context.Context, k *registry.Link, _ *registry.Op) error {
