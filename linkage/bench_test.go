@@ -2,6 +2,7 @@ package linkage
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"os"
 	"slices"
@@ -129,11 +130,21 @@ func benchCreate(b *testing.B, link bool) {
 }
 
 // benchDB opens the database IDEM_BENCH_DB names (skipping without one),
-// with a matcher, and returns 1,000 stored Patients in sort order.
+// with a matcher, and returns 1,000 stored Patients in sort order. With
+// IDEM_BENCH_PATIENTS set and no "<file>.done" beside it, it first fills
+// the file (fillBenchDB).
 func benchDB(b *testing.B, sort string) (*sqlstore.Store, *Matcher, *registry.SearchResult) {
 	path := os.Getenv("IDEM_BENCH_DB")
 	if path == "" {
 		b.Skip("IDEM_BENCH_DB is not set")
+	}
+	if n := benchPatients(); n > 0 {
+		if _, err := os.Stat(path + ".done"); err != nil { // made once, then reused
+			fillBenchDB(b, path, n)
+			if err := os.WriteFile(path+".done", nil, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 	ctx := context.Background()
 	s, err := sqlstore.Open(ctx, path)
@@ -147,4 +158,54 @@ func benchDB(b *testing.B, sort string) (*sqlstore.Store, *Matcher, *registry.Se
 		b.Fatal(err)
 	}
 	return s, m, res
+}
+
+// BenchmarkRematch re-matches the Patients of the database IDEM_BENCH_DB
+// names as $mdm-submit's job does (Linker.rematch: pages of 200 in
+// _lastUpdated order, each record matched again and its AUTO links
+// changed in a transaction of its own), stopping after the page that
+// reaches IDEM_BENCH_RECORDS records (default 10,000; 0: all). It reports
+// the rate, the records whose links changed, and the minutes all the
+// Patients would take at that rate (extrapolated unless all were done).
+// It writes to the database: IDEM_BENCH_CRITERIA, a search (such as
+// _lastUpdated=gt2026-12-07T16:30:00Z), picks records not re-matched yet.
+//
+//	IDEM_BENCH_DB=idem.db IDEM_BENCH_RECORDS=20000 go test -run '^$' -bench Rematch -benchtime 1x ./linkage/
+func BenchmarkRematch(b *testing.B) {
+	limit := int64(10_000)
+	if v, err := strconv.Atoi(os.Getenv("IDEM_BENCH_RECORDS")); err == nil {
+		limit = int64(v)
+	}
+	criteria, err := url.ParseQuery(os.Getenv("IDEM_BENCH_CRITERIA"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, m, _ := benchDB(b, "_lastUpdated")
+	l := NewLinker(s, &registry.Writer{MatchIndex: m.Index}, m, LinkerConfig{}, quiet)
+	ctx := registry.WithActor(context.Background(), registry.SystemActor("bench"))
+	all, err := s.CountResources(ctx, registry.TypePatient)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stop := errors.New("enough")
+	for i := 0; i < b.N; i++ {
+		j := &Job{Type: registry.TypePatient, Started: time.Now()}
+		j.page = func(string) error {
+			if limit > 0 && j.done.Load() >= limit {
+				return stop
+			}
+			return nil
+		}
+		t0 := time.Now()
+		if err := l.rematch(ctx, j, criteria); err != nil && !errors.Is(err, stop) {
+			b.Fatal(err)
+		}
+		elapsed := time.Since(t0)
+		st := j.Status()
+		rate := float64(st.Done) / elapsed.Seconds()
+		b.ReportMetric(rate, "records/s")
+		b.ReportMetric(float64(st.Done), "records")
+		b.ReportMetric(float64(st.Changed), "changed")
+		b.ReportMetric(float64(all)/rate/60, "min-for-all")
+	}
 }
