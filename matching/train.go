@@ -142,10 +142,13 @@ func Train(base *Model, typ string, recs []*Record, opt TrainOptions) (*Model, *
 		opt.Frequencies = NewFrequencyTable(rs)
 	}
 	training := trainingRules(base, t, base.rules.Types[typ], rs, opt)
+	// the candidate pairs' comparisons do not depend on the fit: made once
+	// for every refit
+	outcomes := newPairOutcomes(base, t, rs, pairs, opt.Frequencies)
 	var rules *Rules
 	for {
 		rules = base.rules.clone()
-		fit(base, t, rules.Types[typ], rs, counts, pairs, training, opt, rep)
+		fit(t, rules.Types[typ], len(rs), counts, outcomes, training, opt, rep)
 		// a rule whose EM did not converge or fitted another class than
 		// the matches is left out, and the model fitted again without it
 		if !reject(training, rep.Rules) {
@@ -167,14 +170,14 @@ func Train(base *Model, typ string, recs []*Record, opt TrainOptions) (*Model, *
 
 // fit estimates tr (a fresh copy of the rules' type) from the random-pair
 // counts and the rules' pairs not rejected: u, m per rule, then the prior
-// over the candidate pairs, twice (the second time with the matches the
+// over the candidate pairs (their comparisons, outcomes), twice (the second time with the matches the
 // first expects among the random pairs taken out of u). It fills rep's
 // rules, EM and the matches the fitted model expects among each rule's
 // pairs.
-func fit(base *Model, t *typeModel, tr *TypeRules, rs []*Record, counts [][numLevels]int, pairs []pair, training []*trainingRule, opt TrainOptions, rep *TrainReport) {
-	restatePrior(tr, len(rs))
+func fit(t *typeModel, tr *TypeRules, records int, counts [][numLevels]int, outcomes *pairOutcomes, training []*trainingRule, opt TrainOptions, rep *TrainReport) {
+	restatePrior(tr, records)
 	setU(tr, counts, 0)
-	em := newEM(base, t, tr, rs, pairs, opt.Frequencies)
+	em := newEM(t, tr, records, outcomes)
 	rep.Iterations, rep.Changes = 0, nil
 	for pass := range 2 {
 		if pass > 0 {
@@ -312,9 +315,8 @@ type em struct {
 	hhBase []*Levels // the rules' uSameHousehold per field (nil: none), as a pseudo-count
 }
 
-func newEM(base *Model, t *typeModel, tr *TypeRules, rs []*Record, pairs []pair, tf Frequencies) *em {
-	e := &em{typ: t.typ, tr: tr, total: float64(len(rs)) * float64(len(rs)-1) / 2}
-	e.pairs = newPairOutcomes(base, t, rs, pairs, tf)
+func newEM(t *typeModel, tr *TypeRules, records int, outcomes *pairOutcomes) *em {
+	e := &em{typ: t.typ, tr: tr, total: float64(records) * float64(records-1) / 2, pairs: outcomes}
 	for _, f := range tr.Fields {
 		var hh *Levels
 		if f.USameHousehold != nil {
