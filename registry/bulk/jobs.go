@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -132,13 +133,23 @@ func (j *Jobs) Work(ctx context.Context, id string, progress func(job *registry.
 	if err != nil || !job.Active() {
 		return err
 	}
+	// The lease is renewed in the background as well as at each batch: one
+	// step (a batch under load, the linking that ends a calibrated first
+	// load, training a model) may take longer than a lease.
+	jctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := j.keepLease(jctx, cancel, job.ID)
 	switch job.Kind {
 	case registry.JobImport:
-		err = j.runImport(ctx, job, progress)
+		err = j.runImport(jctx, job, progress)
 	case registry.JobExport:
-		err = j.runExport(ctx, job)
+		err = j.runExport(jctx, job)
 	default:
-		err = j.runHandled(ctx, job)
+		err = j.runHandled(jctx, job)
+	}
+	stop()
+	if cause := context.Cause(jctx); err != nil && ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		return registry.Internal(cause) // the lease was lost: the job goes on where it is held now
 	}
 	if err != nil && ctx.Err() == nil && registry.ErrorCode(err) != registry.EInternal {
 		return j.fail(ctx, job, err)

@@ -2,7 +2,6 @@ package bulk
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -68,23 +67,16 @@ func (j *Jobs) runHandled(ctx context.Context, job *registry.BulkJob) error {
 	if err := checkpoint(); err != nil {
 		return err
 	}
-	rctx, cancel := context.WithCancelCause(ctx)
-	stop := j.keepLease(rctx, cancel, job.ID)
-	err := r(rctx, job, checkpoint)
-	stop()
-	if cause := context.Cause(rctx); err != nil && ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
-		err = registry.Internal(cause) // the lease was lost: resumed where it is held now
-	}
-	if err != nil {
+	if err := r(ctx, job, checkpoint); err != nil {
 		return err
 	}
 	return j.finish(ctx, job)
 }
 
-// keepLease renews the lease of job id every third of Lease while a
-// runner works (one step of a job, like training a model, may take longer
-// than a lease without a checkpoint), so that no other worker takes it
-// over meanwhile; a lease that cannot be renewed cancels ctx with why.
+// keepLease renews the lease of job id every third of Lease while Work
+// carries the job out (one step of a job, like training a model or a
+// batch on a loaded machine, may take longer than a lease), so that no
+// other worker takes it over meanwhile; a lease that cannot be renewed cancels ctx with why.
 // stop ends the renewals.
 func (j *Jobs) keepLease(ctx context.Context, cancel context.CancelCauseFunc, id string) (stop func()) {
 	done := make(chan struct{})
