@@ -155,10 +155,15 @@ func (c *Calibrator) DeferLinking(ctx context.Context, lines int) (bool, error) 
 }
 
 // Loaded is told that a bulk load of types finished. With deferred (its
-// records were stored unlinked) each type is trained and the registry
-// re-matched under the new model — or under the model in use when
-// training fails — so every record is linked. Otherwise the types that are
-// due are trained, and applied when AutoApply is set.
+// records were stored unlinked) each type that is due (never trained, or
+// grown by Growth since its model) is trained and the registry re-matched
+// under the new model (the calibrated first load); the records still
+// unlinked after that — of a type not due, too small to train on, or whose
+// training failed — are linked under the model in use, the others kept as
+// they are. Several loads ending one after another (sources imported
+// together) so train and re-match once: the next ones find their type
+// trained and only link what is left. Otherwise the types that are due are
+// trained, and applied when AutoApply is set.
 func (c *Calibrator) Loaded(ctx context.Context, types []string, deferred bool) error {
 	if !deferred {
 		if !c.cfg.AutoTrain {
@@ -167,6 +172,8 @@ func (c *Calibrator) Loaded(ctx context.Context, types []string, deferred bool) 
 		_, err := c.CheckGrowth(ctx)
 		return err
 	}
+	c.loadMu.Lock() // one load's linking at a time: the next sees the model it trained
+	defer c.loadMu.Unlock()
 	for _, typ := range types {
 		if !Matchable(typ) {
 			continue
@@ -175,27 +182,29 @@ func (c *Calibrator) Loaded(ctx context.Context, types []string, deferred bool) 
 		if err != nil {
 			return err
 		}
-		if n < c.cfg.MinRecords || !slices.Contains(autoTypes, typ) {
-			if err := c.LinkAll(ctx, typ); err != nil { // too few to train on, or not trained automatically
+		due := false
+		if slices.Contains(autoTypes, typ) {
+			if due, err = c.due(ctx, typ, n); err != nil {
 				return err
 			}
-			continue
 		}
-		v, err := c.trainAndMaybeApply(ctx, typ, "calibrated first load of "+typ, true)
-		if err == nil {
-			c.log.Info("calibrated load: records linked under their own model", "type", typ, "version", v)
-			continue
+		if due {
+			v, err := c.trainAndMaybeApply(ctx, typ, "calibrated first load of "+typ, true)
+			if err == nil {
+				c.log.Info("calibrated load: records linked under their own model", "type", typ, "version", v)
+				continue
+			}
+			c.log.Warn("calibrated load: training failed, linking under the model in use", "type", typ, "err", err)
 		}
-		c.log.Warn("calibrated load: training failed, linking under the model in use", "type", typ, "err", err)
-		if err := c.LinkAll(ctx, typ); err != nil {
+		if err := c.LinkUnlinked(ctx, typ); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// LinkAll re-matches typ under the model in use (links records stored
-// unlinked).
+// LinkAll re-matches typ under the model in use (every record, linked or
+// not).
 func (c *Calibrator) LinkAll(ctx context.Context, typ string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -204,6 +213,20 @@ func (c *Calibrator) LinkAll(ctx context.Context, typ string) error {
 	if err != nil {
 		return err
 	}
+	return c.linker.ApplyRematch(ctx, r, "records loaded unlinked, linked under the model in use")
+}
+
+// LinkUnlinked links the records of typ stored unlinked under the model in
+// use, leaving the others' links as they are (PlanLinkUnlinked).
+func (c *Calibrator) LinkUnlinked(ctx context.Context, typ string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	model := c.models.Current(ctx)
+	r, err := c.linker.PlanLinkUnlinked(ctx, typ, model)
+	if err != nil || r.Records == 0 {
+		return err
+	}
+	c.log.Info("records loaded unlinked: linked under the model in use", "type", typ, "records", r.Records, "changed", r.Changed())
 	return c.linker.ApplyRematch(ctx, r, "records loaded unlinked, linked under the model in use")
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -443,4 +444,112 @@ func TestGrowthWaitsForALoadToEnd(t *testing.T) {
 		check(1) // the load ended
 		check(0) // trained for this size
 	})
+}
+
+// Records stored unlinked after others were linked (a bulk load whose
+// linking waited) are linked by LinkUnlinked exactly as if they had been
+// written live after the others, under the same model: the same golden
+// records and review links. Only they are simulated; the records linked
+// before keep their links.
+func TestLinkUnlinkedAsIfLive(t *testing.T) {
+	recs, _ := generatedPatients(t, 150, "")
+	// shuffled, so that most entities have records in both halves
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
+	half := len(recs) / 2
+	ctx := registry.WithActor(context.Background(), registry.SystemActor("test"))
+	create := func(t *testing.T, svc *registry.Service, recs []map[string]any) {
+		for _, r := range recs {
+			if _, err := svc.Create(ctx, registry.TypePatient, clone(r), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// state is each Patient's golden record and review candidates, named
+	// by the first meta.source of their records, so two registries compare.
+	state := func(t *testing.T, s *sqlstore.Store) []string {
+		match, review := goldenOf(t, s)
+		source := func(ref string) string {
+			typ, id, _ := strings.Cut(ref, "/")
+			r, err := s.Read(ctx, typ, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := registry.DecodeStored(r)
+			return registry.AsString(registry.AsObject(body["meta"])["source"])
+		}
+		name := map[string]string{} // golden ref → its first member's source
+		for _, src := range slices.Sorted(maps.Keys(match)) {
+			if g := match[src]; name[g] == "" || source(src) < name[g] {
+				name[g] = source(src)
+			}
+		}
+		var out []string
+		for src, g := range match {
+			line := source(src) + " → " + name[g]
+			for _, rg := range review[src] {
+				line += " ?" + name[rg]
+			}
+			out = append(out, line)
+		}
+		slices.Sort(out)
+		return out
+	}
+	s0, err := sqlstore.Open(ctx, t.TempDir()+"/live.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s0.Close()
+	live := openCalibrated(t, s0, CalibrateConfig{})
+	create(t, live.svc, recs)
+	want := state(t, s0)
+
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		k := openCalibrated(t, s, CalibrateConfig{})
+		create(t, k.svc, recs[:half])
+		before := linkRows(t, s)
+		create(t, &registry.Service{Store: s, Writer: k.svc.Writer, Steps: registry.Steps{Link: k.l.Deferred()}}, recs[half:])
+		r, err := k.l.PlanLinkUnlinked(ctx, registry.TypePatient, k.models.Current(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Records != len(recs)-half {
+			t.Errorf("simulated %d records, want the %d unlinked", r.Records, len(recs)-half)
+		}
+		if err := k.cal.LinkUnlinked(ctx, registry.TypePatient); err != nil {
+			t.Fatal(err)
+		}
+		if got := state(t, s); !slices.Equal(got, want) {
+			t.Errorf("linked after: %d rows, live: %d; first differences: %v", len(got), len(want), firstDiff(got, want))
+		}
+		// the records linked before are where they were, unless a later
+		// record's match merged golden records (then live linking moved them too)
+		after := linkRows(t, s)
+		kept := 0
+		for _, l := range before {
+			if slices.Contains(after, l) {
+				kept++
+			}
+		}
+		t.Logf("%d of %d links of the first half kept", kept, len(before))
+		again, err := k.l.PlanLinkUnlinked(ctx, registry.TypePatient, k.models.Current(ctx))
+		if err != nil || again.Records != 0 || again.Changed() != 0 {
+			t.Fatalf("nothing left to link, yet: %d records, %d changes, %v", again.Records, again.Changed(), err)
+		}
+	})
+}
+
+// firstDiff returns up to five lines of a not in b and of b not in a.
+func firstDiff(a, b []string) []string {
+	var out []string
+	for _, l := range a {
+		if !slices.Contains(b, l) && len(out) < 5 {
+			out = append(out, "+"+l)
+		}
+	}
+	for _, l := range b {
+		if !slices.Contains(a, l) && len(out) < 10 {
+			out = append(out, "-"+l)
+		}
+	}
+	return out
 }

@@ -109,6 +109,22 @@ func (l *Linker) PlanRematch(ctx context.Context, typ string, model *matching.Mo
 // PlanRematchProgress is PlanRematch telling progress how many of how
 // many records are simulated, every few hundred (an error stops it).
 func (l *Linker) PlanRematchProgress(ctx context.Context, typ string, model *matching.Model, progress func(done, total int) error) (*Rematch, error) {
+	return l.plan(ctx, typ, model, false, progress)
+}
+
+// PlanLinkUnlinked computes what linking the records of typ that hold no
+// link yet (stored unlinked by a bulk load whose linking waited for a
+// model) under model would change. Only they are linked, in the order
+// stored, each against the records linked before it; the others keep
+// their links, unless linking a new record changes them (it matches two
+// golden records, which merge). Linking a load this way costs its own
+// records, not the registry's.
+func (l *Linker) PlanLinkUnlinked(ctx context.Context, typ string, model *matching.Model) (*Rematch, error) {
+	return l.plan(ctx, typ, model, true, nil)
+}
+
+// plan is PlanRematchProgress, or with unlinkedOnly PlanLinkUnlinked.
+func (l *Linker) plan(ctx context.Context, typ string, model *matching.Model, unlinkedOnly bool, progress func(done, total int) error) (*Rematch, error) {
 	if !Matchable(typ) {
 		return nil, registry.Errorf(registry.EInvalid, "resourceType %q: want Patient, Practitioner or Location", typ)
 	}
@@ -122,15 +138,20 @@ func (l *Linker) PlanRematchProgress(ctx context.Context, typ string, model *mat
 	}
 	current := newLinkSet(links)
 	current.order = ids
+	link, kept := ids, []string(nil)
+	if unlinkedOnly {
+		link, kept = unlinkedOf(ids, links)
+	}
 	var step func(int) error
 	if progress != nil {
-		step = func(done int) error { return progress(done, len(ids)) }
+		step = func(done int) error { return progress(done, len(link)) }
 	}
-	target, err := l.simulate(ctx, typ, model, ids, step)
+	target, err := l.simulate(ctx, typ, model, link, kept, step)
 	if err != nil {
 		return nil, err
 	}
-	r := &Rematch{Type: typ, ModelVersion: model.Version, Records: len(ids), target: target, current: current}
+	target.order = ids
+	r := &Rematch{Type: typ, ModelVersion: model.Version, Records: len(link), target: target, current: current}
 	if err := r.assign(func(ids []string) ([]*registry.LinkEvent, error) { return l.store.LinkHistory(ctx, nil, ids) }); err != nil {
 		return nil, err
 	}
@@ -165,28 +186,54 @@ func (l *Linker) allLinks(ctx context.Context, typ string) ([]*registry.Link, er
 	return page.Links, nil
 }
 
+// unlinkedOf splits ids into the records without any link and those with
+// one, each in the order of ids.
+func unlinkedOf(ids []string, links []*registry.Link) (unlinked, linked []string) {
+	has := make(map[string]bool, len(links))
+	for _, k := range links {
+		has[k.SourceID] = true
+	}
+	for _, id := range ids {
+		if has[id] {
+			linked = append(linked, id)
+		} else {
+			unlinked = append(unlinked, id)
+		}
+	}
+	return unlinked, linked
+}
+
 // simulate links the records ids of typ under model, in memory over the
 // committed state (memTx: no write transaction is held), and returns the
-// links it ends with. progress, when set, hears of every simulateStep
-// records linked, from the first (an error stops the simulation).
-func (l *Linker) simulate(ctx context.Context, typ string, model *matching.Model, ids []string, progress func(done int) error) (*linkSet, error) {
+// links it ends with. With kept nil every automatic link is dropped first
+// and the records are linked as if they arrived in the order of ids (a
+// re-match); otherwise the records kept hold their links and are
+// candidates from the start, and only ids are linked. progress, when set,
+// hears of every simulateStep records linked, from the first (an error
+// stops the simulation).
+func (l *Linker) simulate(ctx context.Context, typ string, model *matching.Model, ids, kept []string, progress func(done int) error) (*linkSet, error) {
 	ctx = withSimulation(withModel(ctx, model))
 	mtx, err := newMemTx(ctx, l.store, typ)
 	if err != nil {
 		return nil, err
 	}
-	auto, err := mtx.Links(ctx, registry.LinkFilter{SourceType: typ, LinkSource: registry.LinkSourceAuto})
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range auto {
-		if k.MatchResult == registry.MatchResultMatch || k.MatchResult == registry.MatchResultPossible {
-			if err := mtx.DeleteLink(ctx, k, nil); err != nil {
-				return nil, err
+	if kept == nil {
+		auto, err := mtx.Links(ctx, registry.LinkFilter{SourceType: typ, LinkSource: registry.LinkSourceAuto})
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range auto {
+			if k.MatchResult == registry.MatchResultMatch || k.MatchResult == registry.MatchResultPossible {
+				if err := mtx.DeleteLink(ctx, k, nil); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
-	stx := &seenTx{Tx: mtx, typ: typ, seen: make(map[string]bool, len(ids))}
+	stx := &seenTx{Tx: mtx, typ: typ, seen: make(map[string]bool, len(ids)+len(kept))}
+	for _, id := range kept {
+		stx.seen[id] = true
+	}
 	ahead := l.readAhead(ctx, mtx, typ, ids)
 	defer ahead.stop()
 	for i, id := range ids {

@@ -134,6 +134,10 @@ type BulkStore interface {
 	// already past the batch's first line (another worker wrote it) is an
 	// internal error that rolls the batch back.
 	SaveResults(ctx context.Context, tx Tx, job string, upTo int, results []*ImportResult) error
+	// LinkResults sets the golden record, new-golden mark and review count
+	// of a job's results from the links their records hold now: those of
+	// an import whose records were stored unlinked and linked after.
+	LinkResults(ctx context.Context, job string) error
 	// Results returns up to n results after line number after, in order.
 	Results(ctx context.Context, job string, after, n int) ([]*ImportResult, error)
 	// Summary counts a job's results per source system and outcome, and

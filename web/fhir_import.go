@@ -137,7 +137,7 @@ func (s *Server) handleImportStatus(c *fiber.Ctx) error {
 		return err
 	}
 	if job.Active() {
-		c.Set("X-Progress", strconv.Itoa(job.Done)+" of "+strconv.Itoa(job.Total)+" lines ("+job.Status+")")
+		c.Set("X-Progress", strconv.Itoa(job.Done)+" of "+strconv.Itoa(job.Total)+" lines ("+bulk.Phase(job)+")")
 		c.Set(fiber.HeaderRetryAfter, "2")
 		return s.sendOutcome(c, fiber.StatusAccepted, fhir.Information("import "+job.Status))
 	}

@@ -32,6 +32,12 @@ type importParams struct {
 	// Deferred: the records are stored unlinked and linked when the import
 	// ends, under a model trained on them (decided when the job starts).
 	Deferred *bool `json:"deferred,omitempty"`
+	// Local: worked by the process that submitted it (idem import), which
+	// waits for no other job.
+	Local bool `json:"local,omitempty"`
+	// Stored: a deferred import whose lines are all written, its linking
+	// left to the load of the imports that were still storing (awaiting).
+	Stored bool `json:"stored,omitempty"`
 }
 
 // spoolChunk is the number of lines spooled per transaction.
@@ -44,7 +50,7 @@ const spoolChunk = 1000
 // opts.Strict it refuses the whole import instead. An error reading r
 // (over the body limit, a broken upload) removes what was spooled.
 func (j *Jobs) Submit(ctx context.Context, actor registry.Actor, r io.Reader, opts ImportOptions) (*registry.BulkJob, error) {
-	params, _ := json.Marshal(importParams{Strict: opts.Strict})
+	params, _ := json.Marshal(importParams{Strict: opts.Strict, Local: opts.Local})
 	now := j.now()
 	job := &registry.BulkJob{ID: newID(), Kind: registry.JobImport, Status: registry.JobReceiving, Actor: actor,
 		Request: opts.Request, Params: params, Created: now, Updated: now}
@@ -206,11 +212,38 @@ func (j *Jobs) batch(ctx context.Context, job *registry.BulkJob, after int) ([]*
 }
 
 // imported ends an import whose lines are all written: the records stored
-// unlinked are linked, and the job is done with its summary.
+// unlinked are linked, and the job is done with its summary. A deferred
+// import that ends while other imports are queued or still storing theirs
+// unlinked leaves its linking to the last of them (errAwaiting): sources
+// imported together into a fresh registry make one first load, trained
+// and linked once, not one re-match of everything per source.
 func (j *Jobs) imported(ctx context.Context, job *registry.BulkJob, params *importParams) error {
+	deferred := params.Deferred != nil && *params.Deferred
+	if deferred && !params.Local {
+		storing, err := j.storing(ctx, job.ID)
+		if err != nil {
+			return err
+		}
+		if storing != "" {
+			if !params.Stored {
+				params.Stored = true
+				job.Params, _ = json.Marshal(params)
+				if err := j.store.UpdateJob(ctx, job); err != nil {
+					return err
+				}
+				j.log.Info("bulk import: records stored; they are linked with those of the imports still storing", "job", job.ID, "waits for", storing)
+			}
+			return errAwaiting
+		}
+	}
 	if j.Calibration != nil {
-		if err := j.Calibration.Loaded(ctx, Importable, params.Deferred != nil && *params.Deferred); err != nil {
+		if err := j.Calibration.Loaded(ctx, Importable, deferred); err != nil {
 			return registry.Internal(fmt.Errorf("linking after the import: %w", err))
+		}
+	}
+	if deferred { // the report says what linking did, as a linked import's does
+		if err := j.store.LinkResults(ctx, job.ID); err != nil {
+			return err
 		}
 	}
 	sum, err := j.Summary(ctx, job)
@@ -219,6 +252,53 @@ func (j *Jobs) imported(ctx context.Context, job *registry.BulkJob, params *impo
 	}
 	job.Summary, _ = json.Marshal(sum)
 	return j.finish(ctx, job)
+}
+
+// Phase says what an active import is doing, for its status: "queued",
+// "writing" its lines (linking them as it goes unless deferred),
+// "stored" (its linking waits for other imports, see imported) or
+// "linking" the records it stored unlinked.
+func Phase(job *registry.BulkJob) string {
+	var p importParams
+	_ = json.Unmarshal(job.Params, &p)
+	switch {
+	case job.Status != registry.JobRunning:
+		return job.Status
+	case job.Done < job.Total:
+		return "writing"
+	case p.Stored:
+		return "stored"
+	case p.Deferred != nil && *p.Deferred:
+		return "linking"
+	}
+	return job.Status
+}
+
+// errAwaiting ends a worker's turn at an import whose records are stored
+// and whose linking waits for other imports (imported): the job stays
+// running, and is looked at again at the worker's next poll.
+var errAwaiting = errors.New("bulk import: linking waits for other imports")
+
+// storing returns the id of an import other than job that is queued, or
+// storing its records unlinked, and so will link them (and job's) when it
+// ends; "" when there is none. An import linking as it writes, or whose
+// records are stored, is not waited for.
+func (j *Jobs) storing(ctx context.Context, job string) (string, error) {
+	jobs, err := j.store.Jobs(ctx, registry.JobImport, 1000)
+	if err != nil {
+		return "", err
+	}
+	for _, o := range jobs {
+		if o.ID == job || !o.Active() {
+			continue
+		}
+		var p importParams
+		_ = json.Unmarshal(o.Params, &p)
+		if p.Deferred == nil || (*p.Deferred && !p.Stored) {
+			return o.ID, nil
+		}
+	}
+	return "", nil
 }
 
 // importService decides, when the job starts, whether its records are

@@ -148,6 +148,9 @@ func (j *Jobs) Work(ctx context.Context, id string, progress func(job *registry.
 		err = j.runHandled(jctx, job)
 	}
 	stop()
+	if errors.Is(err, errAwaiting) {
+		return nil // still running: looked at again at the next poll
+	}
 	if cause := context.Cause(jctx); err != nil && ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		return registry.Internal(cause) // the lease was lost: the job goes on where it is held now
 	}

@@ -242,6 +242,20 @@ func (s *Store) Results(ctx context.Context, job string, after, n int) ([]*regis
 	return out, internalErr(rows.Err())
 }
 
+// LinkResults reads each result's links with the index on the links'
+// source: one statement, which SQLite runs on its one writer.
+func (s *Store) LinkResults(ctx context.Context, job string) error {
+	const match = `FROM mdm_links l WHERE l.source_type = bulk_results.type AND l.source_id = bulk_results.id AND l.match_result = `
+	return s.WriteDB(ctx, func(db *gorm.DB) error {
+		return db.Exec(`UPDATE bulk_results SET
+			golden = COALESCE((SELECT l.golden_type || '/' || l.golden_id `+match+`? LIMIT 1), ''),
+			new_golden = COALESCE((SELECT CASE WHEN l.new_golden THEN 1 ELSE 0 END `+match+`? LIMIT 1), 0),
+			review = (SELECT COUNT(*) `+match+`?)
+			WHERE job = ? AND outcome <> ?`,
+			registry.MatchResultMatch, registry.MatchResultMatch, registry.MatchResultPossible, job, registry.ImportRejected).Error
+	})
+}
+
 // Summary counts a job's results per source system and outcome.
 func (s *Store) Summary(ctx context.Context, job string) ([]registry.ImportCount, []string, error) {
 	db := s.read.WithContext(ctx)

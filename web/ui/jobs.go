@@ -25,6 +25,7 @@ type jobPage struct {
 	Summary *bulk.Summary
 	Percent int
 	Elapsed time.Duration
+	Phase   string // an active import's step (bulk.Phase)
 }
 
 func (s *Server) handleJobsPage(c *fiber.Ctx) error {
@@ -53,6 +54,9 @@ func (s *Server) handleJobPage(c *fiber.Ctx) error {
 	if job.Kind == registry.JobImport {
 		if p.Summary, err = s.bulk.Summary(c.UserContext(), job); err != nil {
 			return err
+		}
+		if job.Active() {
+			p.Phase = bulk.Phase(job)
 		}
 	}
 	if job.Total > 0 {
