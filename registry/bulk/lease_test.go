@@ -35,7 +35,7 @@ func (s *slowLoad) Loaded(ctx context.Context, _ []string, _ bool) error {
 }
 
 // An import whose one step outlasts its lease (here the linking at its
-// end, four leases long) keeps the lease: a second worker on the same
+// end, three leases long) keeps the lease: a second worker on the same
 // database, polling meanwhile, never takes the job over, and the job ends
 // once, done, with its step run once.
 func TestImportKeepsLeaseThroughLongStep(t *testing.T) {
@@ -46,10 +46,10 @@ func TestImportKeepsLeaseThroughLongStep(t *testing.T) {
 	}
 	defer s.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cal := &slowLoad{hold: 1200 * time.Millisecond}
+	cal := &slowLoad{hold: 3 * time.Second}
 	worker := func() *Jobs {
 		j := New(&registry.Service{Store: s}, s, fhir.Limits{}, log)
-		j.Lease, j.Calibration = 300*time.Millisecond, cal
+		j.Lease, j.Calibration = time.Second, cal
 		return j
 	}
 	a, b := worker(), worker()
@@ -71,7 +71,7 @@ func TestImportKeepsLeaseThroughLongStep(t *testing.T) {
 			finished = true
 		case <-deadline:
 			t.Fatal("the import did not end")
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(200 * time.Millisecond):
 			// b's Work returns at once when it cannot lease the job
 			if won, err := s.Lease(ctx, job.ID, b.owner, b.now(), b.Lease); err != nil {
 				t.Fatal(err)
