@@ -209,3 +209,24 @@ func BenchmarkRematch(b *testing.B) {
 		b.ReportMetric(float64(all)/rate/60, "min-for-all")
 	}
 }
+
+// BenchmarkPlanRematch simulates the re-match of every Patient of the
+// database IDEM_BENCH_DB names under the model in use (the dry run of a
+// model apply, and the first half of linking a calibrated first load),
+// writing nothing, and reports the records simulated per second.
+//
+//	IDEM_BENCH_DB=idem.db go test -run '^$' -bench PlanRematch -benchtime 1x ./linkage/
+func BenchmarkPlanRematch(b *testing.B) {
+	s, m, _ := benchDB(b, "_lastUpdated")
+	l := NewLinker(s, &registry.Writer{MatchIndex: m.Index}, m, LinkerConfig{}, quiet)
+	ctx := registry.WithActor(context.Background(), registry.SystemActor("bench"))
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		r, err := l.PlanRematch(ctx, registry.TypePatient, m.models.Current(ctx))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(r.Records)/time.Since(t0).Seconds(), "records/s")
+		b.ReportMetric(float64(r.Changed()), "changed")
+	}
+}

@@ -23,6 +23,31 @@ import (
 // model and then the one before it again gives back the same golden
 // records.
 
+// sameQuery reports whether two candidate queries ask the same.
+func sameQuery(a, b registry.CandidateQuery) bool {
+	return a.KeyCap == b.KeyCap && a.Max == b.Max && slices.Equal(a.Keys, b.Keys)
+}
+
+// seenOnly drops from an index's candidates the records before the one
+// being linked that the simulation skipped (deleted since it started).
+func (t *seenTx) seenOnly(set *registry.CandidateSet) *registry.CandidateSet {
+	if !slices.ContainsFunc(set.Found, func(r *registry.Resource) bool { return !t.seen[r.ID] }) {
+		return set
+	}
+	out := &registry.CandidateSet{Capped: set.Capped, Skipped: set.Skipped}
+	for i, r := range set.Found {
+		if !t.seen[r.ID] {
+			continue
+		}
+		var dec any
+		if i < len(set.Decoded) {
+			dec = set.Decoded[i]
+		}
+		out.Found, out.Records, out.Decoded = append(out.Found, r), append(out.Records, set.Records[i]), append(out.Decoded, dec)
+	}
+	return out
+}
+
 // Change kinds of a re-match, per record.
 const (
 	ChangeNewLink    = "new-link"    // was alone, joins others
@@ -234,9 +259,15 @@ func (l *Linker) simulate(ctx context.Context, typ string, model *matching.Model
 	for _, id := range kept {
 		stx.seen[id] = true
 	}
-	ahead := l.readAhead(ctx, mtx, typ, ids)
+	if Matchable(typ) && l.autoLink(typ) {
+		if stx.index, err = buildSimIndex(ctx, l.store, typ, model, append(slices.Clip(kept), ids...)); err != nil {
+			return nil, err
+		}
+	}
+	ahead := l.readAhead(ctx, mtx, typ, ids, stx.index, len(kept))
 	defer ahead.stop()
 	for i, id := range ids {
+		stx.limit = int32(len(kept) + i)
 		if progress != nil && i%simulateStep == 0 {
 			if err := progress(i); err != nil {
 				return nil, err
@@ -280,11 +311,23 @@ type seenTx struct {
 	typ  string
 	seen map[string]bool
 	next *recordAhead // the record being linked, as read ahead
+	// index, when set, is the simulation's blocking in memory, and limit
+	// the place of the record being linked: its candidates come from
+	// the records before it.
+	index *simIndex
+	limit int32
 }
 
 func (t *seenTx) Candidates(ctx context.Context, typ string, q registry.CandidateQuery) (*registry.CandidateSet, error) {
 	if typ != t.typ {
 		return t.Tx.Candidates(ctx, typ, q)
+	}
+	if t.index != nil {
+		set := t.index.candidates(q, t.limit)
+		if a := t.next; a != nil && a.set != nil && sameQuery(a.query, q) {
+			set = a.set // read ahead, decoded
+		}
+		return t.seenOnly(set), nil
 	}
 	want := q.Max
 	q.Max *= 2 // room for the records not linked yet, which are dropped

@@ -254,7 +254,10 @@ func (t *memTx) ClaimKey(context.Context, string, string, string) error { return
 // Candidates reads the committed blocking index (no lock: nothing is
 // written); the simulation changes links and golden records, never the
 // records blocking finds.
+// Candidates come lean (without their bodies), as inside a write: a
+// simulation scores them from their features.
 func (t *memTx) Candidates(ctx context.Context, typ string, q registry.CandidateQuery) (*registry.CandidateSet, error) {
+	q.Lean = true
 	return t.store.Candidates(ctx, typ, q)
 }
 

@@ -13,8 +13,9 @@ import (
 // A simulation links its records one after another: each decision sees
 // the ones before it. What a record's decision reads from the store does
 // not depend on them, though: its current version, its blocking keys under
-// the simulation's model, and the committed records sharing them (seenTx
-// drops those not linked yet when the record's turn comes). So readers
+// the simulation's model, and the records before it sharing them (from the
+// simulation's index in memory, simindex.go; else the committed records,
+// of which seenTx drops those not linked yet when the record's turn comes). So readers
 // beside the simulation read that for the records coming next, one reader
 // per core, at most simulateAhead records ahead, and decode the
 // candidates' features into the matcher's record cache; the simulation
@@ -24,6 +25,7 @@ import (
 // recordAhead is one record of a simulation, read ahead.
 type recordAhead struct {
 	id    string
+	limit int32 // its place in the simulation's order (simIndex)
 	ready chan struct{}
 	body  map[string]any // nil when deleted or gone
 	query registry.CandidateQuery
@@ -34,6 +36,7 @@ type recordAhead struct {
 // simulationAhead reads the records of a simulation ahead of it.
 type simulationAhead struct {
 	ctx    context.Context
+	place  int32             // the place of the next record handed out
 	order  chan *recordAhead // the records handed to the readers, in order; nil: read in turn
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -50,11 +53,12 @@ var simulateReaders = runtime.GOMAXPROCS(0)
 
 // readAhead starts reading the records ids of typ ahead of the simulation
 // over mtx; the caller takes them in order with next and calls stop.
-func (l *Linker) readAhead(ctx context.Context, mtx *memTx, typ string, ids []string) *simulationAhead {
+// With index, candidates come from it; the first of ids has place first.
+func (l *Linker) readAhead(ctx context.Context, mtx *memTx, typ string, ids []string, index *simIndex, first int) *simulationAhead {
 	ctx, cancel := context.WithCancel(ctx)
-	a := &simulationAhead{ctx: ctx, cancel: cancel}
+	a := &simulationAhead{ctx: ctx, cancel: cancel, place: int32(first)}
 	if simulateReaders <= 0 {
-		a.inTurn = func(r *recordAhead) { l.readRecordAhead(ctx, mtx, typ, r) }
+		a.inTurn = func(r *recordAhead) { l.readRecordAhead(ctx, mtx, typ, index, r) }
 		return a
 	}
 	a.order = make(chan *recordAhead, simulateAhead)
@@ -63,8 +67,8 @@ func (l *Linker) readAhead(ctx context.Context, mtx *memTx, typ string, ids []st
 	go func() { // hands out the records in order, as far ahead as order holds
 		defer a.wg.Done()
 		defer close(todo)
-		for _, id := range ids {
-			r := &recordAhead{id: id, ready: make(chan struct{})}
+		for i, id := range ids {
+			r := &recordAhead{id: id, limit: a.place + int32(i), ready: make(chan struct{})}
 			select {
 			case a.order <- r:
 			case <-ctx.Done():
@@ -82,7 +86,7 @@ func (l *Linker) readAhead(ctx context.Context, mtx *memTx, typ string, ids []st
 		go func() {
 			defer a.wg.Done()
 			for r := range todo {
-				l.readRecordAhead(ctx, mtx, typ, r)
+				l.readRecordAhead(ctx, mtx, typ, index, r)
 				close(r.ready)
 			}
 		}()
@@ -91,8 +95,8 @@ func (l *Linker) readAhead(ctx context.Context, mtx *memTx, typ string, ids []st
 }
 
 // readRecordAhead reads what linking r will read: the record, its keys
-// and its candidates, decoded.
-func (l *Linker) readRecordAhead(ctx context.Context, mtx *memTx, typ string, out *recordAhead) {
+// and its candidates (from index when set), decoded.
+func (l *Linker) readRecordAhead(ctx context.Context, mtx *memTx, typ string, index *simIndex, out *recordAhead) {
 	r, err := mtx.Read(ctx, typ, out.id)
 	if err != nil || r.Deleted {
 		out.err = err
@@ -107,8 +111,11 @@ func (l *Linker) readRecordAhead(ctx context.Context, mtx *memTx, typ string, ou
 	if !Matchable(typ) || !l.autoLink(typ) {
 		return
 	}
-	set, err := mtx.store.Candidates(ctx, typ, out.query)
-	if err != nil {
+	var set *registry.CandidateSet
+	if index != nil {
+		out.query.Max = model.MaxCandidates(typ) // exact: no records to drop
+		set = index.candidates(out.query, out.limit)
+	} else if set, err = mtx.Candidates(ctx, typ, out.query); err != nil {
 		return // read again when linked, where the error counts
 	}
 	set.Decoded = make([]any, len(set.Found))
@@ -125,7 +132,8 @@ func (l *Linker) readRecordAhead(ctx context.Context, mtx *memTx, typ string, ou
 // next waits for the next record, which must be id.
 func (a *simulationAhead) next(id string) (*recordAhead, error) {
 	if a.inTurn != nil {
-		r := &recordAhead{id: id}
+		r := &recordAhead{id: id, limit: a.place}
+		a.place++
 		a.inTurn(r)
 		return r, a.ctx.Err()
 	}

@@ -27,7 +27,18 @@ type MatchStore interface {
 	// the given current resources of typ (by id), in one transaction; used
 	// to re-key after a rules change.
 	SetMatchIndex(ctx context.Context, typ string, index map[string]MatchIndex) error
+	// StoredRecords returns up to n current records of typ stored after
+	// position after (0: from the first), in the order stored: what a
+	// re-match's simulation blocks and scores in memory.
+	StoredRecords(ctx context.Context, typ string, after int64, n int) ([]StoredRecord, error)
 	ModelStore
+}
+
+// StoredRecord is one current record as StoredRecords reads it.
+type StoredRecord struct {
+	Pos      int64     // its position in the order stored (larger: stored later)
+	Resource *Resource // without its Body when it has Record
+	Record   []byte    // the matcher's compact form of its features; nil when none is stored
 }
 
 // CandidateQuery asks for the records sharing blocking keys with a record.
@@ -42,6 +53,10 @@ type CandidateQuery struct {
 	// (Type, ID, VersionID; no Body) too, so a decoder that keeps what it
 	// decoded by version need not decode a candidate twice.
 	Decode func(r *Resource, rec []byte) (any, error)
+	// Lean: the caller scores candidates from their Records alone (as
+	// linking does), so a candidate with Records comes without its Body.
+	// Inside a write candidates are always lean.
+	Lean bool
 }
 
 // MatchIndex is what the matcher keeps beside each stored version: its
@@ -66,6 +81,10 @@ type CandidateSet struct {
 	Skipped int      // records that shared a key but ranked below Max
 }
 
+// RankScore is a blocking score as candidates are ranked by it: rounded to
+// nine decimals.
+func RankScore(s float64) int64 { return int64(math.Round(s * 1e9)) }
+
 // BlockingWeight is what sharing a blocking key held by n records (of at
 // most keyCap) says about a candidate: one point for the key, plus the bits
 // by which it is rarer than the cap. Candidates are ranked by the sum over
@@ -87,14 +106,16 @@ func BlockingWeight(n, keyCap int) float64 {
 }
 
 // TopCandidates returns the max keys of score with the highest scores,
-// best first; ties go to the larger key (the newer record).
+// best first; ties go to the larger key (the newer record). Scores are
+// compared to nine decimals (RankScore): a sum of the same weights added in
+// another order may differ in its last bits, and is a tie.
 func TopCandidates[K cmp.Ordered](score map[K]float64, max int) []K {
 	out := make([]K, 0, len(score))
 	for k := range score {
 		out = append(out, k)
 	}
 	slices.SortFunc(out, func(a, b K) int {
-		if c := cmp.Compare(score[b], score[a]); c != 0 {
+		if c := cmp.Compare(RankScore(score[b]), RankScore(score[a])); c != 0 {
 			return c
 		}
 		return cmp.Compare(b, a)

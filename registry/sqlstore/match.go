@@ -154,7 +154,7 @@ func (b *blocking) candidates(out *registry.CandidateSet, typ string, ahead map[
 	}
 	if len(stored) > 0 {
 		sel := selectCandidate
-		if buf != nil {
+		if buf != nil || b.q.Lean {
 			sel = selectCandidateLean
 		}
 		rs, err := b.query(sel+` WHERE r.pk IN ? AND r.type || '' = ? AND r.deleted = ?`, stored, typ, false)
@@ -427,6 +427,25 @@ func scanCandidates(rs *sql.Rows) ([]candidateRow, error) {
 		out = append(out, c)
 	}
 	return out, rs.Err()
+}
+
+// StoredRecords pages through the resources table by its primary key,
+// reading a version's body only for a record without compact features.
+func (s *Store) StoredRecords(ctx context.Context, typ string, after int64, n int) ([]registry.StoredRecord, error) {
+	rs, err := s.read.WithContext(ctx).Raw(selectCandidateLean+` WHERE r.type = ? AND r.deleted = ? AND r.pk > ? ORDER BY r.pk LIMIT ?`,
+		typ, false, after, n).Rows()
+	if err != nil {
+		return nil, registry.Internal(err)
+	}
+	rows, err := scanCandidates(rs)
+	if err != nil {
+		return nil, registry.Internal(err)
+	}
+	out := make([]registry.StoredRecord, len(rows))
+	for i, r := range rows {
+		out[i] = registry.StoredRecord{Pos: r.pk, Resource: r.res, Record: r.rec}
+	}
+	return out, nil
 }
 
 // CountResources counts the current resources of typ. It reads the whole

@@ -1,0 +1,221 @@
+package linkage
+
+import (
+	"cmp"
+	"context"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+
+	"idem/matching"
+	"idem/registry"
+)
+
+// A simulation links every record of a type (or every unlinked one) in
+// one pass, in an order known from the start. It used to ask the store for
+// each record's candidates: three or four queries on the blocking index,
+// then the candidates' rows, for every record, which at 100,000 records was
+// most of a calibrated first load's time. The simulation's blocking is now
+// in memory instead (simIndex): every record's blocking keys under the
+// simulation's model, read and computed once, and per key the places in
+// the simulation's order of the records holding it. A record's candidates
+// are the records before it in that order (those linked so far, as seenTx
+// keeps them), ranked as the store ranks (registry.BlockingWeight over the
+// keys shared, rarest keys first, at most KeyCap records per key), counting
+// only the records before it: what the store held when that record was
+// written live, which the store's counts over the whole type did not give.
+//
+// It holds, per record, its version (without body), its compact features
+// and its keys: some 400 bytes a record, 40 MB at 100,000 records. The
+// records are those stored when the simulation starts: one deleted while it
+// runs is still a candidate of the records after it.
+
+// simIndex is a simulation's blocking in memory.
+type simIndex struct {
+	recs []simRecord        // by place in the simulation's order
+	post map[string][]int32 // blocking key → places of the records holding it, ascending
+}
+
+// simRecord is one record of a simulation's index.
+type simRecord struct {
+	pk   int64 // its position in the store (ties rank the later stored first, as the store does)
+	res  *registry.Resource
+	rec  []byte
+	keys []string
+}
+
+// simIndexPage is how many records a simIndex reads per query.
+const simIndexPage = 2000
+
+// buildSimIndex reads the current records of typ whose ids are in order
+// and indexes them by their place in it, with their keys under model.
+func buildSimIndex(ctx context.Context, store Store, typ string, model *matching.Model, order []string) (*simIndex, error) {
+	place := make(map[string]int32, len(order))
+	for i, id := range order {
+		place[id] = int32(i)
+	}
+	x := &simIndex{recs: make([]simRecord, len(order)), post: map[string][]int32{}}
+	interned := map[string]string{}
+	for after := int64(0); ; {
+		page, err := store.StoredRecords(ctx, typ, after, simIndexPage)
+		if err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		after = page[len(page)-1].Pos
+		keys := pageKeys(typ, model, page)
+		for i, r := range page {
+			p, ok := place[r.Resource.ID]
+			if !ok || keys[i].rec == nil {
+				continue // stored after the simulation began, or unreadable: never a candidate
+			}
+			own := make([]string, len(keys[i].keys))
+			for j, k := range keys[i].keys {
+				s, ok := interned[k]
+				if !ok {
+					s, interned[k] = k, k
+				}
+				own[j] = s
+				x.post[s] = append(x.post[s], p)
+			}
+			x.recs[p] = simRecord{pk: r.Pos, res: r.Resource, rec: keys[i].rec, keys: own}
+		}
+	}
+	for _, ps := range x.post {
+		slices.Sort(ps)
+	}
+	return x, nil
+}
+
+// keyed is a record's compact features and keys.
+type keyed struct {
+	rec  []byte
+	keys []string
+}
+
+// pageKeys decodes a page's records and computes their keys under model,
+// on every core. A record stored without compact features is extracted
+// from its body.
+func pageKeys(typ string, model *matching.Model, page []registry.StoredRecord) []keyed {
+	out := make([]keyed, len(page))
+	workers := min(runtime.GOMAXPROCS(0), len(page))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(page); i += workers {
+				r := page[i]
+				rec, b := (*matching.Record)(nil), r.Record
+				if b != nil {
+					rec, _ = matching.DecodeRecord(b)
+				}
+				if rec == nil {
+					body, err := registry.DecodeStored(r.Resource)
+					if err != nil {
+						continue
+					}
+					rec = matching.Extract(typ, body)
+					b = rec.Encode()
+					r.Resource.Body = nil
+				}
+				out[i] = keyed{rec: b, keys: model.Keys(rec)}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// candidates answers q for the record at place limit: the records before
+// it sharing its keys, ranked as the store ranks (sqlstore's blocking),
+// counting only them.
+func (x *simIndex) candidates(q registry.CandidateQuery, limit int32) *registry.CandidateSet {
+	out := &registry.CandidateSet{}
+	n := make([]int, len(q.Keys))
+	var order []int
+	for i, k := range q.Keys {
+		post := x.post[k]
+		n[i] = sort.Search(len(post), func(j int) bool { return post[j] >= limit })
+		switch {
+		case n[i] > q.KeyCap:
+			out.Capped = append(out.Capped, k)
+		case n[i] > 0:
+			order = append(order, i)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return n[a] - n[b] })
+	weight := func(i int) float64 { return registry.BlockingWeight(n[i], q.KeyCap) }
+	rest := 0.0 // the most the unread keys can add to a record
+	for _, i := range order {
+		rest += weight(i)
+	}
+	score := map[int32]float64{}
+	read := 0
+	for read < len(order) {
+		// the rare keys (no more records than Max) together, then one by one
+		next := read + 1
+		for next < len(order) && n[order[next]] <= q.Max {
+			next++
+		}
+		for _, i := range order[read:next] {
+			for _, p := range x.post[q.Keys[i]][:n[i]] {
+				score[p] += weight(i)
+			}
+			rest -= weight(i)
+		}
+		read = next
+		if settled(score, q.Max, rest) {
+			break
+		}
+	}
+	unfetched := 0
+	for _, i := range order[read:] { // the records found learn which unread keys they hold
+		unfetched += n[i]
+		for p := range score {
+			if slices.Contains(x.recs[p].keys, q.Keys[i]) {
+				score[p] += weight(i)
+				unfetched--
+			}
+		}
+	}
+	best := make([]int32, 0, len(score))
+	for p := range score {
+		best = append(best, p)
+	}
+	slices.SortFunc(best, func(a, b int32) int {
+		if c := cmp.Compare(registry.RankScore(score[b]), registry.RankScore(score[a])); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.recs[b].pk, x.recs[a].pk)
+	})
+	if q.Max >= 0 && len(best) > q.Max {
+		best = best[:q.Max]
+	}
+	out.Skipped = len(score) - len(best) + unfetched
+	out.Found = make([]*registry.Resource, len(best))
+	out.Records = make([][]byte, len(best))
+	for i, p := range best {
+		out.Found[i], out.Records[i] = x.recs[p].res, x.recs[p].rec
+	}
+	return out
+}
+
+// settled reports whether max records already score more than rest.
+func settled(score map[int32]float64, max int, rest float64) bool {
+	if len(score) < max {
+		return false
+	}
+	above := 0
+	for _, s := range score {
+		if s > rest {
+			if above++; above >= max {
+				return true
+			}
+		}
+	}
+	return false
+}
