@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-	"slices"
 	"strings"
 )
 
@@ -179,7 +178,7 @@ func appendRunes(v *value, rs []rune, gs []uint32) ([]rune, []uint32) {
 	for i := 1; i < len(v.runes); i++ {
 		gs = append(gs, uint32(v.runes[i-1])<<16|uint32(v.runes[i])&0xffff)
 	}
-	slices.Sort(gs[k:])
+	sortGrams(gs[k:])
 	v.grams = gs[k:len(gs):len(gs)]
 	return rs, gs
 }
