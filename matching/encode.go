@@ -81,7 +81,9 @@ func (r *Record) appendSizes(b []byte) []byte {
 		for _, v := range r.vals[f] {
 			n, runes, grams = n+1, runes+len(v.runes), grams+len(v.grams)
 		}
-		codes += len(r.codes[f])
+	}
+	for _, c := range r.codes {
+		codes += len(c)
 	}
 	for _, x := range [...]int{n, runes, grams, codes} {
 		b = binary.AppendUvarint(b, uint64(x))
@@ -97,7 +99,7 @@ func (r *Record) appendValue(b []byte, f feature, i int) []byte {
 	b = appendRef(b, v.norm, v.display)
 	b = appendRef(b, v.coarse, v.norm)
 	if f.phonetic() {
-		ph := &r.codes[f][i]
+		ph := &r.codesOf(f)[i]
 		b = appendString(b, ph.dm1)
 		b = appendRef(b, ph.dm2, ph.dm1)
 		b = appendRef(b, ph.nysiis, ph.dm1)
@@ -150,7 +152,7 @@ func decodePacked(d *decoder, block string) (*Record, error) {
 		}
 		r.vals[f] = all[start:len(all):len(all)]
 		if f.phonetic() {
-			r.codes[f] = codes[cstart:len(codes):len(codes)]
+			r.codes[phoneticSlot[f]] = codes[cstart:len(codes):len(codes)]
 		}
 	}
 	r.middleOnly, r.first = uint32(d.uvarint()), uint32(d.uvarint())
