@@ -177,10 +177,7 @@ func appendRunes(v *value, rs []rune, gs []uint32) ([]rune, []uint32) {
 	}
 	v.runes = rs[k:len(rs):len(rs)]
 	k = len(gs)
-	for i := 1; i < len(v.runes); i++ {
-		gs = append(gs, uint32(v.runes[i-1])<<16|uint32(v.runes[i])&0xffff)
-	}
-	sortGrams(gs[k:])
+	gs = appendBigrams(gs, v.runes)
 	v.grams = gs[k:len(gs):len(gs)]
 	return rs, gs
 }

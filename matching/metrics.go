@@ -129,11 +129,17 @@ func bigrams(s []rune) []uint32 {
 	if len(s) < 2 {
 		return nil
 	}
-	g := make([]uint32, 0, len(s)-1)
+	return appendBigrams(make([]uint32, 0, len(s)-1), s)
+}
+
+// appendBigrams appends the sorted bigrams of s to g (decoding puts a
+// record's q-grams in one slice).
+func appendBigrams(g []uint32, s []rune) []uint32 {
+	k := len(g)
 	for i := 1; i < len(s); i++ {
 		g = append(g, uint32(s[i-1])<<16|uint32(s[i])&0xffff)
 	}
-	sortGrams(g)
+	sortGrams(g[k:])
 	return g
 }
 
