@@ -18,9 +18,12 @@ import (
 // straight into the packed layout pack makes for Extract.
 
 // recordFormat is the first byte of the encoding; a new layout takes a new
-// one. Formats 1 and 2 held only the values as written, to be normalised
-// again on decoding (decodeReplay); format 1 had the features before
-// partOf (featuresV1). Both still decode.
+// one, and so does a change to what newValue stores (normalisation, coarse
+// forms, phonetic codes): a stored record keeps the forms of the code that
+// wrote it until it is written again or re-keyed (idem match reindex).
+// Formats 1 and 2 held only the values as written, to be normalised again
+// on decoding (decodeReplay); format 1 had the features before partOf
+// (featuresV1). Both still decode.
 const (
 	recordFormat = 3
 	featuresV1   = int(fPartOf)
