@@ -54,6 +54,28 @@ func (f feature) phonetic() bool {
 	return f == fGiven || f == fFamily || f == fName || f == fCity || f == fMiddle
 }
 
+// numPhonetic is the number of phonetic features, and phoneticSlot their
+// index in Record.codes (-1 for the others): a Record keeps no list of
+// codes for the features that have none.
+const numPhonetic = 5
+
+var phoneticSlot = func() (slot [numFeatures]int8) {
+	n := int8(0)
+	for f := range numFeatures {
+		slot[f] = -1
+		if f.phonetic() {
+			slot[f], n = n, n+1
+		}
+	}
+	if n != numPhonetic {
+		panic("matching: numPhonetic is not the number of phonetic features")
+	}
+	return slot
+}()
+
+// codesOf returns the phonetic codes of a phonetic feature's values.
+func (r *Record) codesOf(f feature) []phonetics { return r.codes[phoneticSlot[f]] }
+
 // stringValued reports whether the feature's values are texts (as opposed to
 // a date, identifiers or a position).
 func (f feature) stringValued() bool {

@@ -80,9 +80,9 @@ func (k blockKind) append(keys []string, prefix string, r *Record) []string {
 	}
 	switch k {
 	case bFamilyYear:
-		eachCode(r.codes[fFamily], func(c string) { ifAll(add, "fdm", c, year) })
+		eachCode(r.codesOf(fFamily), func(c string) { ifAll(add, "fdm", c, year) })
 	case bGivenDate:
-		eachCode(r.codes[fGiven], func(c string) { ifAll(add, "gdb", c, day) })
+		eachCode(r.codesOf(fGiven), func(c string) { ifAll(add, "gdb", c, day) })
 	case bIdentifier:
 		for _, id := range r.ids {
 			add("id", id.system, id.value)
@@ -94,11 +94,11 @@ func (k blockKind) append(keys []string, prefix string, r *Record) []string {
 	case bPostcodeDate:
 		eachNorm(r.vals[fPostalCode], func(n string) { ifAll(add, "pcb", n, day) })
 	case bFamilyPostcode:
-		eachCode(r.codes[fFamily], func(c string) {
+		eachCode(r.codesOf(fFamily), func(c string) {
 			eachNorm(r.vals[fPostalCode], func(n string) { add("fpc", c, n) })
 		})
 	case bFamilyInitial:
-		eachCode(r.codes[fFamily], func(c string) {
+		eachCode(r.codesOf(fFamily), func(c string) {
 			for _, g := range r.vals[fGiven] {
 				add("fgi", c, string(g.runes[0]))
 			}
@@ -115,8 +115,8 @@ func (k blockKind) append(keys []string, prefix string, r *Record) []string {
 		}
 	case bNameCity:
 		for _, f := range [...]feature{fGiven, fFamily} {
-			eachCode(r.codes[f], func(c string) {
-				for _, city := range r.codes[fCity] {
+			eachCode(r.codesOf(f), func(c string) {
+				for _, city := range r.codesOf(fCity) {
 					ifAll(add, "nc", c, city.dm1)
 				}
 			})
@@ -139,12 +139,12 @@ func (k blockKind) appendPersonKeys(add func(string, ...string), r *Record, year
 	switch k {
 	case bNamePair:
 		for _, g := range givenCodes(r) {
-			eachCode(r.codes[fFamily], func(f string) { add("gf", min(g, f), max(g, f)) })
+			eachCode(r.codesOf(fFamily), func(f string) { add("gf", min(g, f), max(g, f)) })
 		}
 	case bFamilyGivenEnds:
 		if g := r.vals[fGiven]; len(g) > 0 && len(g[0].runes) >= 3 {
 			b, e := string(g[0].runes[:3]), string(g[0].runes[len(g[0].runes)-3:])
-			eachCode(r.codes[fFamily], func(c string) { add("fgb", c, b); add("fge", c, e) })
+			eachCode(r.codesOf(fFamily), func(c string) { add("fgb", c, b); add("fge", c, e) })
 		}
 	case bGivenDatePart:
 		if r.birth.prec == 3 {
@@ -258,7 +258,7 @@ func givenCodes(r *Record) []string {
 	if len(r.vals[fGiven]) == 0 {
 		return nil
 	}
-	codes := []string{r.codes[fGiven][0].dm1}
+	codes := []string{r.codesOf(fGiven)[0].dm1}
 	t := nicknames()
 	v := &r.vals[fGiven][0]
 	for _, g := range v.nick {

@@ -129,12 +129,35 @@ func bigrams(s []rune) []uint32 {
 	if len(s) < 2 {
 		return nil
 	}
-	g := make([]uint32, 0, len(s)-1)
+	return appendBigrams(make([]uint32, 0, len(s)-1), s)
+}
+
+// appendBigrams appends the sorted bigrams of s to g (decoding puts a
+// record's q-grams in one slice).
+func appendBigrams(g []uint32, s []rune) []uint32 {
+	k := len(g)
 	for i := 1; i < len(s); i++ {
 		g = append(g, uint32(s[i-1])<<16|uint32(s[i])&0xffff)
 	}
-	slices.Sort(g)
+	sortGrams(g[k:])
 	return g
+}
+
+// sortGrams sorts q-grams: by insertion when they are few, as a name's
+// are, which is quicker than slices.Sort's dispatch; decoding a record
+// sorts every value's.
+func sortGrams(g []uint32) {
+	if len(g) > 24 {
+		slices.Sort(g)
+		return
+	}
+	for i := 1; i < len(g); i++ {
+		x, j := g[i], i
+		for ; j > 0 && g[j-1] > x; j-- {
+			g[j] = g[j-1]
+		}
+		g[j] = x
+	}
 }
 
 // commonGrams counts the q-grams two sorted multisets share (minimum counts).

@@ -17,7 +17,7 @@ type Record struct {
 	Type, ID string
 
 	vals  [numFeatures][]value     // the text features, indexed by feature
-	codes [numFeatures][]phonetics // phonetic codes of vals (name features), for blocking keys
+	codes [numPhonetic][]phonetics // phonetic codes of the name features' vals (see codesOf), for blocking keys
 	birth date
 	ids   []identifier
 	pos   point
@@ -315,7 +315,7 @@ func (r *Record) add(f feature, s string) int8 {
 	}
 	r.vals[f] = append(r.vals[f], v)
 	if f.phonetic() {
-		r.codes[f] = append(r.codes[f], ph)
+		r.codes[phoneticSlot[f]] = append(r.codes[phoneticSlot[f]], ph)
 	}
 	return int8(len(r.vals[f]) - 1)
 }
