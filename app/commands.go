@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"idem/linkage"
-	"idem/matching"
 	"idem/policy"
 	"idem/registry"
 	"idem/registry/bulk"
@@ -271,29 +270,4 @@ func reindexCommand(ctx context.Context, cfg Config, args []string, stdout, stde
 		fmt.Fprintln(stdout, strings.Join(done, "\n"))
 		return nil
 	})
-}
-
-// readRecords pages through the current resources of typ.
-func readRecords(ctx context.Context, store registry.Store, typ string, limit int, p *progress) ([]*matching.Record, error) {
-	var recs []*matching.Record
-	q := &registry.Query{Type: typ, Count: 1000, NoTotal: true}
-	for len(recs) < limit {
-		res, err := store.Search(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range res.Matches {
-			body, err := registry.DecodeStored(r)
-			if err != nil {
-				return nil, err
-			}
-			recs = append(recs, matching.Extract(typ, body))
-		}
-		p.Set(min(len(recs), limit))
-		if res.Next == "" {
-			break
-		}
-		q.Page = res.Next
-	}
-	return recs[:min(len(recs), limit)], nil
 }

@@ -39,7 +39,11 @@ func BenchmarkImportHTTP(b *testing.B) {
 		cfg := DefaultConfig()
 		cfg.Addr, cfg.Seed, cfg.Rate, cfg.MaxBody = "127.0.0.1:0", false, 0, 256<<20
 		cfg.DB = filepath.Join(b.TempDir(), "import.db")
-		inst, err := Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		var logTo io.Writer = io.Discard
+		if os.Getenv("IDEM_BENCH_LOG") != "" {
+			logTo = os.Stderr // the server's log (IDEM_BENCH_LOG=1)
+		}
+		inst, err := Start(context.Background(), cfg, slog.New(slog.NewTextHandler(logTo, nil)))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -49,7 +49,7 @@ func modelCommand(ctx context.Context, cfg Config, sub string, args []string, st
 				return err
 			}
 			p := newProgress(stderr, o.log, "reading "+typ+" records", min(stored, sample))
-			recs, err := readRecords(ctx, o.store, typ, sample, p)
+			recs, err := linkage.SampleRecords(ctx, o.store, typ, sample, p.Set)
 			p.Finish()
 			if err != nil {
 				return err
@@ -67,7 +67,7 @@ func modelCommand(ctx context.Context, cfg Config, sub string, args []string, st
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "trained on %d %s records in %v: candidate model %d\n", sm.Records, typ, time.Since(start).Round(time.Millisecond), sm.Version)
+			fmt.Fprintf(stdout, "trained on %d of %d %s records in %v: candidate model %d\n", len(recs), sm.Records, typ, time.Since(start).Round(time.Millisecond), sm.Version)
 			if !apply {
 				fmt.Fprintf(stdout, "see what it would change: idem match dry-run %d; apply it: idem match apply %d\n", sm.Version, sm.Version)
 				return nil

@@ -127,7 +127,14 @@ func (c *Calibrator) TrainOn(ctx context.Context, typ, note string, recs []*matc
 			}
 		}
 	}
-	sm := &registry.StoredModel{Created: c.linker.now(), Note: note, Type: typ, Records: len(recs), State: registry.ModelCandidate}
+	// Records is the registry's size now, the base growth is measured from
+	// (due), not the sample trained on: a registry of 100,000 records
+	// trained on 20,000 would be due again at once, and again after that.
+	stored, cerr := c.store.CountResources(ctx, typ)
+	if cerr != nil {
+		return nil, cerr
+	}
+	sm := &registry.StoredModel{Created: c.linker.now(), Note: note, Type: typ, Records: max(len(recs), stored), State: registry.ModelCandidate}
 	mr := ModelReport{Training: rep}
 	if err != nil {
 		sm.State, mr.Error = registry.ModelFailed, err.Error()
@@ -150,28 +157,65 @@ func (c *Calibrator) TrainOn(ctx context.Context, typ, note string, recs []*matc
 	return sm, nil
 }
 
-// records reads up to Sample current records of typ.
+// records reads up to Sample current records of typ (SampleRecords).
 func (c *Calibrator) records(ctx context.Context, typ string) ([]*matching.Record, error) {
-	var recs []*matching.Record
-	q := &registry.Query{Type: typ, Count: 1000, NoTotal: true}
-	for len(recs) < c.cfg.Sample {
-		res, err := c.store.Search(ctx, q)
+	return SampleRecords(ctx, c.store, typ, c.cfg.Sample, nil)
+}
+
+// SampleRecords reads up to n current records of typ, spread evenly over
+// the order they were stored in (every k-th one): a registry loaded source
+// after source gives a sample of every source, not of the first one only,
+// whose pairs across sources are the ones training is for. It reads their
+// compact features, not their bodies (a record stored without features is
+// extracted from its body). progress, when set, hears how many are read.
+func SampleRecords(ctx context.Context, store registry.MatchStore, typ string, n int, progress func(read int)) ([]*matching.Record, error) {
+	total, err := store.CountResources(ctx, typ)
+	if err != nil || total == 0 || n <= 0 {
+		return nil, err
+	}
+	n = min(n, total)
+	recs := make([]*matching.Record, 0, n)
+	seen := 0 // the records of the pages read; the i-th sampled is the (i·total/n)-th
+	for after := int64(0); len(recs) < n; {
+		page, err := store.StoredRecords(ctx, typ, after, simIndexPage)
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range res.Matches {
-			body, err := registry.DecodeStored(r)
+		if len(page) == 0 {
+			break
+		}
+		after = page[len(page)-1].Pos
+		for _, r := range page {
+			seen++
+			if len(recs) == n || seen-1 != len(recs)*total/n {
+				continue
+			}
+			rec, err := storedRecord(typ, r)
 			if err != nil {
 				return nil, err
 			}
-			recs = append(recs, matching.Extract(typ, body))
+			recs = append(recs, rec)
 		}
-		if res.Next == "" {
-			break
+		if progress != nil {
+			progress(len(recs))
 		}
-		q.Page = res.Next
 	}
-	return recs[:min(len(recs), c.cfg.Sample)], nil
+	return recs, nil
+}
+
+// storedRecord decodes a stored record's features, or extracts them from
+// its body when it has none.
+func storedRecord(typ string, r registry.StoredRecord) (*matching.Record, error) {
+	if r.Record != nil {
+		if rec, err := matching.DecodeRecord(r.Record); err == nil {
+			return rec, nil
+		}
+	}
+	body, err := registry.DecodeStored(r.Resource)
+	if err != nil {
+		return nil, err
+	}
+	return matching.Extract(typ, body), nil
 }
 
 // load returns a stored model, compiled.

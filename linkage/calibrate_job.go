@@ -48,7 +48,7 @@ type modelJob struct {
 type ModelJobResult struct {
 	Version int64            `json:"version"`           // the model trained, dry-run, applied or rolled back to
 	State   string           `json:"state"`             // the model's state after the job
-	Records int              `json:"records,omitempty"` // training: records trained on
+	Records int              `json:"records,omitempty"` // training: records of the type stored (at most Sample of them trained on)
 	DryRun  bool             `json:"dryRun,omitempty"`
 	Rematch []RematchSummary `json:"rematch,omitempty"` // dry run, apply, rollback: per type
 }

@@ -553,3 +553,62 @@ func firstDiff(a, b []string) []string {
 	}
 	return out
 }
+
+// Training reads a sample spread over the registry: loaded source after
+// source, every source is in it (the first Sample records would be the
+// first source's only). The model keeps the registry's size, not the
+// sample's, as the base growth is measured from: it is not due again
+// right after training.
+func TestTrainingSampleSpansTheRegistry(t *testing.T) {
+	recs, _ := generatedPatients(t, 150, "")
+	system := func(r map[string]any) string {
+		ids := registry.AsList(r["identifier"])
+		if len(ids) == 0 {
+			return ""
+		}
+		return registry.AsString(registry.AsObject(ids[0])["system"])
+	}
+	slices.SortStableFunc(recs, func(a, b map[string]any) int { return strings.Compare(system(a), system(b)) })
+	systems := map[string]bool{}
+	for _, r := range recs {
+		systems[system(r)] = true
+	}
+	ctx := registry.WithActor(context.Background(), registry.SystemActor("test"))
+	s, err := sqlstore.Open(ctx, t.TempDir()+"/idem.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	k := openCalibrated(t, s, CalibrateConfig{Sample: 60})
+	create := &registry.Service{Store: s, Writer: k.svc.Writer, Steps: registry.Steps{Link: k.l.Deferred()}}
+	for _, r := range recs {
+		if _, err := create.Create(ctx, registry.TypePatient, clone(r), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sample, err := k.cal.records(ctx, registry.TypePatient)
+	if err != nil || len(sample) != 60 {
+		t.Fatalf("sampled %d records (%v), want 60", len(sample), err)
+	}
+	got := map[string]bool{}
+	for _, rec := range sample {
+		for _, id := range rec.Identifiers() {
+			if systems[id[0]] {
+				got[id[0]] = true
+			}
+		}
+	}
+	if len(got) != len(systems) || len(systems) < 3 {
+		t.Errorf("the sample holds identifiers of %d of the %d sources' systems", len(got), len(systems))
+	}
+	sm, err := k.cal.Train(ctx, registry.TypePatient, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sm.Records != len(recs) {
+		t.Errorf("the model says %d records were stored when it was trained, want %d", sm.Records, len(recs))
+	}
+	if due, err := k.cal.due(ctx, registry.TypePatient, len(recs)); err != nil || due {
+		t.Errorf("due right after training: %v %v", due, err)
+	}
+}
