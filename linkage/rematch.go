@@ -165,7 +165,9 @@ func (l *Linker) plan(ctx context.Context, typ string, model *matching.Model, un
 	current.order = ids
 	link, kept := ids, []string(nil)
 	if unlinkedOnly {
-		link, kept = unlinkedOf(ids, links)
+		if link, kept = unlinkedOf(ids, links); len(link) == 0 {
+			return &Rematch{Type: typ, ModelVersion: model.Version, Counts: map[string]int{}}, nil // nothing to link
+		}
 	}
 	var step func(int) error
 	if progress != nil {

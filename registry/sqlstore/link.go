@@ -361,22 +361,46 @@ func (s *Store) QueryLinks(ctx context.Context, f registry.LinkFilter) (*registr
 
 // LinkHistory returns the events of links whose golden record is one of
 // goldenIDs or whose source record is one of sourceIDs, oldest first; none
-// when both lists are empty.
+// when both lists are empty. The lists are read historyChunk ids a query:
+// a re-match asks for the history of every record of a new golden record,
+// 60,000 ids at 100,000 records, more than a statement may bind ("too many
+// SQL variables" on SQLite past 32,766, PostgreSQL past 65,535).
 func (s *Store) LinkHistory(ctx context.Context, goldenIDs, sourceIDs []string) ([]*registry.LinkEvent, error) {
-	var conds []string
-	var args []any
-	if len(goldenIDs) > 0 {
-		conds = append(conds, "golden_id IN ?")
-		args = append(args, goldenIDs)
+	var out []*registry.LinkEvent
+	seen := map[int64]bool{} // an event may match both lists
+	for _, by := range []struct {
+		col string
+		ids []string
+	}{{"golden_id", goldenIDs}, {"source_id", sourceIDs}} {
+		for start := 0; start < len(by.ids); start += historyChunk {
+			events, err := s.linkEvents(ctx, by.col, by.ids[start:min(start+historyChunk, len(by.ids))])
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range events {
+				if !seen[e.ID] {
+					seen[e.ID] = true
+					out = append(out, e)
+				}
+			}
+		}
 	}
-	if len(sourceIDs) > 0 {
-		conds = append(conds, "source_id IN ?")
-		args = append(args, sourceIDs)
-	}
-	if len(conds) == 0 {
-		return nil, nil
-	}
-	rs, err := s.read.WithContext(ctx).Raw(selectEvents+" WHERE "+strings.Join(conds, " OR ")+" ORDER BY at, id", args...).Rows()
+	slices.SortFunc(out, func(a, b *registry.LinkEvent) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// historyChunk is how many ids one LinkHistory query binds.
+const historyChunk = 5000
+
+// linkEvents returns the events whose column col (golden_id or source_id)
+// is one of ids.
+func (s *Store) linkEvents(ctx context.Context, col string, ids []string) ([]*registry.LinkEvent, error) {
+	rs, err := s.read.WithContext(ctx).Raw(selectEvents+" WHERE "+col+" IN ?", ids).Rows()
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -402,4 +403,39 @@ func awaitAdvisoryWaiter(dsn string, limit time.Duration) bool {
 		}
 	}
 	return false
+}
+
+// The history of 70,000 records (a re-match asks for every record of its
+// new golden records) is read in chunks: more ids than SQLite (32,766) or
+// PostgreSQL (65,535) bind in one statement, and every event found once,
+// oldest first, also one that both lists select.
+func TestLinkHistoryOfManyRecords(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		ctx := context.Background()
+		for i, src := range []string{"p1", "p2"} {
+			mustLinkWrite(t, s, func(ltx registry.Tx) error {
+				op := &registry.Op{Kind: "link", At: linkT0.Add(time.Duration(i) * time.Minute)}
+				if err := ltx.AddOp(ctx, op); err != nil {
+					return err
+				}
+				return ltx.PutLink(ctx, personLink("g1", src, registry.MatchResultMatch, 1, linkT0), op)
+			})
+		}
+		ids := make([]string, 70_000)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("x%d", i)
+		}
+		ids[12_345], ids[69_999] = "p2", "p1"
+		events, err := s.LinkHistory(ctx, []string{"g1"}, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range events {
+			got = append(got, e.Link.SourceID)
+		}
+		if !slices.Equal(got, []string{"p1", "p2"}) {
+			t.Fatalf("events of p1, p2: %v", got)
+		}
+	})
 }
