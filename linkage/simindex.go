@@ -84,8 +84,19 @@ func buildSimIndex(ctx context.Context, store Store, typ string, model *matching
 			x.recs[p] = simRecord{pk: r.Pos, res: r.Resource, rec: keys[i].rec, keys: own}
 		}
 	}
-	for _, ps := range x.post {
+	// A key held by one record makes nobody its candidate (the record
+	// asking holds it too, so a key in a query has two holders or is not
+	// in the index): most identifiers, phones and e-mails. Dropped, they
+	// are most of the index's memory.
+	for k, ps := range x.post {
+		if len(ps) < 2 {
+			delete(x.post, k)
+			continue
+		}
 		slices.Sort(ps)
+	}
+	for i := range x.recs {
+		x.recs[i].keys = slices.DeleteFunc(x.recs[i].keys, func(k string) bool { _, ok := x.post[k]; return !ok })
 	}
 	return x, nil
 }

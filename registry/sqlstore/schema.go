@@ -275,6 +275,7 @@ func init() {
 	PolicyMigration = len(migrations)
 	migrations = append(migrations, secretsMigration)
 	migrations = append(migrations, keyCountDropMigration)
+	migrations = append(migrations, typeOrderMigration)
 }
 
 // PolicyMigration is the number of the migration that made policy's tables
@@ -332,4 +333,16 @@ var keyCountDropMigration = migration{
 		`DROP FUNCTION IF EXISTS idx_match_count()`,
 		`DROP TABLE IF EXISTS match_key_counts`,
 	},
+}
+
+// typeOrderMigration indexes the resources of a type in the order stored.
+// A search of one type in its default order (pk, keyset paged: a client's
+// paging, the records a re-match or a training reads) had only the index
+// on (type, updated), so SQLite read every record of the type and sorted
+// them, on every page: at 1,000,000 Patients a page of 1,000 cost seconds
+// and reading the type's ids took over four minutes. An index on type
+// alone holds the rowid after it, so the page is a range of it.
+var typeOrderMigration = migration{
+	sqlite:   []string{`CREATE INDEX resources_type_pk ON resources (type)`},
+	postgres: []string{`CREATE INDEX resources_type_pk ON resources (type, pk)`},
 }

@@ -82,6 +82,18 @@ var sortColumns = map[string]string{
 	"name": "r.sort_name", "birthdate": "r.sort_birth",
 }
 
+// pageSQL is the query of the page of q after cursor cur (nil: the first).
+func pageSQL(q *registry.Query, b *builder, cur *cursor) (string, []any) {
+	back := cur != nil && cur.Back
+	where, args := b.sql(), slices.Clone(b.args)
+	if cur != nil {
+		kc, kargs := keyset(q.Sort, cur)
+		where += " AND " + kc
+		args = append(args, kargs...)
+	}
+	return selectSearch + " WHERE " + where + " ORDER BY " + orderBy(q.Sort, back) + " LIMIT ?", append(args, q.Count+1)
+}
+
 // page fetches one page in (sort..., pk) order, continuing from q.Page.
 func (s *Store) page(db *gorm.DB, q *registry.Query, b *builder, res *registry.SearchResult) ([]row, error) {
 	var cur *cursor
@@ -93,13 +105,8 @@ func (s *Store) page(db *gorm.DB, q *registry.Query, b *builder, res *registry.S
 		cur = c
 	}
 	back := cur != nil && cur.Back
-	where, args := b.sql(), slices.Clone(b.args)
-	if cur != nil {
-		kc, kargs := keyset(q.Sort, cur)
-		where += " AND " + kc
-		args = append(args, kargs...)
-	}
-	rows, err := scanRows(db.Raw(selectSearch+" WHERE "+where+" ORDER BY "+orderBy(q.Sort, back)+" LIMIT ?", append(args, q.Count+1)...))
+	query, args := pageSQL(q, b, cur)
+	rows, err := scanRows(db.Raw(query, args...))
 	if err != nil {
 		return nil, err
 	}
