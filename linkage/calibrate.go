@@ -176,15 +176,7 @@ func SampleRecords(ctx context.Context, store registry.MatchStore, typ string, n
 	n = min(n, total)
 	recs := make([]*matching.Record, 0, n)
 	seen := 0 // the records of the pages read; the i-th sampled is the (i·total/n)-th
-	for after := int64(0); len(recs) < n; {
-		page, err := store.StoredRecords(ctx, typ, after, simIndexPage)
-		if err != nil {
-			return nil, err
-		}
-		if len(page) == 0 {
-			break
-		}
-		after = page[len(page)-1].Pos
+	err = storedPages(ctx, store, typ, func(page []registry.StoredRecord) (bool, error) {
 		for _, r := range page {
 			seen++
 			if len(recs) == n || seen-1 != len(recs)*total/n {
@@ -192,15 +184,16 @@ func SampleRecords(ctx context.Context, store registry.MatchStore, typ string, n
 			}
 			rec, err := storedRecord(typ, r)
 			if err != nil {
-				return nil, err
+				return false, err
 			}
 			recs = append(recs, rec)
 		}
 		if progress != nil {
 			progress(len(recs))
 		}
-	}
-	return recs, nil
+		return len(recs) < n, nil
+	})
+	return recs, err
 }
 
 // storedRecord decodes a stored record's features, or extracts them from

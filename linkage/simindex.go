@@ -57,15 +57,7 @@ func buildSimIndex(ctx context.Context, store Store, typ string, model *matching
 	}
 	x := &simIndex{recs: make([]simRecord, len(order)), post: map[string][]int32{}}
 	interned := map[string]string{}
-	for after := int64(0); ; {
-		page, err := store.StoredRecords(ctx, typ, after, simIndexPage)
-		if err != nil {
-			return nil, err
-		}
-		if len(page) == 0 {
-			break
-		}
-		after = page[len(page)-1].Pos
+	err := storedPages(ctx, store, typ, func(page []registry.StoredRecord) (bool, error) {
 		keys := pageKeys(typ, model, page)
 		for i, r := range page {
 			p, ok := place[r.Resource.ID]
@@ -83,6 +75,10 @@ func buildSimIndex(ctx context.Context, store Store, typ string, model *matching
 			}
 			x.recs[p] = simRecord{pk: r.Pos, res: r.Resource, rec: keys[i].rec, keys: own}
 		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	// A key held by one record makes nobody its candidate (the record
 	// asking holds it too, so a key in a query has two holders or is not
@@ -99,6 +95,21 @@ func buildSimIndex(ctx context.Context, store Store, typ string, model *matching
 		x.recs[i].keys = slices.DeleteFunc(x.recs[i].keys, func(k string) bool { _, ok := x.post[k]; return !ok })
 	}
 	return x, nil
+}
+
+// storedPages calls fn with the current records of typ, a page at a time
+// in the order stored (StoredRecords), until fn returns false or an error.
+func storedPages(ctx context.Context, store registry.MatchStore, typ string, fn func(page []registry.StoredRecord) (more bool, err error)) error {
+	for after := int64(0); ; {
+		page, err := store.StoredRecords(ctx, typ, after, simIndexPage)
+		if err != nil || len(page) == 0 {
+			return err
+		}
+		after = page[len(page)-1].Pos
+		if more, err := fn(page); err != nil || !more {
+			return err
+		}
+	}
 }
 
 // keyed is a record's compact features and keys.
@@ -120,18 +131,13 @@ func pageKeys(typ string, model *matching.Model, page []registry.StoredRecord) [
 			defer wg.Done()
 			for i := w; i < len(page); i += workers {
 				r := page[i]
-				rec, b := (*matching.Record)(nil), r.Record
-				if b != nil {
-					rec, _ = matching.DecodeRecord(b)
+				rec, err := storedRecord(typ, r)
+				if err != nil {
+					continue
 				}
-				if rec == nil {
-					body, err := registry.DecodeStored(r.Resource)
-					if err != nil {
-						continue
-					}
-					rec = matching.Extract(typ, body)
-					b = rec.Encode()
-					r.Resource.Body = nil
+				b := r.Record
+				if b == nil || r.Resource.Body != nil { // extracted from its body: kept encoded, without the body
+					b, r.Resource.Body = rec.Encode(), nil
 				}
 				out[i] = keyed{rec: b, keys: model.Keys(rec)}
 			}
