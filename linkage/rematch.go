@@ -325,16 +325,15 @@ func (t *seenTx) Candidates(ctx context.Context, typ string, q registry.Candidat
 		return t.Tx.Candidates(ctx, typ, q)
 	}
 	if t.index != nil {
-		set := t.index.candidates(q, t.limit)
 		if a := t.next; a != nil && a.set != nil && sameQuery(a.query, q) {
-			set = a.set // read ahead, decoded
+			return t.seenOnly(a.set), nil // read ahead, decoded
 		}
-		return t.seenOnly(set), nil
+		return t.seenOnly(t.index.candidates(q, t.limit)), nil
 	}
 	want := q.Max
 	q.Max *= 2 // room for the records not linked yet, which are dropped
 	var set *registry.CandidateSet
-	if a := t.next; a != nil && a.set != nil && a.query.KeyCap == q.KeyCap && a.query.Max == q.Max && slices.Equal(a.query.Keys, q.Keys) {
+	if a := t.next; a != nil && a.set != nil && sameQuery(a.query, q) {
 		set = a.set
 	} else {
 		var err error
