@@ -16,7 +16,8 @@ import (
 // TestBundleLinksAsOneAtATime loads the same generated records twice into
 // fresh databases — one create at a time, and as transaction Bundles in
 // which records of one person meet unflushed in the same transaction — and
-// checks that the linker groups them into the same golden records.
+// checks that the linker groups them into the same golden records, with
+// the same content, and that a Bundle writes each Person it touched once.
 func TestBundleLinksAsOneAtATime(t *testing.T) {
 	cfg := seed.DefaultConfig()
 	cfg.Seed, cfg.Persons = 11, 150
@@ -31,6 +32,12 @@ func TestBundleLinksAsOneAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := registry.WithActor(context.Background(), registry.SystemActor("test"))
+	const perBundle = 60
+	bundleOf := map[string]int{} // meta.source → the Bundle it is posted in
+	for i, r := range recs {
+		bundleOf[registry.AsString(registry.AsObject(r["meta"])["source"])] = i / perBundle
+	}
+	var persons [2]map[string]goldenView
 	load := func(bundled bool) [][]string {
 		s, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "l.db"))
 		if err != nil {
@@ -39,9 +46,9 @@ func TestBundleLinksAsOneAtATime(t *testing.T) {
 		defer s.Close()
 		svc := newLinkedService(s)
 		if bundled {
-			for start := 0; start < len(recs); start += 60 {
+			for start := 0; start < len(recs); start += perBundle {
 				var entries []any
-				for _, r := range recs[start:min(start+60, len(recs))] {
+				for _, r := range recs[start:min(start+perBundle, len(recs))] {
 					entries = append(entries, map[string]any{"resource": clone(r), "request": map[string]any{"method": "POST", "url": "Patient"}})
 				}
 				if _, err := svc.Bundle(ctx, map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": entries}, registry.BundleOptions{}); err != nil {
@@ -54,6 +61,11 @@ func TestBundleLinksAsOneAtATime(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+		}
+		if bundled {
+			persons[1] = goldenViews(t, s)
+		} else {
+			persons[0] = goldenViews(t, s)
 		}
 		return goldenGroups(t, s)
 	}
@@ -69,6 +81,99 @@ func TestBundleLinksAsOneAtATime(t *testing.T) {
 			}
 		}
 	}
+	// A Bundle rebuilds each golden record it touched once, when it
+	// settles, to the content rebuilding it at each record gives.
+	once := 0
+	for sources, want := range persons[0] {
+		got, ok := persons[1][sources]
+		if !ok {
+			continue // reported above
+		}
+		if got.content != want.content {
+			t.Errorf("Person of %s\n one at a time: %s\n in Bundles:    %s", sources, want.content, got.content)
+		}
+		srcs := strings.Split(sources, " ")
+		if len(srcs) < 2 || !slices.ContainsFunc(srcs, func(s string) bool { return bundleOf[s] != bundleOf[srcs[0]] }) {
+			if len(srcs) > 1 {
+				once++
+			}
+			if got.version != "1" {
+				t.Errorf("Person of %s, whose records came in one Bundle: version %s, want 1", sources, got.version)
+			}
+		}
+	}
+	if once == 0 {
+		t.Fatal("no Person has several records of one Bundle: the test shows nothing")
+	}
+}
+
+// goldenView is a golden record's content without what differs from one
+// database to another (ids, versions, the records' references), and its
+// version.
+type goldenView struct{ content, version string }
+
+// goldenViews returns the Persons by the meta.source of their records,
+// sorted and joined by spaces.
+func goldenViews(t *testing.T, s *sqlstore.Store) map[string]goldenView {
+	t.Helper()
+	ctx := context.Background()
+	page, err := s.QueryLinks(ctx, registry.LinkFilter{MatchResult: []string{registry.MatchResultMatch}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := map[string][]string{}
+	for _, k := range page.Links {
+		r, err := s.Read(ctx, k.SourceType, k.SourceID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := registry.DecodeStored(r)
+		sources[k.Golden()] = append(sources[k.Golden()], registry.AsString(registry.AsObject(body["meta"])["source"]))
+	}
+	out := map[string]goldenView{}
+	for g, srcs := range sources {
+		gt, gid, _ := strings.Cut(g, "/")
+		r, err := s.Read(ctx, gt, gid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := registry.DecodeStored(r)
+		var ids []any
+		for _, id := range asArray(body["identifier"]) {
+			if registry.AsString(registry.AsObject(id)["system"]) != PersonIDSystem {
+				ids = append(ids, id)
+			}
+		}
+		view := map[string]any{"identifier": ids, "links": len(asArray(body["link"]))}
+		for _, f := range []string{"active", "name", "gender", "birthDate", "address", "telecom"} {
+			view[f] = body[f]
+		}
+		slices.Sort(srcs)
+		out[strings.Join(srcs, " ")] = goldenView{string(fhir.MarshalResource(withoutExtensions(view).(map[string]any))), registry.AsString(registry.AsObject(body["meta"])["versionId"])}
+	}
+	return out
+}
+
+// withoutExtensions copies v without its extensions (a golden value's
+// extension names the record it came from, by id).
+func withoutExtensions(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		c := map[string]any{}
+		for k, e := range x {
+			if k != "extension" {
+				c[k] = withoutExtensions(e)
+			}
+		}
+		return c
+	case []any:
+		c := make([]any, len(x))
+		for i, e := range x {
+			c[i] = withoutExtensions(e)
+		}
+		return c
+	}
+	return v
 }
 
 // goldenGroups returns the source records (by meta.source) of each Person
@@ -108,4 +213,9 @@ func clone(m map[string]any) map[string]any {
 		panic(err)
 	}
 	return c
+}
+
+func asArray(v any) []any {
+	a, _ := v.([]any)
+	return a
 }

@@ -246,4 +246,9 @@ func (d deferredLinker) Link(context.Context, registry.Tx, *registry.Write, *reg
 }
 
 // Prepare has nothing to read ahead: the records are not linked now.
-func (deferredLinker) Prepare(context.Context, registry.Tx, []*registry.Write) error { return nil }
+func (deferredLinker) Prepare(ctx context.Context, _ registry.Tx, _ []*registry.Write) (context.Context, error) {
+	return ctx, nil
+}
+
+// Settle has no golden record to rebuild.
+func (deferredLinker) Settle(context.Context, registry.Tx) error { return nil }

@@ -83,15 +83,16 @@ type sourceRecord struct {
 }
 
 // rebuild rewrites a golden record from its MATCH links; it writes a new
-// version only when the content changes. p, when set, is the plan that
-// touched it: a golden record it creates is built from its links alone,
-// and the record its write stored from the body in hand.
-func (l *Linker) rebuild(ctx context.Context, ltx registry.Tx, golden string, p *plan) error {
+// version only when the content changes. g is what the decisions that
+// touched it know: a golden record they created is stored without reading
+// a prior version, and the records their writes stored are taken from the
+// bodies in hand.
+func (l *Linker) rebuild(ctx context.Context, ltx registry.Tx, golden string, g *goldenSet) error {
 	gtype, gid, _ := strings.Cut(golden, "/")
-	fresh := p != nil && p.fresh[golden]
+	fresh := g.fresh[golden]
 	var links, redirect []*registry.Link
-	if fresh {
-		for _, k := range p.puts {
+	if fresh && g.puts != nil {
+		for _, k := range g.puts {
 			if k.Golden() == golden && k.MatchResult == registry.MatchResultMatch {
 				links = append(links, k)
 			}
@@ -101,8 +102,10 @@ func (l *Linker) rebuild(ctx context.Context, ltx registry.Tx, golden string, p 
 		if links, err = ltx.Links(ctx, registry.LinkFilter{GoldenType: gtype, GoldenID: gid, MatchResult: []string{registry.MatchResultMatch}}); err != nil {
 			return err
 		}
-		if redirect, err = ltx.Links(ctx, registry.LinkFilter{SourceType: gtype, SourceID: gid, MatchResult: []string{registry.MatchResultRedirect}}); err != nil {
-			return err
+		if !fresh {
+			if redirect, err = ltx.Links(ctx, registry.LinkFilter{SourceType: gtype, SourceID: gid, MatchResult: []string{registry.MatchResultRedirect}}); err != nil {
+				return err
+			}
 		}
 	}
 	var recs []sourceRecord
@@ -112,7 +115,7 @@ func (l *Linker) rebuild(ctx context.Context, ltx registry.Tx, golden string, p 
 		if err != nil || r.Deleted {
 			continue
 		}
-		body := p.body(k.Source())
+		body := g.body(k.Source())
 		if body == nil {
 			if body, err = registry.DecodeStored(r); err != nil {
 				return err
@@ -122,9 +125,12 @@ func (l *Linker) rebuild(ctx context.Context, ltx registry.Tx, golden string, p 
 		kept = append(kept, k)
 	}
 	var body map[string]any
-	if gtype == registry.TypePerson {
+	switch {
+	case g.retire[golden] && len(links) == 0 && len(redirect) == 0:
+		// An undone decision created it, and nothing links to it now.
+	case gtype == registry.TypePerson:
 		body = l.person(gid, recs, kept, redirect)
-	} else {
+	default:
 		body = linkage(recs, kept)
 	}
 	if fresh {
@@ -134,28 +140,7 @@ func (l *Linker) rebuild(ctx context.Context, ltx registry.Tx, golden string, p 
 		_, err := l.w.Create(ctx, ltx, gtype, gid, body)
 		return err
 	}
-	if cur := p.storedVersion(golden); cur != nil && body != nil {
-		return l.writeOver(ctx, ltx, cur, gtype, gid, body)
-	}
 	return l.write(ctx, ltx, gtype, gid, body)
-}
-
-// storedVersion returns the current version of golden the plan read
-// before changing anything (nil: not read, none, or deleted). Nothing but
-// its rebuild writes a golden record while the plan commits.
-func (p *plan) storedVersion(golden string) *registry.Resource {
-	if p == nil {
-		return nil
-	}
-	return p.stored[golden]
-}
-
-// body returns the body the plan's write stored for ref, or nil.
-func (p *plan) body(ref string) map[string]any {
-	if p == nil {
-		return nil
-	}
-	return p.bodies[ref]
 }
 
 // write stores body as gtype/gid unless the current version says the same;
@@ -195,20 +180,6 @@ func (l *Linker) writeOver(ctx context.Context, ltx registry.Tx, cur *registry.R
 	}
 	_, err = l.w.Replace(ctx, ltx, cur, gtype, gid, body)
 	return err
-}
-
-// restoreGolden puts back a golden record's prior content (undo); nil
-// content means it did not exist.
-func (l *Linker) restoreGolden(ctx context.Context, ltx registry.Tx, golden string, prior []byte) error {
-	gtype, gid, _ := strings.Cut(golden, "/")
-	if prior == nil {
-		return l.write(ctx, ltx, gtype, gid, nil)
-	}
-	body, err := fhir.DecodeJSON(prior)
-	if err != nil {
-		return err
-	}
-	return l.write(ctx, ltx, gtype, gid, body)
 }
 
 // sameContent compares two resources ignoring meta's versionId and lastUpdated.

@@ -386,3 +386,56 @@ func TestStewardLinksTwoLocations(t *testing.T) {
 		}
 	})
 }
+
+// TestUndoRebuildsGoldenFromLinks checks that undoing a decision puts its
+// links back and rebuilds its golden records from the links as they are
+// now: a Person the undone decision created stays while another record
+// still links to it, and goes once nothing does.
+func TestUndoRebuildsGoldenFromLinks(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		ctx := registry.WithActor(context.Background(), registry.Actor{Name: "steward-ann", Kind: "user"})
+		k := openLinked(t, s)
+		firstOp := func(id string) int64 {
+			t.Helper()
+			hist, err := k.s.LinkHistory(context.Background(), nil, []string{id})
+			if err != nil || len(hist) == 0 {
+				t.Fatalf("link history of %s: %v, %v", id, hist, err)
+			}
+			return hist[0].OpID
+		}
+		a := k.create(t, patient("http://ehr.example/fhir", "1", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344"))
+		c := k.create(t, patient("http://lab.example/fhir", "L9", "Zofia", "Wisniewska", "1971-03-09", "555-201-3344"))
+		if c.Golden != a.Golden {
+			t.Fatalf("the same person from two sources: %s and %s", a.Golden, c.Golden)
+		}
+		// Undo the decision that created the Person with a: c, linked by
+		// a later decision, keeps it.
+		undo, err := k.l.Undo(ctx, firstOp(a.Resource.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := k.read(t, a.Golden)
+		if got := personLinks(p); p["active"] != true || len(got) != 1 || got[0] != "Patient/"+c.Resource.ID {
+			t.Fatalf("after the undo the Person is active %v with links %v, want c's alone", p["active"], got)
+		}
+		if got := k.links(t, registry.LinkFilter{SourceType: registry.TypePatient, SourceID: a.Resource.ID}); len(got) != 0 {
+			t.Fatalf("a's links after the undo: %+v", got)
+		}
+		// Undoing the undo links a again.
+		if _, err := k.l.Undo(ctx, undo.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := personLinks(k.read(t, a.Golden)); len(got) != 2 {
+			t.Fatalf("after the undo of the undo the Person links %v", got)
+		}
+		// A Person of one record goes with the undo of its creation.
+		d := k.create(t, patient("http://ehr.example/fhir", "2", "Marek", "Kowalczyk", "1958-11-23", "555-909-1212"))
+		if _, err := k.l.Undo(ctx, firstOp(d.Resource.ID)); err != nil {
+			t.Fatal(err)
+		}
+		gt, gid, _ := strings.Cut(d.Golden, "/")
+		if _, err := k.svc.Read(context.Background(), gt, gid); registry.ErrorCode(err) != registry.EGone {
+			t.Fatalf("the Person the undone decision created: %v, want it deleted", err)
+		}
+	})
+}

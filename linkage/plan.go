@@ -27,7 +27,6 @@ type plan struct {
 
 	puts, removes []*registry.Link
 	touched       []string            // golden records to rebuild, in order
-	restore       map[string]*[]byte  // undo: golden bodies to restore instead of rebuilding (nil: delete)
 	seen          map[string]struct{} // touched, as a set
 	op            *registry.Op
 	capped        []string // blocking keys the matcher could not use (report.go)
@@ -38,16 +37,24 @@ type plan struct {
 	// bodies are the records this plan's write stored, by "Type/id": a
 	// golden record built from them needs not read and decode them again.
 	bodies map[string]map[string]any
-	// stored are the current versions of the golden records it touches,
-	// as snapshot read them (nil: none or deleted): their rebuild compares
-	// with them without reading them again.
-	stored map[string]*registry.Resource
+	// undo: the plan puts back the links of an earlier decision as they
+	// were (no review link is dropped), and deletes the golden records
+	// that decision created once no record is linked to them.
+	undo   bool
+	retire map[string]bool
 }
 
-// snapshot is the prior state an Op keeps in Before.
+// snapshot is the prior state an Op keeps in Before: its links, and the
+// golden records it touched. An undo puts the links back and rebuilds the
+// golden records from them (the records may have changed since), so their
+// bodies are not kept.
 type snapshot struct {
 	Links   []linkState   `json:"links"`
 	Goldens []goldenState `json:"goldens"`
+	// Format 1: Goldens name the golden records and those the decision
+	// created. 0 (ops written before it): each holds its prior body, none
+	// when it did not exist.
+	Format int `json:"format,omitempty"`
 }
 
 type linkState struct {
@@ -65,7 +72,17 @@ func keyOf(k *registry.Link) linkKey {
 
 type goldenState struct {
 	Ref  string          `json:"ref"`
-	Body json.RawMessage `json:"body,omitempty"` // nil: did not exist (or was deleted)
+	New  bool            `json:"new,omitempty"`  // format 1: the decision created it
+	Body json.RawMessage `json:"body,omitempty"` // format 0: the prior body (nil: did not exist, or was deleted)
+}
+
+// created reports whether the decision created g: undoing it deletes g
+// when no record is linked to it any more.
+func (s *snapshot) created(g goldenState) bool {
+	if s.Format >= 1 {
+		return g.New
+	}
+	return g.Body == nil
 }
 
 func (l *Linker) newPlan(ltx registry.Tx, kind, actor, reason string) *plan {
@@ -145,9 +162,11 @@ func (p *plan) linkTo(ctx context.Context, golden string, self *registry.Link, d
 // changed reports whether the plan changes any link.
 func (p *plan) changed() bool { return len(p.puts)+len(p.removes) > 0 }
 
-// commit records the decision and applies it.
+// commit records the decision and applies it. The golden records it
+// touched are rebuilt now, or once when the batch it is part of settles
+// (settle.go).
 func (p *plan) commit(ctx context.Context) error {
-	if p.restore == nil {
+	if !p.undo {
 		if err := p.dropOrphanReviews(ctx); err != nil {
 			return err
 		}
@@ -187,14 +206,13 @@ func (p *plan) commit(ctx context.Context) error {
 	if sim {
 		return nil
 	}
-	for _, g := range p.touched {
-		if body, ok := p.restore[g]; ok {
-			if err := p.l.restoreGolden(ctx, p.ltx, g, *body); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := p.l.rebuild(ctx, p.ltx, g, p); err != nil {
+	if b := goldenBatchFrom(ctx, p.ltx); b != nil {
+		b.add(p)
+		return nil
+	}
+	g := p.goldens()
+	for _, ref := range p.touched {
+		if err := p.l.rebuild(ctx, p.ltx, ref, g); err != nil {
 			return err
 		}
 	}
@@ -243,8 +261,8 @@ func (p *plan) dropOrphanReviews(ctx context.Context) error {
 	return nil
 }
 
-// snapshot returns the JSON of the prior state of every link and golden
-// record the plan touches.
+// snapshot returns the JSON of the prior state of every link the plan
+// changes, and the golden records it touches.
 func (p *plan) snapshot(ctx context.Context) ([]byte, error) {
 	var s snapshot
 	done := map[linkKey]bool{}
@@ -264,26 +282,9 @@ func (p *plan) snapshot(ctx context.Context) ([]byte, error) {
 		}
 		s.Links = append(s.Links, st)
 	}
+	s.Format = 1
 	for _, g := range p.touched {
-		t, id, _ := strings.Cut(g, "/")
-		st := goldenState{Ref: g}
-		if p.fresh[g] {
-			s.Goldens = append(s.Goldens, st) // did not exist
-			continue
-		}
-		r, err := p.ltx.Read(ctx, t, id)
-		switch {
-		case registry.ErrorCode(err) == registry.ENotFound:
-		case err != nil:
-			return nil, err
-		case !r.Deleted:
-			st.Body = r.Body
-			if p.stored == nil {
-				p.stored = map[string]*registry.Resource{}
-			}
-			p.stored[g] = r
-		}
-		s.Goldens = append(s.Goldens, st)
+		s.Goldens = append(s.Goldens, goldenState{Ref: g, New: p.fresh[g]})
 	}
 	return json.Marshal(s)
 }

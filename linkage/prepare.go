@@ -7,14 +7,16 @@ import (
 	"idem/registry"
 )
 
-// Prepare is the link step's look ahead over a batch about to be written
-// (registry.Linker): the store reads at once how many records hold each
+// Prepare begins a batch about to be written (registry.Linker): its
+// decisions leave their golden records to Settle. It looks ahead over the
+// batch: the store reads at once how many records hold each
 // of the batch's blocking keys, and starts reading each record's written
 // candidates beside the writer, in the order the records will be linked,
 // so that scoring inside the transaction finds them read. The queries are
 // the ones score will ask: the record's stored blocking keys, with the
 // current model's cap and candidate limit.
-func (l *Linker) Prepare(ctx context.Context, tx registry.Tx, batch []*registry.Write) error {
+func (l *Linker) Prepare(ctx context.Context, tx registry.Tx, batch []*registry.Write) (context.Context, error) {
+	ctx = withGoldenBatch(ctx, tx)
 	seen := map[string]bool{}
 	var keys []string
 	byType := map[string][]registry.CandidateQuery{}
@@ -36,13 +38,15 @@ func (l *Linker) Prepare(ctx context.Context, tx registry.Tx, batch []*registry.
 		byType[w.Type] = append(byType[w.Type], registry.CandidateQuery{Keys: w.Index.Keys, KeyCap: model.KeyCap(w.Type), Max: model.MaxCandidates(w.Type),
 			Decode: l.matcher.decodeCandidate})
 	}
-	if err := tx.PrefetchBlocking(ctx, keys); err != nil {
-		return err
+	if len(keys) > 0 {
+		if err := tx.PrefetchBlocking(ctx, keys); err != nil {
+			return nil, err
+		}
 	}
 	for _, typ := range types {
 		tx.PrefetchCandidates(ctx, typ, byType[typ])
 	}
-	return nil
+	return ctx, nil
 }
 
 // decodeCandidate gives the readers that read a batch's candidates ahead

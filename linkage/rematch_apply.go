@@ -2,6 +2,7 @@ package linkage
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"idem/registry"
@@ -49,6 +50,12 @@ func (l *Linker) ApplyRematchProgress(ctx context.Context, r *Rematch, reason st
 			reviews = append(reviews, id)
 		}
 	}
+	// The records moving to one golden record are applied together, in
+	// one transaction (unless a chunk ends among them): it is rebuilt once
+	// for all of them, not once per record. A first load's Person of three
+	// sources would otherwise be written three times, its records being
+	// far apart in the stored order.
+	slices.SortStableFunc(moves, func(a, b string) int { return strings.Compare(r.to(a), r.to(b)) })
 	total := len(moves) + len(reviews)
 	step := func(before int) func(int) error {
 		if progress == nil {
@@ -56,29 +63,31 @@ func (l *Linker) ApplyRematchProgress(ctx context.Context, r *Rematch, reason st
 		}
 		return func(done int) error { return progress(before+done, total) }
 	}
-	if err := l.inChunks(ctx, moves, step(0), func(ltx registry.Tx, id string) error {
+	if err := l.inChunks(ctx, moves, step(0), func(ctx context.Context, ltx registry.Tx, id string) error {
 		return l.applyMatch(ctx, ltx, r, id, resolve, reason)
 	}); err != nil {
 		return err
 	}
-	return l.inChunks(ctx, reviews, step(len(moves)), func(ltx registry.Tx, id string) error {
+	return l.inChunks(ctx, reviews, step(len(moves)), func(ctx context.Context, ltx registry.Tx, id string) error {
 		return l.applyReview(ctx, ltx, r, id, resolve, reason)
 	})
 }
 
 // inChunks runs fn for each id, applyChunk ids per transaction (on SQLite
-// live writes queue for the writer between two of them); progress, when
-// set, hears of the ids done after each.
-func (l *Linker) inChunks(ctx context.Context, ids []string, progress func(done int) error, fn func(ltx registry.Tx, id string) error) error {
+// live writes queue for the writer between two of them), each transaction
+// a batch whose golden records are rebuilt once, at its end; progress,
+// when set, hears of the ids done after each.
+func (l *Linker) inChunks(ctx context.Context, ids []string, progress func(done int) error, fn func(ctx context.Context, ltx registry.Tx, id string) error) error {
 	for start := 0; start < len(ids); start += applyChunk {
 		chunk := ids[start:min(start+applyChunk, len(ids))]
 		err := l.write0(ctx, func(ltx registry.Tx) error {
+			bctx := withGoldenBatch(ctx, ltx)
 			for _, id := range chunk {
-				if err := fn(ltx, id); err != nil {
+				if err := fn(bctx, ltx, id); err != nil {
 					return err
 				}
 			}
-			return nil
+			return l.Settle(bctx, ltx)
 		})
 		if err != nil {
 			return err

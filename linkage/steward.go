@@ -10,8 +10,9 @@ import (
 )
 
 // The steward operations. Each runs in one transaction, is recorded as an
-// Op with the prior state of everything it changes (so Undo restores it
-// exactly), and writes MANUAL links, which re-matching never overrides.
+// Op with the prior state of the links it changes (so Undo puts them back
+// exactly, and rebuilds the golden records from them), and writes MANUAL
+// links, which re-matching never overrides.
 
 // splitRef parses "Type/id" and checks the type is one of want.
 func splitRef(ref, what string, want ...string) (string, string, error) {
@@ -270,8 +271,10 @@ func (l *Linker) Links() registry.LinkStore { return l.store }
 
 func (l *Linker) links() registry.LinkStore { return l.store }
 
-// Undo reverses a decision, restoring its links and golden records to
-// exactly their state before it. A decision whose links a later decision
+// Undo reverses a decision: its links are put back exactly as they were
+// before it, and its golden records rebuilt from them (the content they
+// had then, unless their records changed since; one it created and that
+// nothing links to any more is deleted). A decision whose links a later decision
 // changed is undone only after that later one (409 otherwise). The undo is
 // itself a decision, so it can be undone too.
 func (l *Linker) Undo(ctx context.Context, id int64) (*registry.Op, error) {
@@ -299,7 +302,7 @@ func (l *Linker) Undo(ctx context.Context, id int64) (*registry.Op, error) {
 			return registry.Errorf(registry.EConflict, "decision %d was already undone by decision %d", id, op.UndoneBy)
 		}
 		p := l.newPlan(ltx, "undo", registry.ActorFrom(ctx).Name, fmt.Sprintf("undo of decision %d (%s)", id, op.Kind))
-		p.undoes, p.restore, p.undoneKind = id, map[string]*[]byte{}, op.Kind
+		p.undoes, p.undoneKind, p.undo = id, op.Kind, true
 		for _, st := range snap.Links {
 			if st.Prior == nil {
 				p.removes = append(p.removes, &registry.Link{GoldenType: st.Key.GoldenType, GoldenID: st.Key.GoldenID, SourceType: st.Key.SourceType, SourceID: st.Key.SourceID})
@@ -309,13 +312,16 @@ func (l *Linker) Undo(ctx context.Context, id int64) (*registry.Op, error) {
 			k.ID = 0
 			p.puts = append(p.puts, &k)
 		}
+		// The golden records are rebuilt from the links put back; those
+		// the decision created go when nothing links to them any more.
 		for _, g := range snap.Goldens {
-			body := []byte(g.Body)
-			if g.Body == nil {
-				body = nil
-			}
 			p.touch(g.Ref)
-			p.restore[g.Ref] = &body
+			if snap.created(g) {
+				if p.retire == nil {
+					p.retire = map[string]bool{}
+				}
+				p.retire[g.Ref] = true
+			}
 		}
 		if err := p.commit(ctx); err != nil {
 			return err

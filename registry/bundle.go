@@ -176,13 +176,14 @@ func (s *Service) transaction(ctx context.Context, entries []*entry, base string
 		if err := s.rewriteRefs(ctx, tx, refs, resolved); err != nil {
 			return err
 		}
-		if err := s.prepare(ctx, tx, len(entries), func(i int) (string, MatchIndex) {
+		bctx, err := s.prepare(ctx, tx, len(entries), func(i int) (string, MatchIndex) {
 			return entries[i].typ, entries[i].keys
-		}); err != nil {
+		})
+		if err != nil {
 			return err
 		}
 		audit := &auditBatch{}
-		wctx := withAuditBatch(ctx, audit)
+		wctx := withAuditBatch(bctx, audit)
 		for _, method := range []string{"DELETE", "POST", "PUT"} {
 			for _, e := range entries {
 				if e.method == method {
@@ -191,6 +192,9 @@ func (s *Service) transaction(ctx context.Context, entries []*entry, base string
 					}
 				}
 			}
+		}
+		if err := s.settleBatch(wctx, tx); err != nil {
+			return err
 		}
 		return s.auditBatch(ctx, tx, audit)
 	})
@@ -452,12 +456,12 @@ func (s *Service) batchOne(ctx context.Context, e *entry, base string) (*Outcome
 	return out, err, nil
 }
 
-// prepare runs the link step's look ahead (Linker.Prepare) over the n
-// records of a batch, record(i) giving the type and match index of the
-// i-th (none: not a record to write).
-func (s *Service) prepare(ctx context.Context, tx Tx, n int, record func(i int) (string, MatchIndex)) error {
+// prepare begins a batch of n records (Linker.Prepare), record(i) giving
+// the type and match index of the i-th (none: not a record to write), and
+// returns the context its writes run in.
+func (s *Service) prepare(ctx context.Context, tx Tx, n int, record func(i int) (string, MatchIndex)) (context.Context, error) {
 	if s.Link == nil {
-		return nil
+		return ctx, nil
 	}
 	batch := make([]*Write, 0, n)
 	for i := 0; i < n; i++ {
@@ -465,10 +469,15 @@ func (s *Service) prepare(ctx context.Context, tx Tx, n int, record func(i int) 
 			batch = append(batch, &Write{Type: typ, Index: ix})
 		}
 	}
-	if len(batch) == 0 {
+	return s.Link.Prepare(ctx, tx, batch)
+}
+
+// settleBatch ends the batch begun in ctx (Linker.Settle).
+func (s *Service) settleBatch(ctx context.Context, tx Tx) error {
+	if s.Link == nil {
 		return nil
 	}
-	return s.Link.Prepare(ctx, tx, batch)
+	return s.Link.Settle(ctx, tx)
 }
 
 // prepareKeys computes the blocking keys of every POST and PUT entry on all

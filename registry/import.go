@@ -118,17 +118,18 @@ func (s *Service) importTx(ctx context.Context, tx Tx, recs []*ImportRecord) ([]
 			targets[i] = found.ID
 		}
 	}
-	if err := s.prepare(ctx, tx, len(recs), func(i int) (string, MatchIndex) {
+	bctx, err := s.prepare(ctx, tx, len(recs), func(i int) (string, MatchIndex) {
 		if recs[i].Err != nil || results[i] != nil {
 			return "", MatchIndex{}
 		}
 		return recs[i].Type, recs[i].keys
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	batch := map[string]string{} // criteria → id written earlier in this batch
 	audit := &auditBatch{}
-	wctx := withAuditBatch(ctx, audit)
+	wctx := withAuditBatch(bctx, audit)
 	for i, r := range recs {
 		if r.Err != nil {
 			results[i] = rejected(r, r.Err)
@@ -149,6 +150,9 @@ func (s *Service) importTx(ctx context.Context, tx Tx, recs []*ImportRecord) ([]
 			batch[key] = out.Resource.ID
 		}
 		results[i] = accepted(r, out)
+	}
+	if err := s.settleBatch(wctx, tx); err != nil {
+		return nil, err
 	}
 	if err := s.auditBatch(ctx, tx, audit); err != nil {
 		return nil, err

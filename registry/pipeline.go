@@ -17,7 +17,9 @@ import (
 //
 // A batch (a transaction Bundle, an import batch) first runs the link
 // step's look ahead over all its records (Linker.Prepare), then each
-// record the steps below, then the audit step once for all its records.
+// record the steps below, then rebuilds the golden records its links
+// touched, once each (Linker.Settle), then the audit step once for all
+// its records.
 //
 //  1. authorize: may the acting client or user (ActorFrom(ctx)) make this
 //     write, given the stored record's owner and the new record's
@@ -31,7 +33,7 @@ import (
 //     features (Writer).
 //  5. link: the record is matched and linked to its golden record, or
 //     unlinked when deleted (Linker.Link); golden records are written
-//     through the system path below.
+//     through the system path below (in a batch, when it settles).
 //  6. audit: an AuditEvent for the write (AuditTrail). A batch's writes
 //     are audited together when the batch ends (AuditBatch): a few events
 //     each naming up to a hundred records with the decision each made.
@@ -61,12 +63,17 @@ type Authorizer interface {
 
 // Linker is the pipeline's resolve and link steps.
 type Linker interface {
-	// Prepare looks ahead over a batch about to be written in tx (a
-	// transaction Bundle, an import batch): each Write holds the record's
-	// Type and Index only. It has the store read at once what the batch's
-	// link steps will ask (blocking key counts; candidates, beside the
-	// writer where the store can), before anything of the batch is written.
-	Prepare(ctx context.Context, tx Tx, batch []*Write) error
+	// Prepare begins a batch about to be written in tx (a transaction
+	// Bundle, an import batch) and returns the context its writes run
+	// in. It looks ahead over the batch (each Write holds the record's
+	// Type and Index only): the store reads at once what the batch's link
+	// steps will ask (blocking key counts; candidates, beside the writer
+	// where the store can), before anything of the batch is written.
+	Prepare(ctx context.Context, tx Tx, batch []*Write) (context.Context, error)
+	// Settle ends the batch begun in ctx, after its last write and
+	// before its audit step: the golden records its links touched are
+	// rebuilt, once each.
+	Settle(ctx context.Context, tx Tx) error
 	// Resolve rewrites w.Resource before it is stored.
 	Resolve(ctx context.Context, tx Tx, w *Write) error
 	// Link links the stored version (or unlinks a deleted record) and

@@ -29,8 +29,13 @@ func (s *steps) Resolve(_ context.Context, _ registry.Tx, w *registry.Write) err
 	return nil
 }
 
-func (s *steps) Prepare(_ context.Context, _ registry.Tx, batch []*registry.Write) error {
+func (s *steps) Prepare(ctx context.Context, _ registry.Tx, batch []*registry.Write) (context.Context, error) {
 	s.calls = append(s.calls, "prepare "+strconv.Itoa(len(batch)))
+	return ctx, nil
+}
+
+func (s *steps) Settle(context.Context, registry.Tx) error {
+	s.calls = append(s.calls, "settle")
 	return nil
 }
 
@@ -92,16 +97,17 @@ func TestPipelineRunsEveryStepInOrder(t *testing.T) {
 		if n := search(t, svc, registry.TypePerson, "").Total; n != 3 {
 			t.Fatalf("%d Persons written by the link step through the system path, want 3", n)
 		}
-		// A transaction Bundle runs every step per entry but the audit
-		// step, which runs once at its end over all of them.
+		// A transaction Bundle begins a batch, runs every step per entry
+		// but the audit step, settles the batch, then runs the audit step
+		// once over all of them.
 		st.calls, st.refuse = nil, false
 		if _, err := bundle(t, svc, `{"resourceType":"Bundle","type":"transaction","entry":[
 			{"resource":{"resourceType":"Patient","name":[{"family":"One"}]},"request":{"method":"POST","url":"Patient"}},
 			{"resource":{"resourceType":"Patient","name":[{"family":"Two"}]},"request":{"method":"POST","url":"Patient"}}]}`); err != nil {
 			t.Fatal(err)
 		}
-		want = []string{"authorize create", "resolve create", "link create",
-			"authorize create", "resolve create", "link create", "audit batch create,create"}
+		want = []string{"prepare 0", "authorize create", "resolve create", "link create",
+			"authorize create", "resolve create", "link create", "settle", "audit batch create,create"}
 		if !slices.Equal(st.calls, want) {
 			t.Fatalf("transaction steps:\n %s\nwant\n %s", strings.Join(st.calls, ", "), strings.Join(want, ", "))
 		}

@@ -1,0 +1,105 @@
+package linkage
+
+import (
+	"context"
+
+	"idem/registry"
+)
+
+// goldenSet is what rebuilding golden records needs to know of the
+// decisions that touched them.
+type goldenSet struct {
+	tx    registry.Tx         // a batch's transaction
+	order []string            // golden records to rebuild, in the order first touched
+	seen  map[string]struct{} // order, as a set
+	// fresh: created by these decisions, so no version of them is stored.
+	fresh map[string]bool
+	// puts, when set, are every link naming a fresh golden record: it is
+	// built from them without reading its links (one decision). Unset for
+	// a batch, whose later decisions may move a record again.
+	puts []*registry.Link
+	// retire: an undo's golden records, deleted when no record is linked
+	// to them any more.
+	retire map[string]bool
+	// bodies are records the decisions' writes stored, by "Type/id".
+	bodies map[string]map[string]any
+}
+
+// goldens is the set of golden records p alone rebuilds.
+func (p *plan) goldens() *goldenSet {
+	return &goldenSet{order: p.touched, fresh: p.fresh, puts: p.puts, retire: p.retire, bodies: p.bodies}
+}
+
+// body returns the body a decision's write stored for ref, or nil.
+func (g *goldenSet) body(ref string) map[string]any {
+	return g.bodies[ref]
+}
+
+// A batch of decisions (a transaction Bundle, an import batch, a chunk of
+// a re-match's apply) rebuilds each golden record it touched once, when
+// it settles, instead of once per decision: a golden record three records
+// of one batch joined is written once, not three times. Nothing a decision
+// reads while the batch runs is a golden record's content: decisions read
+// links and records. Each decision is still recorded, audited and undoable
+// on its own.
+type goldenBatchKey struct{}
+
+// withGoldenBatch returns ctx in which plans committed in tx leave their
+// golden records to settle.
+func withGoldenBatch(ctx context.Context, tx registry.Tx) context.Context {
+	return context.WithValue(ctx, goldenBatchKey{}, &goldenSet{tx: tx, seen: map[string]struct{}{}})
+}
+
+// goldenBatchFrom returns the batch of ctx that tx's plans join, or nil
+// (a plan of another transaction rebuilds its golden records itself).
+func goldenBatchFrom(ctx context.Context, tx registry.Tx) *goldenSet {
+	b, _ := ctx.Value(goldenBatchKey{}).(*goldenSet)
+	if b == nil || b.tx != tx {
+		return nil
+	}
+	return b
+}
+
+// add takes the golden records p touched into the batch.
+func (b *goldenSet) add(p *plan) {
+	for _, g := range p.touched {
+		if _, ok := b.seen[g]; !ok {
+			b.seen[g] = struct{}{}
+			b.order = append(b.order, g)
+		}
+	}
+	for g := range p.fresh {
+		if b.fresh == nil {
+			b.fresh = map[string]bool{}
+		}
+		b.fresh[g] = true
+	}
+	for g := range p.retire {
+		if b.retire == nil {
+			b.retire = map[string]bool{}
+		}
+		b.retire[g] = true
+	}
+	for ref, body := range p.bodies {
+		if b.bodies == nil {
+			b.bodies = map[string]map[string]any{}
+		}
+		b.bodies[ref] = body // a record written twice in the batch: its last version
+	}
+}
+
+// Settle ends a batch's link steps (registry.Linker): every golden record
+// its decisions touched is rebuilt from its links, once.
+func (l *Linker) Settle(ctx context.Context, tx registry.Tx) error {
+	b := goldenBatchFrom(ctx, tx)
+	if b == nil {
+		return nil
+	}
+	for _, g := range b.order {
+		if err := l.rebuild(ctx, tx, g, b); err != nil {
+			return err
+		}
+	}
+	*b = goldenSet{tx: tx, seen: map[string]struct{}{}}
+	return nil
+}
