@@ -201,3 +201,55 @@ func (k *linked) goldenOf(t *testing.T, source string) string {
 	}
 	return page.Links[0].Golden()
 }
+
+// TestRematchDecisionsAuditedTogether checks the audit of a re-match's
+// apply: each record's decision is its own Op, and the decisions of one
+// transaction are audited together, a hundred at most per event, each
+// record an entity with its decision and reason, its golden record an
+// entity of the same event.
+func TestRematchDecisionsAuditedTogether(t *testing.T) {
+	recs, _ := generatedPatients(t, 100, "")
+	sqltest.ForEach(t, func(t *testing.T, _ string, s *sqlstore.Store) {
+		ctx := registry.WithActor(context.Background(), registry.SystemActor("test"))
+		k := openLinked(t, s)
+		k.svc.Audit = registry.NewAuditor(s, k.svc.Writer, "")
+		var ids []string
+		unlinked := &registry.Service{Store: s, Writer: k.svc.Writer, Steps: registry.Steps{Link: k.l.Deferred()}}
+		for _, r := range recs {
+			out, err := unlinked.Create(ctx, registry.TypePatient, clone(r), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, "Patient/"+out.Resource.ID)
+		}
+		r, err := k.l.PlanLinkUnlinked(ctx, registry.TypePatient, k.l.matcher.models.Current(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Changed() <= maxAuditEntities || r.Changed() > applyChunk {
+			t.Fatalf("%d records to link, want one transaction's worth and more than one event's", r.Changed())
+		}
+		if err := k.l.ApplyRematch(ctx, r, "test load"); err != nil {
+			t.Fatal(err)
+		}
+		evs := k.auditEvents(t, "subtype=rematch&_count=100")
+		if want := (r.Changed() + maxAuditEntities - 1) / maxAuditEntities; len(evs) != want {
+			t.Fatalf("%d re-match events for %d decisions, want %d", len(evs), r.Changed(), want)
+		}
+		decisions := map[string]bool{}
+		for _, id := range ids {
+			found := k.auditEvents(t, "subtype=rematch&entity="+id)
+			if len(found) != 1 {
+				t.Fatalf("%s: %d re-match events, want 1", id, len(found))
+			}
+			item := auditItemOf(t, found[0], id)
+			if item["decision"] == "" || item["reason"] != "test load" || decisions[item["decision"]] {
+				t.Fatalf("%s: entity details %v, want a decision of its own and the reason", id, item)
+			}
+			decisions[item["decision"]] = true
+			if refs, _ := entityRefs(found[0]); !slices.Contains(refs, k.goldenOf(t, id)) {
+				t.Fatalf("%s: event entities %v lack its golden record", id, refs)
+			}
+		}
+	})
+}

@@ -194,7 +194,9 @@ func (p *plan) commit(ctx context.Context) error {
 				return err
 			}
 		}
-		if !p.inWrite {
+		if b := goldenBatchFrom(ctx, p.ltx); b != nil && !p.inWrite && !sim {
+			b.audit(ctx, p) // audited with the batch's other decisions when it settles
+		} else if !p.inWrite {
 			if err := p.audit(ctx); err != nil {
 				return err
 			}

@@ -56,6 +56,18 @@ func (l *Linker) ApplyRematchProgress(ctx context.Context, r *Rematch, reason st
 	// sources would otherwise be written three times, its records being
 	// far apart in the stored order.
 	slices.SortStableFunc(moves, func(a, b string) int { return strings.Compare(r.to(a), r.to(b)) })
+	// A new golden record is created by the chunk that holds its first
+	// record: no version of it is stored before, nor any link to it.
+	createdIn := map[string]int{} // new golden record (placeholder) → its chunk
+	chunkOf := make(map[string]int, len(moves))
+	for i, id := range moves {
+		chunkOf[id] = i / applyChunk
+		if to := r.to(id); isNew(to) {
+			if _, ok := createdIn[to]; !ok {
+				createdIn[to] = i / applyChunk
+			}
+		}
+	}
 	total := len(moves) + len(reviews)
 	step := func(before int) func(int) error {
 		if progress == nil {
@@ -63,24 +75,29 @@ func (l *Linker) ApplyRematchProgress(ctx context.Context, r *Rematch, reason st
 		}
 		return func(done int) error { return progress(before+done, total) }
 	}
-	if err := l.inChunks(ctx, moves, step(0), func(ctx context.Context, ltx registry.Tx, id string) error {
-		return l.applyMatch(ctx, ltx, r, id, resolve, reason)
+	if err := l.inChunks(ctx, r.Type, moves, step(0), func(ctx context.Context, ltx registry.Tx, id string) error {
+		c, ok := createdIn[r.to(id)]
+		return l.applyMatch(ctx, ltx, r, id, resolve, reason, ok && c == chunkOf[id])
 	}); err != nil {
 		return err
 	}
-	return l.inChunks(ctx, reviews, step(len(moves)), func(ctx context.Context, ltx registry.Tx, id string) error {
+	return l.inChunks(ctx, r.Type, reviews, step(len(moves)), func(ctx context.Context, ltx registry.Tx, id string) error {
 		return l.applyReview(ctx, ltx, r, id, resolve, reason)
 	})
 }
 
-// inChunks runs fn for each id, applyChunk ids per transaction (on SQLite
-// live writes queue for the writer between two of them), each transaction
-// a batch whose golden records are rebuilt once, at its end; progress,
-// when set, hears of the ids done after each.
-func (l *Linker) inChunks(ctx context.Context, ids []string, progress func(done int) error, fn func(ctx context.Context, ltx registry.Tx, id string) error) error {
+// inChunks runs fn for each id of typ, applyChunk ids per transaction (on
+// SQLite live writes queue for the writer between two of them), each
+// transaction a batch whose golden records are rebuilt once, at its end,
+// and whose records' links are read in one query; progress, when set,
+// hears of the ids done after each.
+func (l *Linker) inChunks(ctx context.Context, typ string, ids []string, progress func(done int) error, fn func(ctx context.Context, ltx registry.Tx, id string) error) error {
 	for start := 0; start < len(ids); start += applyChunk {
 		chunk := ids[start:min(start+applyChunk, len(ids))]
 		err := l.write0(ctx, func(ltx registry.Tx) error {
+			if err := ltx.LoadLinks(ctx, typ, chunk); err != nil {
+				return err
+			}
 			bctx := withGoldenBatch(ctx, ltx)
 			for _, id := range chunk {
 				if err := fn(bctx, ltx, id); err != nil {
@@ -101,8 +118,9 @@ func (l *Linker) inChunks(ctx context.Context, ids []string, progress func(done 
 	return nil
 }
 
-// applyMatch moves one record to its golden record after the re-match.
-func (l *Linker) applyMatch(ctx context.Context, ltx registry.Tx, r *Rematch, id string, resolve func(string) string, reason string) error {
+// applyMatch moves one record to its golden record after the re-match;
+// fresh: the golden record is new, and created in this transaction.
+func (l *Linker) applyMatch(ctx context.Context, ltx registry.Tx, r *Rematch, id string, resolve func(string) string, reason string, fresh bool) error {
 	now, err := ltx.Links(ctx, registry.LinkFilter{SourceType: r.Type, SourceID: id, MatchResult: []string{registry.MatchResultMatch}})
 	if err != nil {
 		return err
@@ -125,6 +143,9 @@ func (l *Linker) applyMatch(ctx context.Context, ltx registry.Tx, r *Rematch, id
 		k.ID, k.LinkSource, k.MatchResult = 0, registry.LinkSourceAuto, registry.MatchResultMatch
 		k.GoldenType, k.GoldenID, _ = strings.Cut(to, "/")
 		k.NewGolden = isNew(r.to(id)) && r.firstOf(id)
+		if fresh {
+			p.markFresh(to)
+		}
 		p.put(&k)
 	}
 	return p.commit(ctx)

@@ -2,6 +2,10 @@ package linkage
 
 import (
 	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"idem/registry"
 )
@@ -23,6 +27,17 @@ type goldenSet struct {
 	retire map[string]bool
 	// bodies are records the decisions' writes stored, by "Type/id".
 	bodies map[string]map[string]any
+	// audits are a batch's decisions that no write's AuditEvent records
+	// (a re-match's), audited together when it settles.
+	audits []*decisionAudit
+}
+
+// decisionAudit is one decision of a batch to audit.
+type decisionAudit struct {
+	kind  string
+	agent registry.Actor
+	at    time.Time
+	item  registry.AuditItem
 }
 
 // goldens is the set of golden records p alone rebuilds.
@@ -88,8 +103,36 @@ func (b *goldenSet) add(p *plan) {
 	}
 }
 
+// audit takes p's decision into the batch's audit.
+func (b *goldenSet) audit(ctx context.Context, p *plan) {
+	entities := p.auditEntities()
+	it := registry.AuditItem{Kind: p.op.Kind, Detail: map[string]string{"decision": strconv.FormatInt(p.op.ID, 10), "reason": p.reason}}
+	if p.undoes != 0 {
+		it.Detail["undoes"] = strconv.FormatInt(p.undoes, 10)
+	}
+	// The decision's entity is its first source record; the golden
+	// records it touched follow it.
+	i := slices.IndexFunc(entities, func(e string) bool { return Matchable(strings.SplitN(e, "/", 2)[0]) })
+	if i < 0 {
+		i = 0
+	}
+	if len(entities) > 0 {
+		it.Ref = entities[i]
+		it.Touched = slices.Delete(slices.Clone(entities), i, i+1)
+	}
+	if len(it.Touched) > maxAuditEntities {
+		it.Detail["records"] = strconv.Itoa(len(it.Touched) + 1)
+		it.Touched = it.Touched[:maxAuditEntities]
+	}
+	b.audits = append(b.audits, &decisionAudit{kind: p.op.Kind, agent: registry.ActorFrom(ctx), at: p.op.At, item: it})
+}
+
 // Settle ends a batch's link steps (registry.Linker): every golden record
-// its decisions touched is rebuilt from its links, once.
+// its decisions touched is rebuilt from its links, once, and the
+// decisions no write's AuditEvent records are audited: one event per
+// kind of decision and actor for up to a hundred decisions, each
+// decision an entity with its id and reason, as a batch's writes are
+// (registry.Auditor.AuditBatch).
 func (l *Linker) Settle(ctx context.Context, tx registry.Tx) error {
 	b := goldenBatchFrom(ctx, tx)
 	if b == nil {
@@ -97,6 +140,43 @@ func (l *Linker) Settle(ctx context.Context, tx registry.Tx) error {
 	}
 	for _, g := range b.order {
 		if err := l.rebuild(ctx, tx, g, b); err != nil {
+			return err
+		}
+	}
+	type group struct {
+		first *decisionAudit
+		items []registry.AuditItem
+		at    time.Time // its last decision's
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	flush := func(g *group) error {
+		if len(g.items) == 0 {
+			return nil
+		}
+		ev := registry.AuditEvent(registry.AuditRecord{Action: "E", Subtype: g.first.kind, Outcome: registry.AuditSuccess,
+			Agent: g.first.agent, Items: g.items, Recorded: g.at, Detail: map[string]string{"records": strconv.Itoa(len(g.items))}})
+		g.items = nil
+		_, err := l.w.Create(ctx, tx, registry.TypeAuditEvent, l.w.NewResourceID(), ev)
+		return err
+	}
+	for _, a := range b.audits {
+		key := a.kind + "\x00" + a.agent.Kind + "\x00" + a.agent.Name
+		g := byKey[key]
+		if g == nil {
+			g = &group{first: a}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.items, g.at = append(g.items, a.item), a.at
+		if len(g.items) == maxAuditEntities {
+			if err := flush(g); err != nil {
+				return err
+			}
+		}
+	}
+	for _, g := range groups {
+		if err := flush(g); err != nil {
 			return err
 		}
 	}
