@@ -7,6 +7,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"idem/registry"
 	"idem/registry/sqlstore"
 )
 
@@ -17,6 +18,9 @@ type storeDB struct{ s *sqlstore.Store }
 func (d storeDB) Read() *gorm.DB { return d.s.ReadDB() }
 func (d storeDB) Write(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	return d.s.WriteDB(ctx, fn)
+}
+func (d storeDB) ReadIn(tx *gorm.DB, typ, id string, v int64) (*registry.Resource, error) {
+	return d.s.ReadIn(tx, typ, id, v)
 }
 
 // bootstrapAccess creates what an operator needs to get in: the admin

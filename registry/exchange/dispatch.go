@@ -53,7 +53,7 @@ func (s *Service) dispatch(ctx context.Context) (int, error) {
 		var rows []map[string]any
 		for i := range evs {
 			e := &evs[i]
-			rows = s.fanOut(ctx, e, subs, rows)
+			rows = s.fanOut(tx, e, subs, rows)
 		}
 		if len(rows) > 0 {
 			if err := tx.Table("sub_events").CreateInBatches(rows, 200).Error; err != nil {
@@ -109,8 +109,11 @@ func (s *Service) activeSubs(tx *gorm.DB) ([]*liveSub, error) {
 }
 
 // fanOut appends the sub_events rows of e: one per matching subscription,
-// numbered next in that subscription.
-func (s *Service) fanOut(ctx context.Context, e *outboxRow, subs []*liveSub, rows []map[string]any) []map[string]any {
+// numbered next in that subscription. A filter reads the event's record
+// in tx, the dispatch's transaction: on SQLite the write that emitted the
+// event may share its commit, and a reader connection would not find the
+// version yet (the event was lost to every filtered subscription).
+func (s *Service) fanOut(tx *gorm.DB, e *outboxRow, subs []*liveSub, rows []map[string]any) []map[string]any {
 	ev := &registry.Event{Kind: e.Kind, Type: e.Type, ID: e.ResID, Version: e.Version, Source: e.Source}
 	var ix *registry.Index
 	loaded := false
@@ -123,7 +126,7 @@ func (s *Service) fanOut(ctx context.Context, e *outboxRow, subs []*liveSub, row
 		}
 		if len(sb.p.filters) > 0 {
 			if !loaded {
-				ix, loaded = s.indexOf(ctx, ev), true
+				ix, loaded = s.indexOf(tx, ev), true
 			}
 			if !anyFilter(sb.p.filters, ev, ix) {
 				continue
@@ -154,18 +157,12 @@ func anyFilter(fs []*filter, ev *registry.Event, ix *registry.Index) bool {
 // indexOf extracts the search index of the event's focus: the version
 // written, or for a delete the version before it (a filter on a deleted
 // record matches what it was).
-func (s *Service) indexOf(ctx context.Context, ev *registry.Event) *registry.Index {
+func (s *Service) indexOf(tx *gorm.DB, ev *registry.Event) *registry.Index {
 	v := ev.Version
 	if ev.Kind == "delete" {
 		v--
 	}
-	var r *registry.Resource
-	var err error
-	if v > 0 {
-		r, err = s.reg.Store.VRead(ctx, ev.Type, ev.ID, v)
-	} else {
-		r, err = s.reg.Store.Read(ctx, ev.Type, ev.ID)
-	}
+	r, err := s.db.ReadIn(tx, ev.Type, ev.ID, max(v, 0))
 	if err != nil || r.Deleted || strings.TrimSpace(string(r.Body)) == "" {
 		return nil
 	}

@@ -20,6 +20,11 @@ import (
 type DB interface {
 	Read() *gorm.DB
 	Write(ctx context.Context, fn func(tx *gorm.DB) error) error
+	// ReadIn reads version v of typ/id (0: the current one) in tx, a
+	// transaction Write gave fn: as that transaction sees it. On SQLite a
+	// Write may share its commit with the write that stored the version,
+	// which other connections do not see until it commits.
+	ReadIn(tx *gorm.DB, typ, id string, v int64) (*registry.Resource, error)
 }
 
 // Config configures delivery and pulling.

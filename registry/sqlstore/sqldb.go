@@ -26,3 +26,12 @@ func (s *Store) WriteDB(ctx context.Context, fn func(db *gorm.DB) error) error {
 		return fn(t.db.WithContext(ctx))
 	})
 }
+
+// ReadIn reads version v of typ/id (0: the current one) in db, a
+// transaction WriteDB gave its fn, as that transaction sees it.
+func (s *Store) ReadIn(db *gorm.DB, typ, id string, v int64) (*registry.Resource, error) {
+	if v > 0 {
+		return readVersion(db, typ, id, v)
+	}
+	return readCurrent(db, typ, id)
+}
