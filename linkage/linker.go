@@ -180,7 +180,7 @@ func (l *Linker) Link(ctx context.Context, tx registry.Tx, w *registry.Write, ou
 	if w.Resource == nil {
 		p, err = l.unlinkDeleted(ctx, tx, r, true)
 	} else {
-		out.Golden, p, err = l.linkKeyed(ctx, tx, r.Type, r.ID, w.Resource, w.Index.Keys, true)
+		out.Golden, p, err = l.linkKeyed(ctx, tx, r.Type, r.ID, w.Resource, nil, w.Index.Keys, true)
 		if err == nil {
 			p.report(out) // what linking did, for import reports
 		}
@@ -222,12 +222,14 @@ type decision struct {
 // the golden record the record is linked to and the applied plan. inWrite:
 // the decision is part of a write, whose AuditEvent records it.
 func (l *Linker) link(ctx context.Context, ltx registry.Tx, typ, id string, res map[string]any, inWrite bool) (string, *plan, error) {
-	return l.linkKeyed(ctx, ltx, typ, id, res, nil, inWrite)
+	return l.linkKeyed(ctx, ltx, typ, id, res, nil, nil, inWrite)
 }
 
 // linkKeyed is link with the record's blocking keys when the write
-// computed them before its transaction (nil: computed here).
-func (l *Linker) linkKeyed(ctx context.Context, ltx registry.Tx, typ, id string, res map[string]any, keys []string, inWrite bool) (string, *plan, error) {
+// computed them before its transaction (nil: computed here), and its
+// features when a simulation has them indexed (rec; nil: extracted from
+// res, which then holds the id alone).
+func (l *Linker) linkKeyed(ctx context.Context, ltx registry.Tx, typ, id string, res map[string]any, rec *matching.Record, keys []string, inWrite bool) (string, *plan, error) {
 	current, err := ltx.Links(ctx, registry.LinkFilter{SourceType: typ, SourceID: id})
 	if err != nil {
 		return "", nil, err
@@ -244,7 +246,9 @@ func (l *Linker) linkKeyed(ctx context.Context, ltx registry.Tx, typ, id string,
 	}
 	p := l.newPlan(ltx, "link", registry.ActorFrom(ctx).Name, "")
 	p.inWrite = inWrite
-	p.wrote(typ, id, res)
+	if rec == nil {
+		p.wrote(typ, id, res)
+	}
 	if (match != nil && match.LinkSource == registry.LinkSourceManual) || !l.autoLink(typ) {
 		if match == nil {
 			return "", p, nil // independent: stewards link by hand
@@ -252,7 +256,7 @@ func (l *Linker) linkKeyed(ctx context.Context, ltx registry.Tx, typ, id string,
 		p.touch(match.Golden())
 		return match.Golden(), p, p.commit(ctx) // the record changed: refresh the golden content
 	}
-	sc, err := l.matcher.scoreKeyed(ctx, typ, res, keys, ltx.Candidates)
+	sc, err := l.matcher.scoreKeyed(ctx, typ, res, rec, keys, ltx.Candidates)
 	if err != nil {
 		return "", nil, err
 	}

@@ -131,18 +131,21 @@ type candidateFinder func(ctx context.Context, typ string, q registry.CandidateQ
 
 // score finds the candidates of res with find and scores each.
 func (m *Matcher) score(ctx context.Context, typ string, res map[string]any, find candidateFinder) (*scoring, error) {
-	return m.scoreKeyed(ctx, typ, res, nil, find)
+	return m.scoreKeyed(ctx, typ, res, nil, nil, find)
 }
 
-// scoreKeyed is score with res's blocking keys under the current model,
-// when known (nil: computed here).
-func (m *Matcher) scoreKeyed(ctx context.Context, typ string, res map[string]any, keys []string, find candidateFinder) (*scoring, error) {
+// scoreKeyed is score with res's features and blocking keys under the
+// current model, when known (nil: computed here).
+func (m *Matcher) scoreKeyed(ctx context.Context, typ string, res map[string]any, rec *matching.Record, keys []string, find candidateFinder) (*scoring, error) {
 	model := m.models.Current(ctx)
 	// The prior that two records are one entity falls as the registry grows:
 	// restate it for the number of records stored now (cached count; a
 	// young registry is scored as if it held the rules' priorMinRecords).
 	model = model.ForRegistry(typ, m.tf.total(ctx, typ))
-	sc := &scoring{model: model, tf: m.tf.For(ctx), rec: matching.Extract(typ, res)}
+	if rec == nil {
+		rec = matching.Extract(typ, res)
+	}
+	sc := &scoring{model: model, tf: m.tf.For(ctx), rec: rec}
 	if keys == nil {
 		keys = model.Keys(sc.rec)
 	}

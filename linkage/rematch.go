@@ -287,7 +287,7 @@ func (l *Linker) simulate(ctx context.Context, typ string, model *matching.Model
 		}
 		stx.next = a
 		// inWrite: no AuditEvent for a decision that is never written
-		if _, _, err := l.linkKeyed(ctx, stx, typ, id, a.body, a.query.Keys, true); err != nil {
+		if _, _, err := l.linkKeyed(ctx, stx, typ, id, a.body, a.rec, a.query.Keys, true); err != nil {
 			return nil, err
 		}
 		stx.next = nil

@@ -27,7 +27,8 @@ type recordAhead struct {
 	id    string
 	limit int32 // its place in the simulation's order (simIndex)
 	ready chan struct{}
-	body  map[string]any // nil when deleted or gone
+	body  map[string]any   // nil when deleted or gone; the id alone with rec
+	rec   *matching.Record // its features, when the simulation's index holds them
 	query registry.CandidateQuery
 	set   *registry.CandidateSet // its candidates (nil: read when linked)
 	err   error
@@ -97,6 +98,9 @@ func (l *Linker) readAhead(ctx context.Context, mtx *memTx, typ string, ids []st
 // readRecordAhead reads what linking r will read: the record, its keys
 // and its candidates (from index when set), decoded.
 func (l *Linker) readRecordAhead(ctx context.Context, mtx *memTx, typ string, index *simIndex, out *recordAhead) {
+	if index != nil && l.indexedAhead(ctx, typ, index, out) {
+		return
+	}
 	r, err := mtx.Read(ctx, typ, out.id)
 	if err != nil || r.Deleted {
 		out.err = err
@@ -118,6 +122,46 @@ func (l *Linker) readRecordAhead(ctx context.Context, mtx *memTx, typ string, in
 	} else if set, err = mtx.Candidates(ctx, typ, out.query); err != nil {
 		return // read again when linked, where the error counts
 	}
+	out.set = l.decoded(set)
+}
+
+// indexedAhead takes the record from the simulation's index, where it
+// was read with its features and keys under the simulation's model when
+// the simulation began: neither its body nor its features are read and
+// extracted again. It reports false when the index lacks it (stored after
+// the simulation began, or unreadable).
+func (l *Linker) indexedAhead(ctx context.Context, typ string, index *simIndex, out *recordAhead) bool {
+	if out.limit < 0 || int(out.limit) >= len(index.recs) {
+		return false
+	}
+	sr := &index.recs[out.limit]
+	if sr.res == nil || sr.res.ID != out.id || sr.rec == nil {
+		return false
+	}
+	d, err := l.matcher.decodeCandidate(sr.res, sr.rec)
+	if err != nil {
+		return false
+	}
+	rec, ok := d.(*matching.Record)
+	if !ok || rec == nil {
+		return false
+	}
+	model := l.matcher.models.Current(ctx)
+	keys := sr.keys
+	if keys == nil {
+		keys = []string{} // none: not computed again from the record
+	}
+	out.rec, out.body = rec, map[string]any{"resourceType": typ, "id": out.id}
+	out.query = registry.CandidateQuery{Keys: keys, KeyCap: model.KeyCap(typ), Max: model.MaxCandidates(typ)}
+	if Matchable(typ) && l.autoLink(typ) {
+		out.set = l.decoded(index.candidates(out.query, out.limit))
+	}
+	return true
+}
+
+// decoded fills set's Decoded with its candidates' features, from the
+// matcher's record cache or decoded into it.
+func (l *Linker) decoded(set *registry.CandidateSet) *registry.CandidateSet {
 	set.Decoded = make([]any, len(set.Found))
 	for i, c := range set.Found {
 		if i < len(set.Records) && set.Records[i] != nil {
@@ -126,7 +170,7 @@ func (l *Linker) readRecordAhead(ctx context.Context, mtx *memTx, typ string, in
 			}
 		}
 	}
-	out.set = set
+	return set
 }
 
 // next waits for the next record, which must be id.
