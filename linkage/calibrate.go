@@ -28,7 +28,6 @@ type Calibrator struct {
 	cfg    CalibrateConfig
 	log    *slog.Logger
 	mu     sync.Mutex // one training or apply at a time in this instance
-	loadMu sync.Mutex // one bulk load's linking at a time in this instance (Loaded)
 
 	seenMu sync.Mutex
 	seen   map[string]int // records of each type at the previous growth check

@@ -70,12 +70,14 @@ func (c *Calibrator) CheckGrowth(ctx context.Context) ([]int64, error) {
 			}
 			continue
 		}
-		v, err := c.trainAndMaybeApply(ctx, typ, fmt.Sprintf("automatic: %d %s records stored", n, typ), c.cfg.AutoApply)
+		v, err := c.trainOnGrowth(ctx, typ, n)
 		if err != nil {
 			c.log.Warn("automatic training", "type", typ, "err", err)
 			continue
 		}
-		trained = append(trained, v)
+		if v != 0 {
+			trained = append(trained, v)
+		}
 	}
 	return trained, nil
 }
@@ -96,6 +98,20 @@ func (c *Calibrator) settled(typ string, n int) bool {
 	prev, ok := c.seen[typ]
 	c.seen[typ] = n
 	return ok && n-prev <= n/100
+}
+
+// trainOnGrowth trains typ, due with n records, holding the calibration
+// lease; it trains nothing (0) when another holder trained it meanwhile.
+func (c *Calibrator) trainOnGrowth(ctx context.Context, typ string, n int) (int64, error) {
+	release, err := c.hold(ctx, calibrationLease)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	if due, err := c.due(ctx, typ, n); err != nil || !due {
+		return 0, err
+	}
+	return c.trainAndMaybeApply(ctx, typ, fmt.Sprintf("automatic: %d %s records stored", n, typ), c.cfg.AutoApply)
 }
 
 // trainAndMaybeApply trains typ and applies the candidate when apply is set.
@@ -172,8 +188,13 @@ func (c *Calibrator) Loaded(ctx context.Context, types []string, deferred bool) 
 		_, err := c.CheckGrowth(ctx)
 		return err
 	}
-	c.loadMu.Lock() // one load's linking at a time: the next sees the model it trained
-	defer c.loadMu.Unlock()
+	// One load's linking at a time, here and in any instance sharing the
+	// database: the next sees the model it trained.
+	release, err := c.hold(ctx, calibrationLease)
+	if err != nil {
+		return err
+	}
+	defer release()
 	for _, typ := range types {
 		if !Matchable(typ) {
 			continue

@@ -53,13 +53,14 @@ type LinkerConfig struct {
 }
 
 // Store is what linkage needs of idem's store: resources and write
-// transactions, the links' read side, and blocking candidates, term
-// frequencies and models. A store lacking one is a compile error where
+// transactions, the links' read side, blocking candidates, term
+// frequencies and models, and leases shared by the instances. A store lacking one is a compile error where
 // the Linker and Matcher are built, not a step silently skipped.
 type Store interface {
 	registry.Store
 	registry.LinkStore
 	registry.MatchStore
+	registry.LeaseStore
 }
 
 // NewLinker returns a Linker over store, writing golden records with w

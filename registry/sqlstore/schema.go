@@ -276,6 +276,7 @@ func init() {
 	migrations = append(migrations, secretsMigration)
 	migrations = append(migrations, keyCountDropMigration)
 	migrations = append(migrations, typeOrderMigration)
+	migrations = append(migrations, leaseMigration)
 }
 
 // PolicyMigration is the number of the migration that made policy's tables
