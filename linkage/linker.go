@@ -92,11 +92,54 @@ func goldenType(typ string) string {
 // "Practitioner/77", meaning that source's Practitioner 77; when the
 // registry holds a record with meta.source "<base>/Practitioner/77" the
 // reference is rewritten to its registry id.
+//
+// A record whose references it rewrote has its blocking keys and features
+// computed again (w.Index was computed before the transaction, from the
+// references as sent): a Location's parent and organisation are features,
+// and the stored ones must be those the link step scores and that later
+// records are compared with.
 func (l *Linker) Resolve(ctx context.Context, tx registry.Tx, w *registry.Write) error {
-	typ, res := w.Type, w.Resource
-	if !Matchable(typ) {
+	if !Matchable(w.Type) {
 		return nil
 	}
+	before := references(w.Resource)
+	if err := l.resolve(ctx, tx, w); err != nil {
+		return err
+	}
+	if (w.Index.Record != nil || w.Index.Keys != nil) && !slices.Equal(before, references(w.Resource)) {
+		w.Index = l.w.Index(w.Type, w.Resource)
+	}
+	return nil
+}
+
+// references returns the "reference" strings in res, sorted.
+func references(res map[string]any) []string {
+	out := referencesOf(res, nil)
+	slices.Sort(out)
+	return out
+}
+
+// referencesOf appends the "reference" strings in v to out.
+func referencesOf(v any, out []string) []string {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if s, ok := e.(string); ok && k == "reference" {
+				out = append(out, s)
+			} else if k != "meta" && k != "text" {
+				out = referencesOf(e, out)
+			}
+		}
+	case []any:
+		for _, e := range x {
+			out = referencesOf(e, out)
+		}
+	}
+	return out
+}
+
+func (l *Linker) resolve(ctx context.Context, tx registry.Tx, w *registry.Write) error {
+	typ, res := w.Type, w.Resource
 	if registry.Holding(ctx) { // a client's push: every reference resolves, or it waits (references.go)
 		return l.resolvePushed(ctx, tx, w)
 	}

@@ -439,3 +439,33 @@ func TestUndoRebuildsGoldenFromLinks(t *testing.T) {
 		}
 	})
 }
+
+// TestResolvedReferencesAreMatchFeatures checks that a record whose
+// references the resolve step rewrote is stored with the features of the
+// rewritten record: a Location's parent is a feature, and its keys and
+// features were computed from the references as sent, before the write's
+// transaction (the stored parent was the source's local id while the
+// link step scored the registry's).
+func TestResolvedReferencesAreMatchFeatures(t *testing.T) {
+	k := openLinked(t, sqltest.Open(t, sqltest.DSN(t, "sqlite")))
+	h := k.create(t, `{"resourceType":"Location","meta":{"source":"http://ehr.example/fhir/Location/H1"},"name":"Springfield General Hospital"}`)
+	d := k.create(t, `{"resourceType":"Location","meta":{"source":"http://ehr.example/fhir/Location/D1"},"name":"Springfield General Radiology","partOf":{"reference":"Location/H1"}}`)
+	page, err := k.s.StoredRecords(context.Background(), registry.TypeLocation, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range page {
+		if r.Resource.ID != d.Resource.ID {
+			continue
+		}
+		rec, err := matching.DecodeRecord(r.Record)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := rec.Values("partOf"), []string{"Location/" + h.Resource.ID}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("stored parent feature %v, want %v (the reference as resolved)", got, want)
+		}
+		return
+	}
+	t.Fatal("the department's stored record was not found")
+}
