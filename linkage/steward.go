@@ -274,9 +274,9 @@ func (l *Linker) links() registry.LinkStore { return l.store }
 // Undo reverses a decision: its links are put back exactly as they were
 // before it, and its golden records rebuilt from them (the content they
 // had then, unless their records changed since; one it created and that
-// nothing links to any more is deleted). A decision whose links a later decision
-// changed is undone only after that later one (409 otherwise). The undo is
-// itself a decision, so it can be undone too.
+// nothing links to any more is deleted). A decision whose links a later
+// decision changed is undone only after that later one (409 otherwise).
+// The undo is itself a decision, so it can be undone too.
 func (l *Linker) Undo(ctx context.Context, id int64) (*registry.Op, error) {
 	ops, err := l.links().Ops(ctx, []int64{id})
 	if err != nil {
