@@ -111,7 +111,7 @@ func (l *Linker) rebuild(ctx context.Context, ltx registry.Tx, golden string, g 
 	var recs []sourceRecord
 	var kept []*registry.Link
 	for _, k := range links {
-		r, err := ltx.Read(ctx, k.SourceType, k.SourceID)
+		r, err := g.read(ctx, ltx, k.SourceType, k.SourceID)
 		if err != nil || r.Deleted {
 			continue
 		}
@@ -140,13 +140,14 @@ func (l *Linker) rebuild(ctx context.Context, ltx registry.Tx, golden string, g 
 		_, err := l.w.Create(ctx, ltx, gtype, gid, body)
 		return err
 	}
-	return l.write(ctx, ltx, gtype, gid, body)
+	cur, err := g.read(ctx, ltx, gtype, gid)
+	delete(g.reads, golden) // written now
+	return l.write(ctx, ltx, cur, err, gtype, gid, body)
 }
 
-// write stores body as gtype/gid unless the current version says the same;
-// nil deletes it.
-func (l *Linker) write(ctx context.Context, ltx registry.Tx, gtype, gid string, body map[string]any) error {
-	cur, err := ltx.Read(ctx, gtype, gid)
+// write stores body as gtype/gid unless cur, its current version (err
+// reading it), says the same; nil deletes it.
+func (l *Linker) write(ctx context.Context, ltx registry.Tx, cur *registry.Resource, err error, gtype, gid string, body map[string]any) error {
 	exists := err == nil && !cur.Deleted
 	if err != nil && registry.ErrorCode(err) != registry.ENotFound {
 		return err

@@ -2,6 +2,7 @@ package linkage
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +31,21 @@ type goldenSet struct {
 	// audits are a batch's decisions that no write's AuditEvent records
 	// (a re-match's), audited together when it settles.
 	audits []*decisionAudit
+	// reads are the records rebuilding reads, read at once when a batch
+	// settles (prefetch), by "Type/id"; nil: not known.
+	reads map[string]*registry.Resource
+}
+
+// read returns the current version of typ/id as prefetched, else as tx
+// reads it.
+func (g *goldenSet) read(ctx context.Context, tx registry.Tx, typ, id string) (*registry.Resource, error) {
+	if r, ok := g.reads[typ+"/"+id]; ok {
+		if r == nil {
+			return nil, registry.Errorf(registry.ENotFound, "%s/%s is not known", typ, id)
+		}
+		return r, nil
+	}
+	return tx.Read(ctx, typ, id)
 }
 
 // decisionAudit is one decision of a batch to audit.
@@ -138,6 +154,11 @@ func (l *Linker) Settle(ctx context.Context, tx registry.Tx) error {
 	if b == nil {
 		return nil
 	}
+	if len(b.order) > 1 {
+		if err := prefetch(ctx, tx, b); err != nil {
+			return err
+		}
+	}
 	for _, g := range b.order {
 		if err := l.rebuild(ctx, tx, g, b); err != nil {
 			return err
@@ -181,5 +202,51 @@ func (l *Linker) Settle(ctx context.Context, tx registry.Tx) error {
 		}
 	}
 	*b = goldenSet{tx: tx, seen: map[string]struct{}{}}
+	return nil
+}
+
+// prefetch reads at once what rebuilding b's golden records reads: their
+// links, the redirects of those stored before, their current versions
+// and their records' (b.reads). Read one by one, a batch of a thousand
+// records asked the store some three thousand questions as it settled.
+func prefetch(ctx context.Context, tx registry.Tx, b *goldenSet) error {
+	goldens, stored := map[string][]string{}, map[string][]string{}
+	for _, g := range b.order {
+		gtype, gid, _ := strings.Cut(g, "/")
+		goldens[gtype] = append(goldens[gtype], gid)
+		if !b.fresh[g] {
+			stored[gtype] = append(stored[gtype], gid)
+		}
+	}
+	reads := map[string][]string{}
+	for _, gtype := range slices.Sorted(maps.Keys(goldens)) {
+		if err := tx.LoadGoldenLinks(ctx, gtype, goldens[gtype]); err != nil {
+			return err
+		}
+		if err := tx.LoadLinks(ctx, gtype, stored[gtype]); err != nil { // their redirects
+			return err
+		}
+		reads[gtype] = append(reads[gtype], stored[gtype]...)
+	}
+	for _, g := range b.order {
+		gtype, gid, _ := strings.Cut(g, "/")
+		links, err := tx.Links(ctx, registry.LinkFilter{GoldenType: gtype, GoldenID: gid, MatchResult: []string{registry.MatchResultMatch}})
+		if err != nil {
+			return err
+		}
+		for _, k := range links {
+			reads[k.SourceType] = append(reads[k.SourceType], k.SourceID)
+		}
+	}
+	b.reads = map[string]*registry.Resource{}
+	for _, typ := range slices.Sorted(maps.Keys(reads)) {
+		got, err := tx.ReadAll(ctx, typ, reads[typ])
+		if err != nil {
+			return err
+		}
+		for _, id := range reads[typ] {
+			b.reads[typ+"/"+id] = got[id] // nil: not known
+		}
+	}
 	return nil
 }

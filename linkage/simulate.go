@@ -227,6 +227,22 @@ func (t *memTx) Read(ctx context.Context, typ, id string) (*registry.Resource, e
 	return r, nil
 }
 
+// ReadAll reads each record as Read does.
+func (t *memTx) ReadAll(ctx context.Context, typ string, ids []string) (map[string]*registry.Resource, error) {
+	out := make(map[string]*registry.Resource, len(ids))
+	for _, id := range ids {
+		r, err := t.Read(ctx, typ, id)
+		if registry.ErrorCode(err) == registry.ENotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = r
+	}
+	return out, nil
+}
+
 func (t *memTx) ReadVersion(ctx context.Context, typ, id string, version int64) (*registry.Resource, error) {
 	return t.store.VRead(ctx, typ, id, version)
 }
@@ -267,6 +283,9 @@ func (t *memTx) PrefetchBlocking(context.Context, []string) error { return nil }
 func (t *memTx) PrefetchCandidates(context.Context, string, []registry.CandidateQuery) {}
 
 func (t *memTx) LoadLinks(context.Context, string, []string) error { return nil }
+
+// LoadGoldenLinks: a simulation's links are all in memory.
+func (t *memTx) LoadGoldenLinks(context.Context, string, []string) error { return nil }
 
 // readCache bounds the records of the simulated type a simulation keeps
 // in memory: a golden record's members are read again each time one

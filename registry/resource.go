@@ -55,6 +55,10 @@ type Tx interface {
 	// Read returns the current version of typ/id, including a deletion
 	// marker (Deleted set), or an ENotFound error.
 	Read(ctx context.Context, typ, id string) (*Resource, error)
+	// ReadAll is Read for many records of typ at once: the current version
+	// of each known one, deletion markers included, by id; ids not known
+	// are absent.
+	ReadAll(ctx context.Context, typ string, ids []string) (map[string]*Resource, error)
 	// ReadVersion returns one version of typ/id, or an ENotFound error.
 	ReadVersion(ctx context.Context, typ, id string, version int64) (*Resource, error)
 	// Match returns up to limit current resources that satisfy q's clauses
@@ -88,6 +92,9 @@ type Tx interface {
 	// LoadLinks reads the links of these records of typ in one query, for
 	// the Links calls about them that follow in the transaction.
 	LoadLinks(ctx context.Context, typ string, ids []string) error
+	// LoadGoldenLinks reads the links naming these golden records of typ
+	// in one query, for the Links calls about them that follow.
+	LoadGoldenLinks(ctx context.Context, typ string, ids []string) error
 	// Links returns the links f selects (paging ignored).
 	Links(ctx context.Context, f LinkFilter) ([]*Link, error)
 	// PutLink inserts l, or replaces the link of the same golden and

@@ -108,6 +108,36 @@ func (t *tx) preloadSources(ctx context.Context, typ string, ids []string) error
 	return nil
 }
 
+// preloadGoldens loads, in one query, the link sets of the golden
+// records of typ with these ids that are not cached yet.
+func (t *tx) preloadGoldens(ctx context.Context, typ string, ids []string) error {
+	t.links.init()
+	var missing []string
+	for _, id := range ids {
+		if _, ok := t.links.byGolden[typ+"/"+id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	for chunk := range slices.Chunk(missing, readAllChunk) {
+		rs, err := t.conn.query(ctx, selectLinks+` WHERE golden_type = ? AND golden_id IN ? ORDER BY id`, typ, chunk)
+		if err != nil {
+			return err
+		}
+		links, err := scanLinkRows(rs)
+		if err != nil {
+			return err
+		}
+		for _, id := range chunk {
+			t.links.byGolden[typ+"/"+id] = nil
+		}
+		for _, l := range links {
+			k := l.GoldenType + "/" + l.GoldenID
+			t.links.byGolden[k] = append(t.links.byGolden[k], l)
+		}
+	}
+	return nil
+}
+
 // noLinks records that a resource created in this transaction is the
 // source of no link yet.
 func (t *tx) noLinks(typ, id string) {

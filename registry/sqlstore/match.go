@@ -65,6 +65,12 @@ func (t *tx) LoadLinks(ctx context.Context, typ string, ids []string) error {
 	return t.preloadSources(ctx, typ, ids)
 }
 
+// LoadGoldenLinks loads the link sets of the golden records of typ with
+// these ids.
+func (t *tx) LoadGoldenLinks(ctx context.Context, typ string, ids []string) error {
+	return t.preloadGoldens(ctx, typ, ids)
+}
+
 // lockKeys takes a transaction-scoped advisory lock per bucket of the
 // keys (their 64-bit hash modulo lockBuckets), in ascending order, and
 // skips the buckets this transaction holds already. Buckets, not keys:

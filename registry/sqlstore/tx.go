@@ -191,6 +191,45 @@ func (t *tx) Read(ctx context.Context, typ, id string) (*registry.Resource, erro
 	return rows[0].res, nil
 }
 
+// ReadAll is Read for many records of typ: those this transaction wrote
+// from the buffer, the others in one query per readAllChunk ids. Records
+// not known are absent from the answer.
+func (t *tx) ReadAll(ctx context.Context, typ string, ids []string) (map[string]*registry.Resource, error) {
+	out := make(map[string]*registry.Resource, len(ids))
+	var missing []string
+	for _, id := range ids {
+		if b := t.buf.current[typ+"/"+id]; b != nil {
+			out[id] = b.res
+		} else if _, ok := out[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	slices.Sort(missing)
+	missing = slices.Compact(missing)
+	if t.pks == nil && len(missing) > 0 {
+		t.pks = map[string]int64{}
+	}
+	for chunk := range slices.Chunk(missing, readAllChunk) {
+		rs, err := t.conn.query(ctx, selectCurrent+` WHERE r.type = ? AND r.id IN ?`, typ, chunk)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := scanSQL(rs, false)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out[r.res.ID] = r.res
+			t.pks[typ+"/"+r.res.ID] = r.pk
+		}
+	}
+	return out, nil
+}
+
+// readAllChunk bounds the ids of one ReadAll query (SQLite's and
+// PostgreSQL's limits on bound parameters are far above it).
+const readAllChunk = 500
+
 func readCurrent(db *gorm.DB, typ, id string) (*registry.Resource, error) {
 	rows, err := scanResources(db.Raw(selectCurrent+` WHERE r.type = ? AND r.id = ?`, typ, id))
 	if err != nil {
