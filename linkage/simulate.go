@@ -265,7 +265,7 @@ func (t *memTx) Put(_ context.Context, p *registry.Put) error {
 	return nil
 }
 
-func (t *memTx) ClaimKey(context.Context, string, string, string) error { return nil }
+func (t *memTx) ClaimKeys(context.Context, ...registry.Claim) error { return nil }
 
 // Candidates reads the committed blocking index (no lock: nothing is
 // written); the simulation changes links and golden records, never the

@@ -102,21 +102,8 @@ func (s *Service) importOneByOne(ctx context.Context, recs []*ImportRecord, comm
 func (s *Service) importTx(ctx context.Context, tx Tx, recs []*ImportRecord) ([]*ImportResult, error) {
 	targets := make([]string, len(recs))
 	results := make([]*ImportResult, len(recs))
-	for i, r := range recs {
-		if r.Err != nil || r.criteria == nil {
-			continue
-		}
-		found, err := s.match(ctx, tx, r.Type, r.criteria, "import")
-		if err != nil {
-			if ErrorCode(err) == EInternal {
-				return nil, err
-			}
-			results[i] = rejected(r, err)
-			continue
-		}
-		if found != nil {
-			targets[i] = found.ID
-		}
+	if err := s.lookupSources(ctx, tx, recs, targets, results); err != nil {
+		return nil, err
 	}
 	bctx, err := s.prepare(ctx, tx, len(recs), func(i int) (string, MatchIndex) {
 		if recs[i].Err != nil || results[i] != nil {
@@ -160,6 +147,108 @@ func (s *Service) importTx(ctx context.Context, tx Tx, recs []*ImportRecord) ([]
 	return results, s.claimImported(ctx, tx, recs, results)
 }
 
+// lookupSources finds the earlier version of each record of recs:
+// those with a source id (_source criteria) in one query per
+// lookupChunk records of a type, the others by their criteria one by
+// one. It sets targets[i] to the id found, or results[i] to the record's
+// rejection (its criteria match more than one record).
+func (s *Service) lookupSources(ctx context.Context, tx Tx, recs []*ImportRecord, targets []string, results []*ImportResult) error {
+	bySource := map[string][]int{} // "Type\x00source" → the records with it
+	var chunks [][]string          // "Type\x00source" keys, a type per chunk
+	for i, r := range recs {
+		if r.Err != nil || r.criteria == nil {
+			continue
+		}
+		if src := r.criteria.Get("_source"); src != "" && len(r.criteria) == 1 {
+			k := r.Type + "\x00" + src
+			if bySource[k] == nil {
+				if n := len(chunks); n == 0 || len(chunks[n-1]) == lookupChunk || !strings.HasPrefix(chunks[n-1][0], r.Type+"\x00") {
+					chunks = append(chunks, nil)
+				}
+				chunks[len(chunks)-1] = append(chunks[len(chunks)-1], k)
+			}
+			bySource[k] = append(bySource[k], i)
+			continue
+		}
+		if err := s.lookupOne(ctx, tx, r, &targets[i], &results[i]); err != nil {
+			return err
+		}
+	}
+	for _, chunk := range chunks {
+		found, ok, err := s.sourcesFound(ctx, tx, chunk)
+		if err != nil {
+			return err
+		}
+		for _, k := range chunk {
+			for _, i := range bySource[k] {
+				switch {
+				case !ok: // the answer cannot be told apart by source: one by one
+					if err := s.lookupOne(ctx, tx, recs[i], &targets[i], &results[i]); err != nil {
+						return err
+					}
+				case len(found[k]) > 1:
+					results[i] = rejected(recs[i], Errorf(EPrecondition, "import criteria match more than one %s", recs[i].Type))
+				case len(found[k]) == 1:
+					targets[i] = found[k][0]
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// lookupChunk is how many source ids one lookup query asks for.
+const lookupChunk = 200
+
+// lookupOne finds r's earlier version by its criteria alone.
+func (s *Service) lookupOne(ctx context.Context, tx Tx, r *ImportRecord, target *string, result **ImportResult) error {
+	found, err := s.match(ctx, tx, r.Type, r.criteria, "import")
+	switch {
+	case ErrorCode(err) == EInternal:
+		return err
+	case err != nil:
+		*result = rejected(r, err)
+	case found != nil:
+		*target = found.ID
+	}
+	return nil
+}
+
+// sourcesFound returns the ids of the current records holding each
+// source of keys ("Type\x00source", one type) as meta.source, from one
+// search for any of them (_source=a,b,…); !ok when the answer is full or
+// holds a record whose meta.source is none of them.
+func (s *Service) sourcesFound(ctx context.Context, tx Tx, keys []string) (found map[string][]string, ok bool, err error) {
+	typ, _, _ := strings.Cut(keys[0], "\x00")
+	values := make([]string, len(keys))
+	for i, k := range keys {
+		_, src, _ := strings.Cut(k, "\x00")
+		values[i] = fhir.Escape(src)
+	}
+	q, err := ParseQuery(typ, url.Values{"_source": {strings.Join(values, ",")}}, true)
+	if err != nil {
+		return nil, false, nil // a source the query syntax refuses: each alone, as before
+	}
+	limit := 2*len(keys) + 1
+	rs, err := tx.Match(ctx, q, limit)
+	if err != nil || len(rs) == limit {
+		return nil, false, err
+	}
+	found = map[string][]string{}
+	for _, r := range rs {
+		body, err := DecodeStored(r)
+		if err != nil {
+			return nil, false, err
+		}
+		k := typ + "\x00" + AsString(AsObject(body["meta"])["source"])
+		if !slices.Contains(keys, k) {
+			return nil, false, nil
+		}
+		found[k] = append(found[k], r.ID)
+	}
+	return found, true, nil
+}
+
 // claimImported claims, for each record written, the key of the criteria
 // it was looked up by (its source record, or its first identifier), as a
 // conditional create claims its If-None-Exist: keys are unique in the
@@ -169,6 +258,7 @@ func (s *Service) importTx(ctx context.Context, tx Tx, recs []*ImportRecord) ([]
 // claim again. The claims come after every write of the batch: one flush.
 func (s *Service) claimImported(ctx context.Context, tx Tx, recs []*ImportRecord, results []*ImportResult) error {
 	claimed := map[string]bool{}
+	var claims []Claim
 	for i, r := range recs {
 		if r.criteria == nil || results[i] == nil || results[i].Outcome == ImportRejected {
 			continue
@@ -178,11 +268,9 @@ func (s *Service) claimImported(ctx context.Context, tx Tx, recs []*ImportRecord
 			continue
 		}
 		claimed[key] = true
-		if err := tx.ClaimKey(ctx, r.Type, key, results[i].ID); err != nil {
-			return err
-		}
+		claims = append(claims, Claim{Type: r.Type, Key: key, ID: results[i].ID})
 	}
-	return nil
+	return tx.ClaimKeys(ctx, claims...)
 }
 
 // importWrite runs one record through the pipeline: an update of id, or

@@ -16,6 +16,7 @@ import (
 // The claims come after every write of the transaction: one flush.
 func (s *Service) claimPushed(ctx context.Context, tx Tx, ws []*PushWrite) error {
 	done := map[string]bool{}
+	var claims []Claim
 	for i := len(ws) - 1; i >= 0; i-- { // the last write of a record decides
 		w := ws[i]
 		if w.source == "" {
@@ -29,9 +30,7 @@ func (s *Service) claimPushed(ctx context.Context, tx Tx, ws []*PushWrite) error
 		if w.Out == nil || w.Out.Resource == nil || w.Out.Resource.Deleted {
 			continue
 		}
-		if err := tx.ClaimKey(ctx, w.Type, key, w.Out.Resource.ID); err != nil {
-			return err
-		}
+		claims = append(claims, Claim{Type: w.Type, Key: key, ID: w.Out.Resource.ID})
 	}
-	return nil
+	return tx.ClaimKeys(ctx, claims...)
 }

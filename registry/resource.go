@@ -48,6 +48,12 @@ type Put struct {
 	Index       *Index // search-index rows of the new version; nil for a deletion
 }
 
+// Claim is one conditional-create key (CanonicalQuery) and the record
+// Type/ID that the create produced.
+type Claim struct {
+	Type, Key, ID string
+}
+
 // Tx is the view of the store inside one write transaction: resources,
 // and the links, operations and blocking candidates of linking. Everything
 // done through one Tx commits or rolls back together.
@@ -66,10 +72,11 @@ type Tx interface {
 	Match(ctx context.Context, q *Query, limit int) ([]*Resource, error)
 	// Put stores a new version with its index rows.
 	Put(ctx context.Context, p *Put) error
-	// ClaimKey records that the conditional create identified by key produced
-	// typ/id; a concurrent claim of the same key fails with a retryable error.
-	// Claims are released when the resource is updated or deleted.
-	ClaimKey(ctx context.Context, typ, key, id string) error
+	// ClaimKeys records, for each claim, that the conditional create
+	// identified by its key produced its record; a concurrent claim of the
+	// same key fails with a retryable error. Claims are released when the
+	// resource is updated or deleted.
+	ClaimKeys(ctx context.Context, claims ...Claim) error
 
 	// Candidates is MatchStore.Candidates seeing this transaction's writes.
 	// On a store with concurrent writers it first serialises on the keys,

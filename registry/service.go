@@ -147,7 +147,7 @@ func (s *Service) createTx(ctx context.Context, tx Tx, typ, id string, res map[s
 		if err != nil {
 			return nil, err
 		}
-		return out, tx.ClaimKey(ctx, typ, CanonicalQuery(typ, criteria), id)
+		return out, tx.ClaimKeys(ctx, Claim{Type: typ, Key: CanonicalQuery(typ, criteria), ID: id})
 	}
 	return s.put(ctx, tx, typ, id, res, nil, keys)
 }
@@ -263,7 +263,7 @@ func (s *Service) conditionalUpdateTx(ctx context.Context, tx Tx, typ string, cr
 	if err != nil {
 		return nil, err
 	}
-	return out, tx.ClaimKey(ctx, typ, CanonicalQuery(typ, criteria), newID)
+	return out, tx.ClaimKeys(ctx, Claim{Type: typ, Key: CanonicalQuery(typ, criteria), ID: newID})
 }
 
 // Delete marks typ/id deleted (a new, empty version). Deleting a deleted

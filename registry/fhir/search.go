@@ -55,6 +55,22 @@ func Unescape(s string) string {
 	return b.String()
 }
 
+// Escape escapes s as one value of a search parameter, Unescape's
+// reverse: each backslash, comma, bar and dollar gets a backslash.
+func Escape(s string) string {
+	if !strings.ContainsAny(s, `\,|$`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(`,|$\`, s[i]) >= 0 {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
 // SplitEscaped splits s at each sep not escaped by a backslash; the parts
 // keep their escapes.
 func SplitEscaped(s string, sep byte) []string {

@@ -274,18 +274,35 @@ func (t *tx) Match(ctx context.Context, q *registry.Query, limit int) ([]*regist
 	return out, nil
 }
 
-// ClaimKey records a conditional-create key; a duplicate is a lost race.
-func (t *tx) ClaimKey(ctx context.Context, typ, key, id string) error {
+// ClaimKeys records conditional-create keys, in one statement per
+// claimChunk claims; a duplicate is a lost race.
+func (t *tx) ClaimKeys(ctx context.Context, claims ...registry.Claim) error {
+	if len(claims) == 0 {
+		return nil
+	}
 	if err := t.flush(ctx); err != nil {
 		return err
 	}
-	err := t.conn.exec(ctx, `INSERT INTO cond_keys (key, type, rid) SELECT ?, ?, pk FROM resources WHERE type = ? AND id = ?`,
-		key, typ, typ, id)
-	if isUniqueViolation(err) {
-		return registry.ErrRetry(err)
+	for chunk := range slices.Chunk(claims, claimChunk) {
+		args := make([]any, 0, 3*len(chunk))
+		for _, c := range chunk {
+			args = append(args, c.Key, c.Type, c.ID)
+		}
+		err := t.conn.exec(ctx, `INSERT INTO cond_keys (key, type, rid) SELECT v.column1, v.column2, r.pk FROM (VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(chunk)), ", ")+
+			`) AS v JOIN resources r ON r.type = v.column2 AND r.id = v.column3`, args...)
+		if isUniqueViolation(err) {
+			return registry.ErrRetry(err)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return err
+	return nil
 }
+
+// claimChunk bounds the claims of one statement.
+const claimChunk = 300
 
 // Put stores a new version: the resources row (inserted, or moved forward
 // only if it is still at PrevVersion) now or buffered, the version and
