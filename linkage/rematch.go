@@ -240,22 +240,16 @@ func unlinkedOf(ids []string, links []*registry.Link) (unlinked, linked []string
 // stops the simulation).
 func (l *Linker) simulate(ctx context.Context, typ string, model *matching.Model, ids, kept []string, progress func(done int) error) (*linkSet, error) {
 	ctx = withSimulation(withModel(ctx, model))
-	mtx, err := newMemTx(ctx, l.store, typ)
+	var drop func(*registry.Link) bool
+	if kept == nil { // a re-match: every automatic link of typ goes; never held (a million of them was 300 MB)
+		drop = func(k *registry.Link) bool {
+			return k.SourceType == typ && k.LinkSource == registry.LinkSourceAuto &&
+				(k.MatchResult == registry.MatchResultMatch || k.MatchResult == registry.MatchResultPossible)
+		}
+	}
+	mtx, err := newMemTx(ctx, l.store, typ, drop)
 	if err != nil {
 		return nil, err
-	}
-	if kept == nil {
-		auto, err := mtx.Links(ctx, registry.LinkFilter{SourceType: typ, LinkSource: registry.LinkSourceAuto})
-		if err != nil {
-			return nil, err
-		}
-		for _, k := range auto {
-			if k.MatchResult == registry.MatchResultMatch || k.MatchResult == registry.MatchResultPossible {
-				if err := mtx.DeleteLink(ctx, k, nil); err != nil {
-					return nil, err
-				}
-			}
-		}
 	}
 	stx := &seenTx{Tx: mtx, typ: typ, seen: make(map[string]bool, len(ids)+len(kept))}
 	for _, id := range kept {

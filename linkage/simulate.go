@@ -67,8 +67,9 @@ type memTx struct {
 }
 
 // newMemTx returns a simulation of typ over store: the links whose source
-// or golden record is of typ or of its golden type are read now.
-func newMemTx(ctx context.Context, store Store, typ string) (*memTx, error) {
+// or golden record is of typ or of its golden type are read now, but
+// those drop selects (nil: none), which the simulation starts without.
+func newMemTx(ctx context.Context, store Store, typ string, drop func(*registry.Link) bool) (*memTx, error) {
 	t := &memTx{store: store, links: map[linkKey]*registry.Link{}, bySource: map[string][]*registry.Link{},
 		byGolden: map[string][]*registry.Link{}, put: map[string]*registry.Resource{}, read: map[string]*registry.Resource{},
 		cacheTyp: typ}
@@ -80,7 +81,9 @@ func newMemTx(ctx context.Context, store Store, typ string) (*memTx, error) {
 		}
 		for _, k := range page.Links {
 			t.nextLink = max(t.nextLink, k.ID)
-			t.add(k)
+			if drop == nil || !drop(k) {
+				t.add(k)
+			}
 		}
 	}
 	return t, nil

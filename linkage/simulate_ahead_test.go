@@ -74,7 +74,7 @@ func TestSimulatedPlanKeepsOnlyLinks(t *testing.T) {
 		}
 		typ, id, _ := strings.Cut(src, "/")
 		for _, sim := range []bool{true, false} {
-			mtx, err := newMemTx(ctx, s, typ)
+			mtx, err := newMemTx(ctx, s, typ, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
