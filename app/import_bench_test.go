@@ -30,6 +30,9 @@ import (
 // kick-off to the last job done, and the peak RSS of the process.
 //
 //	IDEM_BENCH_RECORDS=100000 go test -run '^$' -bench ImportHTTP -benchtime 1x ./app/
+//
+// IDEM_BENCH_DSN=postgres://… runs it on that PostgreSQL database, which
+// must be empty.
 func BenchmarkImportHTTP(b *testing.B) {
 	want := 10_000
 	if s := os.Getenv("IDEM_BENCH_RECORDS"); s != "" {
@@ -37,8 +40,11 @@ func BenchmarkImportHTTP(b *testing.B) {
 	}
 	for i := 0; i < b.N; i++ {
 		cfg := DefaultConfig()
-		cfg.Addr, cfg.Seed, cfg.Rate, cfg.MaxBody = "127.0.0.1:0", false, 0, 256<<20
-		cfg.DB = filepath.Join(b.TempDir(), "import.db")
+		cfg.Addr, cfg.Seed, cfg.Rate, cfg.MaxBody = "127.0.0.1:0", false, 0, 1<<30 // a third of 1,000,000 records is over 256 MB
+		cfg.DB = os.Getenv("IDEM_BENCH_DSN") // a PostgreSQL database, empty; else a new SQLite file
+		if cfg.DB == "" {
+			cfg.DB = filepath.Join(b.TempDir(), "import.db")
+		}
 		var logTo io.Writer = io.Discard
 		if os.Getenv("IDEM_BENCH_LOG") != "" {
 			logTo = os.Stderr // the server's log (IDEM_BENCH_LOG=1)

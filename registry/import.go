@@ -155,6 +155,7 @@ func (s *Service) importTx(ctx context.Context, tx Tx, recs []*ImportRecord) ([]
 func (s *Service) lookupSources(ctx context.Context, tx Tx, recs []*ImportRecord, targets []string, results []*ImportResult) error {
 	bySource := map[string][]int{} // "Type\x00source" → the records with it
 	var chunks [][]string          // "Type\x00source" keys, a type per chunk
+	open := map[string]int{}       // type → its chunk being filled
 	for i, r := range recs {
 		if r.Err != nil || r.criteria == nil {
 			continue
@@ -162,10 +163,13 @@ func (s *Service) lookupSources(ctx context.Context, tx Tx, recs []*ImportRecord
 		if src := r.criteria.Get("_source"); src != "" && len(r.criteria) == 1 {
 			k := r.Type + "\x00" + src
 			if bySource[k] == nil {
-				if n := len(chunks); n == 0 || len(chunks[n-1]) == lookupChunk || !strings.HasPrefix(chunks[n-1][0], r.Type+"\x00") {
+				c, ok := open[r.Type]
+				if !ok || len(chunks[c]) == lookupChunk {
+					c = len(chunks)
+					open[r.Type] = c
 					chunks = append(chunks, nil)
 				}
-				chunks[len(chunks)-1] = append(chunks[len(chunks)-1], k)
+				chunks[c] = append(chunks[c], k)
 			}
 			bySource[k] = append(bySource[k], i)
 			continue
