@@ -1,7 +1,13 @@
 package app
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,4 +114,67 @@ func TestPullAndNotifiedPull(t *testing.T) {
 			t.Errorf("%s %s: %d %s, want %d", c.method, c.path, got.status, got.body, c.status)
 		}
 	}
+}
+
+// A notification that arrives while a pull from the same peer runs is not
+// lost: the running pull read the peer's history before the notified
+// change, so the peer is pulled again as soon as it ends, not at its next
+// interval (an hour here). B pulls A's Practitioners through a proxy that
+// holds the first history page it fetched until A's notification of a
+// new Practitioner has reached B.
+func TestNotificationDuringPull(t *testing.T) {
+	edit := func(c *Config) {
+		c.OutboundAllow = "127.0.0.1"
+		c.RetryMin, c.RetryMax = 20*time.Millisecond, 500*time.Millisecond
+	}
+	a, b := startWith(t, sqltest.DSN(t, "sqlite"), edit), startWith(t, sqltest.DSN(t, "sqlite"), edit)
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	target, _ := url.Parse(strings.TrimSuffix(a.base, "/fhir"))
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(r *http.Response) error {
+		if strings.Contains(r.Request.URL.Path, "/_history") {
+			once.Do(func() { close(held); <-release }) // A's answer is read; B gets it later
+		}
+		return nil
+	}
+	front := httptest.NewServer(proxy)
+	defer front.Close()
+	var notified atomic.Int64 // $notify calls B answered
+	notifyTarget, _ := url.Parse(strings.TrimSuffix(b.base, "/fhir"))
+	notifyProxy := httputil.NewSingleHostReverseProxy(notifyTarget)
+	notifyProxy.ModifyResponse = func(r *http.Response) error {
+		if strings.HasSuffix(r.Request.URL.Path, "/$notify") && r.StatusCode == 200 {
+			notified.Add(1)
+		}
+		return nil
+	}
+	notifyFront := httptest.NewServer(notifyProxy)
+	defer notifyFront.Close()
+
+	tokenOnB := b.addClient(`{"name":"peer-a","system":"http://a.example","roles":["source"]}`)
+	r := b.do("POST", "/Endpoint", endpointJSON(front.URL+"/fhir", "peer-a", "http://a.example", testAdminToken, "3600", "Practitioner"))
+	if r.status != 201 {
+		t.Fatalf("endpoint: %d %s", r.status, r.body)
+	}
+	epB := r.json(t)["id"].(string)
+	select { // B's first pull (a new Endpoint is pulled at once) has A's empty history in hand
+	case <-held:
+	case <-time.After(20 * time.Second):
+		t.Fatal("B did not pull A")
+	}
+	sub := `{"resourceType":"Subscription","status":"requested","reason":"copies","criteria":"` + exchange.TopicBase + `practitioner",
+	"channel":{"type":"rest-hook","endpoint":"` + notifyFront.URL + `/fhir/Endpoint/` + epB + `/$notify","payload":"application/fhir+json",
+	"header":["Authorization: Bearer ` + tokenOnB + `"]}}`
+	if got := a.do("POST", "/Subscription", sub); got.status != 201 {
+		t.Fatalf("subscription on A: %d %s", got.status, got.body)
+	}
+	waitFor(t, "the subscription's handshake", 20*time.Second, func() bool { return notified.Load() > 0 })
+	before := notified.Load()
+	a.do("POST", "/Practitioner", `{"resourceType":"Practitioner","identifier":[{"system":"http://a.example/npi","value":"2"}],"name":[{"family":"Meanwhile"}]}`)
+	waitFor(t, "A's notification of the new Practitioner", 20*time.Second, func() bool { return notified.Load() > before })
+	close(release)
+	waitFor(t, "B's pull after the notification", 20*time.Second, func() bool {
+		return strings.Contains(string(b.do("GET", "/Practitioner?family=Meanwhile", "").body), `"total":1`)
+	})
 }

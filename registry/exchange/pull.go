@@ -49,6 +49,7 @@ type endpointState struct {
 	Pulled      int64
 	LeaseOwner  string
 	LeaseUntil  int64
+	Notified    int64 // notifications received (Notified)
 }
 
 func (endpointState) TableName() string { return "endpoint_state" }
@@ -188,8 +189,13 @@ func (s *Service) leaseEndpoint(ctx context.Context, id string) error {
 // run in its history.
 func (s *Service) pullLeased(ctx context.Context, id, trigger string) (PullCounts, error) {
 	var total PullCounts
+	var notified int64 // the notifications before this pull reads anything
+	err := s.db.Read().WithContext(ctx).Raw(`SELECT notified FROM endpoint_state WHERE id = ?`, id).Scan(&notified).Error
 	run := s.startRun(ctx, id, trigger)
-	pr, err := s.peerOf(ctx, id)
+	var pr *peer
+	if err == nil {
+		pr, err = s.peerOf(ctx, id)
+	}
 	if err == nil {
 		for _, typ := range pr.types {
 			before := total
@@ -207,11 +213,15 @@ func (s *Service) pullLeased(ctx context.Context, id, trigger string) (PullCount
 		}
 	}
 	s.updateRun(ctx, run, id, total, true, err)
-	s.recordPull(ctx, id, pr, total, err)
+	s.recordPull(ctx, id, pr, total, notified, err)
 	return total, err
 }
 
-func (s *Service) recordPull(ctx context.Context, id string, pr *peer, c PullCounts, cause error) {
+// recordPull ends a pull: its health, and when the next is due. A
+// notification received since the pull began (notified counts those
+// before) makes the next due now: the pull may have read the peer's
+// history before the notified change, and its interval may be hours.
+func (s *Service) recordPull(ctx context.Context, id string, pr *peer, c PullCounts, notified int64, cause error) {
 	every := defaultPullGap
 	if pr != nil && pr.every > 0 {
 		every = pr.every
@@ -222,8 +232,9 @@ func (s *Service) recordPull(ctx context.Context, id string, pr *peer, c PullCou
 			return err
 		}
 		if cause == nil {
-			return tx.Exec(`UPDATE endpoint_state SET last_success = ?, failures = 0, next_pull = ?, pulled = pulled + ?, lease_owner = '', lease_until = 0 WHERE id = ?`,
-				now, now+every.Microseconds(), c.Created+c.Updated+c.Deleted, id).Error
+			return tx.Exec(`UPDATE endpoint_state SET last_success = ?, failures = 0, next_pull = CASE WHEN notified > ? THEN 0 ELSE ? END,
+				pulled = pulled + ?, lease_owner = '', lease_until = 0 WHERE id = ?`,
+				now, notified, now+every.Microseconds(), c.Created+c.Updated+c.Deleted, id).Error
 		}
 		var st endpointState
 		tx.Where("id = ?", id).Take(&st)
@@ -365,7 +376,7 @@ func (s *Service) Notified(ctx context.Context, id string) error {
 		return registry.Errorf(registry.EForbidden, "only the Endpoint's own client or an admin may notify it")
 	}
 	err = s.db.Write(ctx, func(tx *gorm.DB) error {
-		return tx.Exec(`UPDATE endpoint_state SET next_pull = 0 WHERE id = ?`, id).Error
+		return tx.Exec(`UPDATE endpoint_state SET next_pull = 0, notified = notified + 1 WHERE id = ?`, id).Error
 	})
 	if err != nil {
 		return registry.Internal(err)

@@ -277,6 +277,7 @@ func init() {
 	migrations = append(migrations, keyCountDropMigration)
 	migrations = append(migrations, typeOrderMigration)
 	migrations = append(migrations, leaseMigration)
+	migrations = append(migrations, notifiedMigration)
 }
 
 // PolicyMigration is the number of the migration that made policy's tables

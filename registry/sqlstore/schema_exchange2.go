@@ -18,3 +18,11 @@ var exchange2Tables = []string{
 
 var exchange2Migration = migration{sqlite: dialect(exchange2Tables, "INTEGER PRIMARY KEY", "BLOB"),
 	postgres: dialect(exchange2Tables, "BIGSERIAL PRIMARY KEY", "BYTEA")}
+
+// notifiedMigration counts the notifications each peer's Endpoint received
+// (exchange.Service.Notified): a pull that ends after one arrived pulls
+// again at once, since what it read may predate the notified change.
+var notifiedMigration = migration{
+	sqlite:   []string{`ALTER TABLE endpoint_state ADD COLUMN notified INTEGER NOT NULL DEFAULT 0`},
+	postgres: []string{`ALTER TABLE endpoint_state ADD COLUMN notified BIGINT NOT NULL DEFAULT 0`},
+}
