@@ -40,8 +40,10 @@ func BenchmarkImportHTTP(b *testing.B) {
 	}
 	for i := 0; i < b.N; i++ {
 		cfg := DefaultConfig()
-		cfg.Addr, cfg.Seed, cfg.Rate, cfg.MaxBody = "127.0.0.1:0", false, 0, 1<<30 // a third of 1,000,000 records is over 256 MB
-		cfg.DB = os.Getenv("IDEM_BENCH_DSN") // a PostgreSQL database, empty; else a new SQLite file
+		// a third of 1,000,000 records is over 256 MB
+		cfg.Addr, cfg.Seed, cfg.Rate, cfg.MaxBody = "127.0.0.1:0", false, 0, 1<<30
+		// a PostgreSQL database, empty; else a new SQLite file
+		cfg.DB = os.Getenv("IDEM_BENCH_DSN")
 		if cfg.DB == "" {
 			cfg.DB = filepath.Join(b.TempDir(), "import.db")
 		}
