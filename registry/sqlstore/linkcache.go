@@ -77,49 +77,32 @@ func (t *tx) linkSet(ctx context.Context, sets map[string][]*registry.Link, key,
 	return set, nil
 }
 
-// preloadSources loads, in one query, the link sets of the records of typ
-// with these ids that are not cached yet (the candidates of a match).
+// preloadSources loads the link sets of the records of typ with these
+// ids that are not cached yet (the candidates of a match).
 func (t *tx) preloadSources(ctx context.Context, typ string, ids []string) error {
 	t.links.init()
-	var missing []string
-	for _, id := range ids {
-		if _, ok := t.links.bySource[typ+"/"+id]; !ok {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	rs, err := t.conn.query(ctx, selectLinks+` WHERE source_type = ? AND source_id IN ? ORDER BY id`, typ, missing)
-	if err != nil {
-		return err
-	}
-	links, err := scanLinkRows(rs)
-	if err != nil {
-		return err
-	}
-	for _, id := range missing {
-		t.links.bySource[typ+"/"+id] = nil
-	}
-	for _, l := range links {
-		k := l.SourceType + "/" + l.SourceID
-		t.links.bySource[k] = append(t.links.bySource[k], l)
-	}
-	return nil
+	return t.preload(ctx, t.links.bySource, "source", (*registry.Link).Source, typ, ids)
 }
 
-// preloadGoldens loads, in one query, the link sets of the golden
-// records of typ with these ids that are not cached yet.
+// preloadGoldens loads the link sets of the golden records of typ with
+// these ids that are not cached yet.
 func (t *tx) preloadGoldens(ctx context.Context, typ string, ids []string) error {
 	t.links.init()
+	return t.preload(ctx, t.links.byGolden, "golden", (*registry.Link).Golden, typ, ids)
+}
+
+// preload loads into sets, by ref ("Type/id" of the link's side, side
+// being "source" or "golden"), the link sets of those of ids not in it
+// yet: one query per readAllChunk ids.
+func (t *tx) preload(ctx context.Context, sets map[string][]*registry.Link, side string, ref func(*registry.Link) string, typ string, ids []string) error {
 	var missing []string
 	for _, id := range ids {
-		if _, ok := t.links.byGolden[typ+"/"+id]; !ok {
+		if _, ok := sets[typ+"/"+id]; !ok {
 			missing = append(missing, id)
 		}
 	}
 	for chunk := range slices.Chunk(missing, readAllChunk) {
-		rs, err := t.conn.query(ctx, selectLinks+` WHERE golden_type = ? AND golden_id IN ? ORDER BY id`, typ, chunk)
+		rs, err := t.conn.query(ctx, selectLinks+` WHERE `+side+`_type = ? AND `+side+`_id IN ? ORDER BY id`, typ, chunk)
 		if err != nil {
 			return err
 		}
@@ -128,11 +111,10 @@ func (t *tx) preloadGoldens(ctx context.Context, typ string, ids []string) error
 			return err
 		}
 		for _, id := range chunk {
-			t.links.byGolden[typ+"/"+id] = nil
+			sets[typ+"/"+id] = nil
 		}
 		for _, l := range links {
-			k := l.GoldenType + "/" + l.GoldenID
-			t.links.byGolden[k] = append(t.links.byGolden[k], l)
+			sets[ref(l)] = append(sets[ref(l)], l)
 		}
 	}
 	return nil

@@ -200,12 +200,12 @@ func (t *tx) ReadAll(ctx context.Context, typ string, ids []string) (map[string]
 	for _, id := range ids {
 		if b := t.buf.current[typ+"/"+id]; b != nil {
 			out[id] = b.res
-		} else if _, ok := out[id]; !ok {
+		} else {
 			missing = append(missing, id)
 		}
 	}
 	slices.Sort(missing)
-	missing = slices.Compact(missing)
+	missing = slices.Compact(missing) // an id asked twice is read once
 	if t.pks == nil && len(missing) > 0 {
 		t.pks = map[string]int64{}
 	}
