@@ -140,14 +140,14 @@ func (l *Linker) rebuild(ctx context.Context, ltx registry.Tx, golden string, g 
 		_, err := l.w.Create(ctx, ltx, gtype, gid, body)
 		return err
 	}
-	cur, err := g.read(ctx, ltx, gtype, gid)
-	delete(g.reads, golden) // written now
-	return l.write(ctx, ltx, cur, err, gtype, gid, body)
+	return l.write(ctx, ltx, g, gtype, gid, body)
 }
 
-// write stores body as gtype/gid unless cur, its current version (err
-// reading it), says the same; nil deletes it.
-func (l *Linker) write(ctx context.Context, ltx registry.Tx, cur *registry.Resource, err error, gtype, gid string, body map[string]any) error {
+// write stores body as gtype/gid unless its current version (as g reads
+// it) says the same; nil deletes it.
+func (l *Linker) write(ctx context.Context, ltx registry.Tx, g *goldenSet, gtype, gid string, body map[string]any) error {
+	cur, err := g.read(ctx, ltx, gtype, gid)
+	delete(g.reads, gtype+"/"+gid) // written now: what g read of it is stale
 	exists := err == nil && !cur.Deleted
 	if err != nil && registry.ErrorCode(err) != registry.ENotFound {
 		return err
